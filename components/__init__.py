@@ -1,0 +1,40 @@
+"""cloudtap: Pulumi components for passively monitored cloud networks.
+
+Importing this package has no side effects and loads no cloud SDK: the cloud components are
+imported on first use (``from components import MonitoredVpc`` loads pulumi-aws then).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import CloudtapInputError
+from .network_plan import NetworkArgs, NetworkPlan, PortForwardArgs, Protocol, Tier, plan_network
+
+if TYPE_CHECKING:
+    from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
+
+# name -> module that defines it; resolved lazily so `import components` stays cheap.
+_LAZY = {
+    "MonitoredVpc": "components.aws.monitored_vpc",
+    "MonitoredVpcArgs": "components.aws.monitored_vpc",
+}
+
+__all__ = [
+    "CloudtapInputError",
+    "MonitoredVpc",
+    "MonitoredVpcArgs",
+    "NetworkArgs",
+    "NetworkPlan",
+    "PortForwardArgs",
+    "Protocol",
+    "Tier",
+    "plan_network",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'components' has no attribute {name!r}")
