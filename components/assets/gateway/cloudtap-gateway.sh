@@ -54,7 +54,8 @@ interface_in() { # interface_in CIDR... -> name of the interface holding an addr
 
 elements() { # elements CIDR... -> "a, b, c" for an nftables set
     local IFS=,
-    echo "$*" | sed 's/,/, /g'
+    local joined="$*"
+    echo "${joined//,/, }"
 }
 
 named_set() { # named_set NAME CIDR... ; an empty set has no elements line

@@ -1,0 +1,79 @@
+"""The gateway's rendered boot files: settings, script and cloud-config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import gateway
+from components.cloud_config import written_files
+from components.network_plan import plan_network
+from tests.cloud_init import assert_valid_cloud_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def aws_dev_network() -> dict[str, object]:
+    stack = yaml.safe_load((ROOT / "stacks" / "Pulumi.aws-dev.yaml").read_text())
+    network: dict[str, object] = stack["config"]["cloudtap:network"]
+    return network
+
+
+def test_settings_for_the_aws_dev_stack_match_the_golden_file() -> None:
+    rendered = gateway.render_settings(plan_network(aws_dev_network()))
+    assert rendered == (GOLDEN / "aws-dev-gateway.conf").read_text()
+
+
+def test_cloud_config_passes_the_real_cloud_init_schema_validator() -> None:
+    assert_valid_cloud_config(gateway.render_cloud_config(plan_network(aws_dev_network())))
+
+
+def test_cloud_config_installs_nftables_and_starts_the_unit_at_boot() -> None:
+    text = gateway.render_cloud_config(plan_network())
+    assert text.startswith("#cloud-config\n")
+    document = yaml.safe_load(text)
+    assert "nftables" in document["packages"]
+    assert ["systemctl", "enable", "--now", gateway.SERVICE] in document["runcmd"]
+    files = written_files(text)
+    assert set(files) == {gateway.SETTINGS_PATH, gateway.SCRIPT_PATH, gateway.UNIT_PATH}
+    assert files[gateway.SCRIPT_PATH].permissions == "0755"
+    assert f"ExecStart={gateway.SCRIPT_PATH} apply" in files[gateway.UNIT_PATH].content
+
+
+def test_settings_list_every_port_forward() -> None:
+    plan = plan_network(
+        {
+            "port_forwards": [
+                {"public_port": 80, "private_host": "10.0.64.10"},
+                {"protocol": "udp", "public_port": 5060, "private_host": "10.0.80.20"},
+            ]
+        }
+    )
+    settings = gateway.render_settings(plan)
+    assert 'PORT_FORWARDS="tcp:80:10.0.64.10:80 udp:5060:10.0.80.20:5060"' in settings
+
+
+def test_gateway_script_is_valid_bash() -> None:
+    script = written_files(gateway.render_cloud_config(plan_network()))[gateway.SCRIPT_PATH]
+    result = subprocess.run(
+        ["bash", "-n"], input=script.content, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_gateway_script_passes_shellcheck() -> None:
+    if shutil.which("shellcheck") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("shellcheck is not installed: CI must lint the rendered scripts")
+        pytest.skip("shellcheck is not installed")
+    script = written_files(gateway.render_cloud_config(plan_network()))[gateway.SCRIPT_PATH]
+    result = subprocess.run(
+        ["shellcheck", "-"], input=script.content, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout
