@@ -1,0 +1,127 @@
+"""Firewall tables of a monitored VPC, computed from the plan (pure Python, no cloud SDK).
+
+AWS always routes a VPC's own CIDR locally and that route cannot be removed, so "the monitor and
+management tiers have no route into the private tier" is enforced with network ACLs on those
+tiers' subnets. The gateway's security group admits only what the gateway serves or forwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..network_plan import SSH_PORT, NetworkPlan, Tier
+
+ANYWHERE = "0.0.0.0/0"
+ALL_PROTOCOLS = "-1"
+# Mirror feeds into the monitor tier: AWS Traffic Mirroring and the gateway's own copies arrive
+# as VXLAN; Gateway Load Balancer targets deliver GENEVE.
+VXLAN_PORT = 4789
+GENEVE_PORT = 6081
+MIRROR_PORTS = (VXLAN_PORT, GENEVE_PORT)
+
+# NACL rule numbers: fixed per rule kind plus the private subnet's zone index (at most 16 zones),
+# so adding a zone adds rules and never renumbers an existing one. Lowest number wins.
+_MIRROR_RULE_BASE = {VXLAN_PORT: 100, GENEVE_PORT: 200}
+_DENY_PRIVATE_RULE_BASE = 300
+ALLOW_REST_RULE_NO = 1000
+# Default quota: 20 rules per direction per NACL (adjustable to 40). Ingress on the monitor tier
+# uses 3 per private subnet + 1, which fits the 6 zones of the largest AWS region.
+
+
+@dataclass(frozen=True)
+class NaclRule:
+    """One entry of a network ACL (the same fields as ``aws.ec2.NetworkAcl`` ingress/egress)."""
+
+    rule_no: int
+    action: str
+    protocol: str
+    cidr_block: str
+    from_port: int = 0
+    to_port: int = 0
+
+
+@dataclass(frozen=True)
+class NaclTable:
+    ingress: tuple[NaclRule, ...]
+    egress: tuple[NaclRule, ...]
+
+
+@dataclass(frozen=True)
+class SecurityGroupRule:
+    """One ``aws.ec2.SecurityGroup`` ingress/egress entry."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    cidr_blocks: tuple[str, ...]
+    description: str
+
+
+def isolation_nacl(plan: NetworkPlan, tier: Tier) -> NaclTable:
+    """Deny the private tier both ways; the monitor tier still receives the mirror feeds from it.
+
+    Stateless rules: the VXLAN/GENEVE feed is one-way, so no reply path is opened.
+    """
+    if tier not in (Tier.MONITOR, Tier.MANAGEMENT):
+        raise ValueError(f"isolation NACLs are for the monitor and management tiers, not {tier}")
+    private = [str(cidr) for cidr in plan.cidrs(Tier.PRIVATE)]
+    ingress: list[NaclRule] = []
+    if tier is Tier.MONITOR:
+        ingress += [
+            NaclRule(_MIRROR_RULE_BASE[port] + zone, "allow", "udp", cidr, port, port)
+            for port in MIRROR_PORTS
+            for zone, cidr in enumerate(private)
+        ]
+    deny = [
+        NaclRule(_DENY_PRIVATE_RULE_BASE + zone, "deny", ALL_PROTOCOLS, cidr)
+        for zone, cidr in enumerate(private)
+    ]
+    allow_rest = NaclRule(ALLOW_REST_RULE_NO, "allow", ALL_PROTOCOLS, ANYWHERE)
+    return NaclTable(
+        ingress=(*ingress, *deny, allow_rest),
+        egress=(*deny, allow_rest),
+    )
+
+
+def gateway_ingress_rules(plan: NetworkPlan) -> tuple[SecurityGroupRule, ...]:
+    """What reaches the gateway: traffic it forwards, its port forwards, SSH from management."""
+    forwarded = tuple(str(cidr) for cidr in plan.cidrs(Tier.PRIVATE, Tier.MONITOR))
+    rules = [
+        SecurityGroupRule(
+            ALL_PROTOCOLS,
+            0,
+            0,
+            forwarded,
+            "cloudtap: traffic routed through the gateway (private and monitor tiers)",
+        )
+    ]
+    rules += [
+        SecurityGroupRule(
+            forward.protocol.value,
+            forward.public_port,
+            forward.public_port,
+            (ANYWHERE,),
+            f"cloudtap: forward {forward.protocol.value}/{forward.public_port} to "
+            f"{forward.private_host}:{forward.private_port}",
+        )
+        for forward in plan.port_forwards
+    ]
+    if plan.management_cidrs:
+        rules.append(
+            SecurityGroupRule(
+                "tcp",
+                SSH_PORT,
+                SSH_PORT,
+                tuple(str(cidr) for cidr in plan.management_cidrs),
+                "cloudtap: SSH from management_cidrs",
+            )
+        )
+    return tuple(rules)
+
+
+def gateway_egress_rules() -> tuple[SecurityGroupRule, ...]:
+    return (
+        SecurityGroupRule(
+            ALL_PROTOCOLS, 0, 0, (ANYWHERE,), "cloudtap: the gateway reaches the internet"
+        ),
+    )
