@@ -1,0 +1,450 @@
+"""``MonitoredVpc``: a VPC whose private and monitor tiers reach the internet through a gateway.
+
+Layout (one subnet per tier per zone; the tiers and their CIDRs come from
+:func:`~components.network_plan.plan_network`):
+
+- public: default route to the internet gateway; holds the gateway's network interface (ENI).
+- private: one route table per subnet, default route to the gateway ENI.
+- monitor: default route to the gateway ENI (sensors install packages through it); a network ACL
+  denies the private tier both ways except the VXLAN/GENEVE mirror feeds coming in.
+- management: no default route at all; the same network ACL without the mirror exception.
+
+The routes and the Elastic IP point at the gateway's ENI, not at its instance, so replacing the
+instance (a new image, new settings in its user data) keeps every route and the public address.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from ..errors import CloudtapInputError
+from ..gateway import render_cloud_config
+from ..network_plan import (
+    NETWORK_FIELDS,
+    NetworkArgs,
+    NetworkPlan,
+    Tier,
+    plan_network,
+    reject_unknown_fields,
+)
+from .rules import (
+    ANYWHERE,
+    NaclRule,
+    SecurityGroupRule,
+    gateway_egress_rules,
+    gateway_ingress_rules,
+    isolation_nacl,
+)
+from .validation import AwsOptions, choose_availability_zones, resolve_aws_options
+
+TYPE_TOKEN = "cloudtap:aws:MonitoredVpc"
+SSM_POLICY = "AmazonSSMManagedInstanceCore"
+
+
+class MonitoredVpcArgs(NetworkArgs, total=False):
+    """Arguments of :class:`MonitoredVpc`: the cloud-neutral ``NetworkArgs`` plus AWS fields.
+
+    Every field is optional.
+    """
+
+    availability_zones: Sequence[str]
+    """Zone names to place the subnets in, one per ``availability_zone_count``, in order.
+    Default: the first ``availability_zone_count`` zones that
+    ``aws.get_availability_zones(state="available")`` reports for the provider's region (Local
+    and Wavelength Zones excluded); a region with fewer zones is an error at preview."""
+    gateway_instance_type: str
+    """EC2 instance type of the gateway, ``family.size``. Default ``"t3.small"``. Graviton
+    families (``t4g``, ``c7g``, ``m6gd``, ...) get the arm64 image."""
+    gateway_ami_id: pulumi.Input[str]
+    """Image of the gateway: a systemd distribution with cloud-init whose package manager has
+    ``nftables``. Default: the latest Amazon Linux 2023 for the instance type's architecture,
+    looked up at every deployment, so a newer image replaces the gateway instance (routes and
+    Elastic IP are kept; traffic stops for the reboot). Pin an id to choose when that happens."""
+    gateway_key_name: pulumi.Input[str]
+    """EC2 key pair for SSH to the gateway. Default: none (manage it through SSM Session
+    Manager). Only useful together with ``management_cidrs``: SSH is closed without them."""
+    tags: Mapping[str, str]
+    """Tags merged into every resource's tags. Default: none. Each resource also gets a ``Name``
+    tag equal to its Pulumi name, so ``Name`` itself may not be given."""
+
+
+FIELDS = frozenset(MonitoredVpcArgs.__annotations__)
+
+
+class MonitoredVpc(pulumi.ComponentResource):
+    """A four-tier VPC with a NAT gateway instance that the private and monitor tiers route through.
+
+    Children are named ``f"{name}-..."`` from tier names and zone indexes only (never from zone
+    names or tags), so changing a tag or a zone's name never replaces a subnet.
+    """
+
+    plan: NetworkPlan
+    """The validated addressing every child is built from."""
+    vpc: aws.ec2.Vpc
+    vpc_id: pulumi.Output[str]
+    internet_gateway: aws.ec2.InternetGateway
+    subnets: dict[str, list[aws.ec2.Subnet]]
+    """Tier value (``"public"``, ``"private"``, ``"monitor"``, ``"management"``) -> subnets in
+    zone order. Every tier is present."""
+    subnet_ids: dict[str, list[pulumi.Output[str]]]
+    public_route_table: aws.ec2.RouteTable
+    private_route_tables: list[aws.ec2.RouteTable]
+    """One per private subnet, in zone order."""
+    monitor_route_table: aws.ec2.RouteTable
+    management_route_table: aws.ec2.RouteTable
+    """Has no routes but the VPC-local one: the management tier reaches nothing outside."""
+    monitor_network_acl: aws.ec2.NetworkAcl
+    management_network_acl: aws.ec2.NetworkAcl
+    gateway_security_group: aws.ec2.SecurityGroup
+    gateway_network_interface: aws.ec2.NetworkInterface
+    gateway_network_interface_id: pulumi.Output[str]
+    """The routes' target; survives replacement of the gateway instance."""
+    gateway_elastic_ip: aws.ec2.Eip
+    gateway_role: aws.iam.Role
+    gateway_instance: aws.ec2.Instance
+    gateway_private_ip: pulumi.Output[str]
+    gateway_public_ip: pulumi.Output[str]
+    gateway_user_data: str
+    """The gateway's rendered cloud-config (settings file, script and systemd unit)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MonitoredVpcArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Everything the user wrote is checked before the first registration, so a typo in a
+        # stack file fails the preview with nothing half-created.
+        raw: Mapping[str, Any] = args if args is not None else {}
+        if not isinstance(raw, Mapping):
+            raise CloudtapInputError("args", raw, "a mapping of MonitoredVpcArgs fields")
+        reject_unknown_fields(raw, FIELDS, "")
+        self.plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS})
+        options = resolve_aws_options(raw, self.plan)
+        self.gateway_user_data = render_cloud_config(self.plan)
+
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._prefix = name
+        self._aws_options = options
+        if options.key_name is not None and not self.plan.management_cidrs:
+            pulumi.log.warn(
+                "gateway_key_name is set but management_cidrs is empty: SSH to the gateway stays "
+                "closed; use SSM Session Manager or add management_cidrs",
+                resource=self,
+            )
+        zones = options.availability_zones or self._default_zones()
+
+        self._build_network(zones)
+        self._build_isolation()
+        self._build_gateway(options)
+        self._build_routes()
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "subnet_ids": self.subnet_ids,
+                "public_route_table_id": self.public_route_table.id,
+                "private_route_table_ids": [table.id for table in self.private_route_tables],
+                "monitor_route_table_id": self.monitor_route_table.id,
+                "management_route_table_id": self.management_route_table.id,
+                "gateway_security_group_id": self.gateway_security_group.id,
+                "gateway_network_interface_id": self.gateway_network_interface_id,
+                "gateway_instance_id": self.gateway_instance.id,
+                "gateway_private_ip": self.gateway_private_ip,
+                "gateway_public_ip": self.gateway_public_ip,
+            }
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _tags(self, child_name: str) -> dict[str, str]:
+        return {**self._aws_options.tags, "Name": child_name}
+
+    def _default_zones(self) -> tuple[str, ...]:
+        # A plain (not Output) invoke: the zone count must be checked before any child exists.
+        # parent=self makes the lookup use the component's provider, hence its region.
+        found = aws.get_availability_zones(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        return choose_availability_zones(found.names, self.plan.availability_zone_count)
+
+    # -- network ---------------------------------------------------------------------------
+
+    def _build_network(self, zones: Sequence[str]) -> None:
+        name = self._prefix
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=str(self.plan.cidr_block),
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=self._tags(f"{name}-vpc"),
+            opts=self._child(),
+        )
+        self.vpc_id = self.vpc.id
+        self.internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw",
+            vpc_id=self.vpc.id,
+            tags=self._tags(f"{name}-igw"),
+            opts=self._child(),
+        )
+        self.subnets = {}
+        for tier in Tier:
+            self.subnets[tier.value] = [
+                aws.ec2.Subnet(
+                    f"{name}-{tier.value}-{index + 1}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=str(cidr),
+                    availability_zone=zones[index],
+                    # Nothing gets a public address by itself; the gateway has its Elastic IP.
+                    map_public_ip_on_launch=False,
+                    tags=self._tags(f"{name}-{tier.value}-{index + 1}"),
+                    opts=self._child(),
+                )
+                for index, cidr in enumerate(self.plan.subnets[tier])
+            ]
+        self.subnet_ids = {
+            tier: [subnet.id for subnet in subnets] for tier, subnets in self.subnets.items()
+        }
+        self.public_route_table = self._route_table(f"{name}-public-rt")
+        self._public_default_route = aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=self.public_route_table.id,
+            destination_cidr_block=ANYWHERE,
+            gateway_id=self.internet_gateway.id,
+            opts=self._child(),
+        )
+        for index in range(self.plan.availability_zone_count):
+            self._associate(Tier.PUBLIC, self.public_route_table, index)
+
+    def _route_table(self, child_name: str) -> aws.ec2.RouteTable:
+        # No inline routes: the routes are separate resources, so the table never fights them.
+        return aws.ec2.RouteTable(
+            child_name, vpc_id=self.vpc.id, tags=self._tags(child_name), opts=self._child()
+        )
+
+    def _associate(self, tier: Tier, table: aws.ec2.RouteTable, index: int) -> None:
+        child_name = f"{self._prefix}-{tier.value}-{index + 1}-rta"
+        aws.ec2.RouteTableAssociation(
+            child_name,
+            subnet_id=self.subnets[tier.value][index].id,
+            route_table_id=table.id,
+            opts=self._child(),
+        )
+
+    def _build_isolation(self) -> None:
+        self.monitor_network_acl = self._isolation_acl(Tier.MONITOR)
+        self.management_network_acl = self._isolation_acl(Tier.MANAGEMENT)
+
+    def _isolation_acl(self, tier: Tier) -> aws.ec2.NetworkAcl:
+        child_name = f"{self._prefix}-{tier.value}-nacl"
+        table = isolation_nacl(self.plan, tier)
+        acl = aws.ec2.NetworkAcl(
+            child_name,
+            vpc_id=self.vpc.id,
+            ingress=[_nacl_entry(rule) for rule in table.ingress],
+            egress=[_nacl_entry(rule) for rule in table.egress],
+            tags=self._tags(child_name),
+            opts=self._child(),
+        )
+        for index, subnet in enumerate(self.subnets[tier.value]):
+            aws.ec2.NetworkAclAssociation(
+                f"{self._prefix}-{tier.value}-{index + 1}-nacl-assoc",
+                network_acl_id=acl.id,
+                subnet_id=subnet.id,
+                opts=self._child(),
+            )
+        return acl
+
+    # -- gateway ---------------------------------------------------------------------------
+
+    def _build_gateway(self, options: AwsOptions) -> None:
+        name = self._prefix
+        self.gateway_security_group = aws.ec2.SecurityGroup(
+            f"{name}-gateway-sg",
+            vpc_id=self.vpc.id,
+            # The description cannot change without replacing the group: keep it fixed.
+            description="cloudtap gateway: forwarded tiers, port forwards, SSH from management",
+            ingress=[_sg_entry(rule) for rule in gateway_ingress_rules(self.plan)],
+            egress=[_sg_entry(rule) for rule in gateway_egress_rules()],
+            tags=self._tags(f"{name}-gateway-sg"),
+            opts=self._child(),
+        )
+        # The ENI is the gateway's identity: routes and the Elastic IP point at it, and it
+        # outlives the instance (delete_on_termination False below).
+        self.gateway_network_interface = aws.ec2.NetworkInterface(
+            f"{name}-gateway-eni",
+            subnet_id=self.subnets[Tier.PUBLIC.value][0].id,
+            security_groups=[self.gateway_security_group.id],
+            source_dest_check=False,
+            description=f"cloudtap gateway of {name}",
+            tags=self._tags(f"{name}-gateway-eni"),
+            opts=self._child(),
+        )
+        self.gateway_network_interface_id = self.gateway_network_interface.id
+        self.gateway_elastic_ip = aws.ec2.Eip(
+            f"{name}-gateway-eip",
+            domain="vpc",
+            network_interface=self.gateway_network_interface.id,
+            tags=self._tags(f"{name}-gateway-eip"),
+            # AWS refuses to associate an Elastic IP in a VPC without an internet gateway.
+            opts=self._child(depends_on=[self.internet_gateway]),
+        )
+        self.gateway_private_ip = self.gateway_network_interface.private_ip
+        self.gateway_public_ip = self.gateway_elastic_ip.public_ip
+
+        profile, ssm_policy = self._gateway_profile()
+        self.gateway_instance = aws.ec2.Instance(
+            f"{name}-gateway",
+            ami=options.ami_id if options.ami_id is not None else self._latest_al2023(),
+            instance_type=options.instance_type,
+            primary_network_interface={
+                "network_interface_id": self.gateway_network_interface.id,
+                "delete_on_termination": False,
+            },
+            iam_instance_profile=profile.name,
+            key_name=options.key_name,
+            metadata_options={
+                "http_tokens": "required",
+                "http_endpoint": "enabled",
+                "http_put_response_hop_limit": 1,
+            },
+            root_block_device={
+                "encrypted": True,
+                "volume_type": "gp3",
+                "delete_on_termination": True,
+            },
+            user_data=self.gateway_user_data,
+            # cloud-init's write_files runs once per instance: new settings need a new instance.
+            user_data_replace_on_change=True,
+            volume_tags=self._tags(f"{name}-gateway"),
+            tags=self._tags(f"{name}-gateway"),
+            opts=self._child(
+                # The ENI can be attached to one instance only: the old one must go first.
+                delete_before_replace=True,
+                # The ENI owns source/dest checking. The provider reads the instance's value from
+                # the ENI but defaults it to true, and "correcting" it would switch the check back
+                # on and break forwarding (terraform-provider-aws#44768).
+                ignore_changes=["sourceDestCheck"],
+                # The boot installs nftables from the internet: the public route and the Elastic
+                # IP must exist before the instance starts; SSM needs its policy.
+                depends_on=[self.gateway_elastic_ip, self._public_default_route, ssm_policy],
+            ),
+        )
+
+    def _latest_al2023(self) -> pulumi.Output[str]:
+        architecture = self._aws_options.architecture
+        image = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=["amazon"],
+            filters=[
+                {"name": "name", "values": [f"al2023-ami-2023.*-{architecture}"]},
+                {"name": "architecture", "values": [architecture]},
+                {"name": "state", "values": ["available"]},
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return image.apply(lambda result: result.id)
+
+    def _gateway_profile(
+        self,
+    ) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicyAttachment]:
+        name = self._prefix
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        principal = aws.get_service_principal_output(service_name="ec2", opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        self.gateway_role = aws.iam.Role(
+            f"{name}-gateway-role",
+            description=f"cloudtap gateway of {name}: managed through SSM",
+            assume_role_policy=principal.apply(lambda result: _assume_role_policy(result.name)),
+            tags=self._tags(f"{name}-gateway-role"),
+            opts=self._child(),
+        )
+        ssm_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-gateway-ssm",
+            role=self.gateway_role.name,
+            policy_arn=partition.apply(
+                lambda result: f"arn:{result.partition}:iam::aws:policy/{SSM_POLICY}"
+            ),
+            opts=self._child(),
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-gateway-profile",
+            role=self.gateway_role.name,
+            tags=self._tags(f"{name}-gateway-profile"),
+            opts=self._child(),
+        )
+        return profile, ssm_policy
+
+    # -- routes through the gateway --------------------------------------------------------
+
+    def _default_route_via_gateway(self, child_name: str, table: aws.ec2.RouteTable) -> None:
+        aws.ec2.Route(
+            child_name,
+            route_table_id=table.id,
+            destination_cidr_block=ANYWHERE,
+            network_interface_id=self.gateway_network_interface.id,
+            opts=self._child(),
+        )
+
+    def _build_routes(self) -> None:
+        name = self._prefix
+        self.private_route_tables = []
+        for index in range(self.plan.availability_zone_count):
+            table = self._route_table(f"{name}-private-{index + 1}-rt")
+            self._default_route_via_gateway(f"{name}-private-{index + 1}-default", table)
+            self._associate(Tier.PRIVATE, table, index)
+            self.private_route_tables.append(table)
+
+        self.monitor_route_table = self._route_table(f"{name}-monitor-rt")
+        self._default_route_via_gateway(f"{name}-monitor-default", self.monitor_route_table)
+        self.management_route_table = self._route_table(f"{name}-management-rt")
+        for index in range(self.plan.availability_zone_count):
+            self._associate(Tier.MONITOR, self.monitor_route_table, index)
+            self._associate(Tier.MANAGEMENT, self.management_route_table, index)
+
+
+def _assume_role_policy(ec2_principal: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ec2_principal},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+def _nacl_entry(rule: NaclRule) -> aws.ec2.NetworkAclIngressArgsDict:
+    # Ingress and egress entries have the same shape.
+    return {
+        "rule_no": rule.rule_no,
+        "action": rule.action,
+        "protocol": rule.protocol,
+        "cidr_block": rule.cidr_block,
+        "from_port": rule.from_port,
+        "to_port": rule.to_port,
+    }
+
+
+def _sg_entry(rule: SecurityGroupRule) -> aws.ec2.SecurityGroupIngressArgsDict:
+    return {
+        "protocol": rule.protocol,
+        "from_port": rule.from_port,
+        "to_port": rule.to_port,
+        "cidr_blocks": list(rule.cidr_blocks),
+        "description": rule.description,
+    }
