@@ -1,0 +1,501 @@
+"""Strict Pulumi mocks: run a program in-process, record what it registers, refuse the unknown.
+
+Usage (``tests/conftest.py`` provides a fresh ``mocks`` fixture)::
+
+    from tests.mocks import StrictMocks, run_program
+
+    def test_something(mocks: StrictMocks) -> None:
+        run = run_program(lambda: MonitoredVpc("cloudtap"), mocks)
+        vpc = run.named("cloudtap-vpc")            # one Registration: type, name, inputs, ...
+        subnets = run.of_type(SUBNET)              # every registration of a type, in order
+        run.resolve(run.result.vpc_id)             # the value of an Output after the run
+
+Every resource type and invoke token has to be in the allow-lists below (or passed to
+:class:`StrictMocks`); anything else raises :class:`StrictMockError` and fails the program, so a
+new provider call is a conscious change to this file and not a silent ``{}``. Answers look like
+AWS's: ids with the real prefixes, ENIs with an address inside their subnet, Elastic IPs with a
+public address, instances with their primary ENI.
+
+Inputs and outputs use the engine's (camelCase) property names: ``inputs["sourceDestCheck"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pulumi
+from pulumi.runtime import MockCallArgs, MockResourceArgs
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.rpc import deserialize_properties
+from pulumi.runtime.sync_await import _sync_await
+
+T = TypeVar("T")
+
+PROJECT = "cloudtap"
+STACK = "test"
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+DEFAULT_ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+# What an Amazon-owned image's owner id looks like; the value is not checked by anything.
+AMAZON_OWNER = "137112412989"
+
+# Component types are answered with no state; every cloudtap component has to be listed.
+COMPONENT_TYPES = frozenset({"cloudtap:aws:MonitoredVpc"})
+
+
+class StrictMockError(LookupError):
+    """The program asked the mocks for something they were not told about."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registered resource, as the engine saw it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    """URN of the parent ("" for none; the root stack's URN for top-level resources)."""
+    custom: bool
+    inputs: dict[str, Any]
+    id: str
+    state: dict[str, Any]
+    provider: str = ""
+    """Provider reference (``urn::id``); empty for the default provider."""
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource waits for (``depends_on`` plus those of its Output inputs)."""
+    delete_before_replace: bool = False
+    ignore_changes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    token: str
+    args: dict[str, Any]
+    provider: str
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _id(prefix: str, args: MockResourceArgs) -> str:
+    """Deterministic and unique per (type, name): ``vpc-0a1b2c...`` like the real thing."""
+    return f"{prefix}-{_digest(args.typ, args.name)}"
+
+
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
+
+
+ResourceAnswer = tuple[str, dict[str, Any]]
+ResourceHandler = Callable[["StrictMocks", MockResourceArgs], ResourceAnswer]
+CallHandler = Callable[["StrictMocks", MockCallArgs], dict[str, Any]]
+
+
+def _ec2(prefix: str, kind: str) -> ResourceHandler:
+    def answer(_mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+        rid = _id(prefix, args)
+        return rid, {"arn": _arn("ec2", f"{kind}/{rid}"), "ownerId": ACCOUNT}
+
+    return answer
+
+
+def _plain_id(prefix: str) -> ResourceHandler:
+    def answer(_mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+        return _id(prefix, args), {}
+
+    return answer
+
+
+def _vpc(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("vpc", args)
+    return rid, {
+        "arn": _arn("ec2", f"vpc/{rid}"),
+        "ownerId": ACCOUNT,
+        "mainRouteTableId": f"rtb-{_digest(rid, 'main')}",
+        "defaultNetworkAclId": f"acl-{_digest(rid, 'default')}",
+        "defaultSecurityGroupId": f"sg-{_digest(rid, 'default')}",
+    }
+
+
+def _subnet(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("subnet", args)
+    mocks.subnet_cidrs[rid] = ipaddress.IPv4Network(args.inputs["cidrBlock"])
+    mocks.subnet_zones[rid] = str(args.inputs.get("availabilityZone", DEFAULT_ZONES[0]))
+    return rid, {"arn": _arn("ec2", f"subnet/{rid}"), "ownerId": ACCOUNT}
+
+
+def _route(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    # The provider's id: "r-" + route table id + a hash of the destination.
+    table = str(args.inputs["routeTableId"])
+    destination = str(args.inputs.get("destinationCidrBlock", ""))
+    return f"r-{table}{int(_digest(destination, length=8), 16)}", {
+        "origin": "CreateRoute",
+        "state": "active",
+    }
+
+
+def _network_interface(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("eni", args)
+    subnet_id = str(args.inputs["subnetId"])
+    if subnet_id not in mocks.subnet_cidrs:
+        raise StrictMockError(f"network interface {args.name} names unknown subnet {subnet_id}")
+    subnet = mocks.subnet_cidrs[subnet_id]
+    taken = sum(1 for eni in mocks.interfaces.values() if eni["subnetId"] == subnet_id)
+    # AWS hands out addresses after the 4 it keeps at the start of every subnet.
+    private_ip = str(args.inputs.get("privateIp") or subnet.network_address + 4 + 6 + taken)
+    state = {
+        "arn": _arn("ec2", f"network-interface/{rid}"),
+        "ownerId": ACCOUNT,
+        "privateIp": private_ip,
+        "privateIps": [private_ip],
+        "macAddress": "02:" + ":".join(_digest(rid, length=10)[i : i + 2] for i in range(0, 10, 2)),
+        "subnetId": subnet_id,
+    }
+    mocks.interfaces[rid] = state
+    return rid, state
+
+
+def _eip(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("eipalloc", args)
+    # TEST-NET-3 (RFC 5737): documentation addresses, never routed.
+    public_ip = str(ipaddress.IPv4Address("203.0.113.10") + len(mocks.public_ips))
+    mocks.public_ips.append(public_ip)
+    state: dict[str, Any] = {
+        "allocationId": rid,
+        "publicIp": public_ip,
+        "publicDns": f"ec2-{public_ip.replace('.', '-')}.{REGION}.compute.amazonaws.com",
+    }
+    eni = args.inputs.get("networkInterface")
+    if eni:
+        if eni not in mocks.interfaces:
+            raise StrictMockError(f"elastic IP {args.name} names unknown interface {eni}")
+        state["associationId"] = f"eipassoc-{_digest(rid, str(eni))}"
+        state["privateIp"] = mocks.interfaces[eni]["privateIp"]
+    return rid, state
+
+
+def _instance(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("i", args)
+    primary = args.inputs.get("primaryNetworkInterface") or {}
+    eni_id = primary.get("networkInterfaceId")
+    if eni_id is not None:
+        if eni_id not in mocks.interfaces:
+            raise StrictMockError(f"instance {args.name} names unknown interface {eni_id}")
+    else:
+        # Launched into a subnet: AWS creates the primary interface itself.
+        subnet_id = args.inputs.get("subnetId")
+        if subnet_id not in mocks.subnet_cidrs:
+            raise StrictMockError(f"instance {args.name} needs a known subnetId or ENI")
+        eni_id = _network_interface(
+            mocks, MockResourceArgs(f"{args.typ}/eni", args.name, {"subnetId": subnet_id})
+        )[0]
+    eni = mocks.interfaces[eni_id]
+    return rid, {
+        "arn": _arn("ec2", f"instance/{rid}"),
+        "privateIp": eni["privateIp"],
+        "primaryNetworkInterfaceId": eni_id,
+        "subnetId": eni["subnetId"],
+        "availabilityZone": mocks.subnet_zones[eni["subnetId"]],
+        "instanceState": "running",
+    }
+
+
+def _iam_named(kind: str) -> ResourceHandler:
+    # IAM ids are the names; the engine's autonaming does not run under mocks, so add a suffix.
+    def answer(_mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+        name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+        arn = f"arn:aws:iam::{ACCOUNT}:{kind}/{name}"
+        return name, {"name": name, "arn": arn, "uniqueId": f"AROA{_digest(arn, length=17)}"}
+
+    return answer
+
+
+def _security_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("sg", args)
+    name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+    return rid, {"arn": _arn("ec2", f"security-group/{rid}"), "ownerId": ACCOUNT, "name": name}
+
+
+def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    return _digest(args.typ, args.name, length=36), {}
+
+
+RESOURCES: dict[str, ResourceHandler] = {
+    "pulumi:providers:aws": _provider,
+    "aws:ec2/vpc:Vpc": _vpc,
+    "aws:ec2/internetGateway:InternetGateway": _ec2("igw", "internet-gateway"),
+    "aws:ec2/subnet:Subnet": _subnet,
+    "aws:ec2/routeTable:RouteTable": _ec2("rtb", "route-table"),
+    "aws:ec2/route:Route": _route,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _plain_id("rtbassoc"),
+    "aws:ec2/networkAcl:NetworkAcl": _ec2("acl", "network-acl"),
+    "aws:ec2/networkAclAssociation:NetworkAclAssociation": _plain_id("aclassoc"),
+    "aws:ec2/securityGroup:SecurityGroup": _security_group,
+    "aws:ec2/networkInterface:NetworkInterface": _network_interface,
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/instance:Instance": _instance,
+    "aws:iam/role:Role": _iam_named("role"),
+    "aws:iam/instanceProfile:InstanceProfile": _iam_named("instance-profile"),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _plain_id("attachment"),
+}
+
+
+def _availability_zones(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    zones = list(mocks.zones)
+    return {
+        "id": REGION,
+        "names": zones,
+        "zoneIds": [f"euw1-az{index + 1}" for index in range(len(zones))],
+        "groupNames": [REGION] * len(zones),
+    }
+
+
+def _filter_values(args: MockCallArgs, name: str) -> list[str]:
+    return [
+        value
+        for entry in args.args.get("filters") or []
+        if entry.get("name") == name
+        for value in entry.get("values") or []
+    ]
+
+
+def _ami(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    names = _filter_values(args, "name")
+    known = {f"al2023-ami-2023.*-{arch}": arch for arch in ("x86_64", "arm64")}
+    if args.args.get("owners") != ["amazon"] or len(names) != 1 or names[0] not in known:
+        raise StrictMockError(f"getAmi: only Amazon's AL2023 lookups are mocked, got {args.args}")
+    arch = known[names[0]]
+    image = f"ami-{_digest('al2023', arch)}"
+    return {
+        "id": image,
+        "imageId": image,
+        "architecture": arch,
+        "name": f"al2023-ami-2023.9.20251110.1-kernel-6.1-{arch}",
+        "ownerId": AMAZON_OWNER,
+        "imageOwnerAlias": "amazon",
+        "rootDeviceName": "/dev/xvda",
+        "rootDeviceType": "ebs",
+        "virtualizationType": "hvm",
+        "state": "available",
+    }
+
+
+def _partition(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    return {
+        "id": "aws",
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
+    }
+
+
+def _service_principal(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    service = args.args["serviceName"]
+    return {
+        "id": f"{service}.{REGION}",
+        "name": f"{service}.amazonaws.com",
+        "region": REGION,
+        "serviceName": service,
+        "suffix": "amazonaws.com",
+    }
+
+
+CALLS: dict[str, CallHandler] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:ec2/getAmi:getAmi": _ami,
+    "aws:index/getPartition:getPartition": _partition,
+    "aws:index/getServicePrincipal:getServicePrincipal": _service_principal,
+}
+
+
+class StrictMocks(pulumi.runtime.Mocks):
+    """Answers only the resource types and invokes it knows; records every registration.
+
+    :param zones: what ``getAvailabilityZones`` reports for the region.
+    :param resources: extra or replacement resource handlers, by type token.
+    :param calls: extra or replacement invoke handlers, by token.
+    :param components: component type tokens to accept (they get no state).
+    """
+
+    def __init__(
+        self,
+        *,
+        zones: Iterable[str] = DEFAULT_ZONES,
+        resources: Mapping[str, ResourceHandler] | None = None,
+        calls: Mapping[str, CallHandler] | None = None,
+        components: Iterable[str] = COMPONENT_TYPES,
+    ) -> None:
+        self.zones = tuple(zones)
+        self.resource_handlers = {**RESOURCES, **(resources or {})}
+        self.call_handlers = {**CALLS, **(calls or {})}
+        self.components = frozenset(components)
+        self.registrations: list[Registration] = []
+        self.invocations: list[Invocation] = []
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
+        # Cross-resource state, so answers agree with each other (ENI address in its subnet...).
+        self.subnet_cidrs: dict[str, ipaddress.IPv4Network] = {}
+        self.subnet_zones: dict[str, str] = {}
+        self.interfaces: dict[str, dict[str, Any]] = {}
+        self.public_ips: list[str] = []
+        self.lock = threading.Lock()
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if not args.custom:
+            if args.typ not in self.components:
+                raise StrictMockError(f"unknown component type {args.typ} ({args.name})")
+            return "", {}
+        handler = self.resource_handlers.get(args.typ)
+        if handler is None:
+            raise StrictMockError(
+                f"unknown resource type {args.typ} ({args.name}): add it to tests/mocks.py"
+            )
+        with self.lock:
+            rid, extra = handler(self, args)
+        return rid, {**args.inputs, **extra}
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        handler = self.call_handlers.get(args.token)
+        if handler is None:
+            raise StrictMockError(f"unknown invoke {args.token}: add it to tests/mocks.py")
+        with self.lock:
+            self.invocations.append(Invocation(args.token, dict(args.args), args.provider))
+            # pulumi 3.272's MockMonitor iterates the failure list: an empty list, never None.
+            return handler(self, args), []
+
+
+class StrictMonitor(MockMonitor):
+    """The SDK's mock monitor, plus: records parents and outputs, and refuses duplicate URNs
+    (the real engine fails a program that registers one URN twice; the SDK's mock overwrites)."""
+
+    mocks: StrictMocks
+
+    def __init__(self, mocks: StrictMocks) -> None:
+        super().__init__(mocks)
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type != "pulumi:pulumi:Stack" and urn in self.resources:
+            raise StrictMockError(f"duplicate resource URN {urn}: child names must be unique")
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[urn]
+        with self.mocks.lock:
+            self.mocks.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=urn,
+                    parent=request.parent,
+                    custom=bool(request.custom),
+                    inputs=deserialize_properties(request.object),
+                    id=registration.id or "",
+                    state=dict(registration.state),
+                    provider=request.provider,
+                    dependencies=tuple(request.dependencies),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    ignore_changes=tuple(request.ignoreChanges),
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        with self.mocks.lock:
+            self.mocks.registered_outputs[request.urn] = deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class ProgramRun(Generic[T]):
+    """What a program did under :class:`StrictMocks`, after every registration finished."""
+
+    result: T
+    mocks: StrictMocks
+    resources: list[Registration] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs (``pulumi.export``), resolved."""
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one resource named {name!r}, found {len(found)}")
+        return found[0]
+
+    def with_id(self, resource_id: str) -> Registration:
+        found = [r for r in self.resources if r.id == resource_id]
+        if len(found) != 1:
+            raise AssertionError(f"expected one resource with id {resource_id!r}: {found}")
+        return found[0]
+
+    def children_of(self, urn: str) -> list[Registration]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def outputs_of(self, urn: str) -> dict[str, Any]:
+        """What a component passed to ``register_outputs``."""
+        return self.mocks.registered_outputs[urn]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        return list(self.mocks.invocations)
+
+    def resolve(self, value: pulumi.Input[Any]) -> Any:
+        """The value of an Output once the run is over (``None`` if unknown, as in a preview)."""
+        return _resolve(value)
+
+
+def _resolve(value: Any) -> Any:
+    # Lists and dicts of Outputs resolve deeply. The run is over, so the futures are done.
+    return _sync_await(pulumi.Output.from_input(value).future())
+
+
+def _config_text(value: Any) -> str:
+    # The engine hands the program strings; structured values arrive as JSON (get_object).
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_program(
+    program: Callable[[], T],
+    mocks: StrictMocks | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    preview: bool = False,
+) -> ProgramRun[T]:
+    """Run ``program`` as a Pulumi program under ``mocks`` and wait for every registration.
+
+    ``config`` maps full keys (``"cloudtap:network"``) to values. Exceptions from the program, from
+    an ``apply`` or from the mocks (unknown type, unknown invoke, duplicate URN) propagate.
+    """
+    mocks = mocks if mocks is not None else StrictMocks()
+    # A fresh root stack per run: exports and the stack URN must not leak between tests.
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config({key: _config_text(v) for key, v in (config or {}).items()})
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=STACK, preview=preview, monitor=StrictMonitor(mocks)
+    )
+    box: list[T] = []
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def run() -> None:
+        # pulumi.runtime.test awaits the returned value, then every outstanding RPC and task.
+        box.append(program())
+
+    try:
+        run()
+    finally:
+        pulumi.runtime.set_all_config({})
+    stack = pulumi_settings.get_root_resource()
+    exported: dict[str, Any] = getattr(stack, "outputs", {})
+    exports = {key: _resolve(value) for key, value in exported.items()}
+    return ProgramRun(box[0], mocks, list(mocks.registrations), exports)
