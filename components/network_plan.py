@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TypedDict
 
 from .errors import CloudtapInputError
@@ -28,7 +28,7 @@ RESERVED_LOW_ADDRESSES = 4
 SSH_PORT = 22
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """The four tiers of a monitored network. Their order fixes derived CIDRs: never reorder."""
 
     PUBLIC = "public"
@@ -41,7 +41,7 @@ class Tier(str, Enum):
     """Out-of-band administration: nothing routes to or from the other tiers."""
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     """Transport protocols a port forward may publish."""
 
     TCP = "tcp"
@@ -240,7 +240,8 @@ def _port_forward(
         f"{field}.private_port", raw.get("private_port", public_port), 1, 65535
     )
     for port_field, port in (("public_port", public_port), ("private_port", private_port)):
-        if port == SSH_PORT and protocol is Protocol.TCP:
+        # UDP 22 is not SSH, but "never port 22 from the world" is easier to audit than nuances.
+        if port == SSH_PORT:
             raise CloudtapInputError(
                 f"{field}.{port_field}",
                 port,
@@ -343,4 +344,3 @@ def plan_network(args: Mapping[str, Any] | None = None) -> NetworkPlan:
         for i, text in enumerate(_sequence("management_cidrs", args.get("management_cidrs")))
     )
     return NetworkPlan(cidr_block, subnets, tuple(forwards), management)
-

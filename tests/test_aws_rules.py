@@ -6,7 +6,6 @@ import pytest
 
 from components.aws.rules import (
     ALLOW_REST_RULE_NO,
-    gateway_ingress_rules,
     isolation_nacl,
 )
 from components.aws.validation import (
@@ -83,12 +82,3 @@ def test_monitor_nacl_fits_the_default_quota_with_six_zones() -> None:
 def test_isolation_nacls_are_only_for_the_isolated_tiers() -> None:
     with pytest.raises(ValueError, match="monitor and management"):
         isolation_nacl(plan_network(), Tier.PRIVATE)
-
-
-def test_a_udp_forward_on_port_22_is_published_as_udp_only() -> None:
-    # The plan refuses TCP 22 (SSH); a UDP service on 22 is not SSH and is published as asked.
-    plan = plan_network(
-        {"port_forwards": [{"protocol": "udp", "public_port": 22, "private_host": "10.0.64.9"}]}
-    )
-    world = [rule for rule in gateway_ingress_rules(plan) if "0.0.0.0/0" in rule.cidr_blocks]
-    assert [(rule.protocol, rule.from_port) for rule in world] == [("udp", 22)]

@@ -471,6 +471,11 @@ def test_a_pinned_image_skips_the_lookup(mocks: StrictMocks) -> None:
     run = build(mocks, {"gateway_ami_id": "ami-0123456789abcdef0"})
     assert not [i for i in run.invocations if i.token == GET_AMI]
     assert run.named("cloudtap-gateway").inputs["ami"] == "ami-0123456789abcdef0"
+    assert "ami" not in run.named("cloudtap-gateway").ignore_changes
+
+
+def test_a_newer_default_image_does_not_replace_a_live_gateway(mocks: StrictMocks) -> None:
+    assert "ami" in build(mocks).named("cloudtap-gateway").ignore_changes
 
 
 def test_key_pair_is_passed_to_the_gateway(mocks: StrictMocks) -> None:
@@ -648,6 +653,7 @@ def test_children_and_lookups_use_the_component_provider(mocks: StrictMocks) -> 
         ({"tags": {"Name": "mine"}}, "tags.Name"),
         ({"tags": {"aws:owner": "me"}}, "tags.aws:owner"),
         ({"cidr_block": "10.0.0.0/8"}, "cidr_block"),
+        ({"availability_zone_count": 7, "subnet_prefix_length": 24}, "availability_zone_count"),
         ({"management_cidrs": ["0.0.0.0/0"]}, "management_cidrs[0]"),
     ],
 )

@@ -138,9 +138,19 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "ssh forward to a private port 22",
-        {"port_forwards": [{"public_port": 2222, "private_port": 22, "private_host": "10.0.64.10"}]},
+        {
+            "port_forwards": [
+                {"public_port": 2222, "private_port": 22, "private_host": "10.0.64.10"}
+            ]
+        },
         "port_forwards[0].private_port",
         "SSH is never forwarded",
+    ),
+    (
+        "udp port 22",
+        {"port_forwards": [{"protocol": "udp", "public_port": 22, "private_host": "10.0.64.10"}]},
+        "port_forwards[0].public_port",
+        "never forwarded",
     ),
     (
         "port zero",
@@ -150,7 +160,11 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "port too high",
-        {"port_forwards": [{"public_port": 80, "private_port": 70000, "private_host": "10.0.64.10"}]},
+        {
+            "port_forwards": [
+                {"public_port": 80, "private_port": 70000, "private_host": "10.0.64.10"}
+            ]
+        },
         "port_forwards[0].private_port",
         "1 to 65535",
     ),
@@ -195,7 +209,12 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "management_cidrs[0]",
         "never open to the world",
     ),
-    ("management cidr as a string", {"management_cidrs": "10.9.0.0/16"}, "management_cidrs", "list"),
+    (
+        "management cidr as a string",
+        {"management_cidrs": "10.9.0.0/16"},
+        "management_cidrs",
+        "list",
+    ),
 ]
 
 

@@ -63,8 +63,9 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     gateway_ami_id: pulumi.Input[str]
     """Image of the gateway: a systemd distribution with cloud-init whose package manager has
     ``nftables``. Default: the latest Amazon Linux 2023 for the instance type's architecture,
-    looked up at every deployment, so a newer image replaces the gateway instance (routes and
-    Elastic IP are kept; traffic stops for the reboot). Pin an id to choose when that happens."""
+    looked up when the gateway is first created. A newer image does not replace a running
+    gateway (forwarding would stop for the reboot): it is taken when the instance is replaced for
+    another reason, or by ``pulumi up --replace`` on the gateway. Pin an id to control it."""
     gateway_key_name: pulumi.Input[str]
     """EC2 key pair for SSH to the gateway. Default: none (manage it through SSM Session
     Manager). Only useful together with ``management_cidrs``: SSH is closed without them."""
@@ -334,7 +335,8 @@ class MonitoredVpc(pulumi.ComponentResource):
                 # The ENI owns source/dest checking. The provider reads the instance's value from
                 # the ENI but defaults it to true, and "correcting" it would switch the check back
                 # on and break forwarding (terraform-provider-aws#44768).
-                ignore_changes=["sourceDestCheck"],
+                # A newer default image must not reboot a live gateway: see gateway_ami_id.
+                ignore_changes=["sourceDestCheck"] + (["ami"] if options.ami_id is None else []),
                 # The boot installs nftables from the internet: the public route and the Elastic
                 # IP must exist before the instance starts; SSM needs its policy.
                 depends_on=[self.gateway_elastic_ip, self._public_default_route, ssm_policy],

@@ -28,6 +28,9 @@ _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 _TAG_KEY_MAX = 128
 _TAG_VALUE_MAX = 256
 _KEY_NAME_MAX = 255
+# The monitor tier's network ACL takes 3 inbound rules per zone plus one; AWS allows 20 per
+# direction by default, which covers the 6 zones of the largest region.
+MAX_AVAILABILITY_ZONES = 6
 
 
 # EC2 architecture names, as in AMI names and the AMI `architecture` attribute.
@@ -162,6 +165,13 @@ def validate_tags(value: Any) -> dict[str, str]:
 
 def resolve_aws_options(args: Mapping[str, Any], plan: NetworkPlan) -> AwsOptions:
     """Validate the AWS fields of ``MonitoredVpcArgs``; unknown keys are rejected by the caller."""
+    if plan.availability_zone_count > MAX_AVAILABILITY_ZONES:
+        raise CloudtapInputError(
+            "availability_zone_count",
+            plan.availability_zone_count,
+            f"at most {MAX_AVAILABILITY_ZONES} on AWS: the monitor tier's network ACL needs 3 "
+            "rules per zone and AWS allows 20 per direction",
+        )
     instance_type = validate_instance_type(args.get("gateway_instance_type", DEFAULT_INSTANCE_TYPE))
     return AwsOptions(
         availability_zones=validate_availability_zones(args.get("availability_zones"), plan),
