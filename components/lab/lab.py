@@ -1,0 +1,612 @@
+"""A network-namespace lab that runs the gateway's rendered boot files on this machine.
+
+``Lab.create(plan)`` builds one namespace per :class:`~components.lab.topology.Host`, wires them
+with veth pairs as :func:`~components.lab.topology.plan_topology` says, writes the settings file
+and script exactly as the gateway's cloud-config would (``render_cloud_config`` then
+``written_files``: never a hand-written copy) and runs ``cloudtap-gateway apply`` in the gateway
+namespace. Everything it creates (namespaces, veth pairs, the temporary directory, background
+processes) is removed when the ``with`` block ends, however it ends: an exception, Ctrl-C, SIGTERM
+or SIGHUP (see :class:`_SignalGuard`). Every command runs with a timeout.
+
+Traffic never leaves the lab: every address lives on an interface inside its namespaces, and no
+namespace has a link to the machine's own network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, Literal
+
+from ..cloud_config import written_files
+from ..gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
+from ..network_plan import NetworkPlan, Tier
+from .topology import Host, Topology, plan_topology
+
+NAME_PREFIX: Final = "ct"
+"""Namespace names are ``ct<4 random hex>-<host>``: random per lab, so labs run side by side."""
+COMMAND_TIMEOUT: Final = 10.0
+"""Seconds any single command may take unless the caller says otherwise."""
+STOP_TIMEOUT: Final = 2.0
+"""Seconds a background process gets after SIGTERM before SIGKILL."""
+TABLE: Final = "cloudtap"
+"""The nftables table (family ip) that the gateway script owns."""
+REQUIRED_TOOLS: Final = {
+    "ip": "iproute2",
+    "nft": "nftables",
+    "tcpdump": "tcpdump",
+    "ping": "iputils-ping",
+    "sysctl": "procps",  # the gateway script itself needs it
+}
+"""Commands the lab runs, and the Debian/Ubuntu package that provides each."""
+PROBE: Final = Path(__file__).with_name("probe.py")
+
+GatewayCommand = Literal["apply", "check", "render"]
+Protocol = Literal["tcp", "udp"]
+
+
+class LabError(RuntimeError):
+    """The lab could not be built, used or removed."""
+
+
+class LabCommandError(LabError):
+    """A command inside the lab failed or ran out of time."""
+
+    def __init__(self, host: str, argv: Sequence[str], returncode: int | None, output: str):
+        self.host = host
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.output = output
+        status = "timed out" if returncode is None else f"exited {returncode}"
+        super().__init__(f"{host}: `{' '.join(argv)}` {status}: {output.strip()}")
+
+
+def _completed_output(result: subprocess.CompletedProcess[str]) -> str:
+    return (result.stdout or "") + (result.stderr or "")
+
+
+def _run(
+    argv: Sequence[str],
+    *,
+    timeout: float = COMMAND_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+    host: str = "machine",
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=None if env is None else dict(env),
+            check=False,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C reaches only us: clean-up stays in order
+        )
+    except subprocess.TimeoutExpired as expired:
+        output = expired.output if isinstance(expired.output, str) else ""
+        raise LabCommandError(host, argv, None, output) from None
+    if check and result.returncode != 0:
+        raise LabCommandError(host, argv, result.returncode, _completed_output(result))
+    return result
+
+
+def _new_prefix() -> str:
+    return f"{NAME_PREFIX}{secrets.token_hex(2)}-"
+
+
+def unavailable_reason() -> str | None:
+    """Why the lab cannot run here, in one sentence; ``None`` when it can."""
+    if os.geteuid() != 0:
+        return "the lab needs root to create network namespaces and nftables rules"
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        packages = " ".join(dict.fromkeys(REQUIRED_TOOLS[tool] for tool in missing))
+        return f"the lab needs {', '.join(missing)} on PATH (apt-get install {packages})"
+    probe = f"{_new_prefix()}probe"
+    try:
+        _run(["ip", "netns", "add", probe], timeout=5.0)
+    except LabError as error:
+        return f"cannot create a network namespace ({error})"
+    try:
+        veth = ["type", "veth", "peer", "name", "probe1"]
+        _run(["ip", "-n", probe, "link", "add", "name", "probe0", *veth])
+    except LabError as error:
+        return f"cannot create a veth pair inside a network namespace ({error})"
+    finally:
+        with contextlib.suppress(LabError):
+            _run(["ip", "netns", "del", probe], timeout=5.0)
+    return None
+
+
+class Background:
+    """A process running inside a lab host; its output is collected line by line."""
+
+    def __init__(self, host: Host, argv: Sequence[str], process: subprocess.Popen[str]):
+        self.host = host
+        self.argv = tuple(argv)
+        self.process = process
+        self._lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self._lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def lines(self) -> list[str]:
+        """Everything printed so far (stdout and stderr, in order)."""
+        with self._changed:
+            return list(self._lines)
+
+    def wait_until(self, predicate: Callable[[list[str]], bool], timeout: float) -> list[str]:
+        """All lines so far, once ``predicate(lines)`` holds, the process ends or ``timeout`` s
+        pass (the caller checks which)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                lines = list(self._lines)
+                remaining = deadline - time.monotonic()
+                if predicate(lines) or remaining <= 0 or not self._reader.is_alive():
+                    return lines
+                self._changed.wait(remaining)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> str | None:
+        """The first line (old or new) matching ``predicate``; ``None`` after ``timeout`` s."""
+        lines = self.wait_until(lambda lines: any(map(predicate, lines)), timeout)
+        return next((line for line in lines if predicate(line)), None)
+
+    def wait(self, timeout: float) -> int | None:
+        """Exit status once the process ends by itself; ``None`` if it still runs."""
+        try:
+            returncode = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reader.join(timeout)
+        return returncode
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT`; idempotent."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        self._reader.join(STOP_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a client saw: ``seen`` is the client's address as the listener saw it."""
+
+    ok: bool
+    seen: str | None
+    error: str | None
+
+    def describe(self) -> str:
+        return f"answered, seen as {self.seen}" if self.ok else f"failed ({self.error})"
+
+
+class Listener:
+    """A TCP or UDP listener on a lab host, reporting every peer's address."""
+
+    def __init__(self, background: Background, protocol: Protocol, address: str, port: int):
+        self.background = background
+        self.protocol = protocol
+        self.address = address
+        self.port = port
+
+    @staticmethod
+    def _addresses(lines: list[str]) -> list[str]:
+        found = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict) and event.get("event") == "peer":
+                    found.append(str(event["address"]))
+        return found
+
+    def peers(self, *, at_least: int = 0, settle: float = 0.0) -> list[str]:
+        """Addresses that reached this listener so far.
+
+        ``at_least``: wait (up to :data:`COMMAND_TIMEOUT`) until that many have been reported,
+        for peers known to have been answered. ``settle``: wait that long first, so that a
+        peer that should *not* arrive has had its chance.
+        """
+        if settle > 0:
+            time.sleep(settle)
+        lines = self.background.wait_until(
+            lambda lines: len(self._addresses(lines)) >= at_least, COMMAND_TIMEOUT
+        )
+        return self._addresses(lines)
+
+    def wait_for_peer(self, timeout: float) -> str | None:
+        """The first peer's address, waiting up to ``timeout`` s for one."""
+        lines = self.background.wait_until(lambda lines: bool(self._addresses(lines)), timeout)
+        return next(iter(self._addresses(lines)), None)
+
+
+class _SignalGuard:
+    """Turns process signals into orderly unwinding while at least one lab exists.
+
+    The first SIGINT raises ``KeyboardInterrupt`` and the first SIGTERM or SIGHUP raises
+    ``SystemExit(128 + signal)``, so the ``with`` block unwinds and the lab is removed. Any signal
+    after that one, or during a clean-up, is held and delivered again once the last lab is gone:
+    a second Ctrl-C cannot cut a clean-up short. Only default handlers are taken over (someone
+    else's handler is left alone), and only from the main thread, the one place Python allows.
+    """
+
+    SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self._labs = 0
+        self._holding = 0
+        self._raised = False
+        self._pending: list[int] = []
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self._raised or self._holding:
+            self._pending.append(signum)
+            return
+        self._raised = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    @staticmethod
+    def _is_default(signum: int, handler: object) -> bool:
+        if signum == signal.SIGINT:
+            return handler is signal.default_int_handler
+        return handler in (signal.SIG_DFL, None)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """For the lifetime of one lab."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        if self._labs == 0:
+            self._raised, self._pending = False, []
+            for signum in self.SIGNALS:
+                if self._is_default(signum, signal.getsignal(signum)):
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        self._labs += 1
+        try:
+            yield
+        finally:
+            self._labs -= 1
+            if self._labs == 0:
+                for number, handler in self._previous.items():
+                    signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+                self._previous.clear()
+                for number in dict.fromkeys(self._pending):
+                    signal.raise_signal(number)  # to the handler in place before the lab
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """For a clean-up: signals wait until the last lab is gone."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+
+
+_SIGNALS = _SignalGuard()
+
+
+class Lab:
+    """A running lab. Build it with ``with Lab.create(plan) as lab:``."""
+
+    def __init__(self, topology: Topology, prefix: str, workdir: Path, python: str):
+        self.topology = topology
+        self.prefix = prefix
+        self.workdir = workdir
+        self.python = python
+        self.settings_path = workdir / Path(SETTINGS_PATH).name
+        self.script_path = workdir / Path(SCRIPT_PATH).name
+        self._namespaces: list[str] = []
+        self._background: list[Background] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    @contextlib.contextmanager
+    def create(
+        cls, plan: NetworkPlan, *, apply_gateway: bool = True, python: str = sys.executable
+    ) -> Iterator[Lab]:
+        """Build the lab for ``plan``, run ``apply`` on the gateway, and remove it all on exit.
+
+        ``apply_gateway=False`` leaves the gateway as a fresh host (forwarding off, no rules) for
+        the caller to apply and report on. ``python`` runs the probes inside the namespaces
+        (default: this interpreter; only its standard library is used).
+        """
+        topology = plan_topology(plan)
+        with _SIGNALS.active():
+            lab = cls(topology, "", Path(tempfile.mkdtemp(prefix="cloudtap-lab-")), python)
+            try:
+                lab._build()
+                if apply_gateway:
+                    lab.gateway("apply", check=True)
+                yield lab
+            except BaseException:
+                lab._cleanup(strict=False)
+                raise
+            lab._cleanup(strict=True)
+
+    def _build(self) -> None:
+        self._write_gateway_files()
+        self._add_namespaces()
+        for host in Host:
+            ns = self.namespace(host)
+            _run(["ip", "-n", ns, "link", "set", "lo", "up"], host=ns)
+            # IPv6 plays no part here: turning it off keeps router solicitations out of captures.
+            no_ipv6 = ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]
+            _run(["ip", "netns", "exec", ns, *no_ipv6], host=ns, check=False)
+        gw = self.namespace(Host.GATEWAY)
+        for link in self.topology.links:
+            peer = self.namespace(link.host)
+            # Created inside the namespaces, so the names never meet another lab's (or anyone's).
+            veth = ["type", "veth", "peer", "name", link.host_interface, "netns", peer]
+            _run(["ip", "-n", gw, "link", "add", "name", link.gateway_interface, *veth], host=gw)
+            for ns, device, addresses in (
+                (gw, link.gateway_interface, link.gateway_addresses),
+                (peer, link.host_interface, link.host_addresses),
+            ):
+                for address in addresses:
+                    _run(["ip", "-n", ns, "addr", "add", str(address), "dev", device], host=ns)
+                _run(["ip", "-n", ns, "link", "set", device, "up"], host=ns)
+            if link.host_default_route is not None:
+                via = str(link.host_default_route)
+                _run(["ip", "-n", peer, "route", "add", "default", "via", via], host=peer)
+        inet = self.namespace(Host.INTERNET)
+        _run(["ip", "-n", inet, "addr", "add", f"{self.topology.internet_address}/32", "dev", "lo"])
+        via = str(self.topology.gateway_default_route)
+        _run(["ip", "-n", gw, "route", "add", "default", "via", via], host=gw)
+
+    def _write_gateway_files(self) -> None:
+        files = written_files(render_cloud_config(self.topology.plan))
+        for rendered, local in (
+            (SETTINGS_PATH, self.settings_path),
+            (SCRIPT_PATH, self.script_path),
+        ):
+            local.write_text(files[rendered].content, encoding="utf-8")
+            local.chmod(int(files[rendered].permissions, 8))
+
+    def _add_namespaces(self) -> None:
+        hosts = list(Host)
+        for _attempt in range(8):
+            self.prefix = _new_prefix()
+            first = self.namespace(hosts[0])
+            result = _run(["ip", "netns", "add", first], check=False)
+            if result.returncode == 0:
+                self._namespaces.append(first)
+                break
+            if "exists" not in result.stderr:
+                output = _completed_output(result)
+                raise LabCommandError("machine", result.args, result.returncode, output)
+        else:
+            raise LabError("could not find a free namespace prefix in 8 random tries")
+        for host in hosts[1:]:
+            _run(["ip", "netns", "add", self.namespace(host)])
+            self._namespaces.append(self.namespace(host))
+
+    def _cleanup(self, *, strict: bool) -> None:
+        """Stop background processes, delete namespaces and files; report what stayed."""
+        problems: list[str] = []
+        with _SIGNALS.held():
+            for background in reversed(self._background):
+                try:
+                    background.stop()
+                except (OSError, subprocess.SubprocessError) as error:
+                    problems.append(f"{background.argv[0]} in {background.host.value}: {error}")
+            self._background.clear()
+            for ns in reversed(self._namespaces):
+                problems.extend(self._remove_namespace(ns))
+            self._namespaces.clear()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        if problems:
+            message = "lab clean-up left things behind: " + "; ".join(problems)
+            if strict:
+                raise LabError(message)
+            print(f"warning: {message}", file=sys.stderr)
+
+    @staticmethod
+    def _remove_namespace(ns: str) -> list[str]:
+        problems = []
+        # Anything still inside is a probe of ours that outlived its timeout: only our own
+        # namespaces are searched, so only processes this lab started are signalled.
+        with contextlib.suppress(LabError):
+            pids = _run(["ip", "netns", "pids", ns], timeout=5.0, check=False).stdout.split()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+        try:
+            _run(["ip", "netns", "del", ns], timeout=5.0)
+        except LabError as error:
+            problems.append(str(error))
+        return problems
+
+    # -- using the lab ---------------------------------------------------------------------
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The namespaces this lab created (empty once it is cleaned up)."""
+        return tuple(self._namespaces)
+
+    def namespace(self, host: Host) -> str:
+        return f"{self.prefix}{host.value}"
+
+    def address(self, host: Host) -> ipaddress.IPv4Address:
+        """The host's own address (the internet host's; the gateway's public one)."""
+        return self.topology.address(host)
+
+    def run(
+        self,
+        host: Host,
+        *argv: str,
+        check: bool = True,
+        timeout: float = COMMAND_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside ``host``; :class:`LabCommandError` on failure if ``check``."""
+        return _run(
+            ["ip", "netns", "exec", self.namespace(host), *argv],
+            timeout=timeout,
+            env=env,
+            host=host.value,
+            check=check,
+        )
+
+    def start(self, host: Host, *argv: str) -> Background:
+        """Start ``argv`` in the background inside ``host``; it is stopped when the lab ends."""
+        command = ["ip", "netns", "exec", self.namespace(host), *argv]
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop it in order
+        )
+        background = Background(host, argv, process)
+        self._background.append(background)
+        return background
+
+    @contextlib.contextmanager
+    def background(self, host: Host, *argv: str) -> Iterator[Background]:
+        """:meth:`start`, stopped when the block ends rather than with the lab."""
+        process = self.start(host, *argv)
+        try:
+            yield process
+        finally:
+            process.stop()
+            self._background.remove(process)
+
+    @contextlib.contextmanager
+    def listen(
+        self, host: Host, port: int, protocol: Protocol = "tcp", address: str | None = None
+    ) -> Iterator[Listener]:
+        """A probe listener on ``host`` (all its addresses by default) for the block's length."""
+        bind = address if address is not None else "0.0.0.0"
+        argv = [self.python, "-I", "-S", str(PROBE), "listen"]
+        argv += ["--protocol", protocol, "--address", bind, "--port", str(port)]
+        with self.background(host, *argv) as process:
+            if process.wait_for(lambda line: '"event": "ready"' in line, COMMAND_TIMEOUT) is None:
+                raise LabError(
+                    f"{host.value}: listener on {bind}:{port}/{protocol} did not start: "
+                    + " | ".join(process.lines)
+                )
+            yield Listener(process, protocol, bind, port)
+
+    def connect(
+        self,
+        host: Host,
+        address: ipaddress.IPv4Address | str,
+        port: int,
+        *,
+        protocol: Protocol = "tcp",
+        timeout: float = 1.0,
+        source: ipaddress.IPv4Address | None = None,
+    ) -> ProbeResult:
+        """One exchange from ``host`` with a listener at address:port.
+
+        The client binds ``source``, by default the host's own address (:meth:`address`).
+        """
+        source = source if source is not None else self.address(host)
+        argv = [self.python, "-I", "-S", str(PROBE), "connect", "--protocol", protocol]
+        argv += ["--source", str(source), "--address", str(address)]
+        argv += ["--port", str(port), "--timeout", str(timeout)]
+        result = self.run(host, *argv, check=False, timeout=timeout + COMMAND_TIMEOUT)
+        try:
+            answer = json.loads(result.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            raise LabCommandError(
+                host.value, argv, result.returncode, _completed_output(result)
+            ) from None
+        return ProbeResult(bool(answer["ok"]), answer.get("seen"), answer.get("error"))
+
+    def ping(self, host: Host, address: ipaddress.IPv4Address, timeout: float = 1.0) -> bool:
+        """One echo request from ``host``'s own address; True if the reply came back in time."""
+        argv = ["ping", "-n", "-q", "-c", "1", "-W", f"{timeout:g}"]
+        argv += ["-I", str(self.address(host)), str(address)]
+        result = self.run(host, *argv, check=False, timeout=timeout + COMMAND_TIMEOUT)
+        return result.returncode == 0
+
+    @contextlib.contextmanager
+    def capture(self, host: Host, *expression: str, count: int = 1) -> Iterator[Background]:
+        """tcpdump on ``host``'s lab interface until ``count`` packets match ``expression``."""
+        interface = (
+            self.topology.link(Tier.PUBLIC).gateway_interface
+            if host is Host.GATEWAY
+            else self.topology.link_of(host).host_interface
+        )
+        argv = ["tcpdump", "-l", "-n", "--immediate-mode", "-i", interface, "-c", str(count)]
+        with self.background(host, *argv, *expression) as process:
+            if (
+                process.wait_for(lambda line: line.startswith("listening on"), COMMAND_TIMEOUT)
+                is None
+            ):
+                raise LabError(f"{host.value}: tcpdump did not start: " + " | ".join(process.lines))
+            yield process
+
+    # -- the gateway -----------------------------------------------------------------------
+
+    def gateway(
+        self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace.
+
+        The script is started through its own ``#!`` line, as ``exec`` would, so a ``noexec``
+        temporary directory does not matter.
+        """
+        first_line = self.script_path.read_text(encoding="utf-8").splitlines()[0]
+        if not first_line.startswith("#!"):
+            raise LabError(f"the rendered {SCRIPT_PATH} has no #! line: {first_line!r}")
+        interpreter = first_line[2:].strip().split(maxsplit=1)
+        env = {**os.environ, "CLOUDTAP_GATEWAY_CONF": str(self.settings_path)}
+        return self.run(
+            Host.GATEWAY,
+            *interpreter,
+            str(self.script_path),
+            command,
+            check=check,
+            timeout=timeout,
+            env=env,
+        )
+
+    def gateway_table(self) -> str:
+        """``nft list table ip cloudtap`` in the gateway: the rule set the script owns."""
+        return self.run(Host.GATEWAY, "nft", "list", "table", "ip", TABLE).stdout
+
+    def sysctl(self, host: Host, key: str, value: str | None = None) -> str:
+        """Read (or set, then read) a sysctl inside ``host``."""
+        if value is not None:
+            self.run(host, "sysctl", "-qw", f"{key}={value}")
+        return self.run(host, "sysctl", "-n", key).stdout.strip()

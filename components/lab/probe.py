@@ -1,0 +1,106 @@
+"""Tiny TCP/UDP listener and client that report the addresses they see, for lab hosts.
+
+Run as a standalone script inside a namespace (``python -I -S probe.py ...``): it imports only the
+standard library, so it needs neither the package nor the virtualenv's site-packages.
+
+``listen`` prints one JSON line ``{"event": "ready"}`` once bound, then one ``{"event": "peer",
+"address": ..., "port": ...}`` per connection (TCP) or datagram (UDP), and answers each peer with
+``seen <address> <port>``: the listener's view of who connected. ``connect`` prints one JSON line
+``{"ok": ..., "seen": ..., "error": ...}`` where ``seen`` is the address the listener saw, and exits
+0 only when it got that answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import sys
+from collections.abc import Sequence
+
+READY = "ready"
+PEER = "peer"
+BUFFER = 512
+
+
+def _emit(**fields: object) -> None:
+    print(json.dumps(fields, sort_keys=True), flush=True)
+
+
+def _answer(peer: tuple[str, int]) -> bytes:
+    return f"seen {peer[0]} {peer[1]}\n".encode()
+
+
+def listen(protocol: str, address: str, port: int) -> None:
+    """Serve until killed: the lab stops listeners when a check or the lab ends."""
+    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((address, port))
+        if protocol == "tcp":
+            server.listen(16)
+        _emit(event=READY, address=address, port=port, protocol=protocol)
+        while True:
+            if protocol == "tcp":
+                connection, peer = server.accept()
+                with connection:
+                    _emit(event=PEER, address=peer[0], port=peer[1])
+                    connection.settimeout(2.0)
+                    # The client may have given up first; the peer line is what matters.
+                    with contextlib.suppress(OSError):
+                        connection.sendall(_answer(peer))
+            else:
+                _data, peer = server.recvfrom(BUFFER)
+                _emit(event=PEER, address=peer[0], port=peer[1])
+                server.sendto(_answer(peer), peer)
+
+
+def connect(protocol: str, source: str, address: str, port: int, timeout: float) -> bool:
+    """One exchange with a listener; print what happened as JSON and return success."""
+    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    try:
+        with socket.socket(socket.AF_INET, kind) as client:
+            client.settimeout(timeout)
+            if source:
+                client.bind((source, 0))
+            client.connect((address, port))
+            if protocol == "udp":
+                client.send(b"cloudtap lab probe\n")
+            reply = client.recv(BUFFER).decode(errors="replace").split()
+    except TimeoutError:
+        _emit(ok=False, seen=None, error="timed out")
+        return False
+    except ConnectionRefusedError:
+        _emit(ok=False, seen=None, error="refused")
+        return False
+    except OSError as error:
+        _emit(ok=False, seen=None, error=error.strerror or str(error))
+        return False
+    if len(reply) != 3 or reply[0] != "seen":
+        _emit(ok=False, seen=None, error=f"unexpected answer {' '.join(reply)!r}")
+        return False
+    _emit(ok=True, seen=reply[1], error=None)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listener = commands.add_parser("listen")
+    client = commands.add_parser("connect")
+    for command in (listener, client):
+        command.add_argument("--protocol", choices=("tcp", "udp"), default="tcp")
+        command.add_argument("--address", required=True)
+        command.add_argument("--port", type=int, required=True)
+    client.add_argument("--source", default="")
+    client.add_argument("--timeout", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if args.command == "listen":
+        listen(args.protocol, args.address, args.port)
+        return 0
+    return 0 if connect(args.protocol, args.source, args.address, args.port, args.timeout) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The lab's addressing and its decision to run, skip or fail: pure, no root needed."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.errors import CloudtapInputError
+from components.lab import Host, plan_topology
+from components.lab import lab as lab_module
+from components.lab.stack import default_stack_path, load_plan
+from components.lab.topology import GATEWAY_INTERFACES, MAX_INTERFACE_NAME
+from components.network_plan import Tier, plan_network
+from tests.lab.environment import AWS_DEV_STACK, require_lab
+
+
+def ip(text: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(text)
+
+
+def test_aws_dev_lab_puts_the_app_on_the_first_port_forward_server() -> None:
+    topology = plan_topology(load_plan(AWS_DEV_STACK))
+    assert topology.address(Host.APP) == ip("10.0.64.10")
+    assert topology.address(Host.GATEWAY) == ip("10.0.0.10")
+    assert topology.address(Host.INTERNET) == ip("203.0.113.10")
+    assert topology.gateway_default_route == ip("10.0.0.1")
+    assert topology.address(Host.SENSOR) == ip("10.0.128.10")
+    assert topology.address(Host.MANAGEMENT) == ip("10.0.192.10")
+
+
+def test_without_port_forwards_the_app_is_private_dot_10() -> None:
+    topology = plan_topology(plan_network({"cidr_block": "10.8.0.0/16"}))
+    assert topology.address(Host.APP) == ip("10.8.64.10")
+
+
+def test_inner_hosts_route_through_the_gateways_router_address_on_their_tier() -> None:
+    topology = plan_topology(plan_network())
+    for tier, host in ((Tier.PRIVATE, Host.APP), (Tier.MONITOR, Host.SENSOR)):
+        link = topology.link(tier)
+        assert link.host is host
+        assert link.host_default_route == topology.gateway_address(tier)
+        assert topology.gateway_address(tier) == topology.plan.subnets[tier][0][1]
+    assert topology.link(Tier.PUBLIC).host_default_route is None  # the internet routes nothing
+
+
+def test_gateway_interfaces_are_not_eth_style_and_fit_the_kernels_limit() -> None:
+    topology = plan_topology(plan_network())
+    names = [link.gateway_interface for link in topology.links]
+    assert names == [GATEWAY_INTERFACES[tier] for tier in Tier]
+    assert not any(name.startswith("eth") for name in names)
+    assert all(len(name) <= MAX_INTERFACE_NAME for name in names)
+
+
+def test_servers_in_another_zone_bring_their_subnet_onto_the_app_link() -> None:
+    plan = plan_network(
+        {
+            "port_forwards": [
+                {"public_port": 80, "private_host": "10.0.80.20"},
+                {"public_port": 443, "private_host": "10.0.64.30"},
+            ]
+        }
+    )
+    link = plan_topology(plan).link(Tier.PRIVATE)
+    assert [str(a) for a in link.host_addresses] == ["10.0.80.20/20", "10.0.64.30/20"]
+    assert [str(a) for a in link.gateway_addresses] == ["10.0.80.1/20", "10.0.64.1/20"]
+    assert link.host_default_route == ip("10.0.80.1")
+
+
+def test_namespace_prefixes_are_random_and_short() -> None:
+    prefixes = {lab_module._new_prefix() for _ in range(20)}
+    assert len(prefixes) > 1
+    assert all(len(f"{prefix}sensor") <= MAX_INTERFACE_NAME for prefix in prefixes)
+
+
+def test_the_default_stack_is_the_repositorys_aws_dev_stack() -> None:
+    assert default_stack_path() == AWS_DEV_STACK
+
+
+def test_a_stack_without_network_config_plans_the_defaults(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.empty.yaml"
+    stack.write_text("config:\n  aws:region: eu-west-1\n")
+    assert load_plan(stack) == plan_network()
+
+
+def test_unknown_network_fields_are_refused(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text("config:\n  cloudtap:network:\n    port_forward: []\n")
+    with pytest.raises(CloudtapInputError, match=r"cloudtap:network\.port_forward"):
+        load_plan(stack)
+
+
+def test_without_root_the_lab_says_it_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert lab_module.unavailable_reason() == (
+        "the lab needs root to create network namespaces and nftables rules"
+    )
+
+
+def test_a_missing_tool_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "nft" else "/bin/x")
+    reason = lab_module.unavailable_reason()
+    assert reason == "the lab needs nft on PATH (apt-get install nftables)"
+
+
+def test_lab_tests_skip_where_the_lab_cannot_run() -> None:
+    with pytest.raises(pytest.skip.Exception, match="needs root"):
+        require_lab("the lab needs root", {})
+    with pytest.raises(pytest.skip.Exception):
+        require_lab("the lab needs root", {"CI": "false"})
+
+
+def test_lab_tests_fail_under_ci_where_the_lab_cannot_run() -> None:
+    with pytest.raises(pytest.fail.Exception, match="must run under CI=true, but the lab needs"):
+        require_lab("the lab needs root", {"CI": "true"})
+
+
+def test_lab_tests_run_where_the_lab_can() -> None:
+    require_lab(None, {"CI": "true"})
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_the_probe_reports_the_peer_address_with_only_the_standard_library(protocol: str) -> None:
+    """Loopback, no namespaces: the probe runs as the lab runs it, ``python -I -S probe.py``."""
+    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = str(spare.getsockname()[1])
+    probe = [sys.executable, "-I", "-S", str(lab_module.PROBE)]
+    common = ["--protocol", protocol, "--address", "127.0.0.1", "--port", port]
+    listener = subprocess.Popen([*probe, "listen", *common], stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None
+        assert json.loads(listener.stdout.readline())["event"] == "ready"
+        client = subprocess.run(
+            [*probe, "connect", *common, "--source", "127.0.0.1", "--timeout", "5"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert client.returncode == 0, client.stdout + client.stderr
+        assert json.loads(client.stdout) == {"error": None, "ok": True, "seen": "127.0.0.1"}
+        peer = json.loads(listener.stdout.readline())
+        assert (peer["event"], peer["address"]) == ("peer", "127.0.0.1")
+    finally:
+        listener.kill()
+        listener.wait(10)
