@@ -348,6 +348,11 @@ def check_names_each_missing_rule(lab: Lab) -> list[CheckResult]:
             [f"chain ip {TABLE} forwarding {{ policy accept; }}"],
             "drop",
         ),
+        (
+            "an isolation rule deleted",
+            rule_deletion(lab, "forwarding", "cloudtap: isolate private tier"),
+            "isolating the private tier",
+        ),
     ]
     for forward in lab.topology.plan.port_forwards:
         protocol, port = forward.protocol.value, forward.public_port

@@ -131,8 +131,9 @@ apply() {
     sysctl -qw net.ipv4.ip_forward=1
     # A one-armed gateway (AWS: one ENI) sends replies out of the interface they came in on;
     # ICMP redirects would teach the private hosts to bypass it.
-    sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 \
-        "net.ipv4.conf.$WAN.send_redirects=0"
+    # (The slash form keeps an interface name with a dot, such as eth0.100, in one key.)
+    sysctl -qw net/ipv4/conf/all/send_redirects=0 net/ipv4/conf/default/send_redirects=0 \
+        "net/ipv4/conf/$WAN/send_redirects=0"
     render_ruleset | nft -f - || die "nft refused the rule set"
 }
 
@@ -143,6 +144,8 @@ check() {
     grep -q 'masquerade comment "cloudtap: masquerade"' <<<"$rules" ||
         die "the masquerade rule is missing from table ip $TABLE"
     grep -q 'policy drop' <<<"$rules" || die "the forward chain does not drop by default"
+    (($(grep -c 'drop comment "cloudtap: isolate private tier"' <<<"$rules") == 2)) ||
+        die "the rules isolating the private tier from monitor and management are missing"
     for forward in $PORT_FORWARDS; do
         IFS=: read -r protocol public_port host private_port <<<"$forward"
         grep -qF "$(port_forward_comment "$protocol" "$public_port" "$host" "$private_port")" \
