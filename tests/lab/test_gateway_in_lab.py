@@ -70,7 +70,7 @@ def test_check_detects_a_flushed_ruleset_and_apply_restores_it(lab: Lab) -> None
 def test_check_names_each_missing_rule(lab: Lab) -> None:
     results = checks.check_names_each_missing_rule(lab)
     assert_passed(results)
-    assert len(results) == 2 + len(lab.topology.plan.port_forwards)
+    assert len(results) == 3 + len(lab.topology.plan.port_forwards)
 
 
 def test_check_fails_when_ip_forward_is_off(lab: Lab) -> None:
