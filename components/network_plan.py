@@ -7,12 +7,14 @@ frozen :class:`NetworkPlan`; the cloud components build from the plan only.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypedDict
 
 from .errors import CloudtapInputError
+from .fields import parse_host_in, parse_int, parse_network, reject_unknown_fields
+from .mirroring import GatewayMirror, GatewayMirrorArgs, plan_gateway_mirror
 
 DEFAULT_CIDR_BLOCK = "10.0.0.0/16"
 DEFAULT_AVAILABILITY_ZONE_COUNT = 2
@@ -23,8 +25,6 @@ DEFAULT_SUBNET_EXTRA_BITS = 4
 # AWS accepts VPCs and subnets from /16 to /28; Azure and OpenStack accept these too.
 LARGEST_PREFIX = 16
 SMALLEST_PREFIX = 28
-# AWS keeps the first four addresses of a subnet and the last one for itself.
-RESERVED_LOW_ADDRESSES = 4
 SSH_PORT = 22
 
 
@@ -81,6 +81,9 @@ class NetworkArgs(TypedDict, total=False):
     """Networks allowed to reach the gateway (and sensors) over SSH. Default: none, which means
     SSH is closed and hosts are managed through SSM; 0.0.0.0/0 and other very wide networks are
     refused."""
+    gateway_mirror: GatewayMirrorArgs
+    """Make the gateway copy everything it forwards, both directions, to a sensor (for sources
+    the cloud cannot mirror). Default: off. ``{}`` turns it on with every default."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class NetworkPlan:
     subnets: Mapping[Tier, tuple[ipaddress.IPv4Network, ...]]
     port_forwards: tuple[PortForward, ...]
     management_cidrs: tuple[ipaddress.IPv4Network, ...]
+    gateway_mirror: GatewayMirror | None = None
 
     @property
     def availability_zone_count(self) -> int:
@@ -116,32 +120,6 @@ class NetworkPlan:
 
 NETWORK_FIELDS = frozenset(NetworkArgs.__annotations__)
 _PORT_FORWARD_FIELDS = frozenset(PortForwardArgs.__annotations__)
-
-
-def reject_unknown_fields(args: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-    """Typos in stack files fail loudly instead of silently taking a default."""
-    allowed = sorted(known)
-    for key in args:
-        if key not in allowed:
-            raise CloudtapInputError(
-                f"{where}.{key}" if where else str(key), key, f"one of the fields {allowed}"
-            )
-
-
-def parse_network(field: str, value: Any) -> ipaddress.IPv4Network:
-    try:
-        return ipaddress.IPv4Network(value, strict=True)
-    except (ValueError, TypeError):
-        raise CloudtapInputError(
-            field, value, "an IPv4 network in CIDR notation with no host bits set, e.g. 10.0.0.0/16"
-        ) from None
-
-
-def parse_int(field: str, value: Any, low: int, high: int) -> int:
-    # bool is an int in Python; `true` in a stack file is never a port or a count.
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CloudtapInputError(field, value, f"an integer from {low} to {high}")
-    return value
 
 
 def derive_subnets(
@@ -248,29 +226,9 @@ def _port_forward(
                 "any port but 22: SSH is never forwarded through the gateway; manage hosts "
                 "through SSM Session Manager or from management_cidrs",
             )
-    host_text = raw.get("private_host")
-    try:
-        host = ipaddress.IPv4Address(host_text)
-    except (ValueError, TypeError):
-        raise CloudtapInputError(
-            f"{field}.private_host", host_text, "an IPv4 address such as 10.0.64.10"
-        ) from None
-    private = subnets[Tier.PRIVATE]
-    home = next((cidr for cidr in private if host in cidr), None)
-    if home is None:
-        raise CloudtapInputError(
-            f"{field}.private_host",
-            host_text,
-            f"an address in a private-tier subnet ({', '.join(map(str, private))})",
-        )
-    offset = int(host) - int(home.network_address)
-    if offset < RESERVED_LOW_ADDRESSES or host == home.broadcast_address:
-        raise CloudtapInputError(
-            f"{field}.private_host",
-            host_text,
-            f"a usable host address in {home}: the cloud reserves the first "
-            f"{RESERVED_LOW_ADDRESSES} addresses and the last",
-        )
+    host = parse_host_in(
+        f"{field}.private_host", raw.get("private_host"), subnets[Tier.PRIVATE], "private"
+    )
     return PortForward(protocol, public_port, host, private_port)
 
 
@@ -343,4 +301,5 @@ def plan_network(args: Mapping[str, Any] | None = None) -> NetworkPlan:
         _management_cidr(i, text)
         for i, text in enumerate(_sequence("management_cidrs", args.get("management_cidrs")))
     )
-    return NetworkPlan(cidr_block, subnets, tuple(forwards), management)
+    mirror = plan_gateway_mirror(args.get("gateway_mirror"), subnets[Tier.MONITOR])
+    return NetworkPlan(cidr_block, subnets, tuple(forwards), management, mirror)

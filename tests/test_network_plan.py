@@ -232,3 +232,34 @@ def test_bad_input_names_field_value_and_expectation(
     message = str(caught.value)
     assert message.startswith(f"{field}: got ")
     assert expected in message
+
+
+def test_gateway_mirror_is_off_by_default_and_on_with_defaults_when_given() -> None:
+    assert plan_network().gateway_mirror is None
+    mirror = plan_network({"gateway_mirror": {}}).gateway_mirror
+    assert mirror is not None
+    assert mirror.sensor_address == ipaddress.IPv4Address("10.0.128.10")
+    assert mirror.mode == "vxlan"
+    assert mirror.vni == 4242
+
+
+@pytest.mark.parametrize(
+    ("mirror", "field", "expected"),
+    [
+        ({"sensor_address": "10.0.64.10"}, "gateway_mirror.sensor_address", "monitor-tier"),
+        ({"sensor_address": "10.0.128.2"}, "gateway_mirror.sensor_address", "usable host"),
+        ({"sensor_address": "sensor"}, "gateway_mirror.sensor_address", "IPv4 address"),
+        ({"mode": "span"}, "gateway_mirror.mode", "['vxlan', 'tee']"),
+        ({"vni": 0}, "gateway_mirror.vni", "1 to 16777215"),
+        ({"vni": 16_777_216}, "gateway_mirror.vni", "1 to 16777215"),
+        ({"sensor": "10.0.128.10"}, "gateway_mirror.sensor", "one of the fields"),
+        ("10.0.128.10", "gateway_mirror", "a mapping"),
+    ],
+)
+def test_bad_gateway_mirror_names_field_value_and_expectation(
+    mirror: Any, field: str, expected: str
+) -> None:
+    with pytest.raises(CloudtapInputError) as caught:
+        plan_network({"gateway_mirror": mirror})
+    assert caught.value.field == field
+    assert expected in str(caught.value)

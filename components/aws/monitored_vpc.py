@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..errors import CloudtapInputError
+from ..fields import reject_unknown_fields
 from ..gateway import render_cloud_config
 from ..network_plan import (
     NETWORK_FIELDS,
@@ -30,7 +31,6 @@ from ..network_plan import (
     NetworkPlan,
     Tier,
     plan_network,
-    reject_unknown_fields,
 )
 from .rules import (
     ANYWHERE,

@@ -9,7 +9,8 @@ from typing import Any, Final
 import yaml
 
 from ..errors import CloudtapInputError
-from ..network_plan import NETWORK_FIELDS, NetworkPlan, plan_network, reject_unknown_fields
+from ..fields import reject_unknown_fields
+from ..network_plan import NETWORK_FIELDS, NetworkPlan, plan_network
 
 DEFAULT_STACK: Final = Path("stacks") / "Pulumi.aws-dev.yaml"
 """The embedded default: the aws-dev stack, which needs no cloud to be exercised in the lab."""

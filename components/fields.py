@@ -1,0 +1,64 @@
+"""Small parsers shared by every argument check: each failure names the field and the value."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import CloudtapInputError
+
+
+def reject_unknown_fields(args: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """Typos in stack files fail loudly instead of silently taking a default."""
+    allowed = sorted(known)
+    for key in args:
+        if key not in allowed:
+            raise CloudtapInputError(
+                f"{where}.{key}" if where else str(key), key, f"one of the fields {allowed}"
+            )
+
+
+def parse_network(field: str, value: Any) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except (ValueError, TypeError):
+        raise CloudtapInputError(
+            field, value, "an IPv4 network in CIDR notation with no host bits set, e.g. 10.0.0.0/16"
+        ) from None
+
+
+def parse_int(field: str, value: Any, low: int, high: int) -> int:
+    # bool is an int in Python; `true` in a stack file is never a port or a count.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CloudtapInputError(field, value, f"an integer from {low} to {high}")
+    return value
+
+
+# Clouds keep addresses of every subnet for themselves (AWS: the first four and the last).
+RESERVED_LOW_ADDRESSES = 4
+
+
+def parse_host_in(
+    field: str, value: Any, subnets: Sequence[ipaddress.IPv4Network], tier: str
+) -> ipaddress.IPv4Address:
+    """A usable host address inside one of ``subnets`` (the subnets of ``tier``)."""
+    try:
+        host = ipaddress.IPv4Address(value)
+    except (ValueError, TypeError):
+        raise CloudtapInputError(field, value, "an IPv4 address such as 10.0.64.10") from None
+    home = next((cidr for cidr in subnets if host in cidr), None)
+    if home is None:
+        raise CloudtapInputError(
+            field, value, f"an address in a {tier}-tier subnet ({', '.join(map(str, subnets))})"
+        )
+    if int(host) - int(home.network_address) < RESERVED_LOW_ADDRESSES or (
+        host == home.broadcast_address
+    ):
+        raise CloudtapInputError(
+            field,
+            value,
+            f"a usable host address in {home}: the cloud reserves the first "
+            f"{RESERVED_LOW_ADDRESSES} addresses and the last",
+        )
+    return host
