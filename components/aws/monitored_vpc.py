@@ -6,7 +6,8 @@ Layout (one subnet per tier per zone; the tiers and their CIDRs come from
 - public: default route to the internet gateway; holds the gateway's network interface (ENI).
 - private: one route table per subnet, default route to the gateway ENI.
 - monitor: default route to the gateway ENI (sensors install packages through it); a network ACL
-  denies the private tier both ways except the VXLAN/GENEVE mirror feeds coming in.
+  denies the private tier both ways except the VXLAN/GENEVE mirror feeds coming in, and names
+  the gateway mirror's VXLAN feed from the first public subnet when ``gateway_mirror`` is on.
 - management: no default route at all; the same network ACL without the mirror exception.
 
 The routes and the Elastic IP point at the gateway's ENI, not at its instance, so replacing the
@@ -15,7 +16,6 @@ instance (a new image, new settings in its user data) keeps every route and the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +32,7 @@ from ..network_plan import (
     Tier,
     plan_network,
 )
+from .instances import METADATA_OPTIONS, latest_al2023, ssm_instance_profile
 from .rules import (
     ANYWHERE,
     NaclRule,
@@ -43,7 +44,6 @@ from .rules import (
 from .validation import AwsOptions, choose_availability_zones, resolve_aws_options
 
 TYPE_TOKEN = "cloudtap:aws:MonitoredVpc"
-SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 
 class MonitoredVpcArgs(NetworkArgs, total=False):
@@ -97,6 +97,8 @@ class MonitoredVpc(pulumi.ComponentResource):
     private_route_tables: list[aws.ec2.RouteTable]
     """One per private subnet, in zone order."""
     monitor_route_table: aws.ec2.RouteTable
+    monitor_default_route: aws.ec2.Route
+    """The monitor tier's way out (through the gateway): sensors install packages through it."""
     management_route_table: aws.ec2.RouteTable
     """Has no routes but the VPC-local one: the management tier reaches nothing outside."""
     monitor_network_acl: aws.ec2.NetworkAcl
@@ -303,22 +305,28 @@ class MonitoredVpc(pulumi.ComponentResource):
         self.gateway_private_ip = self.gateway_network_interface.private_ip
         self.gateway_public_ip = self.gateway_elastic_ip.public_ip
 
-        profile, ssm_policy = self._gateway_profile()
+        ssm = ssm_instance_profile(
+            f"{name}-gateway",
+            f"cloudtap gateway of {name}: managed through SSM",
+            parent=self,
+            tags=self._tags,
+        )
+        self.gateway_role = ssm.role
         self.gateway_instance = aws.ec2.Instance(
             f"{name}-gateway",
-            ami=options.ami_id if options.ami_id is not None else self._latest_al2023(),
+            ami=(
+                options.ami_id
+                if options.ami_id is not None
+                else latest_al2023(options.architecture, parent=self)
+            ),
             instance_type=options.instance_type,
             primary_network_interface={
                 "network_interface_id": self.gateway_network_interface.id,
                 "delete_on_termination": False,
             },
-            iam_instance_profile=profile.name,
+            iam_instance_profile=ssm.profile.name,
             key_name=options.key_name,
-            metadata_options={
-                "http_tokens": "required",
-                "http_endpoint": "enabled",
-                "http_put_response_hop_limit": 1,
-            },
+            metadata_options=METADATA_OPTIONS,
             root_block_device={
                 "encrypted": True,
                 "volume_type": "gp3",
@@ -339,58 +347,20 @@ class MonitoredVpc(pulumi.ComponentResource):
                 ignore_changes=["sourceDestCheck"] + (["ami"] if options.ami_id is None else []),
                 # The boot installs nftables from the internet: the public route and the Elastic
                 # IP must exist before the instance starts; SSM needs its policy.
-                depends_on=[self.gateway_elastic_ip, self._public_default_route, ssm_policy],
+                depends_on=[
+                    self.gateway_elastic_ip,
+                    self._public_default_route,
+                    ssm.policy_attachment,
+                ],
             ),
         )
-
-    def _latest_al2023(self) -> pulumi.Output[str]:
-        architecture = self._aws_options.architecture
-        image = aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=["amazon"],
-            filters=[
-                {"name": "name", "values": [f"al2023-ami-2023.*-{architecture}"]},
-                {"name": "architecture", "values": [architecture]},
-                {"name": "state", "values": ["available"]},
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        return image.apply(lambda result: result.id)
-
-    def _gateway_profile(
-        self,
-    ) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicyAttachment]:
-        name = self._prefix
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        principal = aws.get_service_principal_output(service_name="ec2", opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        self.gateway_role = aws.iam.Role(
-            f"{name}-gateway-role",
-            description=f"cloudtap gateway of {name}: managed through SSM",
-            assume_role_policy=principal.apply(lambda result: _assume_role_policy(result.name)),
-            tags=self._tags(f"{name}-gateway-role"),
-            opts=self._child(),
-        )
-        ssm_policy = aws.iam.RolePolicyAttachment(
-            f"{name}-gateway-ssm",
-            role=self.gateway_role.name,
-            policy_arn=partition.apply(
-                lambda result: f"arn:{result.partition}:iam::aws:policy/{SSM_POLICY}"
-            ),
-            opts=self._child(),
-        )
-        profile = aws.iam.InstanceProfile(
-            f"{name}-gateway-profile",
-            role=self.gateway_role.name,
-            tags=self._tags(f"{name}-gateway-profile"),
-            opts=self._child(),
-        )
-        return profile, ssm_policy
 
     # -- routes through the gateway --------------------------------------------------------
 
-    def _default_route_via_gateway(self, child_name: str, table: aws.ec2.RouteTable) -> None:
-        aws.ec2.Route(
+    def _default_route_via_gateway(
+        self, child_name: str, table: aws.ec2.RouteTable
+    ) -> aws.ec2.Route:
+        return aws.ec2.Route(
             child_name,
             route_table_id=table.id,
             destination_cidr_block=ANYWHERE,
@@ -408,26 +378,13 @@ class MonitoredVpc(pulumi.ComponentResource):
             self.private_route_tables.append(table)
 
         self.monitor_route_table = self._route_table(f"{name}-monitor-rt")
-        self._default_route_via_gateway(f"{name}-monitor-default", self.monitor_route_table)
+        self.monitor_default_route = self._default_route_via_gateway(
+            f"{name}-monitor-default", self.monitor_route_table
+        )
         self.management_route_table = self._route_table(f"{name}-management-rt")
         for index in range(self.plan.availability_zone_count):
             self._associate(Tier.MONITOR, self.monitor_route_table, index)
             self._associate(Tier.MANAGEMENT, self.management_route_table, index)
-
-
-def _assume_role_policy(ec2_principal: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ec2_principal},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
 
 
 def _nacl_entry(rule: NaclRule) -> aws.ec2.NetworkAclIngressArgsDict:
