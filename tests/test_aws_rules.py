@@ -68,7 +68,9 @@ def test_zone_shortage_names_availability_zone_count_and_the_zones() -> None:
 
 def test_monitor_nacl_fits_the_default_quota_with_six_zones() -> None:
     # Six zones: the most any AWS region offers.
-    plan = plan_network({"availability_zone_count": 6, "subnet_prefix_length": 22})
+    plan = plan_network(
+        {"availability_zone_count": 6, "subnet_prefix_length": 22, "gateway_mirror": {}}
+    )
     for tier in (Tier.MONITOR, Tier.MANAGEMENT):
         table = isolation_nacl(plan, tier)
         assert len(table.ingress) <= NACL_RULES_PER_DIRECTION

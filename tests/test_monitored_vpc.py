@@ -331,6 +331,30 @@ def test_monitor_nacl_denies_the_private_tier_but_admits_the_mirror_feeds(
         assert nacl_verdict(acl["egress"], "tcp", 443, peer) == "allow"
 
 
+def test_gateway_mirror_feed_from_the_gateway_subnet_reaches_the_monitor_tier(
+    mocks: StrictMocks,
+) -> None:
+    run = build(mocks, {"gateway_mirror": {}})
+    acl = run.named("cloudtap-monitor-nacl").inputs
+    gateway_subnet = run.named("cloudtap-public-1").inputs["cidrBlock"]
+    explicit = [
+        e
+        for e in acl["ingress"]
+        if e["cidrBlock"] == gateway_subnet and e["action"] == "allow" and e["protocol"] == "udp"
+    ]
+    assert [(e["fromPort"], e["toPort"]) for e in explicit] == [(4789, 4789)]
+    # The gateway's address in the mocks (.10 of the first public subnet) gets the feed through.
+    gateway_ip = run.resolve(run.result.gateway_private_ip)
+    assert nacl_verdict(acl["ingress"], "udp", 4789, gateway_ip) == "allow"
+    assert run.result.plan.gateway_mirror is not None
+    assert str(run.result.plan.gateway_mirror.sensor_address) == "10.0.128.10"
+
+
+def test_without_the_gateway_mirror_there_is_no_gateway_feed_rule(mocks: StrictMocks) -> None:
+    acl = build(mocks).named("cloudtap-monitor-nacl").inputs
+    assert not [e for e in acl["ingress"] if e["cidrBlock"] == PUBLIC_CIDRS[0]]
+
+
 def test_management_nacl_denies_the_private_tier_both_ways(mocks: StrictMocks) -> None:
     acl = build(mocks).named("cloudtap-management-nacl").inputs
     for host in ("10.0.64.10", "10.0.80.200"):
@@ -655,6 +679,8 @@ def test_children_and_lookups_use_the_component_provider(mocks: StrictMocks) -> 
         ({"cidr_block": "10.0.0.0/8"}, "cidr_block"),
         ({"availability_zone_count": 7, "subnet_prefix_length": 24}, "availability_zone_count"),
         ({"management_cidrs": ["0.0.0.0/0"]}, "management_cidrs[0]"),
+        ({"gateway_mirror": {"mode": "tee"}}, "gateway_mirror.mode"),
+        ({"gateway_mirror": {"sensor_address": "10.0.64.10"}}, "gateway_mirror.sensor_address"),
     ],
 )
 def test_bad_input_fails_before_any_resource_is_registered(

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..mirroring import GENEVE_PORT, VXLAN_PORT
 from ..network_plan import SSH_PORT, NetworkPlan, Tier
 
 ANYWHERE = "0.0.0.0/0"
 ALL_PROTOCOLS = "-1"
 # Mirror feeds into the monitor tier: AWS Traffic Mirroring and the gateway's own copies arrive
 # as VXLAN; Gateway Load Balancer targets deliver GENEVE.
-VXLAN_PORT = 4789
-GENEVE_PORT = 6081
 MIRROR_PORTS = (VXLAN_PORT, GENEVE_PORT)
 
 # NACL rule numbers: fixed per rule kind plus the private subnet's zone index (at most 16 zones),
 # so adding a zone adds rules and never renumbers an existing one. Lowest number wins.
 _MIRROR_RULE_BASE = {VXLAN_PORT: 100, GENEVE_PORT: 200}
+# The gateway mirror's VXLAN copies come from the gateway's interface in the first public subnet.
+GATEWAY_FEED_RULE_NO = 50
 _DENY_PRIVATE_RULE_BASE = 300
 ALLOW_REST_RULE_NO = 1000
 # Default quota: 20 rules per direction per NACL (adjustable to 40). Ingress on the monitor tier
-# uses 3 per private subnet + 1, which fits the 6 zones of the largest AWS region.
+# uses 3 per private subnet + 1, + 1 with the gateway mirror: 20 with the 6 zones of the largest
+# AWS region.
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,20 @@ class SecurityGroupRule:
 def isolation_nacl(plan: NetworkPlan, tier: Tier) -> NaclTable:
     """Deny the private tier both ways; the monitor tier still receives the mirror feeds from it.
 
-    Stateless rules: the VXLAN/GENEVE feed is one-way, so no reply path is opened.
+    With the gateway mirror on, the monitor tier also names the gateway's VXLAN feed (UDP 4789
+    from the first public subnet, where the gateway's interface lives) explicitly, so the feed
+    survives any later tightening of the catch-all rule. Stateless rules: the VXLAN/GENEVE
+    feed is one-way, so no reply path is opened.
     """
     if tier not in (Tier.MONITOR, Tier.MANAGEMENT):
         raise ValueError(f"isolation NACLs are for the monitor and management tiers, not {tier}")
     private = [str(cidr) for cidr in plan.cidrs(Tier.PRIVATE)]
     ingress: list[NaclRule] = []
+    if tier is Tier.MONITOR and plan.gateway_mirror is not None:
+        gateway_subnet = str(plan.subnets[Tier.PUBLIC][0])
+        ingress.append(
+            NaclRule(GATEWAY_FEED_RULE_NO, "allow", "udp", gateway_subnet, VXLAN_PORT, VXLAN_PORT)
+        )
     if tier is Tier.MONITOR:
         ingress += [
             NaclRule(_MIRROR_RULE_BASE[port] + zone, "allow", "udp", cidr, port, port)

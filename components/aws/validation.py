@@ -14,6 +14,7 @@ from typing import Any, cast
 import pulumi
 
 from ..errors import CloudtapInputError
+from ..mirroring import GatewayMirrorMode
 from ..network_plan import NetworkPlan
 
 DEFAULT_INSTANCE_TYPE = "t3.small"
@@ -50,16 +51,20 @@ class AwsOptions:
     tags: Mapping[str, str]
 
 
-def gateway_architecture(instance_type: str) -> str:
+def architecture_of(instance_type: str) -> str:
     """``arm64`` for Graviton instance families, ``x86_64`` for every other family."""
     family = instance_type.split(".", 1)[0]
     return ARM64 if _GRAVITON_FAMILY.match(family) else X86_64
 
 
-def validate_instance_type(value: Any) -> str:
+# The gateway's name for it, kept for callers written before the sensor shared it.
+gateway_architecture = architecture_of
+
+
+def validate_instance_type(value: Any, field: str = "gateway_instance_type") -> str:
     if not isinstance(value, str) or not _INSTANCE_TYPE.match(value):
         raise CloudtapInputError(
-            "gateway_instance_type",
+            field,
             value,
             "an EC2 instance type of the form family.size, e.g. t3.small or t4g.small",
         )
@@ -112,28 +117,28 @@ def _deferred(value: Any) -> pulumi.Output[str] | None:
     return cast("pulumi.Output[str]", value) if isinstance(value, pulumi.Output) else None
 
 
-def validate_ami_id(value: Any) -> pulumi.Input[str] | None:
+def validate_ami_id(value: Any, field: str = "gateway_ami_id") -> pulumi.Input[str] | None:
     if value is None:
         return None
     if (deferred := _deferred(value)) is not None:
         return deferred
     if not isinstance(value, str) or not _AMI_ID.match(value):
         raise CloudtapInputError(
-            "gateway_ami_id",
+            field,
             value,
             "an AMI id such as ami-0123456789abcdef0, or no value for the latest Amazon Linux 2023",
         )
     return value
 
 
-def validate_key_name(value: Any) -> pulumi.Input[str] | None:
+def validate_key_name(value: Any, field: str = "gateway_key_name") -> pulumi.Input[str] | None:
     if value is None:
         return None
     if (deferred := _deferred(value)) is not None:
         return deferred
     if not isinstance(value, str) or not 0 < len(value) <= _KEY_NAME_MAX:
         raise CloudtapInputError(
-            "gateway_key_name", value, f"the name of an EC2 key pair (1-{_KEY_NAME_MAX} characters)"
+            field, value, f"the name of an EC2 key pair (1-{_KEY_NAME_MAX} characters)"
         )
     return value
 
@@ -172,11 +177,19 @@ def resolve_aws_options(args: Mapping[str, Any], plan: NetworkPlan) -> AwsOption
             f"at most {MAX_AVAILABILITY_ZONES} on AWS: the monitor tier's network ACL needs 3 "
             "rules per zone and AWS allows 20 per direction",
         )
+    mirror = plan.gateway_mirror
+    if mirror is not None and mirror.mode is not GatewayMirrorMode.VXLAN:
+        raise CloudtapInputError(
+            "gateway_mirror.mode",
+            mirror.mode.value,
+            '"vxlan" on AWS: the VPC forwards by IP address, so a tee clone (which keeps the '
+            "original destination) never reaches the sensor",
+        )
     instance_type = validate_instance_type(args.get("gateway_instance_type", DEFAULT_INSTANCE_TYPE))
     return AwsOptions(
         availability_zones=validate_availability_zones(args.get("availability_zones"), plan),
         instance_type=instance_type,
-        architecture=gateway_architecture(instance_type),
+        architecture=architecture_of(instance_type),
         ami_id=validate_ami_id(args.get("gateway_ami_id")),
         key_name=validate_key_name(args.get("gateway_key_name")),
         tags=validate_tags(args.get("tags")),
