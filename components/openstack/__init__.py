@@ -1,9 +1,14 @@
 """OpenStack building blocks of cloudtap: Tap-as-a-Service.
 
-:mod:`.taas_checks` is pure Python: importing this package loads no cloud SDK and creates nothing.
+:mod:`.taas_checks` is pure Python. :mod:`.taas_provider` loads openstacksdk and Pulumi's
+dynamic-provider support; it is imported on first use of one of its names, so importing this
+package (or the checks) loads no cloud SDK and creates nothing.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .taas_checks import (
     FlowDirection,
@@ -16,13 +21,64 @@ from .taas_checks import (
     plan_tap_mirror,
 )
 
+if TYPE_CHECKING:
+    from .taas_provider import (
+        TaasConflictError,
+        TaasError,
+        TaasExtensionMissingError,
+        TaasNotFoundError,
+        TaasRequestError,
+        TapFlow,
+        TapFlowArgs,
+        TapFlowProvider,
+        TapService,
+        TapServiceArgs,
+        TapServiceProvider,
+        connect_from_config,
+    )
+
+_PROVIDER_NAMES = frozenset(
+    {
+        "TaasConflictError",
+        "TaasError",
+        "TaasExtensionMissingError",
+        "TaasNotFoundError",
+        "TaasRequestError",
+        "TapFlow",
+        "TapFlowArgs",
+        "TapFlowProvider",
+        "TapService",
+        "TapServiceArgs",
+        "TapServiceProvider",
+        "connect_from_config",
+    }
+)
+
 __all__ = [
     "FlowDirection",
     "MirrorDirection",
     "MirrorType",
+    "TaasConflictError",
+    "TaasError",
+    "TaasExtensionMissingError",
+    "TaasNotFoundError",
+    "TaasRequestError",
+    "TapFlow",
+    "TapFlowArgs",
+    "TapFlowProvider",
     "TapMirrorArgs",
     "TapMirrorPlan",
+    "TapService",
+    "TapServiceArgs",
+    "TapServiceProvider",
     "allocate_tunnel_ids",
     "check_distinct_tunnel_ids",
+    "connect_from_config",
     "plan_tap_mirror",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PROVIDER_NAMES:
+        return getattr(importlib.import_module(".taas_provider", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
