@@ -14,14 +14,18 @@ from .network_plan import NetworkArgs, NetworkPlan, PortForwardArgs, Protocol, T
 
 if TYPE_CHECKING:
     from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
+    from .aws.sensor import AwsSensorArgs, Sensor
 
 # name -> module that defines it; resolved lazily so `import components` stays cheap.
 _LAZY = {
     "MonitoredVpc": "components.aws.monitored_vpc",
     "MonitoredVpcArgs": "components.aws.monitored_vpc",
+    "Sensor": "components.aws.sensor",
+    "AwsSensorArgs": "components.aws.sensor",
 }
 
 __all__ = [
+    "AwsSensorArgs",
     "CloudtapInputError",
     "MonitoredVpc",
     "MonitoredVpcArgs",
@@ -29,6 +33,7 @@ __all__ = [
     "NetworkPlan",
     "PortForwardArgs",
     "Protocol",
+    "Sensor",
     "Tier",
     "plan_network",
 ]

@@ -14,7 +14,9 @@ Every resource type and invoke token has to be in the allow-lists below (or pass
 :class:`StrictMocks`); anything else raises :class:`StrictMockError` and fails the program, so a
 new provider call is a conscious change to this file and not a silent ``{}``. Answers look like
 AWS's: ids with the real prefixes, ENIs with an address inside their subnet, Elastic IPs with a
-public address, instances with their primary ENI.
+public address, instances with their primary ENI. Traffic Mirroring answers enforce AWS's fixed
+quotas (3 sessions per source interface, 10 rules per filter, unique rule numbers, an interface
+never source and target), so a program that passes here does not fail them at ``up``.
 
 Inputs and outputs use the engine's (camelCase) property names: ``inputs["sourceDestCheck"]``.
 """
@@ -47,7 +49,12 @@ DEFAULT_ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
 AMAZON_OWNER = "137112412989"
 
 # Component types are answered with no state; every cloudtap component has to be listed.
-COMPONENT_TYPES = frozenset({"cloudtap:aws:MonitoredVpc"})
+COMPONENT_TYPES = frozenset(
+    {"cloudtap:aws:MonitoredVpc", "cloudtap:aws:Sensor", "cloudtap:aws:MirrorSession"}
+)
+# AWS's fixed Traffic Mirroring quotas, enforced like the API would at `up`.
+SESSIONS_PER_INTERFACE = 3
+RULES_PER_FILTER = 10
 
 
 class StrictMockError(LookupError):
@@ -151,7 +158,8 @@ def _network_interface(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAn
     subnet = mocks.subnet_cidrs[subnet_id]
     taken = sum(1 for eni in mocks.interfaces.values() if eni["subnetId"] == subnet_id)
     # AWS hands out addresses after the 4 it keeps at the start of every subnet.
-    private_ip = str(args.inputs.get("privateIp") or subnet.network_address + 4 + 6 + taken)
+    pinned = args.inputs.get("privateIp") or (args.inputs.get("privateIps") or [None])[0]
+    private_ip = str(pinned or subnet.network_address + 4 + 6 + taken)
     state = {
         "arn": _arn("ec2", f"network-interface/{rid}"),
         "ownerId": ACCOUNT,
@@ -225,6 +233,66 @@ def _security_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswe
     return rid, {"arn": _arn("ec2", f"security-group/{rid}"), "ownerId": ACCOUNT, "name": name}
 
 
+def _volume(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("vol", args)
+    return rid, {"arn": _arn("ec2", f"volume/{rid}"), "iops": 3000, "throughput": 125}
+
+
+def _mirror_target(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    kinds = ("networkInterfaceId", "networkLoadBalancerArn", "gatewayLoadBalancerEndpointId")
+    given = [kind for kind in kinds if args.inputs.get(kind)]
+    if len(given) != 1:
+        raise StrictMockError(f"mirror target {args.name} needs exactly one of {kinds}: {given}")
+    rid = _id("tmt", args)
+    mocks.mirror_targets[rid] = dict(args.inputs)
+    return rid, {"arn": _arn("ec2", f"traffic-mirror-target/{rid}"), "ownerId": ACCOUNT}
+
+
+def _mirror_filter(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _id("tmf", args)
+    mocks.mirror_filter_rules[rid] = []
+    return rid, {"arn": _arn("ec2", f"traffic-mirror-filter/{rid}")}
+
+
+def _mirror_filter_rule(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    filter_id = str(args.inputs["trafficMirrorFilterId"])
+    if filter_id not in mocks.mirror_filter_rules:
+        raise StrictMockError(f"filter rule {args.name} names unknown filter {filter_id}")
+    rules = mocks.mirror_filter_rules[filter_id]
+    key = (args.inputs["trafficDirection"], int(args.inputs["ruleNumber"]))
+    if key in rules:
+        raise StrictMockError(f"filter rule {args.name}: rule number {key} already in use")
+    if len(rules) >= RULES_PER_FILTER:
+        raise StrictMockError(f"filter {filter_id} would have more than {RULES_PER_FILTER} rules")
+    rules.append(key)
+    rid = _id("tmfr", args)
+    return rid, {"arn": _arn("ec2", f"traffic-mirror-filter-rule/{rid}")}
+
+
+def _mirror_session(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    eni = str(args.inputs["networkInterfaceId"])
+    target = str(args.inputs["trafficMirrorTargetId"])
+    if target not in mocks.mirror_targets:
+        raise StrictMockError(f"mirror session {args.name} names unknown target {target}")
+    if str(args.inputs["trafficMirrorFilterId"]) not in mocks.mirror_filter_rules:
+        raise StrictMockError(f"mirror session {args.name} names an unknown filter")
+    if mocks.mirror_targets[target].get("networkInterfaceId") == eni:
+        raise StrictMockError(f"mirror session {args.name}: {eni} is source and target at once")
+    sessions = mocks.mirror_sessions.setdefault(eni, [])
+    if len(sessions) >= SESSIONS_PER_INTERFACE:
+        raise StrictMockError(f"{eni} would have more than {SESSIONS_PER_INTERFACE} sessions")
+    sessions.append(args.name)
+    rid = _id("tms", args)
+    state: dict[str, Any] = {
+        "arn": _arn("ec2", f"traffic-mirror-session/{rid}"),
+        "ownerId": ACCOUNT,
+    }
+    if args.inputs.get("virtualNetworkId") is None:
+        # AWS picks a random VNI, unique in the account.
+        state["virtualNetworkId"] = int(_digest(rid, length=6), 16) or 1
+    return rid, state
+
+
 def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     return _digest(args.typ, args.name, length=36), {}
 
@@ -246,6 +314,12 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:iam/role:Role": _iam_named("role"),
     "aws:iam/instanceProfile:InstanceProfile": _iam_named("instance-profile"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _plain_id("attachment"),
+    "aws:ebs/volume:Volume": _volume,
+    "aws:ec2/volumeAttachment:VolumeAttachment": _plain_id("vai"),
+    "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget": _mirror_target,
+    "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter": _mirror_filter,
+    "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule": _mirror_filter_rule,
+    "aws:ec2/trafficMirrorSession:TrafficMirrorSession": _mirror_session,
 }
 
 
@@ -346,6 +420,9 @@ class StrictMocks(pulumi.runtime.Mocks):
         self.subnet_zones: dict[str, str] = {}
         self.interfaces: dict[str, dict[str, Any]] = {}
         self.public_ips: list[str] = []
+        self.mirror_targets: dict[str, dict[str, Any]] = {}
+        self.mirror_filter_rules: dict[str, list[tuple[str, int]]] = {}
+        self.mirror_sessions: dict[str, list[str]] = {}
         self.lock = threading.Lock()
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

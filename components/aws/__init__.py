@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .monitored_vpc import MonitoredVpc, MonitoredVpcArgs
+from .sensor import AwsSensorArgs, Sensor
 
-__all__ = ["MonitoredVpc", "MonitoredVpcArgs"]
+__all__ = ["AwsSensorArgs", "MonitoredVpc", "MonitoredVpcArgs", "Sensor"]

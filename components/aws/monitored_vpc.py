@@ -277,8 +277,8 @@ class MonitoredVpc(pulumi.ComponentResource):
             vpc_id=self.vpc.id,
             # The description cannot change without replacing the group: keep it fixed.
             description="cloudtap gateway: forwarded tiers, port forwards, SSH from management",
-            ingress=[_sg_entry(rule) for rule in gateway_ingress_rules(self.plan)],
-            egress=[_sg_entry(rule) for rule in gateway_egress_rules()],
+            ingress=[sg_entry(rule) for rule in gateway_ingress_rules(self.plan)],
+            egress=[sg_entry(rule) for rule in gateway_egress_rules()],
             tags=self._tags(f"{name}-gateway-sg"),
             opts=self._child(),
         )
@@ -399,7 +399,7 @@ def _nacl_entry(rule: NaclRule) -> aws.ec2.NetworkAclIngressArgsDict:
     }
 
 
-def _sg_entry(rule: SecurityGroupRule) -> aws.ec2.SecurityGroupIngressArgsDict:
+def sg_entry(rule: SecurityGroupRule) -> aws.ec2.SecurityGroupIngressArgsDict:
     return {
         "protocol": rule.protocol,
         "from_port": rule.from_port,

@@ -2,15 +2,19 @@
 
 AWS always routes a VPC's own CIDR locally and that route cannot be removed, so "the monitor and
 management tiers have no route into the private tier" is enforced with network ACLs on those
-tiers' subnets. The gateway's security group admits only what the gateway serves or forwards.
+tiers' subnets. The gateway's security group admits only what the gateway serves or forwards; a
+sensor's admits only its feeds, from the networks allowed to send them.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..mirroring import GENEVE_PORT, VXLAN_PORT
+from ..mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
 from ..network_plan import SSH_PORT, NetworkPlan, Tier
+from ..sensor import SensorPlan
 
 ANYWHERE = "0.0.0.0/0"
 ALL_PROTOCOLS = "-1"
@@ -133,5 +137,68 @@ def gateway_egress_rules() -> tuple[SecurityGroupRule, ...]:
     return (
         SecurityGroupRule(
             ALL_PROTOCOLS, 0, 0, (ANYWHERE,), "cloudtap: the gateway reaches the internet"
+        ),
+    )
+
+
+# IANA protocol 47: GRE, which also carries ERSPAN. Security groups take the number as a string.
+GRE_PROTOCOL = "47"
+
+
+def sensor_ingress_rules(
+    sensor: SensorPlan, management_cidrs: Sequence[ipaddress.IPv4Network]
+) -> tuple[SecurityGroupRule, ...]:
+    """What reaches a sensor: its feeds from the feed-source networks only, SSH from management.
+
+    One rule per encapsulation the sensor accepts (GRE and ERSPAN share protocol 47), so a feed
+    the sensor does not decapsulate is not open either.
+    """
+    sources = tuple(str(cidr) for cidr in sensor.feed_source_cidrs)
+    rules: list[SecurityGroupRule] = []
+    if Encapsulation.VXLAN in sensor.feeds:
+        rules.append(
+            SecurityGroupRule(
+                "udp",
+                VXLAN_PORT,
+                VXLAN_PORT,
+                sources,
+                "cloudtap: VXLAN feeds (Traffic Mirroring, gateway mirror)",
+            )
+        )
+    if Encapsulation.GENEVE in sensor.feeds:
+        rules.append(
+            SecurityGroupRule(
+                "udp",
+                GENEVE_PORT,
+                GENEVE_PORT,
+                sources,
+                "cloudtap: GENEVE feeds (Gateway Load Balancer)",
+            )
+        )
+    if {Encapsulation.GRE, Encapsulation.ERSPAN} & set(sensor.feeds):
+        rules.append(
+            SecurityGroupRule(GRE_PROTOCOL, 0, 0, sources, "cloudtap: GRE and ERSPAN feeds")
+        )
+    if management_cidrs:
+        rules.append(
+            SecurityGroupRule(
+                "tcp",
+                SSH_PORT,
+                SSH_PORT,
+                tuple(str(cidr) for cidr in management_cidrs),
+                "cloudtap: SSH from management_cidrs",
+            )
+        )
+    return tuple(rules)
+
+
+def sensor_egress_rules() -> tuple[SecurityGroupRule, ...]:
+    return (
+        SecurityGroupRule(
+            ALL_PROTOCOLS,
+            0,
+            0,
+            (ANYWHERE,),
+            "cloudtap: the sensor installs packages and ships logs",
         ),
     )

@@ -1,0 +1,308 @@
+"""``Sensor``: an EC2 instance in the monitor tier that receives every mirror feed.
+
+It decapsulates VXLAN (Traffic Mirroring, the gateway mirror), GENEVE (Gateway Load Balancer),
+GRE and ERSPAN onto one capture interface for Zeek, Suricata, Arkime or tcpdump; the boot files
+come from :func:`components.sensor.render_cloud_config`, the same on every cloud.
+
+The sensor owns a network interface with a fixed address, so that
+
+- the gateway mirror can be told where to send its copies before the sensor exists
+  (``gateway_mirror.sensor_address`` defaults to the same address as the sensor), and
+- a :class:`~components.aws.mirror_session.MirrorSession` target (the interface) survives a
+  replacement of the instance (a new image, new boot settings).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from ..errors import CloudtapInputError
+from ..fields import parse_host_in, parse_int, reject_unknown_fields
+from ..mirroring import default_sensor_address
+from ..network_plan import NetworkPlan, Tier
+from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
+from .instances import METADATA_OPTIONS, latest_al2023, ssm_instance_profile
+from .mirror_support import mirror_support
+from .monitored_vpc import MonitoredVpc, sg_entry
+from .rules import sensor_egress_rules, sensor_ingress_rules
+from .validation import (
+    architecture_of,
+    validate_ami_id,
+    validate_instance_type,
+    validate_key_name,
+    validate_tags,
+)
+
+TYPE_TOKEN = "cloudtap:aws:Sensor"
+# Network-optimized Nitro v3 ("n": up to 25 Gbit/s, a higher baseline than c5.large), on no
+# Traffic Mirroring exclusion list, so its interface is a valid mirror target *and* a valid
+# source. Seed 002 sizes a sensor at ~2 Gbit/s of feeds; copies count twice against bandwidth.
+DEFAULT_INSTANCE_TYPE = "c5n.large"
+# Seed 002: "at least 500 GB" for logs. gp3 volumes go up to 16 TiB.
+RECOMMENDED_LOG_VOLUME_GB = 500
+MAX_LOG_VOLUME_GB = 16_384
+# Where the log volume is attached. Nitro instances expose it as an NVMe disk whatever the name;
+# finding, formatting (label cloudtap-logs) and mounting it is the boot files' job
+# (components/sensor.py), told by SensorPlan.log_volume.
+LOG_VOLUME_DEVICE = "/dev/sdf"
+
+
+class AwsSensorArgs(SensorArgs, total=False):
+    """Arguments of :class:`Sensor`: the cloud-neutral ``SensorArgs`` plus AWS fields.
+
+    Only ``network`` is required.
+    """
+
+    network: MonitoredVpc
+    """Required. The monitored VPC whose monitor tier the sensor lives in. Feeds are accepted
+    from its whole CIDR unless ``feed_source_cidrs`` says otherwise."""
+    availability_zone_index: int
+    """Which zone's monitor subnet, 0-based. Default: the zone of the gateway mirror's
+    ``sensor_address`` when the network's gateway mirror is on and ``private_ip`` is not given,
+    else 0."""
+    private_ip: str
+    """The sensor's fixed address, a usable host in that monitor subnet. Default: the gateway
+    mirror's ``sensor_address`` when it is on, else the subnet's .10
+    (:func:`~components.mirroring.default_sensor_address`) — the address the gateway mirror
+    assumes by default."""
+    instance_type: str
+    """Default ``"c5n.large"``: Nitro, network-optimized, and not on any AWS Traffic Mirroring
+    exclusion list, so it is a valid mirror target. A type cloudtap cannot confirm for
+    mirroring is accepted with a warning."""
+    ami_id: pulumi.Input[str]
+    """Default: the latest Amazon Linux 2023 for the instance type's architecture, looked up
+    when the sensor is first created (a newer image does not replace a running sensor)."""
+    log_volume_size_gb: int
+    """Size of an extra encrypted gp3 volume for logs, mounted at ``log_mount_point``, 1-16384.
+    Default: none (logs stay on the root volume). Seed 002 recommends at least 500."""
+    key_name: pulumi.Input[str]
+    """EC2 key pair for SSH. Default: none (SSM Session Manager). SSH is open only from the
+    network's ``management_cidrs``."""
+    tags: Mapping[str, str]
+    """Tags merged into every resource's tags. Default: none; ``Name`` may not be given."""
+
+
+FIELDS = frozenset(AwsSensorArgs.__annotations__)
+
+
+class Sensor(pulumi.ComponentResource):
+    """A sensor instance with its own interface, security group, SSM role and optional log volume.
+
+    Children: ``{name}-sg``, ``{name}-eni``, ``{name}-role``, ``{name}-ssm``,
+    ``{name}-profile``, ``{name}-instance`` and, with a log volume, ``{name}-logs`` and
+    ``{name}-logs-attachment``.
+    """
+
+    plan: SensorPlan
+    network: MonitoredVpc
+    availability_zone_index: int
+    private_ip: str
+    """The interface's fixed address (known at preview)."""
+    capture_interface: str
+    """The interface the IDS watches, e.g. ``cloudtap0``."""
+    user_data: str
+    security_group: aws.ec2.SecurityGroup
+    network_interface: aws.ec2.NetworkInterface
+    network_interface_id: pulumi.Output[str]
+    """A mirror target: survives replacement of the instance."""
+    instance: aws.ec2.Instance
+    log_volume: aws.ebs.Volume | None
+    """``None`` without ``log_volume_size_gb``."""
+
+    def __init__(
+        self,
+        name: str,
+        args: AwsSensorArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        raw: Any = args
+        if not isinstance(raw, Mapping):
+            raise CloudtapInputError("args", raw, "a mapping of AwsSensorArgs fields")
+        reject_unknown_fields(raw, FIELDS | SENSOR_FIELDS, "")
+        network = raw.get("network")
+        if not isinstance(network, MonitoredVpc):
+            raise CloudtapInputError(
+                "network", network, "the MonitoredVpc whose monitor tier the sensor lives in"
+            )
+        plan = network.plan
+        zone, address, warnings = resolve_placement(raw, plan)
+        instance_type = validate_instance_type(
+            raw.get("instance_type", DEFAULT_INSTANCE_TYPE), "instance_type"
+        )
+        support = mirror_support(instance_type)
+        if not support.mirrorable:
+            warnings.append(
+                f"instance_type {instance_type}: {support.reason}; AWS documents its limits for "
+                f"mirror sources only, but prefer a type it mirrors (e.g. {DEFAULT_INSTANCE_TYPE})"
+                " so the target is certain to work"
+            )
+        ami_id = validate_ami_id(raw.get("ami_id"), "ami_id")
+        key_name = validate_key_name(raw.get("key_name"), "key_name")
+        size = raw.get("log_volume_size_gb")
+        if size is not None:
+            size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
+            if size < RECOMMENDED_LOG_VOLUME_GB:
+                warnings.append(
+                    f"log_volume_size_gb {size}: seed 002 recommends at least "
+                    f"{RECOMMENDED_LOG_VOLUME_GB} GB for IDS logs"
+                )
+        if key_name is not None and not plan.management_cidrs:
+            warnings.append(
+                "key_name is set but the network's management_cidrs is empty: SSH to the sensor "
+                "stays closed; use SSM Session Manager or add management_cidrs"
+            )
+        tags = validate_tags(raw.get("tags"))
+        self.plan = plan_sensor(
+            {key: raw[key] for key in raw if key in SENSOR_FIELDS},
+            default_feed_sources=(plan.cidr_block,),
+            log_volume=size is not None,
+        )
+        self.user_data = render_cloud_config(self.plan)
+
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        for warning in warnings:
+            pulumi.log.warn(warning, resource=self)
+        self.network = network
+        self.availability_zone_index = zone
+        self.private_ip = str(address)
+        self.capture_interface = self.plan.capture_interface
+        self._tags_base = tags
+
+        child = pulumi.ResourceOptions(parent=self)
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=network.vpc_id,
+            # The description cannot change without replacing the group: keep it fixed.
+            description="cloudtap sensor: mirror feeds from the monitored network, SSH from mgmt",
+            ingress=[
+                sg_entry(rule) for rule in sensor_ingress_rules(self.plan, plan.management_cidrs)
+            ],
+            egress=[sg_entry(rule) for rule in sensor_egress_rules()],
+            tags=self._tags(f"{name}-sg"),
+            opts=child,
+        )
+        monitor_subnet = network.subnets[Tier.MONITOR.value][zone]
+        self.network_interface = aws.ec2.NetworkInterface(
+            f"{name}-eni",
+            subnet_id=monitor_subnet.id,
+            private_ips=[self.private_ip],
+            security_groups=[self.security_group.id],
+            # The sensor only receives: copies are addressed to it, so the check stays on.
+            source_dest_check=True,
+            description=f"cloudtap sensor {name}",
+            tags=self._tags(f"{name}-eni"),
+            opts=child,
+        )
+        self.network_interface_id = self.network_interface.id
+        ssm = ssm_instance_profile(
+            name, f"cloudtap sensor {name}: managed through SSM", parent=self, tags=self._tags
+        )
+        self.instance = aws.ec2.Instance(
+            f"{name}-instance",
+            ami=ami_id
+            if ami_id is not None
+            else latest_al2023(architecture_of(instance_type), self),
+            instance_type=instance_type,
+            primary_network_interface={
+                "network_interface_id": self.network_interface.id,
+                "delete_on_termination": False,
+            },
+            iam_instance_profile=ssm.profile.name,
+            key_name=key_name,
+            metadata_options=METADATA_OPTIONS,
+            # Tags on the root device itself: instance-wide volume_tags would also claim the
+            # separately managed log volume and fight its own tags.
+            root_block_device={
+                "encrypted": True,
+                "volume_type": "gp3",
+                "delete_on_termination": True,
+                "tags": self._tags(f"{name}-instance"),
+            },
+            user_data=self.user_data,
+            # cloud-init's write_files runs once per instance: new settings need a new instance.
+            user_data_replace_on_change=True,
+            tags=self._tags(f"{name}-instance"),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The interface can be attached to one instance only: the old one goes first.
+                delete_before_replace=True,
+                ignore_changes=["ami"] if ami_id is None else [],
+                # The boot installs packages through the gateway; SSM needs its policy.
+                depends_on=[
+                    ssm.policy_attachment,
+                    network.monitor_default_route,
+                    network.gateway_instance,
+                ],
+            ),
+        )
+        self.log_volume = None
+        if size is not None:
+            self.log_volume = aws.ebs.Volume(
+                f"{name}-logs",
+                availability_zone=monitor_subnet.availability_zone,
+                size=size,
+                type="gp3",
+                encrypted=True,
+                tags=self._tags(f"{name}-logs"),
+                # Logs outlive the instance: a replaced sensor mounts the same volume again.
+                opts=child,
+            )
+            aws.ec2.VolumeAttachment(
+                f"{name}-logs-attachment",
+                device_name=LOG_VOLUME_DEVICE,
+                volume_id=self.log_volume.id,
+                instance_id=self.instance.id,
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "instance_id": self.instance.id,
+                "network_interface_id": self.network_interface_id,
+                "private_ip": self.private_ip,
+                "capture_interface": self.capture_interface,
+                "security_group_id": self.security_group.id,
+                "log_volume_id": self.log_volume.id if self.log_volume is not None else None,
+            }
+        )
+
+    def _tags(self, child_name: str) -> dict[str, str]:
+        return {**self._tags_base, "Name": child_name}
+
+
+def resolve_placement(
+    args: Mapping[str, Any], plan: NetworkPlan
+) -> tuple[int, ipaddress.IPv4Address, list[str]]:
+    """(zone index, address, warnings) of a sensor from ``availability_zone_index`` and
+    ``private_ip``, defaulting to where the network's gateway mirror sends its copies."""
+    mirror = plan.gateway_mirror
+    monitor = plan.subnets[Tier.MONITOR]
+    if args.get("availability_zone_index") is not None:
+        zone = parse_int(
+            "availability_zone_index",
+            args["availability_zone_index"],
+            0,
+            plan.availability_zone_count - 1,
+        )
+    elif mirror is not None and args.get("private_ip") is None:
+        zone = next(i for i, cidr in enumerate(monitor) if mirror.sensor_address in cidr)
+    else:
+        zone = 0
+    subnet = monitor[zone]
+    warnings = []
+    if args.get("private_ip") is not None:
+        address = parse_host_in("private_ip", args["private_ip"], [subnet], "monitor")
+        if mirror is not None and address != mirror.sensor_address:
+            warnings.append(
+                f"private_ip {address} differs from the network's gateway_mirror.sensor_address "
+                f"{mirror.sensor_address}: the gateway's copies go to another host"
+            )
+    elif mirror is not None and mirror.sensor_address in subnet:
+        address = mirror.sensor_address
+    else:
+        address = default_sensor_address(subnet)
+    return zone, address, warnings
