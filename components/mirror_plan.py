@@ -1,0 +1,322 @@
+"""Cloud-neutral planning of a mirror session: which way each source is copied, and what is copied.
+
+Pure Python (no cloud SDK, no Pulumi): the AWS ``MirrorSession`` builds from it today, and the
+Azure virtual network TAP and OpenStack Tap-as-a-Service fronts reuse it.
+
+Two rules keep every packet copied once:
+
+- **No loops.** A copy travels as VXLAN (UDP 4789) or GENEVE (UDP 6081). The filter never
+  copies those ports, either direction, so a source that also carries a feed (the gateway, a
+  sensor, a relay) never has its copies copied again.
+- **No duplicates with the gateway mirror.** The gateway copies everything it forwards, which is
+  every packet whose other end is outside the network (north-south). A natively mirrored source
+  whose traffic crosses the gateway therefore only needs its traffic whose other end is *inside*
+  the network (east-west): the filter of such sources accepts only that.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .errors import CloudtapInputError
+from .fields import parse_int, parse_network
+from .mirroring import GENEVE_PORT, VXLAN_PORT, MirrorMethod
+
+ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
+TCP = 6
+UDP = 17
+# Source names become part of child names: keep them short and free of separators Pulumi or
+# clouds dislike.
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class FilterPreset(StrEnum):
+    """Named ways to copy less. Each adds reject rules ahead of the final accept."""
+
+    DROP_INTRA_VPC = "drop_intra_vpc"
+    """Do not copy traffic whose other end is inside the network (east-west): the sensor sees
+    only what enters or leaves. Needs the network; refused together with the gateway mirror,
+    whose native sessions copy *only* east-west traffic (nothing would be left)."""
+    DROP_HEALTH_CHECKS = "drop_health_checks"
+    """Do not copy traffic between a source and ``health_check_cidrs`` (default: the public
+    tier's subnets, where load balancers live). With ``health_check_port`` only TCP to and from
+    that port on the source is dropped; without it, *everything* exchanged with those networks
+    is dropped, including requests a load balancer proxies."""
+
+
+class FilterScope(StrEnum):
+    """What a filter accepts after the rejects."""
+
+    ALL = "all"
+    """Every packet (but the mirror feeds themselves)."""
+    EAST_WEST = "east-west"
+    """Only packets whose other end is inside the network: the gateway mirror copies the rest."""
+
+
+class Direction(StrEnum):
+    INGRESS = "ingress"
+    """Packets arriving at the source."""
+    EGRESS = "egress"
+    """Packets the source sends."""
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    """One rule, in the source's terms: the *remote* end is the other party of the packet."""
+
+    key: str
+    """Stable, unique within its filter and direction: part of the rule's child name."""
+    order: int
+    """Evaluation order, lowest first; the first matching rule decides."""
+    direction: Direction
+    action: Action
+    remote: ipaddress.IPv4Network
+    protocol: int | None = None
+    """IANA protocol number; ``None`` for every protocol."""
+    local_port: int | None = None
+    """Port on the source's side (TCP/UDP only)."""
+    remote_port: int | None = None
+    """Port on the remote side (TCP/UDP only)."""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MirrorInterface:
+    """One interface of a source, as the cloud names it."""
+
+    id: Any
+    """The cloud's id (``eni-...``), or a deferred value when the interface is created by the
+    same program."""
+    key: str
+    """Stable suffix of child names (``"1"`` for the first/primary interface)."""
+    address: ipaddress.IPv4Address | None = None
+    """Its private address when known (discovered), else ``None``."""
+
+
+@dataclass(frozen=True)
+class MirrorSource:
+    name: str
+    """Stable key, part of child names."""
+    instance_type: str
+    interfaces: tuple[MirrorInterface, ...]
+    instance_id: str | None = None
+    discovered: bool = False
+    skipped_interfaces: tuple[str, ...] = ()
+    """Attached interfaces the cloud cannot mirror (EFA-only, trunk...): named in the preview."""
+
+    @property
+    def label(self) -> str:
+        return self.instance_id or self.name
+
+
+@dataclass(frozen=True)
+class SourceDecision:
+    source: MirrorSource
+    method: MirrorMethod
+    """``NATIVE`` or ``GATEWAY``, never ``AUTO``."""
+    reason: str
+
+
+def parse_method(value: Any, field: str = "method") -> MirrorMethod:
+    try:
+        return MirrorMethod(value if value is not None else MirrorMethod.AUTO.value)
+    except ValueError:
+        raise CloudtapInputError(
+            field, value, f"one of {[m.value for m in MirrorMethod]}"
+        ) from None
+
+
+def parse_source_name(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not _SOURCE_NAME.match(value):
+        raise CloudtapInputError(
+            field,
+            value,
+            "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (it becomes "
+            "part of child resource names)",
+        )
+    return value
+
+
+def decide(
+    method: MirrorMethod, source: MirrorSource, mirrorable: bool, reason: str
+) -> SourceDecision:
+    """Native where the cloud can mirror the source (``auto``/``native``), else the gateway.
+
+    ``native`` with a source the cloud cannot mirror is the caller's error to raise (with the
+    cloud's named exception); here it is simply not offered.
+    """
+    if method is MirrorMethod.GATEWAY:
+        return SourceDecision(source, MirrorMethod.GATEWAY, "method is gateway")
+    if mirrorable:
+        return SourceDecision(source, MirrorMethod.NATIVE, reason)
+    if method is MirrorMethod.NATIVE:
+        raise ValueError(f"{source.label} cannot be mirrored natively: {reason}")
+    return SourceDecision(source, MirrorMethod.GATEWAY, reason)
+
+
+def preview_line(decision: SourceDecision, *, east_west_only: bool = False) -> str:
+    """One line per source for the preview: which way it is copied, and why."""
+    source = decision.source
+    head = f"{source.label} ({source.instance_type})"
+    if decision.method is MirrorMethod.GATEWAY:
+        return (
+            f"{head}: gateway mirror — {decision.reason}; only traffic crossing the gateway "
+            "(north-south) is seen"
+        )
+    count = len(source.interfaces)
+    ids = ", ".join(str(i.id) if isinstance(i.id, str) else f"#{i.key}" for i in source.interfaces)
+    line = (
+        f"{head}: native mirroring of {count} interface{'s' if count != 1 else ''} ({ids}) — "
+        f"{decision.reason}"
+    )
+    if east_west_only:
+        line += (
+            "; east-west traffic only, because the gateway mirror already copies everything "
+            "crossing the gateway"
+        )
+    if source.skipped_interfaces:
+        line += f"; not mirrorable, skipped: {', '.join(source.skipped_interfaces)}"
+    return line
+
+
+def parse_presets(value: Any, field: str = "filter_presets") -> tuple[FilterPreset, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise CloudtapInputError(field, value, f"a list of {[p.value for p in FilterPreset]}")
+    presets: list[FilterPreset] = []
+    for index, text in enumerate(value):
+        try:
+            preset = FilterPreset(text)
+        except ValueError:
+            raise CloudtapInputError(
+                f"{field}[{index}]", text, f"one of {[p.value for p in FilterPreset]}"
+            ) from None
+        if preset not in presets:
+            presets.append(preset)
+    return tuple(presets)
+
+
+def parse_health_check_cidrs(
+    value: Any, field: str = "health_check_cidrs"
+) -> tuple[ipaddress.IPv4Network, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise CloudtapInputError(field, value, "a non-empty list of CIDRs, e.g. ['10.0.0.0/20']")
+    cidrs = []
+    for index, text in enumerate(value):
+        cidr = parse_network(f"{field}[{index}]", text)
+        if cidr.prefixlen < 8:
+            raise CloudtapInputError(
+                f"{field}[{index}]",
+                text,
+                "the networks your load balancers live in (prefix /8 or longer): dropping a "
+                "wider network drops nearly everything",
+            )
+        cidrs.append(cidr)
+    return tuple(ipaddress.collapse_addresses(cidrs))
+
+
+def parse_health_check_port(value: Any, field: str = "health_check_port") -> int | None:
+    return None if value is None else parse_int(field, value, 1, 65535)
+
+
+def _both_directions(
+    key: str,
+    order: int,
+    action: Action,
+    remote: ipaddress.IPv4Network,
+    description: str,
+    *,
+    protocol: int | None = None,
+    ingress_ports: tuple[int | None, int | None] = (None, None),
+    egress_ports: tuple[int | None, int | None] = (None, None),
+) -> list[FilterRule]:
+    """The same rule for packets arriving and leaving; ports as (local, remote)."""
+    return [
+        FilterRule(key, order, direction, action, remote, protocol, ports[0], ports[1], description)
+        for direction, ports in (
+            (Direction.INGRESS, ingress_ports),
+            (Direction.EGRESS, egress_ports),
+        )
+    ]
+
+
+def plan_filter_rules(
+    scope: FilterScope,
+    *,
+    network_cidr: ipaddress.IPv4Network | None,
+    presets: Sequence[FilterPreset] = (),
+    health_check_cidrs: Sequence[ipaddress.IPv4Network] = (),
+    health_check_port: int | None = None,
+) -> tuple[FilterRule, ...]:
+    """The rules of one filter, rejects first, in evaluation order.
+
+    Orders: 10 VXLAN, 20 GENEVE, 30+ health checks, 50 intra-network, 100 the accept.
+    """
+    rules: list[FilterRule] = []
+    for key, order, port, what in (
+        ("reject-vxlan", 10, VXLAN_PORT, "VXLAN"),
+        ("reject-geneve", 20, GENEVE_PORT, "GENEVE"),
+    ):
+        # A feed arriving at the source has the feed port as its local port; one the source
+        # sends (a gateway's copies) has it as the remote port.
+        rules += _both_directions(
+            key,
+            order,
+            Action.REJECT,
+            ANYWHERE,
+            f"cloudtap: never copy a {what} mirror feed (UDP {port}): no loops",
+            protocol=UDP,
+            ingress_ports=(port, None),
+            egress_ports=(None, port),
+        )
+    if FilterPreset.DROP_HEALTH_CHECKS in presets:
+        for index, cidr in enumerate(health_check_cidrs):
+            rules += _both_directions(
+                f"reject-health-checks-{index + 1}",
+                30 + index,
+                Action.REJECT,
+                cidr,
+                f"cloudtap: drop_health_checks from {cidr}"
+                + (f" on TCP {health_check_port}" if health_check_port else ""),
+                protocol=TCP if health_check_port else None,
+                # The load balancer probes the source's port; the source answers from it.
+                ingress_ports=(health_check_port, None),
+                egress_ports=(health_check_port, None),
+            )
+    if FilterPreset.DROP_INTRA_VPC in presets:
+        if network_cidr is None:
+            raise ValueError("drop_intra_vpc needs the network's CIDR")
+        rules += _both_directions(
+            "reject-intra-vpc",
+            50,
+            Action.REJECT,
+            network_cidr,
+            f"cloudtap: drop_intra_vpc ({network_cidr})",
+        )
+    if scope is FilterScope.EAST_WEST:
+        if network_cidr is None:
+            raise ValueError("an east-west filter needs the network's CIDR")
+        rules += _both_directions(
+            "accept-east-west",
+            100,
+            Action.ACCEPT,
+            network_cidr,
+            f"cloudtap: copy traffic with the other end in {network_cidr}; the gateway mirror "
+            "copies the rest",
+        )
+    else:
+        rules += _both_directions(
+            "accept-all", 100, Action.ACCEPT, ANYWHERE, "cloudtap: copy everything else"
+        )
+    return tuple(rules)
