@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,14 +12,12 @@ import components
 from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs
 from components.aws.sensor import AwsSensorArgs, Sensor, resolve_placement
 from components.network_plan import plan_network
-from components.sensor import plan_sensor, render_cloud_config
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 
 INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
 GET_AMI = "aws:ec2/getAmi:getAmi"
-STUB_USER_DATA = "#cloud-config\n# stand-in until components.sensor.render_cloud_config lands\n"
 CHILDREN = {
     "sensor-sg",
     "sensor-eni",
@@ -32,17 +29,7 @@ CHILDREN = {
 FEED_PORTS = {("udp", 4789), ("udp", 6081), ("47", 0)}
 
 
-@pytest.fixture(autouse=True)
-def rendered(monkeypatch: pytest.MonkeyPatch) -> Iterator[bool]:
-    """Whether the real sensor boot files render yet; until they do, a stand-in is used."""
-    plan = plan_sensor(None, default_feed_sources=[ipaddress.IPv4Network("10.0.0.0/16")])
-    try:
-        render_cloud_config(plan)
-    except NotImplementedError:
-        monkeypatch.setattr("components.aws.sensor.render_cloud_config", lambda _: STUB_USER_DATA)
-        yield False
-        return
-    yield True
+pytestmark = pytest.mark.usefixtures("sensor_boot_files")
 
 
 def build(
@@ -248,9 +235,9 @@ def test_user_data_is_the_rendered_sensor_cloud_config(mocks: StrictMocks) -> No
 
 
 def test_user_data_passes_the_cloud_init_schema_validator(
-    mocks: StrictMocks, rendered: bool
+    mocks: StrictMocks, sensor_boot_files: bool
 ) -> None:
-    if not rendered:
+    if not sensor_boot_files:
         pytest.skip("components.sensor.render_cloud_config has not landed yet")
     run = build(mocks, {"log_volume_size_gb": 500, "ids_packages": ["suricata"]})
     assert_valid_cloud_config(run.named("sensor-instance").inputs["userData"])
