@@ -13,6 +13,7 @@ from .errors import CloudtapInputError
 from .network_plan import NetworkArgs, NetworkPlan, PortForwardArgs, Protocol, Tier, plan_network
 
 if TYPE_CHECKING:
+    from .aws.mirror_session import MirrorSession, MirrorSessionArgs
     from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
     from .aws.sensor import AwsSensorArgs, Sensor
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "MonitoredVpc": "components.aws.monitored_vpc",
     "MonitoredVpcArgs": "components.aws.monitored_vpc",
+    "MirrorSession": "components.aws.mirror_session",
+    "MirrorSessionArgs": "components.aws.mirror_session",
     "Sensor": "components.aws.sensor",
     "AwsSensorArgs": "components.aws.sensor",
 }
@@ -27,6 +30,8 @@ _LAZY = {
 __all__ = [
     "AwsSensorArgs",
     "CloudtapInputError",
+    "MirrorSession",
+    "MirrorSessionArgs",
     "MonitoredVpc",
     "MonitoredVpcArgs",
     "NetworkArgs",

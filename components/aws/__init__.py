@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from .mirror_session import MirrorSession, MirrorSessionArgs
 from .monitored_vpc import MonitoredVpc, MonitoredVpcArgs
 from .sensor import AwsSensorArgs, Sensor
 
-__all__ = ["AwsSensorArgs", "MonitoredVpc", "MonitoredVpcArgs", "Sensor"]
+__all__ = [
+    "AwsSensorArgs",
+    "MirrorSession",
+    "MirrorSessionArgs",
+    "MonitoredVpc",
+    "MonitoredVpcArgs",
+    "Sensor",
+]
