@@ -6,6 +6,7 @@ import runpy
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
@@ -16,18 +17,34 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 
 
-def run_main(mocks: StrictMocks, config: dict[str, Any]) -> Any:
+pytestmark = pytest.mark.usefixtures("sensor_boot_files")
+SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
+MIRROR_TYPES = {
+    "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget",
+    "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter",
+    "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule",
+    SESSION,
+}
+
+
+def run_main(mocks: StrictMocks, config: dict[str, Any], *, preview: bool = False) -> Any:
     return run_program(
-        lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), mocks, config=config
+        lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
+        mocks,
+        config=config,
+        preview=preview,
     )
+
+
+def stack_config(name: str) -> dict[str, Any]:
+    stack = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
+    return {key: value for key, value in stack["config"].items() if key.startswith("cloudtap:")}
 
 
 def test_the_aws_dev_stack_builds_and_exports_ids_and_the_public_address(
     mocks: StrictMocks,
 ) -> None:
-    stack = yaml.safe_load((ROOT / "stacks" / "Pulumi.aws-dev.yaml").read_text())
-    config = {key: value for key, value in stack["config"].items() if key.startswith("cloudtap:")}
-    run = run_main(mocks, config)
+    run = run_main(mocks, stack_config("aws-dev"))
     instance = run.named("cloudtap-gateway")
     assert "tcp:3389:10.0.64.10:3389" in instance.inputs["userData"]
     assert run.exports["vpc_id"] == run.named("cloudtap-vpc").id
@@ -62,4 +79,97 @@ def test_a_network_that_is_not_a_mapping_is_refused_naming_the_config_key(
     with pytest.raises(CloudtapInputError) as error:
         run_main(mocks, {"cloudtap:cloud": "aws", "cloudtap:network": ["10.0.0.0/16"]})
     assert error.value.field == "cloudtap:network"
+    assert mocks.registrations == []
+
+
+def test_the_aws_dev_stack_mirrors_its_server_natively_to_its_sensor(
+    mocks: StrictMocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *_, **__: lines.append(message))
+    run = run_main(mocks, stack_config("aws-dev"), preview=True)
+    sensor_eni = run.named("cloudtap-sensor-eni")
+    assert sensor_eni.inputs["privateIps"] == ["10.0.128.10"]
+    assert run.named("cloudtap-sensor-logs").inputs["size"] == 500
+    target = run.named("cloudtap-mirror-target")
+    assert target.inputs["networkInterfaceId"] == sensor_eni.id
+    session = run.named("cloudtap-mirror-rdp-server-1")
+    assert session.inputs["networkInterfaceId"] == "eni-0123456789abcdef0"
+    assert session.inputs["trafficMirrorTargetId"] == target.id
+    assert [r.name for r in run.of_type(SESSION)] == ["cloudtap-mirror-rdp-server-1"]
+    assert lines == [
+        "rdp-server (m5.large): native mirroring of 1 interface (eni-0123456789abcdef0) — "
+        "m5 is a Nitro type AWS mirrors"
+    ]
+    assert run.exports["sensor_private_ip"] == "10.0.128.10"
+    assert run.exports["mirror_native_sources"] == ["rdp-server"]
+
+
+def test_the_aws_gateway_stack_copies_at_the_gateway_to_its_sensor(
+    mocks: StrictMocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *_, **__: lines.append(message))
+    run = run_main(mocks, stack_config("aws-gateway"))
+    assert not [r for r in run.resources if r.type in MIRROR_TYPES]
+    # The sensor sits where the gateway sends its copies, and the feed may reach it.
+    assert run.named("cloudtap-sensor-eni").inputs["privateIps"] == ["10.0.128.10"]
+    assert run.exports["sensor_private_ip"] == "10.0.128.10"
+    acl = run.named("cloudtap-monitor-nacl").inputs["ingress"]
+    assert {"udp", 4789, "10.0.0.0/20"} <= {
+        value
+        for entry in acl
+        if entry["ruleNo"] == 50
+        for value in (entry["protocol"], entry["fromPort"], entry["cidrBlock"])
+    }
+    assert run.exports["mirror_gateway_sources"] == ["legacy-app"]
+    assert run.exports["mirror_session_ids"] == {}
+    assert lines == [
+        "legacy-app (t2.micro): gateway mirror — method is gateway; only traffic crossing the "
+        "gateway (north-south) is seen"
+    ]
+
+
+def test_a_mirror_without_a_sensor_or_target_is_refused_naming_the_config_key(
+    mocks: StrictMocks,
+) -> None:
+    config = {
+        "cloudtap:cloud": "aws",
+        "cloudtap:mirror": {
+            "sources": [{"instance_type": "m5.large", "network_interface_ids": ["eni-01234567"]}]
+        },
+    }
+    with pytest.raises(CloudtapInputError) as error:
+        run_main(mocks, config)
+    assert error.value.field == "cloudtap:mirror.target"
+    assert mocks.registrations == []
+
+
+def test_a_mirror_to_an_explicit_target_needs_no_sensor(mocks: StrictMocks) -> None:
+    config = {
+        "cloudtap:cloud": "aws",
+        "cloudtap:mirror": {
+            "target": {"gateway_load_balancer_endpoint_id": "vpce-0123456789abcdef0"},
+            "sources": [{"instance_type": "m5.large", "network_interface_ids": ["eni-01234567"]}],
+        },
+    }
+    run = run_main(mocks, config)
+    assert [r.name for r in run.of_type(SESSION)] == ["cloudtap-mirror-eni-01234567-1"]
+    assert "sensor_private_ip" not in run.exports
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("cloudtap:sensor", ["c5n.large"], "cloudtap:sensor"),
+        ("cloudtap:mirror", 7, "cloudtap:mirror"),
+        ("cloudtap:sensor", {"network": "vpc-1"}, "cloudtap:sensor.network"),
+    ],
+)
+def test_sensor_and_mirror_config_must_be_mappings_without_a_network(
+    mocks: StrictMocks, key: str, value: Any, field: str
+) -> None:
+    with pytest.raises(CloudtapInputError) as error:
+        run_main(mocks, {"cloudtap:cloud": "aws", key: value})
+    assert error.value.field == field
     assert mocks.registrations == []
