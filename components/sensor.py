@@ -12,9 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+import yaml
+
+from .cloud_config import WrittenFile, asset_text, render
 from .errors import CloudtapInputError
 from .fields import parse_int, parse_network, reject_unknown_fields
-from .mirroring import Encapsulation
+from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
 
 DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
 # Big enough for a 9001-byte cloud jumbo frame plus a VLAN tag: copies arrive whole.
@@ -145,6 +148,105 @@ def plan_sensor(
     )
 
 
-def render_cloud_config(plan: SensorPlan) -> str:
-    """The sensor's user data (``#cloud-config``)."""
-    raise NotImplementedError("the sensor's boot files are being written (issue 3)")
+SETTINGS_PATH = "/etc/cloudtap/sensor.conf"
+SCRIPT_PATH = "/usr/local/sbin/cloudtap-sensor"
+DECAP_PATH = "/usr/local/lib/cloudtap/cloudtap-decap"
+UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
+DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
+SERVICE = "cloudtap-sensor.service"
+DECAP_SERVICE = "cloudtap-decap.service"
+FEEDER_SUFFIX = "-tx"
+"""The feeder end of the capture veth is the capture interface's name plus this."""
+BASE_PACKAGES = ("tcpdump", "nftables", "iproute-tc")
+"""Installed on every sensor, by their Amazon Linux 2023 names: AL2023 ships neither nftables nor
+``tc`` (package ``iproute-tc``; Debian and Ubuntu have it in ``iproute2``, already installed).
+``python3`` (for cloudtap-decap) and ``ethtool`` are part of the AL2023 image."""
+DEFAULT_LOG_DEVICE = "/dev/sdf"
+"""Where the cloud attaches the log volume. On AWS this is the block device mapping's name;
+Amazon Linux 2023's udev rules link it to the NVMe device of Nitro instances."""
+LOG_MOUNT_OPTIONS = "defaults,nofail,x-systemd.device-timeout=30s"
+"""``nofail``: a sensor whose log volume is missing still boots and captures."""
+
+
+def feeder_interface(plan: SensorPlan) -> str:
+    """The end of the capture veth that decapsulated frames are written into."""
+    return plan.capture_interface + FEEDER_SUFFIX
+
+
+def render_settings(plan: SensorPlan) -> str:
+    """The key=value file ``cloudtap-sensor`` reads. Values are validated names and numbers."""
+    lines = [
+        "# cloudtap sensor settings, rendered by cloudtap: edit the Pulumi stack, not this file.",
+        "# Encapsulations accepted: vxlan (UDP VXLAN_PORT), geneve (UDP GENEVE_PORT), gre, erspan.",
+        f'FEEDS="{" ".join(feed.value for feed in plan.feeds)}"',
+        "# Only these networks may send feeds; the sensor never answers a feed.",
+        f'FEED_SOURCE_CIDRS="{" ".join(str(cidr) for cidr in plan.feed_source_cidrs)}"',
+        "# The IDS watches CAPTURE_INTERFACE; frames are written into CAPTURE_INTERFACE-tx.",
+        f'CAPTURE_INTERFACE="{plan.capture_interface}"',
+        f'CAPTURE_MTU="{plan.capture_mtu}"',
+        f'VXLAN_PORT="{VXLAN_PORT}"',
+        f'GENEVE_PORT="{GENEVE_PORT}"',
+        "# Installed by `cloudtap-sensor install-ids` at first boot (distribution names).",
+        f'IDS_PACKAGES="{" ".join(plan.ids_packages)}"',
+        f'LOG_VOLUME="{"yes" if plan.log_volume else "no"}"',
+        f'LOG_MOUNT_POINT="{plan.log_mount_point}"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
+    """Everything the sensor's cloud-config writes: settings, script, decapsulator, units."""
+    return [
+        WrittenFile(SETTINGS_PATH, render_settings(plan)),
+        WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
+        WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
+        WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
+        WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
+    ]
+
+
+def render_cloud_config(plan: SensorPlan, *, log_device: str = DEFAULT_LOG_DEVICE) -> str:
+    """The sensor's user data (``#cloud-config``).
+
+    Installs :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs ``plan.ids_packages``
+    with ``cloudtap-sensor install-ids`` (apart from cloud-init's ``packages``, which installs
+    all of its list or none: an IDS package the distribution lacks, such as ``suricata`` on
+    Amazon Linux 2023 without its supplementary repository, must not cost the sensor its
+    capture tools), then starts ``cloudtap-sensor.service``, which fails the boot's ``runcmd``
+    (visible in ``cloud-init status --long``) if the capture interface or a feed's
+    decapsulation is missing.
+    With ``plan.log_volume`` the volume at ``log_device`` gets an ext4 file system labelled
+    ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
+    its logs; a volume holding any other file system is left alone), mounted at
+    ``plan.log_mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail``
+    (cloud-init's ``mounts`` silently drops ``LABEL=`` entries).
+    """
+    if not log_device.startswith("/dev/"):
+        raise CloudtapInputError("log_device", log_device, "a device path such as /dev/sdf")
+    skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml"))
+    document: dict[str, Any] = {"packages": list(BASE_PACKAGES)}
+    if plan.log_volume:
+        document["fs_setup"] = [
+            {
+                "label": LOG_VOLUME_LABEL,
+                "filesystem": "ext4",
+                "device": log_device,
+                # "auto": reuse a file system with this label, format only an empty device.
+                "partition": "auto",
+            }
+        ]
+        document["mounts"] = [
+            [
+                f"/dev/disk/by-label/{LOG_VOLUME_LABEL}",
+                plan.log_mount_point,
+                "ext4",
+                LOG_MOUNT_OPTIONS,
+                "0",
+                "2",
+            ]
+        ]
+    if plan.ids_packages:
+        # Before the unit starts: the sensor's own failure stays the last, decisive command.
+        skeleton["runcmd"].insert(1, [SCRIPT_PATH, "install-ids"])
+    document.update(skeleton)
+    return render(yaml.safe_dump(document, sort_keys=False), sensor_files(plan))

@@ -1,0 +1,582 @@
+#!/usr/bin/env bash
+# cloudtap-sensor: every mirror feed decapsulated onto one capture interface.
+#
+#   cloudtap-sensor apply   build the capture interface, a decapsulation path per feed and
+#                           cloudtap's nftables table, then verify
+#   cloudtap-sensor check   verify only; exit 1 and say why if anything is missing
+#   cloudtap-sensor render  print the nftables table apply would load
+#   cloudtap-sensor install-ids
+#                           install IDS_PACKAGES (dnf or apt-get); kept apart from cloud-init's
+#                           `packages` so that an IDS package a distribution lacks cannot stop
+#                           the capture tools from being installed
+#
+# Settings come from a small key=value file (CLOUDTAP_SENSOR_CONF, default
+# /etc/cloudtap/sensor.conf) that cloudtap renders.
+#
+# Capture interface: a veth pair. The IDS (Zeek, Suricata, tcpdump) watches $CAPTURE_INTERFACE;
+# decapsulated frames are written into the other end, "$CAPTURE_INTERFACE-tx", and arrive on the
+# capture end as received frames, as on a span port. Neither end has an address, ARP or IPv6, and
+# an ingress drop (after the packet taps: captures still see every frame) keeps the copies out
+# of the sensor's own stack.
+#
+# Decapsulation, chosen per feed and logged:
+#   vxlan   the kernel's `vxlan external` device (UDP 4789, any VNI), else cloudtap-decap
+#   gre     the kernel's `gretap external` device, else cloudtap-decap
+#   erspan  the kernel's `erspan external` device (types I/II/III), else cloudtap-decap
+#   geneve  always cloudtap-decap: an AWS Gateway Load Balancer sends bare IP packets, which a
+#           `geneve external` device drops (and with `innerprotoinherit` the device has no
+#           Ethernet header to hand to an Ethernet capture interface)
+# Each kernel device redirects everything it receives into the feeder end with tc (clsact
+# ingress, `u32 match u32 0 0`, mirred egress redirect). cloudtap-decap (Python, standard library
+# only) runs under systemd as cloudtap-decap.service (Restart=always), or as a detached process
+# where systemd does not run (CLOUDTAP_SENSOR_SUPERVISOR=process).
+#
+# nftables: table `inet cloudtap_sensor`, replaced whole in one transaction at every run, accepts
+# feed traffic only from $FEED_SOURCE_CIDRS and never answers a feed with an ICMP error. The
+# underlay interface (where feeds arrive) is found by address, never by name.
+set -euo pipefail
+
+readonly TABLE=cloudtap_sensor
+readonly DECAP_UNIT=cloudtap-decap.service
+readonly VXLAN_DEVICE=cloudtap-vxlan
+readonly GRE_DEVICE=cloudtap-gre
+readonly ERSPAN_DEVICE=cloudtap-erspan
+CONF=${CLOUDTAP_SENSOR_CONF:-/etc/cloudtap/sensor.conf}
+RUN_DIR=${CLOUDTAP_SENSOR_RUN_DIR:-/run/cloudtap}
+DECAP=${CLOUDTAP_SENSOR_DECAP:-/usr/local/lib/cloudtap/cloudtap-decap}
+PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
+# Seconds apply waits for cloudtap-decap to open its sockets.
+DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
+
+log() {
+    echo "cloudtap-sensor: $*" >&2
+    if command -v logger >/dev/null 2>&1; then logger -t cloudtap-sensor -- "$*" || true; fi
+}
+die() {
+    log "FAILED: $*"
+    exit 1
+}
+
+ip4_to_int() {
+    local IFS=.
+    # shellcheck disable=SC2086  # splitting the dotted quad is the point
+    set -- $1
+    echo $((($1 << 24) + ($2 << 16) + ($3 << 8) + $4))
+}
+
+int_to_ip4() {
+    echo "$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
+}
+
+in_cidr() { # in_cidr ADDRESS CIDR
+    local address network length mask
+    address=$(ip4_to_int "$1")
+    network=$(ip4_to_int "${2%/*}")
+    length=${2#*/}
+    mask=$(((0xffffffff << (32 - length)) & 0xffffffff))
+    ((length == 0 || (address & mask) == (network & mask)))
+}
+
+interface_in() { # interface_in CIDR... -> name of the interface holding an address in one of them
+    local _index device _family address _rest cidr
+    while read -r _index device _family address _rest; do
+        for cidr in "$@"; do
+            if in_cidr "${address%/*}" "$cidr"; then
+                echo "$device"
+                return 0
+            fi
+        done
+    done < <(ip -o -4 addr show)
+    return 1
+}
+
+route_device() { # route_device ADDRESS -> the interface the route to ADDRESS leaves by
+    local route
+    route=$(ip -o -4 route get "$1" 2>/dev/null) || return 1
+    [[ $route =~ \ dev\ ([^ ]+) ]] || return 1
+    echo "${BASH_REMATCH[1]}"
+}
+
+underlay_interface() { # where feeds arrive: the interface on (or routing to) the feed sources
+    local cidr
+    # shellcheck disable=SC2086
+    if interface_in $FEED_SOURCE_CIDRS; then return 0; fi
+    for cidr in $FEED_SOURCE_CIDRS; do
+        if route_device "$(int_to_ip4 $(($(ip4_to_int "${cidr%/*}") + 1)))"; then return 0; fi
+    done
+    return 1
+}
+
+link_flags() { # link_flags DEVICE -> ",UP,LOWER_UP," style flags, empty if missing
+    local line
+    line=$(ip -o link show dev "$1" 2>/dev/null) || return 1
+    [[ $line =~ \<([^>]*)\> ]] || return 1
+    echo ",${BASH_REMATCH[1]},"
+}
+
+link_mtu() {
+    local line
+    line=$(ip -o link show dev "$1" 2>/dev/null) || return 1
+    [[ $line =~ \ mtu\ ([0-9]+) ]] || return 1
+    echo "${BASH_REMATCH[1]}"
+}
+
+quiet_link() { # no IPv6, no ARP, no multicast, no addresses: the device never speaks
+    sysctl -qw "net/ipv6/conf/$1/disable_ipv6=1" 2>/dev/null || true
+    ip addr flush dev "$1"
+    ip link set dev "$1" mtu "$CAPTURE_MTU" arp off multicast off
+    if command -v ethtool >/dev/null 2>&1; then
+        # Frames must reach the IDS as they were mirrored: no merging, no re-segmenting.
+        ethtool -K "$1" gro off gso off tso off >/dev/null 2>&1 || true
+    fi
+}
+
+# -- the capture interface ---------------------------------------------------------------------
+
+capture_pair_ok() {
+    local line
+    line=$(ip -o link show dev "$FEEDER" 2>/dev/null) || return 1
+    [[ $line == *": $FEEDER@$CAPTURE_INTERFACE: "* ]] || return 1
+    [[ $(ip -d -o link show dev "$CAPTURE_INTERFACE" 2>/dev/null) == *" veth "* ]]
+}
+
+apply_capture_interface() {
+    FRESH_CAPTURE=no
+    if ! capture_pair_ok; then
+        ip link del dev "$CAPTURE_INTERFACE" 2>/dev/null || true
+        ip link del dev "$FEEDER" 2>/dev/null || true
+        ip link add name "$FEEDER" type veth peer name "$CAPTURE_INTERFACE" ||
+            die "cannot create the capture interface $CAPTURE_INTERFACE (veth)"
+        FRESH_CAPTURE=yes
+        log "created capture interface $CAPTURE_INTERFACE (fed through $FEEDER)"
+    fi
+    quiet_link "$CAPTURE_INTERFACE"
+    quiet_link "$FEEDER"
+    ip link set dev "$CAPTURE_INTERFACE" up
+    ip link set dev "$FEEDER" up
+}
+
+# -- kernel decapsulation devices --------------------------------------------------------------
+
+kernel_device() { # kernel_device FEED -> device name; fails for feeds the kernel never takes
+    case "$1" in
+    vxlan) echo "$VXLAN_DEVICE" ;;
+    gre) echo "$GRE_DEVICE" ;;
+    erspan) echo "$ERSPAN_DEVICE" ;;
+    *) return 1 ;;
+    esac
+}
+
+kernel_kind() { # what `ip -d link show` prints for a device that terminates FEED
+    case "$1" in
+    vxlan) echo "vxlan external" ;;
+    gre) echo "gretap external" ;;
+    erspan) echo "erspan external" ;;
+    esac
+}
+
+kernel_device_ok() { # kernel_device_ok FEED DEVICE: the right type, in collect-metadata mode
+    local details
+    details=$(ip -d -o link show dev "$2" 2>/dev/null) || return 1
+    [[ $details == *" $(kernel_kind "$1") "* ]] || return 1
+    [[ $1 != vxlan || $details == *" dstport $VXLAN_PORT "* ]]
+}
+
+add_kernel_device() { # add_kernel_device FEED DEVICE -> the error when the kernel cannot
+    case "$1" in
+    vxlan) ip link add name "$2" type vxlan external dstport "$VXLAN_PORT" nolearning 2>&1 ;;
+    gre) ip link add name "$2" type gretap external 2>&1 ;;
+    erspan) ip link add name "$2" type erspan external 2>&1 ;;
+    esac
+}
+
+redirect_ok() { # exactly one ingress filter, redirecting everything into the feeder end
+    local filters
+    filters=$(tc filter show dev "$1" ingress 2>/dev/null) || return 1
+    (($(grep -c 'mirred' <<<"$filters") == 1)) &&
+        grep -q "mirred (Egress Redirect to device $FEEDER)" <<<"$filters"
+}
+
+apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now terminates FEED
+    local feed=$1 device error
+    device=$(kernel_device "$feed") || return 1
+    if ip link show dev "$device" >/dev/null 2>&1 && ! kernel_device_ok "$feed" "$device"; then
+        ip link del dev "$device"
+    fi
+    if ! ip link show dev "$device" >/dev/null 2>&1; then
+        if ! error=$(add_kernel_device "$feed" "$device"); then
+            log "$feed: the kernel cannot terminate it (${error//$'\n'/ }): cloudtap-decap will"
+            return 1
+        fi
+    fi
+    sysctl -qw "net/ipv6/conf/$device/disable_ipv6=1" 2>/dev/null || true
+    ip link set dev "$device" mtu "$CAPTURE_MTU" arp off multicast off up
+    if ! tc qdisc show dev "$device" | grep -q '^qdisc clsact'; then
+        tc qdisc add dev "$device" clsact
+    fi
+    # `tc filter replace` adds a second u32 filter instead of replacing: delete, then add.
+    if [ "$FRESH_CAPTURE" = yes ] || ! redirect_ok "$device"; then
+        tc filter del dev "$device" ingress 2>/dev/null || true
+        tc filter add dev "$device" ingress pref 1 protocol all u32 match u32 0 0 \
+            action mirred egress redirect dev "$FEEDER"
+    fi
+    log "$feed: kernel device $device ($(kernel_kind "$feed")) -> $FEEDER"
+}
+
+remove_kernel_device() {
+    local device
+    device=$(kernel_device "$1") || return 0
+    ip link del dev "$device" 2>/dev/null || true
+}
+
+# -- cloudtap-decap ----------------------------------------------------------------------------
+
+supervisor() {
+    if [ -n "${CLOUDTAP_SENSOR_SUPERVISOR:-}" ]; then
+        echo "$CLOUDTAP_SENSOR_SUPERVISOR"
+    elif [ -d /run/systemd/system ]; then
+        echo systemd
+    else
+        echo process
+    fi
+}
+
+ready_value() { # ready_value KEY -> value from cloudtap-decap's ready file
+    local key value
+    [ -r "$RUN_DIR/decap.ready" ] || return 1
+    while IFS='=' read -r key value; do
+        if [ "$key" = "$1" ]; then
+            value=${value#\"}
+            echo "${value%\"}"
+            return 0
+        fi
+    done <"$RUN_DIR/decap.ready"
+    return 1
+}
+
+is_decap() { # is_decap PID: alive and running cloudtap-decap
+    [[ $1 =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null &&
+        tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q cloudtap-decap
+}
+
+decap_config() {
+    echo "# written by cloudtap-sensor apply for cloudtap-decap"
+    echo "DEVICE=\"$FEEDER\""
+    echo "FEEDS=\"${DECAP_FEEDS[*]}\""
+    echo "ALLOW=\"$FEED_SOURCE_CIDRS\""
+    echo "VXLAN_PORT=\"$VXLAN_PORT\""
+    echo "GENEVE_PORT=\"$GENEVE_PORT\""
+    echo "READY_FILE=\"$RUN_DIR/decap.ready\""
+}
+
+stop_decap() {
+    local pid
+    if [ "$(supervisor)" = systemd ]; then
+        systemctl stop "$DECAP_UNIT" 2>/dev/null || true
+    fi
+    for pid in "$(ready_value PID || true)" "$(cat "$RUN_DIR/decap.pid" 2>/dev/null || true)"; do
+        if is_decap "$pid"; then
+            kill "$pid" 2>/dev/null || true
+            for _ in 1 2 3 4 5 6 7 8 9 10; do
+                is_decap "$pid" || break
+                sleep 0.2
+            done
+            if is_decap "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
+        fi
+    done
+    rm -f "$RUN_DIR/decap.ready" "$RUN_DIR/decap.pid"
+}
+
+decap_log_tail() {
+    if [ "$(supervisor)" = systemd ]; then
+        journalctl -u "$DECAP_UNIT" -n 3 -o cat 2>/dev/null | tr '\n' ' ' || true
+    else
+        tail -n 3 "$RUN_DIR/decap.log" 2>/dev/null | tr '\n' ' ' || true
+    fi
+}
+
+apply_decap() {
+    local wanted waited=0
+    mkdir -p "$RUN_DIR"
+    if ((${#DECAP_FEEDS[@]} == 0)); then
+        stop_decap
+        rm -f "$RUN_DIR/decap.conf"
+        return 0
+    fi
+    wanted=$(decap_config)
+    if [ "$FRESH_CAPTURE" = no ] && [ "$wanted" = "$(cat "$RUN_DIR/decap.conf" 2>/dev/null)" ] &&
+        is_decap "$(ready_value PID || true)"; then
+        log "${DECAP_FEEDS[*]}: cloudtap-decap (running, unchanged) -> $FEEDER"
+        return 0
+    fi
+    stop_decap
+    echo "$wanted" >"$RUN_DIR/decap.conf"
+    [ -r "$DECAP" ] || die "the decapsulator $DECAP is missing"
+    command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: cloudtap-decap needs Python 3"
+    case "$(supervisor)" in
+    systemd) systemctl restart "$DECAP_UNIT" || die "systemctl restart $DECAP_UNIT failed" ;;
+    process)
+        setsid "$PYTHON" -I "$DECAP" --config "$RUN_DIR/decap.conf" \
+            >>"$RUN_DIR/decap.log" 2>&1 </dev/null &
+        echo $! >"$RUN_DIR/decap.pid"
+        ;;
+    *) die "CLOUDTAP_SENSOR_SUPERVISOR must be systemd or process" ;;
+    esac
+    until is_decap "$(ready_value PID || true)"; do
+        ((waited++ < DECAP_WAIT * 10)) ||
+            die "cloudtap-decap did not start within ${DECAP_WAIT}s: $(decap_log_tail)"
+        sleep 0.1
+    done
+    log "${DECAP_FEEDS[*]}: cloudtap-decap (userspace) -> $FEEDER"
+}
+
+# -- nftables ----------------------------------------------------------------------------------
+
+elements() { # elements WORD... -> "a, b, c" for an nftables set
+    local IFS=,
+    local joined="$*"
+    echo "${joined//,/, }"
+}
+
+feed_ports() { # UDP ports of the configured feeds
+    local feed ports=()
+    for feed in $FEEDS; do
+        case "$feed" in
+        vxlan) ports+=("$VXLAN_PORT") ;;
+        geneve) ports+=("$GENEVE_PORT") ;;
+        esac
+    done
+    elements "${ports[@]}"
+}
+
+wants_gre() { [[ " $FEEDS " == *" gre "* || " $FEEDS " == *" erspan "* ]]; }
+
+render_ruleset() {
+    local ports
+    ports=$(feed_ports)
+    echo "table inet $TABLE"
+    echo "delete table inet $TABLE"
+    echo "table inet $TABLE {"
+    echo "    comment \"owned by cloudtap-sensor: replaced whole at every run\""
+    echo "    set feed_sources {"
+    echo "        type ipv4_addr; flags interval"
+    # shellcheck disable=SC2086
+    echo "        elements = { $(elements $FEED_SOURCE_CIDRS) }"
+    echo "    }"
+    echo "    chain feeds_in {"
+    echo "        type filter hook input priority filter; policy accept;"
+    if [ -n "$ports" ]; then
+        echo "        udp dport { $ports } ip saddr != @feed_sources drop" \
+            "comment \"cloudtap: feeds only from the mirror sources\""
+        echo "        meta nfproto ipv6 udp dport { $ports } drop" \
+            "comment \"cloudtap: feeds only from the mirror sources\""
+    fi
+    if wants_gre; then
+        echo "        ip protocol gre ip saddr != @feed_sources drop" \
+            "comment \"cloudtap: feeds only from the mirror sources\""
+        echo "        meta nfproto ipv6 meta l4proto gre drop" \
+            "comment \"cloudtap: feeds only from the mirror sources\""
+    fi
+    echo "    }"
+    # An ICMP error quotes the packet it is about: 8 bytes of ICMP header, then the feed's IPv4
+    # header (protocol at byte 9) and, after its 20 bytes, the UDP header (destination port).
+    echo "    chain feed_errors_out {"
+    echo "        type filter hook output priority filter; policy accept;"
+    if [ -n "$ports" ]; then
+        echo "        icmp type destination-unreachable @th,136,8 17 @th,240,16 { $ports } drop" \
+            "comment \"cloudtap: never answer a feed\""
+    fi
+    if wants_gre; then
+        echo "        icmp type destination-unreachable @th,136,8 47 drop" \
+            "comment \"cloudtap: never answer a feed\""
+    fi
+    echo "    }"
+    echo "    chain capture_in {"
+    echo "        type filter hook ingress device \"$CAPTURE_INTERFACE\" priority filter;" \
+        "policy drop;"
+    echo "        comment \"cloudtap: captured frames never reach the sensor's own stack\""
+    echo "    }"
+    echo "    chain feeder_in {"
+    echo "        type filter hook ingress device \"$FEEDER\" priority filter; policy drop;"
+    echo "        comment \"cloudtap: nothing comes back from the capture interface\""
+    echo "    }"
+    echo "}"
+}
+
+# -- settings, apply, check --------------------------------------------------------------------
+
+load_settings() {
+    [ -r "$CONF" ] || die "cannot read settings file $CONF"
+    # shellcheck source=/dev/null
+    . "$CONF"
+    local key feed
+    for key in FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU; do
+        [ -n "${!key:-}" ] || die "$CONF does not set $key"
+    done
+    for feed in $FEEDS; do
+        case "$feed" in vxlan | geneve | gre | erspan) ;; *) die "$CONF: unknown feed '$feed'" ;; esac
+    done
+    VXLAN_PORT=${VXLAN_PORT:-4789}
+    GENEVE_PORT=${GENEVE_PORT:-6081}
+    IDS_PACKAGES=${IDS_PACKAGES:-}
+    LOG_VOLUME=${LOG_VOLUME:-no}
+    LOG_MOUNT_POINT=${LOG_MOUNT_POINT:-}
+    FEEDER="$CAPTURE_INTERFACE-tx"
+    command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
+    command -v tc >/dev/null 2>&1 ||
+        die "tc not found: install iproute-tc (Amazon Linux) or iproute2 (Debian, Ubuntu)"
+    UNDERLAY=$(underlay_interface) ||
+        die "no interface carries an address in, or a route to, the feed sources" \
+            "($FEED_SOURCE_CIDRS)"
+}
+
+apply() {
+    local feed
+    DECAP_FEEDS=()
+    if command -v ethtool >/dev/null 2>&1; then
+        # Inner TCP segments must not be merged on the way in (VXLAN GRO would).
+        ethtool -K "$UNDERLAY" gro off lro off >/dev/null 2>&1 || true
+    fi
+    apply_capture_interface
+    # Feeds are refused from anywhere else before any decapsulator listens.
+    render_ruleset | nft -f - || die "nft refused the rule set"
+    for feed in $FEEDS; do
+        if [ "$feed" = geneve ] || ! apply_kernel_path "$feed"; then
+            DECAP_FEEDS+=("$feed")
+        fi
+    done
+    for feed in vxlan gre erspan; do
+        if [[ " $FEEDS " != *" $feed "* ]] || [[ " ${DECAP_FEEDS[*]} " == *" $feed "* ]]; then
+            remove_kernel_device "$feed"
+        fi
+    done
+    apply_decap
+}
+
+check_capture_interface() {
+    local device flags mtu
+    capture_pair_ok ||
+        die "the capture interface $CAPTURE_INTERFACE (veth, fed through $FEEDER) is missing"
+    for device in "$CAPTURE_INTERFACE" "$FEEDER"; do
+        flags=$(link_flags "$device")
+        [[ $flags == *,UP,* && $flags == *,LOWER_UP,* ]] || die "$device is not up"
+        mtu=$(link_mtu "$device")
+        [ "$mtu" = "$CAPTURE_MTU" ] || die "$device has MTU $mtu, not $CAPTURE_MTU"
+        [ -z "$(ip -o -4 addr show dev "$device")" ] || die "$device has an IPv4 address"
+        [[ $flags == *,NOARP,* ]] || die "$device answers ARP"
+    done
+}
+
+check_ruleset() {
+    local rules
+    rules=$(nft list table inet $TABLE 2>/dev/null) || die "nftables table inet $TABLE is missing"
+    grep -q "drop comment \"cloudtap: feeds only from the mirror sources\"" <<<"$rules" ||
+        die "the rule accepting feeds only from $FEED_SOURCE_CIDRS is missing from inet $TABLE"
+    grep -q "hook ingress device \"$CAPTURE_INTERFACE\" priority filter; policy drop;" \
+        <<<"$rules" || die "the capture interface's ingress drop is missing from inet $TABLE"
+    grep -q "drop comment \"cloudtap: never answer a feed\"" <<<"$rules" ||
+        die "the rule suppressing ICMP errors to feed sources is missing from inet $TABLE"
+}
+
+check_feed() { # check_feed FEED -> prints how the feed is decapsulated
+    local feed=$1 device served
+    served=""
+    if is_decap "$(ready_value PID || true)"; then served=" $(ready_value FEEDS || true) "; fi
+    if device=$(kernel_device "$feed") && ip link show dev "$device" >/dev/null 2>&1; then
+        [[ $served != *" $feed "* ]] ||
+            die "$feed is decapsulated twice: by $device and by cloudtap-decap"
+        kernel_device_ok "$feed" "$device" ||
+            die "$device is not a '$(kernel_kind "$feed")' device"
+        [[ $(link_flags "$device") == *,UP,* ]] || die "$device ($feed) is not up"
+        redirect_ok "$device" || die "$device ($feed) does not redirect into $FEEDER"
+        echo "$feed: kernel $device"
+        return 0
+    fi
+    [[ $served == *" $feed "* ]] || die "nothing decapsulates $feed: no kernel device" \
+        "${device:+$device }and cloudtap-decap is not running for it ($(decap_log_tail))"
+    [ "$(ready_value DEVICE || true)" = "$FEEDER" ] || die "cloudtap-decap does not write to $FEEDER"
+    echo "$feed: cloudtap-decap"
+}
+
+package_installed() {
+    if command -v rpm >/dev/null 2>&1; then
+        rpm -q "$1" >/dev/null 2>&1
+    else
+        dpkg -s "$1" >/dev/null 2>&1
+    fi
+}
+
+missing_ids_packages() {
+    local package missing=()
+    for package in $IDS_PACKAGES; do
+        package_installed "$package" || missing+=("$package")
+    done
+    echo "${missing[*]}"
+}
+
+install_ids() {
+    local missing output
+    missing=$(missing_ids_packages)
+    [ -n "$missing" ] || return 0
+    # shellcheck disable=SC2086  # a word list of validated package names
+    if command -v dnf >/dev/null 2>&1; then
+        output=$(dnf install -y $missing 2>&1) || die "could not install $missing (dnf:" \
+            "$(tail -n 2 <<<"$output" | tr '\n' ' ')); capture works without them"
+    elif command -v apt-get >/dev/null 2>&1; then
+        output=$(DEBIAN_FRONTEND=noninteractive apt-get install -y $missing 2>&1) ||
+            die "could not install $missing (apt-get: $(tail -n 2 <<<"$output" | tr '\n' ' '));" \
+                "capture works without them"
+    else
+        die "no dnf or apt-get to install $missing"
+    fi
+    log "installed IDS package(s) $missing"
+}
+
+check() {
+    local feed paths=() missing
+    check_capture_interface
+    check_ruleset
+    for feed in $FEEDS; do
+        paths+=("$(check_feed "$feed")")
+    done
+    if [ "$LOG_VOLUME" = yes ] && [ -n "$LOG_MOUNT_POINT" ] &&
+        command -v mountpoint >/dev/null 2>&1 && ! mountpoint -q "$LOG_MOUNT_POINT"; then
+        log "warning: the log volume is not mounted at $LOG_MOUNT_POINT"
+    fi
+    missing=$(missing_ids_packages)
+    if [ -n "$missing" ]; then
+        log "warning: IDS package(s) not installed: $missing (see cloudtap-sensor install-ids)"
+    fi
+    log "ok: capture interface $CAPTURE_INTERFACE (MTU $CAPTURE_MTU);" \
+        "$(elements "${paths[@]}"); feeds from $FEED_SOURCE_CIDRS arrive on $UNDERLAY" \
+        "(MTU $(link_mtu "$UNDERLAY"))"
+}
+
+main() {
+    local command=${1:-apply}
+    case "$command" in
+    apply)
+        load_settings
+        apply
+        check
+        ;;
+    check)
+        load_settings
+        check
+        ;;
+    render)
+        load_settings
+        render_ruleset
+        ;;
+    install-ids)
+        [ -r "$CONF" ] || die "cannot read settings file $CONF"
+        # shellcheck source=/dev/null
+        . "$CONF"
+        IDS_PACKAGES=${IDS_PACKAGES:-}
+        install_ids
+        ;;
+    *) die "unknown command '$command' (expected apply, check, render or install-ids)" ;;
+    esac
+}
+
+main "$@"
