@@ -10,6 +10,8 @@ import ipaddress
 from collections.abc import Iterable
 
 from .cloud_config import WrittenFile, asset_text, render
+from .errors import CloudtapInputError
+from .mirroring import VXLAN_PORT
 from .network_plan import NetworkPlan, Tier
 
 SETTINGS_PATH = "/etc/cloudtap/gateway.conf"
@@ -22,8 +24,39 @@ def _words(cidrs: Iterable[ipaddress.IPv4Network]) -> str:
     return " ".join(str(cidr) for cidr in cidrs)
 
 
-def render_settings(plan: NetworkPlan) -> str:
-    """The key=value file the script reads. Values are validated addresses, ports and names."""
+AWS_VPC_MTU = 9001
+"""What an AWS VPC carries between instances (jumbo frames): pass it as ``underlay_mtu`` there.
+Azure virtual networks and most OpenStack tenant networks carry 1500 (or less): pass nothing."""
+
+
+def _mirror_settings(plan: NetworkPlan, underlay_mtu: int | None) -> list[str]:
+    mirror = plan.gateway_mirror
+    lines = [
+        "# Gateway mirror: off, vxlan (copies encapsulated to the sensor) or tee (plain clones).",
+        f'MIRROR_MODE="{mirror.mode.value if mirror else "off"}"',
+    ]
+    if mirror is not None:
+        lines += [
+            f'MIRROR_SENSOR="{mirror.sensor_address}"',
+            f'MIRROR_VNI="{mirror.vni}"',
+            f'MIRROR_VXLAN_PORT="{VXLAN_PORT}"',
+            "# What the cloud's network carries: the interface towards the sensor is raised up to",
+            "# this when copies would not fit whole (empty: never change an MTU).",
+            f'MIRROR_UNDERLAY_MTU="{underlay_mtu or ""}"',
+        ]
+    return lines
+
+
+def render_settings(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> str:
+    """The key=value file the script reads. Values are validated addresses, ports and names.
+
+    ``underlay_mtu``: the MTU the cloud's network carries between instances (AWS: 9001,
+    :data:`AWS_VPC_MTU`); with the VXLAN mirror on, the gateway raises its interface towards the
+    sensor up to it when copies (50 bytes bigger than the packets) would not fit. Default: never
+    change an MTU, and say in the log when large copies travel as IP fragments.
+    """
+    if underlay_mtu is not None and not 1280 <= underlay_mtu <= 65535:
+        raise CloudtapInputError("underlay_mtu", underlay_mtu, "an MTU from 1280 to 65535")
     forwards = " ".join(
         f"{f.protocol.value}:{f.public_port}:{f.private_host}:{f.private_port}"
         for f in plan.port_forwards
@@ -37,18 +70,22 @@ def render_settings(plan: NetworkPlan) -> str:
         f'MANAGEMENT_CIDRS="{_words(plan.cidrs(Tier.MANAGEMENT))}"',
         "# protocol:public_port:private_host:private_port",
         f'PORT_FORWARDS="{forwards}"',
+        *_mirror_settings(plan, underlay_mtu),
     ]
     return "\n".join(lines) + "\n"
 
 
-def gateway_files(plan: NetworkPlan) -> list[WrittenFile]:
+def gateway_files(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> list[WrittenFile]:
     return [
-        WrittenFile(SETTINGS_PATH, render_settings(plan)),
+        WrittenFile(SETTINGS_PATH, render_settings(plan, underlay_mtu=underlay_mtu)),
         WrittenFile(SCRIPT_PATH, asset_text("gateway", "cloudtap-gateway.sh"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("gateway", "cloudtap-gateway.service")),
     ]
 
 
-def render_cloud_config(plan: NetworkPlan) -> str:
-    """The gateway's user data."""
-    return render(asset_text("gateway", "cloud-config.yaml"), gateway_files(plan))
+def render_cloud_config(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> str:
+    """The gateway's user data; ``underlay_mtu`` as in :func:`render_settings`."""
+    return render(
+        asset_text("gateway", "cloud-config.yaml"),
+        gateway_files(plan, underlay_mtu=underlay_mtu),
+    )

@@ -12,6 +12,7 @@ import yaml
 
 from components import gateway
 from components.cloud_config import written_files
+from components.errors import CloudtapInputError
 from components.network_plan import plan_network
 from tests.cloud_init import assert_valid_cloud_config
 
@@ -77,3 +78,64 @@ def test_gateway_script_passes_shellcheck() -> None:
         ["shellcheck", "-"], input=script.content, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+def mirrored_network(**mirror: object) -> dict[str, object]:
+    return {**aws_dev_network(), "gateway_mirror": mirror}
+
+
+def test_mirror_settings_for_the_aws_dev_stack_match_the_golden_file() -> None:
+    rendered = gateway.render_settings(
+        plan_network(mirrored_network()), underlay_mtu=gateway.AWS_VPC_MTU
+    )
+    assert rendered == (GOLDEN / "aws-dev-gateway-mirror.conf").read_text()
+
+
+def test_without_a_mirror_the_settings_say_off_and_nothing_else() -> None:
+    settings = gateway.render_settings(plan_network(aws_dev_network()))
+    assert settings.endswith('MIRROR_MODE="off"\n')
+    assert "MIRROR_SENSOR" not in settings
+
+
+def test_tee_mirror_settings_name_the_sensor_as_next_hop() -> None:
+    settings = gateway.render_settings(
+        plan_network(mirrored_network(mode="tee", sensor_address="10.0.144.20"))
+    )
+    assert 'MIRROR_MODE="tee"' in settings
+    assert 'MIRROR_SENSOR="10.0.144.20"' in settings
+    assert 'MIRROR_UNDERLAY_MTU=""' in settings  # by default an MTU is never changed
+
+
+def test_mirror_settings_carry_the_vni() -> None:
+    settings = gateway.render_settings(plan_network(mirrored_network(vni=77)))
+    assert 'MIRROR_VNI="77"' in settings
+    assert 'MIRROR_VXLAN_PORT="4789"' in settings
+
+
+@pytest.mark.parametrize("mtu", [576, 70000])
+def test_an_impossible_underlay_mtu_is_refused(mtu: int) -> None:
+    with pytest.raises(CloudtapInputError, match=f"underlay_mtu: got {mtu}"):
+        gateway.render_settings(plan_network(mirrored_network()), underlay_mtu=mtu)
+
+
+def test_mirrored_cloud_config_passes_the_real_cloud_init_schema_validator() -> None:
+    text = gateway.render_cloud_config(plan_network(mirrored_network()), underlay_mtu=9001)
+    assert_valid_cloud_config(text)
+    assert 'MIRROR_UNDERLAY_MTU="9001"' in written_files(text)[gateway.SETTINGS_PATH].content
+
+
+def test_gateway_script_refuses_an_unknown_mirror_mode(tmp_path: Path) -> None:
+    files = written_files(gateway.render_cloud_config(plan_network(mirrored_network())))
+    settings = tmp_path / "gateway.conf"
+    settings.write_text(files[gateway.SETTINGS_PATH].content.replace('"vxlan"', '"span"'))
+    script = tmp_path / "cloudtap-gateway"
+    script.write_text(files[gateway.SCRIPT_PATH].content)
+    result = subprocess.run(
+        ["bash", str(script), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CLOUDTAP_GATEWAY_CONF": str(settings)},
+    )
+    assert result.returncode == 1
+    assert "MIRROR_MODE must be off, vxlan or tee, not 'span'" in result.stderr

@@ -7,11 +7,34 @@
 # Settings come from a small key=value file (CLOUDTAP_GATEWAY_CONF, default
 # /etc/cloudtap/gateway.conf) that cloudtap renders. Every rule lives in one nftables table,
 # `ip cloudtap`, replaced whole in one transaction: running this again gives exactly the same rule
-# set, and running it after a flush restores it. Nothing outside that table is touched.
-# Interfaces are found by the addresses they carry, never by name: names differ per cloud.
+# set, and running it after a flush restores it. Nothing outside cloudtap's own tables and
+# devices is touched. Interfaces are found by the addresses they carry, never by name: names
+# differ per cloud.
+#
+# The mirror (MIRROR_MODE), a copy of every packet forwarded to or from the private tier:
+#   vxlan  each copy goes whole (Ethernet header included) inside VXLAN to the sensor's own
+#          address, as AWS Traffic Mirroring and Azure virtual network TAP send theirs: a VXLAN
+#          device with a fixed remote (cloudtap-mirror) and table `netdev cloudtap_mirror`, whose
+#          chains sit on the interface(s) facing the private tier (the private-subnet interface
+#          of a multi-homed gateway; the only interface of a one-armed one, as on AWS):
+#            ingress: packets private hosts send, as they sent them (before NAT, TTL intact);
+#            egress:  packets delivered to private hosts, as they receive them (after de-NAT).
+#          Never copied: the gateway's own traffic (to or from its addresses), anything to or
+#          from the monitor tier (the sensor and the feed itself), and nothing is ever received
+#          through the VXLAN device. Needs Linux 5.16 or newer (netdev egress hook).
+#   tee    plain clones with the sensor as next hop (`dup to`, the seeds' iptables TEE): only on
+#          a true layer-2 segment; routed clouds (AWS, Azure, OpenStack with port security) drop
+#          them. Clones taken before routing carry a TTL one lower than the original.
+# A copy that cannot be delivered (sensor down, no ARP answer) is dropped on its own: the
+# original is forwarded regardless. The rule set for forwarding loads first, so a mirror that
+# fails to load fails this script loudly but leaves forwarding in place.
 set -euo pipefail
 
 readonly TABLE=cloudtap
+readonly MIRROR_TABLE=cloudtap_mirror
+readonly MIRROR_DEVICE=cloudtap-mirror
+# Outer IPv4 (20) + UDP (8) + VXLAN (8) + the copy's own Ethernet header (14).
+readonly VXLAN_OVERHEAD=50
 CONF=${CLOUDTAP_GATEWAY_CONF:-/etc/cloudtap/gateway.conf}
 
 log() {
@@ -52,6 +75,51 @@ interface_in() { # interface_in CIDR... -> name of the interface holding an addr
     return 1
 }
 
+route_device() { # route_device ADDRESS -> the interface the route to ADDRESS leaves by
+    local route
+    route=$(ip -o -4 route get "$1" 2>/dev/null) || return 1
+    [[ $route =~ \ dev\ ([^ ]+) ]] || return 1
+    echo "${BASH_REMATCH[1]}"
+}
+
+int_to_ip4() {
+    echo "$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
+}
+
+mirrored_interfaces() { # the interfaces facing the private tier, one per line
+    local _index device _family address _rest cidr found=()
+    while read -r _index device _family address _rest; do
+        for cidr in $PRIVATE_CIDRS; do
+            if in_cidr "${address%/*}" "$cidr" && [[ " ${found[*]} " != *" $device "* ]]; then
+                found+=("$device")
+            fi
+        done
+    done < <(ip -o -4 addr show)
+    if ((${#found[@]} == 0)); then
+        # One-armed (AWS: one ENI): the private tier is reached through its route's interface.
+        for cidr in $PRIVATE_CIDRS; do
+            device=$(route_device "$(int_to_ip4 $(($(ip4_to_int "${cidr%/*}") + 1)))") ||
+                die "no route to the private tier ($cidr)"
+            if [[ " ${found[*]} " != *" $device "* ]]; then found+=("$device"); fi
+        done
+    fi
+    printf '%s\n' "${found[@]}"
+}
+
+own_addresses() { # every IPv4 address of this gateway
+    local _index _device _family address _rest
+    while read -r _index _device _family address _rest; do
+        echo "${address%/*}"
+    done < <(ip -o -4 addr show)
+}
+
+link_mtu() {
+    local line
+    line=$(ip -o link show dev "$1" 2>/dev/null) || return 1
+    [[ $line =~ \ mtu\ ([0-9]+) ]] || return 1
+    echo "${BASH_REMATCH[1]}"
+}
+
 elements() { # elements CIDR... -> "a, b, c" for an nftables set
     local IFS=,
     local joined="$*"
@@ -68,6 +136,30 @@ named_set() { # named_set NAME CIDR... ; an empty set has no elements line
 
 port_forward_comment() { # protocol public_port host private_port
     echo "cloudtap: forward $1/$2 to $3:$4"
+}
+
+sent_comment() { echo "cloudtap: copy what private hosts send through $1"; }
+received_comment() { echo "cloudtap: copy what private hosts receive through $1"; }
+
+quoted_names() { # quoted_names NAME... -> "a", "b"
+    local name quoted=()
+    for name in "$@"; do quoted+=("\"$name\""); done
+    elements "${quoted[@]}"
+}
+
+render_tee_chains() { # clones with the sensor as next hop, in table ip cloudtap
+    echo "    chain mirror_sent {"
+    echo "        type filter hook prerouting priority mangle; policy accept;"
+    # shellcheck disable=SC2086
+    echo "        iifname { $(quoted_names $MIRRORED) } ip saddr @private fib daddr type != local" \
+        "ip daddr != @isolated dup to $MIRROR_SENSOR comment \"$(sent_comment tee)\""
+    echo "    }"
+    # After the forwarding chain (priority filter): only what the gateway lets through.
+    echo "    chain mirror_received {"
+    echo "        type filter hook forward priority filter + 10; policy accept;"
+    echo "        ip daddr @private ip saddr != @isolated dup to $MIRROR_SENSOR" \
+        "comment \"$(received_comment tee)\""
+    echo "    }"
 }
 
 render_ruleset() {
@@ -107,6 +199,40 @@ render_ruleset() {
     echo "        ct status dnat accept comment \"cloudtap: port forwards\""
     echo "        ip saddr @egress ip daddr != $NETWORK_CIDR accept comment \"cloudtap: egress\""
     echo "    }"
+    if [ "$MIRROR_MODE" = tee ]; then render_tee_chains; fi
+    echo "}"
+}
+
+render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy points
+    local device index=0
+    echo "table netdev $MIRROR_TABLE"
+    echo "delete table netdev $MIRROR_TABLE"
+    echo "table netdev $MIRROR_TABLE {"
+    echo "    comment \"owned by cloudtap-gateway: replaced whole at every run\""
+    # shellcheck disable=SC2086
+    named_set private $PRIVATE_CIDRS
+    echo "    set not_copied {"
+    echo "        type ipv4_addr; flags interval; auto-merge"
+    # shellcheck disable=SC2046,SC2086
+    echo "        elements = { $(elements $(own_addresses) $MONITOR_CIDRS) }"
+    echo "    }"
+    echo "    chain mirror_device_in {"
+    echo "        type filter hook ingress device \"$MIRROR_DEVICE\" priority filter; policy drop;"
+    echo "        comment \"cloudtap: the mirror only sends; VXLAN sent to this gateway goes nowhere\""
+    echo "    }"
+    for device in $MIRRORED; do
+        index=$((index + 1))
+        echo "    chain sent_$index {"
+        echo "        type filter hook ingress device \"$device\" priority filter; policy accept;"
+        echo "        ip saddr @private ip daddr != @not_copied dup to \"$MIRROR_DEVICE\"" \
+            "comment \"$(sent_comment "$device")\""
+        echo "    }"
+        echo "    chain received_$index {"
+        echo "        type filter hook egress device \"$device\" priority filter; policy accept;"
+        echo "        ip daddr @private ip saddr != @not_copied dup to \"$MIRROR_DEVICE\"" \
+            "comment \"$(received_comment "$device")\""
+        echo "    }"
+    done
     echo "}"
 }
 
@@ -121,10 +247,81 @@ load_settings() {
     MONITOR_CIDRS=${MONITOR_CIDRS:-}
     MANAGEMENT_CIDRS=${MANAGEMENT_CIDRS:-}
     PORT_FORWARDS=${PORT_FORWARDS:-}
+    MIRROR_MODE=${MIRROR_MODE:-off}
+    MIRROR_VXLAN_PORT=${MIRROR_VXLAN_PORT:-4789}
+    MIRROR_UNDERLAY_MTU=${MIRROR_UNDERLAY_MTU:-}
+    case "$MIRROR_MODE" in
+    off) ;;
+    vxlan | tee)
+        [ -n "${MIRROR_SENSOR:-}" ] || die "$CONF sets MIRROR_MODE=$MIRROR_MODE but no MIRROR_SENSOR"
+        [ "$MIRROR_MODE" = tee ] || [ -n "${MIRROR_VNI:-}" ] || die "$CONF does not set MIRROR_VNI"
+        ;;
+    *) die "$CONF: MIRROR_MODE must be off, vxlan or tee, not '$MIRROR_MODE'" ;;
+    esac
     command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
     # shellcheck disable=SC2086
     WAN=$(interface_in $PUBLIC_CIDRS) ||
         die "no interface carries an address in the public tier ($PUBLIC_CIDRS)"
+    MIRRORED=""
+    if [ "$MIRROR_MODE" != off ]; then
+        MIRRORED=$(mirrored_interfaces | tr '\n' ' ')
+        MIRRORED=${MIRRORED% }
+    fi
+}
+
+mirror_device_ok() {
+    local details
+    details=$(ip -d -o link show dev "$MIRROR_DEVICE" 2>/dev/null) || return 1
+    [[ $details == *" vxlan id $MIRROR_VNI remote $MIRROR_SENSOR "* ]] &&
+        [[ $details == *" dstport $MIRROR_VXLAN_PORT "* ]]
+}
+
+fit_underlay_mtu() { # copies must cross to the sensor unfragmented where the cloud allows it
+    local underlay have need largest=0 device mtu
+    underlay=$(route_device "$MIRROR_SENSOR") || die "no route to the sensor $MIRROR_SENSOR"
+    for device in $MIRRORED; do
+        mtu=$(link_mtu "$device")
+        if ((mtu > largest)); then largest=$mtu; fi
+    done
+    need=$((largest + VXLAN_OVERHEAD))
+    have=$(link_mtu "$underlay")
+    if ((have < need)) && [ -n "$MIRROR_UNDERLAY_MTU" ] && ((have < MIRROR_UNDERLAY_MTU)); then
+        # Only up to what the settings say the cloud's network carries (AWS VPC: 9001).
+        if ip link set dev "$underlay" mtu "$MIRROR_UNDERLAY_MTU" 2>/dev/null; then
+            log "raised the MTU of $underlay (towards the sensor) from $have to $MIRROR_UNDERLAY_MTU"
+            have=$MIRROR_UNDERLAY_MTU
+        else
+            log "warning: could not raise the MTU of $underlay to $MIRROR_UNDERLAY_MTU"
+        fi
+    fi
+    if ((have < need)); then
+        log "note: $underlay carries $have bytes: copies of packets over" \
+            "$((have - VXLAN_OVERHEAD)) bytes reach the sensor as IP fragments"
+    fi
+    ip link set dev "$MIRROR_DEVICE" mtu $((have > 1500 + VXLAN_OVERHEAD ? have - VXLAN_OVERHEAD : 1500))
+}
+
+apply_vxlan_mirror() {
+    if ip link show dev "$MIRROR_DEVICE" >/dev/null 2>&1 && ! mirror_device_ok; then
+        ip link del dev "$MIRROR_DEVICE"
+    fi
+    if ! ip link show dev "$MIRROR_DEVICE" >/dev/null 2>&1; then
+        # No `local` or `dev`: the route to the sensor picks them, so the copies follow it.
+        ip link add name "$MIRROR_DEVICE" type vxlan id "$MIRROR_VNI" remote "$MIRROR_SENSOR" \
+            dstport "$MIRROR_VXLAN_PORT" nolearning ||
+            die "cannot create the VXLAN device $MIRROR_DEVICE"
+    fi
+    sysctl -qw "net/ipv6/conf/$MIRROR_DEVICE/disable_ipv6=1" 2>/dev/null || true
+    fit_underlay_mtu
+    ip link set dev "$MIRROR_DEVICE" arp off multicast off up
+    render_mirror_table | nft -f - ||
+        die "nft refused table netdev $MIRROR_TABLE (the mirror needs Linux 5.16 or newer)"
+}
+
+remove_vxlan_mirror() {
+    nft -f - <<<"table netdev $MIRROR_TABLE
+delete table netdev $MIRROR_TABLE"
+    ip link del dev "$MIRROR_DEVICE" 2>/dev/null || true
 }
 
 apply() {
@@ -135,10 +332,45 @@ apply() {
     sysctl -qw net/ipv4/conf/all/send_redirects=0 net/ipv4/conf/default/send_redirects=0 \
         "net/ipv4/conf/$WAN/send_redirects=0"
     render_ruleset | nft -f - || die "nft refused the rule set"
+    if [ "$MIRROR_MODE" = vxlan ]; then apply_vxlan_mirror; else remove_vxlan_mirror; fi
+}
+
+check_mirror() { # prints what the mirror does
+    local rules device
+    case "$MIRROR_MODE" in
+    off)
+        echo "no mirror"
+        return 0
+        ;;
+    tee)
+        rules=$(nft list table ip $TABLE)
+        grep -qF "dup to $MIRROR_SENSOR comment \"$(sent_comment tee)\"" <<<"$rules" ||
+            die "the mirror does not tee what private hosts send to $MIRROR_SENSOR"
+        grep -qF "dup to $MIRROR_SENSOR comment \"$(received_comment tee)\"" <<<"$rules" ||
+            die "the mirror does not tee what private hosts receive to $MIRROR_SENSOR"
+        echo "teeing private-tier traffic on $MIRRORED to next hop $MIRROR_SENSOR"
+        return 0
+        ;;
+    esac
+    mirror_device_ok ||
+        die "the mirror's VXLAN device $MIRROR_DEVICE (VNI $MIRROR_VNI to $MIRROR_SENSOR," \
+            "UDP $MIRROR_VXLAN_PORT) is missing or different"
+    [[ $(ip -o link show dev "$MIRROR_DEVICE") =~ [\<,]UP[,\>] ]] || die "$MIRROR_DEVICE is down"
+    rules=$(nft list table netdev $MIRROR_TABLE 2>/dev/null) ||
+        die "nftables table netdev $MIRROR_TABLE (the mirror) is missing"
+    grep -q "device \"$MIRROR_DEVICE\" priority filter; policy drop;" <<<"$rules" ||
+        die "the drop of anything received through $MIRROR_DEVICE is missing"
+    for device in $MIRRORED; do
+        grep -qF "dup to \"$MIRROR_DEVICE\" comment \"$(sent_comment "$device")\"" <<<"$rules" ||
+            die "the mirror does not copy what private hosts send through $device"
+        grep -qF "dup to \"$MIRROR_DEVICE\" comment \"$(received_comment "$device")\"" \
+            <<<"$rules" || die "the mirror does not copy what private hosts receive through $device"
+    done
+    echo "mirroring private-tier traffic on $MIRRORED to $MIRROR_SENSOR (VXLAN VNI $MIRROR_VNI)"
 }
 
 check() {
-    local rules forward protocol public_port host private_port
+    local rules forward protocol public_port host private_port mirror
     [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ] || die "net.ipv4.ip_forward is not 1"
     rules=$(nft list table ip $TABLE 2>/dev/null) || die "nftables table ip $TABLE is missing"
     grep -q 'masquerade comment "cloudtap: masquerade"' <<<"$rules" ||
@@ -151,9 +383,10 @@ check() {
         grep -qF "$(port_forward_comment "$protocol" "$public_port" "$host" "$private_port")" \
             <<<"$rules" || die "port forward $forward is missing"
     done
+    mirror=$(check_mirror)
     # shellcheck disable=SC2086
     log "ok: forwarding on; masquerading $(elements $PRIVATE_CIDRS $MONITOR_CIDRS) out of $WAN;" \
-        "$(wc -w <<<"$PORT_FORWARDS") port forward(s)"
+        "$(wc -w <<<"$PORT_FORWARDS") port forward(s); $mirror"
 }
 
 main() {
@@ -171,6 +404,7 @@ main() {
     render)
         load_settings
         render_ruleset
+        if [ "$MIRROR_MODE" = vxlan ]; then render_mirror_table; fi
         ;;
     *) die "unknown command '$command' (expected apply, check or render)" ;;
     esac
