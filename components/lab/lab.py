@@ -1,12 +1,14 @@
-"""A network-namespace lab that runs the gateway's rendered boot files on this machine.
+"""A network-namespace lab that runs the gateway's and the sensor's rendered boot files here.
 
 ``Lab.create(plan)`` builds one namespace per :class:`~components.lab.topology.Host`, wires them
-with veth pairs as :func:`~components.lab.topology.plan_topology` says, writes the settings file
-and script exactly as the gateway's cloud-config would (``render_cloud_config`` then
-``written_files``: never a hand-written copy) and runs ``cloudtap-gateway apply`` in the gateway
-namespace. Everything it creates (namespaces, veth pairs, the temporary directory, background
-processes) is removed when the ``with`` block ends, however it ends: an exception, Ctrl-C, SIGTERM
-or SIGHUP (see :class:`_SignalGuard`). Every command runs with a timeout.
+with veth pairs as :func:`~components.lab.topology.plan_topology` says, writes the settings files,
+scripts and decapsulator exactly as the gateway's and the sensor's cloud-configs would
+(``render_cloud_config`` then ``written_files``: never a hand-written copy), runs
+``cloudtap-sensor apply`` in the sensor namespace and ``cloudtap-gateway apply`` (with the
+gateway mirror on, towards that sensor) in the gateway namespace. Everything it creates
+(namespaces, veth pairs, the temporary directory, background processes, the sensor's
+decapsulator) is removed when the ``with`` block ends, however it ends: an exception, Ctrl-C,
+SIGTERM or SIGHUP (see :class:`_SignalGuard`). Every command runs with a timeout.
 
 Traffic never leaves the lab: every address lives on an interface inside its namespaces, and no
 namespace has a link to the machine's own network.
@@ -32,10 +34,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Literal
 
+from .. import sensor
 from ..cloud_config import written_files
 from ..gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
 from ..network_plan import NetworkPlan, Tier
-from .topology import Host, Topology, plan_topology
+from .pcap import Frame, read_pcap
+from .topology import VPC_MTU, Host, Topology, plan_topology
 
 NAME_PREFIX: Final = "ct"
 """Namespace names are ``ct<4 random hex>-<host>``: random per lab, so labs run side by side."""
@@ -43,8 +47,16 @@ COMMAND_TIMEOUT: Final = 10.0
 """Seconds any single command may take unless the caller says otherwise."""
 STOP_TIMEOUT: Final = 2.0
 """Seconds a background process gets after SIGTERM before SIGKILL."""
+ANSWER_TIMEOUT_STREAM: Final = 2.0
+"""Seconds a UDP stream waits for its last answers."""
 TABLE: Final = "cloudtap"
 """The nftables table (family ip) that the gateway script owns."""
+MIRROR_TABLE: Final = "cloudtap_mirror"
+"""The nftables table (family netdev) of the gateway's VXLAN mirror."""
+MIRROR_DEVICE: Final = "cloudtap-mirror"
+"""The gateway's VXLAN device towards the sensor."""
+SENSOR_TABLE: Final = "cloudtap_sensor"
+"""The nftables table (family inet) that the sensor script owns."""
 REQUIRED_TOOLS: Final = {
     "ip": "iproute2",
     "nft": "nftables",
@@ -54,8 +66,10 @@ REQUIRED_TOOLS: Final = {
 }
 """Commands the lab runs, and the Debian/Ubuntu package that provides each."""
 PROBE: Final = Path(__file__).with_name("probe.py")
+FEEDS: Final = Path(__file__).with_name("feeds.py")
 
 GatewayCommand = Literal["apply", "check", "render"]
+SensorCommand = Literal["apply", "check", "render"]
 Protocol = Literal["tcp", "udp"]
 
 
@@ -250,6 +264,18 @@ class Listener:
         return next(iter(self._addresses(lines)), None)
 
 
+class Recording:
+    """A ``tcpdump -w`` of one lab interface; :meth:`frames` once its block has ended."""
+
+    def __init__(self, host: Host, interface: str, path: Path):
+        self.host = host
+        self.interface = interface
+        self.path = path
+
+    def frames(self) -> list[Frame]:
+        return read_pcap(self.path)
+
+
 class _SignalGuard:
     """Turns process signals into orderly unwinding while at least one lab exists.
 
@@ -323,34 +349,69 @@ _SIGNALS = _SignalGuard()
 class Lab:
     """A running lab. Build it with ``with Lab.create(plan) as lab:``."""
 
-    def __init__(self, topology: Topology, prefix: str, workdir: Path, python: str):
+    def __init__(
+        self,
+        topology: Topology,
+        prefix: str,
+        workdir: Path,
+        python: str,
+        sensor_args: Mapping[str, Any] | None = None,
+    ):
         self.topology = topology
         self.prefix = prefix
         self.workdir = workdir
         self.python = python
         self.settings_path = workdir / Path(SETTINGS_PATH).name
         self.script_path = workdir / Path(SCRIPT_PATH).name
+        self.sensor_plan = sensor.plan_sensor(
+            sensor_args, default_feed_sources=[topology.plan.cidr_block]
+        )
+        """The lab sensor's plan: by default every feed, accepted from the whole network."""
+        self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
+        self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
+        self.decap_path = workdir / Path(sensor.DECAP_PATH).name
+        self.sensor_run_dir = workdir / "sensor-run"
+        """The sensor's /run/cloudtap: cloudtap-decap's settings, ready file and log."""
         self._namespaces: list[str] = []
         self._background: list[Background] = []
+        self._recordings = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     @classmethod
     @contextlib.contextmanager
     def create(
-        cls, plan: NetworkPlan, *, apply_gateway: bool = True, python: str = sys.executable
+        cls,
+        plan: NetworkPlan,
+        *,
+        apply_gateway: bool = True,
+        apply_sensor: bool = True,
+        sensor_args: Mapping[str, Any] | None = None,
+        python: str = sys.executable,
     ) -> Iterator[Lab]:
-        """Build the lab for ``plan``, run ``apply`` on the gateway, and remove it all on exit.
+        """Build the lab for ``plan`` (gateway mirror on: see
+        :func:`~components.lab.topology.with_gateway_mirror`), run ``apply`` on the sensor and
+        then the gateway, and remove it all on exit.
 
-        ``apply_gateway=False`` leaves the gateway as a fresh host (forwarding off, no rules) for
-        the caller to apply and report on. ``python`` runs the probes inside the namespaces
-        (default: this interpreter; only its standard library is used).
+        ``apply_gateway=False`` / ``apply_sensor=False`` leave that host fresh (no rules, no
+        devices) for the caller to apply and report on. ``sensor_args`` are the sensor's
+        :class:`~components.sensor.SensorArgs` (default: all defaults, feeds accepted from the
+        whole network). ``python`` runs the probes and the
+        sensor's decapsulator inside the namespaces (default: this interpreter; only its
+        standard library is used).
         """
         topology = plan_topology(plan)
         with _SIGNALS.active():
-            lab = cls(topology, "", Path(tempfile.mkdtemp(prefix="cloudtap-lab-")), python)
+            workdir = Path(tempfile.mkdtemp(prefix="cloudtap-lab-"))
+            try:
+                lab = cls(topology, "", workdir, python, sensor_args)
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
             try:
                 lab._build()
+                if apply_sensor:
+                    lab.sensor("apply", check=True)
                 if apply_gateway:
                     lab.gateway("apply", check=True)
                 yield lab
@@ -361,6 +422,7 @@ class Lab:
 
     def _build(self) -> None:
         self._write_gateway_files()
+        self._write_sensor_files()
         self._add_namespaces()
         for host in Host:
             ns = self.namespace(host)
@@ -372,8 +434,12 @@ class Lab:
         for link in self.topology.links:
             peer = self.namespace(link.host)
             # Created inside the namespaces, so the names never meet another lab's (or anyone's).
-            veth = ["type", "veth", "peer", "name", link.host_interface, "netns", peer]
-            _run(["ip", "-n", gw, "link", "add", "name", link.gateway_interface, *veth], host=gw)
+            mtu = ["mtu", str(link.mtu)]
+            veth = ["type", "veth", "peer", "name", link.host_interface, *mtu, "netns", peer]
+            _run(
+                ["ip", "-n", gw, "link", "add", "name", link.gateway_interface, *mtu, *veth],
+                host=gw,
+            )
             for ns, device, addresses in (
                 (gw, link.gateway_interface, link.gateway_addresses),
                 (peer, link.host_interface, link.host_addresses),
@@ -390,13 +456,25 @@ class Lab:
         _run(["ip", "-n", gw, "route", "add", "default", "via", via], host=gw)
 
     def _write_gateway_files(self) -> None:
-        files = written_files(render_cloud_config(self.topology.plan))
+        # The lab's links model a VPC, whose network carries jumbo frames (as AWS's does).
+        files = written_files(render_cloud_config(self.topology.plan, underlay_mtu=VPC_MTU))
         for rendered, local in (
             (SETTINGS_PATH, self.settings_path),
             (SCRIPT_PATH, self.script_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
+
+    def _write_sensor_files(self) -> None:
+        files = written_files(sensor.render_cloud_config(self.sensor_plan))
+        for rendered, local in (
+            (sensor.SETTINGS_PATH, self.sensor_settings_path),
+            (sensor.SCRIPT_PATH, self.sensor_script_path),
+            (sensor.DECAP_PATH, self.decap_path),
+        ):
+            local.write_text(files[rendered].content, encoding="utf-8")
+            local.chmod(int(files[rendered].permissions, 8))
+        self.sensor_run_dir.mkdir()
 
     def _add_namespaces(self) -> None:
         hosts = list(Host)
@@ -576,30 +654,136 @@ class Lab:
                 raise LabError(f"{host.value}: tcpdump did not start: " + " | ".join(process.lines))
             yield process
 
+    @contextlib.contextmanager
+    def record(self, host: Host, interface: str, *expression: str) -> Iterator[Recording]:
+        """``tcpdump -w`` (whole frames) on ``host``'s ``interface`` for the block's length.
+
+        Read :meth:`Recording.frames` after the block: tcpdump has then been stopped and its
+        file is complete. Whatever should be recorded must have arrived before the block ends.
+        """
+        self._recordings += 1
+        path = self.workdir / f"{self._recordings}-{host.value}-{interface}.pcap"
+        argv = ["tcpdump", "-n", "-s", "0", "-U", "--immediate-mode", "-Z", "root"]
+        argv += ["-i", interface, "-w", str(path), *expression]
+        with self.background(host, *argv) as process:
+            if process.wait_for(lambda line: "listening on" in line, COMMAND_TIMEOUT) is None:
+                raise LabError(f"{host.value}: tcpdump did not start: " + " | ".join(process.lines))
+            yield Recording(host, interface, path)
+
+    def stream(
+        self,
+        host: Host,
+        address: ipaddress.IPv4Address,
+        port: int,
+        *,
+        count: int,
+        rate: float,
+        timeout: float = ANSWER_TIMEOUT_STREAM,
+    ) -> tuple[int, int]:
+        """A UDP stream from ``host`` to a listener (see :meth:`listen`): (sent, answered)."""
+        argv = [self.python, "-I", "-S", str(PROBE), "stream", "--protocol", "udp"]
+        argv += ["--source", str(self.address(host)), "--address", str(address)]
+        argv += ["--port", str(port), "--count", str(count), "--rate", str(rate)]
+        argv += ["--timeout", str(timeout)]
+        result = self.run(host, *argv, check=False, timeout=count / rate + timeout + 10)
+        try:
+            answer = json.loads(result.stdout.strip().splitlines()[-1])
+            return int(answer["sent"]), int(answer["answered"])
+        except (IndexError, KeyError, ValueError):
+            raise LabCommandError(
+                host.value, argv, result.returncode, _completed_output(result)
+            ) from None
+
+    def send_feed(
+        self,
+        host: Host,
+        kind: str,
+        *,
+        source: ipaddress.IPv4Address,
+        count: int,
+        vni: int = 77,
+        rate: float = 5000.0,
+    ) -> None:
+        """Send a mirror feed of ``kind`` (see :mod:`~components.lab.feeds`) from ``host``,
+        with outer source ``source``, to the sensor."""
+        argv = [self.python, "-I", "-S", str(FEEDS), kind, "--source", str(source)]
+        argv += ["--destination", str(self.address(Host.SENSOR)), "--count", str(count)]
+        argv += ["--vni", str(vni), "--rate", str(rate)]
+        self.run(host, *argv, timeout=count / rate + COMMAND_TIMEOUT)
+
+    def tx_packets(self, host: Host, device: str) -> int:
+        """Packets ``device`` in ``host`` has sent so far."""
+        listing = json.loads(self.run(host, "ip", "-s", "-j", "link", "show", "dev", device).stdout)
+        return int(listing[0]["stats64"]["tx"]["packets"])
+
     # -- the gateway -----------------------------------------------------------------------
+
+    def _script(
+        self,
+        host: Host,
+        script: Path,
+        command: str,
+        *,
+        env: Mapping[str, str],
+        check: bool,
+        timeout: float,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a rendered script through its own ``#!`` line, as ``exec`` would, so a
+        ``noexec`` temporary directory does not matter."""
+        first_line = script.read_text(encoding="utf-8").splitlines()[0]
+        if not first_line.startswith("#!"):
+            raise LabError(f"the rendered {script.name} has no #! line: {first_line!r}")
+        interpreter = first_line[2:].strip().split(maxsplit=1)
+        return self.run(
+            host,
+            *interpreter,
+            str(script),
+            command,
+            check=check,
+            timeout=timeout,
+            env={**os.environ, **env},
+        )
 
     def gateway(
         self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
     ) -> subprocess.CompletedProcess[str]:
-        """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace.
-
-        The script is started through its own ``#!`` line, as ``exec`` would, so a ``noexec``
-        temporary directory does not matter.
-        """
-        first_line = self.script_path.read_text(encoding="utf-8").splitlines()[0]
-        if not first_line.startswith("#!"):
-            raise LabError(f"the rendered {SCRIPT_PATH} has no #! line: {first_line!r}")
-        interpreter = first_line[2:].strip().split(maxsplit=1)
-        env = {**os.environ, "CLOUDTAP_GATEWAY_CONF": str(self.settings_path)}
-        return self.run(
-            Host.GATEWAY,
-            *interpreter,
-            str(self.script_path),
-            command,
-            check=check,
-            timeout=timeout,
-            env=env,
+        """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace."""
+        env = {"CLOUDTAP_GATEWAY_CONF": str(self.settings_path)}
+        return self._script(
+            Host.GATEWAY, self.script_path, command, env=env, check=check, timeout=timeout
         )
+
+    def sensor(
+        self, command: SensorCommand, *, check: bool = False, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-sensor <command>`` in the sensor namespace.
+
+        There is no systemd in a namespace: the script starts the rendered decapsulator itself
+        (``CLOUDTAP_SENSOR_SUPERVISOR=process``) with :attr:`python`, and keeps its state in
+        :attr:`sensor_run_dir` instead of ``/run/cloudtap``.
+        """
+        env = {
+            "CLOUDTAP_SENSOR_CONF": str(self.sensor_settings_path),
+            "CLOUDTAP_SENSOR_RUN_DIR": str(self.sensor_run_dir),
+            "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
+            "CLOUDTAP_SENSOR_PYTHON": self.python,
+            "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+        }
+        return self._script(
+            Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
+        )
+
+    def mirror_table(self) -> str:
+        """``nft list table netdev cloudtap_mirror`` in the gateway ("" when it is missing)."""
+        return self.run(
+            Host.GATEWAY, "nft", "list", "table", "netdev", MIRROR_TABLE, check=False
+        ).stdout
+
+    def sensor_table(self) -> str:
+        """``nft list table inet cloudtap_sensor`` in the sensor ("" when it is missing)."""
+        return self.run(
+            Host.SENSOR, "nft", "list", "table", "inet", SENSOR_TABLE, check=False
+        ).stdout
 
     def gateway_table(self) -> str:
         """``nft list table ip cloudtap`` in the gateway: the rule set the script owns."""

@@ -3,6 +3,10 @@
 Run as a standalone script inside a namespace (``python -I -S probe.py ...``): it imports only the
 standard library, so it needs neither the package nor the virtualenv's site-packages.
 
+``stream`` sends ``--count`` numbered UDP datagrams to a UDP listener at ``--rate`` per second
+and prints ``{"sent": ..., "answered": ...}``: how many of the listener's answers came back, each
+datagram's answer counted once (a fixed stream, to count losses end to end).
+
 ``listen`` prints one JSON line ``{"event": "ready"}`` once bound, then one ``{"event": "peer",
 "address": ..., "port": ...}`` per connection (TCP) or datagram (UDP), and answers each peer with
 ``seen <address> <port>``: the listener's view of who connected. ``connect`` prints one JSON line
@@ -17,6 +21,7 @@ import contextlib
 import json
 import socket
 import sys
+import time
 from collections.abc import Sequence
 
 READY = "ready"
@@ -51,9 +56,11 @@ def listen(protocol: str, address: str, port: int) -> None:
                     with contextlib.suppress(OSError):
                         connection.sendall(_answer(peer))
             else:
-                _data, peer = server.recvfrom(BUFFER)
+                data, peer = server.recvfrom(BUFFER)
                 _emit(event=PEER, address=peer[0], port=peer[1])
-                server.sendto(_answer(peer), peer)
+                number = data.decode(errors="replace").strip()
+                suffix = f" {number}" if number.isdigit() else ""
+                server.sendto(_answer(peer).rstrip(b"\n") + f"{suffix}\n".encode(), peer)
 
 
 def connect(protocol: str, source: str, address: str, port: int, timeout: float) -> bool:
@@ -84,21 +91,71 @@ def connect(protocol: str, source: str, address: str, port: int, timeout: float)
     return True
 
 
+def stream(
+    source: str, address: str, port: int, *, count: int, rate: float, timeout: float
+) -> bool:
+    """A paced UDP stream to a listener; print how many datagrams were answered."""
+    answered: set[int] = set()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        if source:
+            client.bind((source, 0))
+        client.connect((address, port))
+        client.setblocking(False)
+
+        def collect() -> None:
+            # Each answer names the datagram it answers: "seen <address> <port> <number>".
+            while True:
+                try:
+                    words = client.recv(BUFFER).decode(errors="replace").split()
+                except (BlockingIOError, ConnectionRefusedError):
+                    return
+                if len(words) == 4 and words[0] == "seen" and words[3].isdigit():
+                    answered.add(int(words[3]))
+
+        started = time.monotonic()
+        for number in range(count):
+            client.send(f"{number}\n".encode())
+            collect()
+            ahead = (number + 1) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        deadline = time.monotonic() + timeout
+        while len(answered) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+            collect()
+    _emit(sent=count, answered=len(answered))
+    return len(answered) == count
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     listener = commands.add_parser("listen")
     client = commands.add_parser("connect")
-    for command in (listener, client):
+    streamer = commands.add_parser("stream")
+    for command in (listener, client, streamer):
         command.add_argument("--protocol", choices=("tcp", "udp"), default="tcp")
         command.add_argument("--address", required=True)
         command.add_argument("--port", type=int, required=True)
-    client.add_argument("--source", default="")
-    client.add_argument("--timeout", type=float, default=1.0)
+    for command in (client, streamer):
+        command.add_argument("--source", default="")
+        command.add_argument("--timeout", type=float, default=1.0)
+    streamer.add_argument("--count", type=int, default=100)
+    streamer.add_argument("--rate", type=float, default=1000.0)
     args = parser.parse_args(argv)
     if args.command == "listen":
         listen(args.protocol, args.address, args.port)
         return 0
+    if args.command == "stream":
+        ok = stream(
+            args.source,
+            args.address,
+            args.port,
+            count=args.count,
+            rate=args.rate,
+            timeout=args.timeout,
+        )
+        return 0 if ok else 1
     return 0 if connect(args.protocol, args.source, args.address, args.port, args.timeout) else 1
 
 

@@ -9,15 +9,21 @@ seeds' multi-homed gateway (000/001): one gateway interface per tier, each host 
                     mgmt (management .10)   --- gw-mgmt  (management .1)
 
 Only availability-zone 0's subnets are used, except that the app's link carries every private
-subnet that holds a port forward's server, so each forward can be exercised.
+subnet that holds a port forward's server, so each forward can be exercised, and the sensor sits
+at the gateway mirror's sensor address (whose subnet the monitor link then carries).
+
+The gateway mirror is always on in the lab (:func:`with_gateway_mirror`): the sensor runs the
+rendered ``cloudtap-sensor`` and receives the gateway's copies. Links inside the network model a
+VPC and carry jumbo frames (:data:`VPC_MTU`); the public link models the internet path (1500).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ..mirroring import plan_gateway_mirror
 from ..network_plan import NetworkPlan, Tier
 
 INTERNET_HOST = ipaddress.IPv4Address("203.0.113.10")
@@ -30,6 +36,10 @@ HOST_INTERFACE = "eth0"
 """Name of every host's interface towards the gateway. Only the gateway must not rely on names."""
 MAX_INTERFACE_NAME = 15
 """Linux's IFNAMSIZ minus the terminating NUL."""
+VPC_MTU = 9001
+"""MTU of the links inside the network, as in an AWS VPC (jumbo frames between instances)."""
+INTERNET_MTU = 1500
+"""MTU of the public link: the path to the internet."""
 
 
 class Host(StrEnum):
@@ -78,6 +88,8 @@ class Link:
     host_default_route: ipaddress.IPv4Address | None
     """Where the host sends everything else; ``None`` for the internet, which routes nothing."""
     host_interface: str = HOST_INTERFACE
+    mtu: int = VPC_MTU
+    """MTU of both ends of the veth pair."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,18 @@ class Topology:
     def gateway_public_address(self) -> ipaddress.IPv4Address:
         return self.gateway_address(Tier.PUBLIC)
 
+    @property
+    def gateway_addresses(self) -> tuple[ipaddress.IPv4Address, ...]:
+        """Every address of the gateway, on every link."""
+        return tuple(address.ip for link in self.links for address in link.gateway_addresses)
+
+
+def with_gateway_mirror(plan: NetworkPlan) -> NetworkPlan:
+    """``plan`` with the gateway mirror on: as given, or with every default."""
+    if plan.gateway_mirror is not None:
+        return plan
+    return replace(plan, gateway_mirror=plan_gateway_mirror({}, plan.subnets[Tier.MONITOR]))
+
 
 def _nth(network: ipaddress.IPv4Network, offset: int) -> ipaddress.IPv4Interface:
     return ipaddress.IPv4Interface(f"{network.network_address + offset}/{network.prefixlen}")
@@ -139,8 +163,18 @@ def _app_addresses(
     return tuple(hosts) or (_nth(subnets[0], HOST_OFFSET),)
 
 
+def _sensor_address(plan: NetworkPlan) -> ipaddress.IPv4Interface:
+    """The gateway mirror's sensor address, in its monitor subnet."""
+    assert plan.gateway_mirror is not None
+    address = plan.gateway_mirror.sensor_address
+    home = next(cidr for cidr in plan.subnets[Tier.MONITOR] if address in cidr)
+    return ipaddress.IPv4Interface(f"{address}/{home.prefixlen}")
+
+
 def plan_topology(plan: NetworkPlan) -> Topology:
-    """The lab for ``plan``: the app is the first port forward's server (else private .10)."""
+    """The lab for ``plan`` with the gateway mirror on (:func:`with_gateway_mirror`): the app is
+    the first port forward's server (else private .10), the sensor the mirror's sensor."""
+    plan = with_gateway_mirror(plan)
     public = plan.subnets[Tier.PUBLIC][0]
     router = _nth(public, ROUTER_OFFSET)
     links = [
@@ -151,6 +185,7 @@ def plan_topology(plan: NetworkPlan) -> Topology:
             host=Host.INTERNET,
             host_addresses=(router,),
             host_default_route=None,
+            mtu=INTERNET_MTU,
         )
     ]
     private = _private_subnets(plan)
@@ -164,15 +199,17 @@ def plan_topology(plan: NetworkPlan) -> Topology:
             host_default_route=_nth(private[0], ROUTER_OFFSET).ip,
         )
     )
+    sensor = _sensor_address(plan)
     for tier in (Tier.MONITOR, Tier.MANAGEMENT):
-        subnet = plan.subnets[tier][0]
+        host = sensor if tier is Tier.MONITOR else _nth(plan.subnets[tier][0], HOST_OFFSET)
+        subnet = host.network
         links.append(
             Link(
                 tier=tier,
                 gateway_interface=GATEWAY_INTERFACES[tier],
                 gateway_addresses=(_nth(subnet, ROUTER_OFFSET),),
                 host=TIER_HOSTS[tier],
-                host_addresses=(_nth(subnet, HOST_OFFSET),),
+                host_addresses=(host,),
                 host_default_route=_nth(subnet, ROUTER_OFFSET).ip,
             )
         )

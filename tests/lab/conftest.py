@@ -27,7 +27,8 @@ def aws_dev_plan() -> NetworkPlan:
 
 @pytest.fixture(scope="module")
 def module_lab(lab_environment: None, aws_dev_plan: NetworkPlan) -> Iterator[Lab]:
-    """The aws-dev stack's lab with the rendered gateway applied; shared by a test module."""
+    """The aws-dev stack's lab with the rendered sensor and gateway (mirror on) applied; shared
+    by a test module."""
     with Lab.create(aws_dev_plan) as lab:
         yield lab
 
@@ -37,4 +38,6 @@ def lab(module_lab: Lab) -> Lab:
     """The module's lab, verified healthy first: no test inherits another's damage."""
     checked = module_lab.gateway("check")
     assert checked.returncode == 0, f"gateway left unhealthy: {checked.stderr}"
+    checked = module_lab.sensor("check")
+    assert checked.returncode == 0, f"sensor left unhealthy: {checked.stderr}"
     return module_lab

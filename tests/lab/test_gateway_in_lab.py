@@ -13,6 +13,7 @@ import pytest
 from components import gateway
 from components.cloud_config import asset_text, written_files
 from components.lab import CheckResult, Host, Lab, Status, checks
+from components.lab.topology import VPC_MTU
 
 pytestmark = pytest.mark.lab
 
@@ -27,7 +28,9 @@ def test_gateway_runs_the_files_its_cloud_config_writes(lab: Lab) -> None:
     rendered = written_files(gateway.render_cloud_config(lab.topology.plan))
     assert lab.script_path.read_text() == rendered[gateway.SCRIPT_PATH].content
     assert lab.script_path.read_text() == asset_text("gateway", "cloudtap-gateway.sh")
-    assert lab.settings_path.read_text() == gateway.render_settings(lab.topology.plan)
+    assert lab.settings_path.read_text() == gateway.render_settings(
+        lab.topology.plan, underlay_mtu=VPC_MTU
+    )
     checked = lab.gateway("check")
     assert checked.returncode == 0, checked.stderr
     assert "1 port forward(s)" in checked.stderr

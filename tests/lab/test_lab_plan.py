@@ -17,7 +17,13 @@ from components.errors import CloudtapInputError
 from components.lab import Host, plan_topology
 from components.lab import lab as lab_module
 from components.lab.stack import default_stack_path, load_plan
-from components.lab.topology import GATEWAY_INTERFACES, MAX_INTERFACE_NAME
+from components.lab.topology import (
+    GATEWAY_INTERFACES,
+    INTERNET_MTU,
+    MAX_INTERFACE_NAME,
+    VPC_MTU,
+    with_gateway_mirror,
+)
 from components.network_plan import Tier, plan_network
 from tests.lab.environment import AWS_DEV_STACK, require_lab
 
@@ -72,6 +78,42 @@ def test_servers_in_another_zone_bring_their_subnet_onto_the_app_link() -> None:
     assert [str(a) for a in link.host_addresses] == ["10.0.80.20/20", "10.0.64.30/20"]
     assert [str(a) for a in link.gateway_addresses] == ["10.0.80.1/20", "10.0.64.1/20"]
     assert link.host_default_route == ip("10.0.80.1")
+
+
+def test_the_lab_always_mirrors_and_keeps_a_mirror_the_stack_sets() -> None:
+    plan = plan_network()
+    assert plan.gateway_mirror is None
+    mirrored = with_gateway_mirror(plan)
+    assert mirrored.gateway_mirror is not None
+    assert mirrored.gateway_mirror.sensor_address == ip("10.0.128.10")
+    assert plan_topology(plan).plan == mirrored
+    own = plan_network({"gateway_mirror": {"mode": "tee", "vni": 9}})
+    assert with_gateway_mirror(own) is own
+
+
+def test_the_sensor_sits_at_the_mirrors_sensor_address_in_its_own_subnet() -> None:
+    topology = plan_topology(plan_network({"gateway_mirror": {"sensor_address": "10.0.144.20"}}))
+    link = topology.link(Tier.MONITOR)
+    assert [str(a) for a in link.host_addresses] == ["10.0.144.20/20"]
+    assert [str(a) for a in link.gateway_addresses] == ["10.0.144.1/20"]
+    assert topology.address(Host.SENSOR) == ip("10.0.144.20")
+
+
+def test_links_inside_the_network_carry_jumbo_frames_and_the_internet_link_does_not() -> None:
+    topology = plan_topology(plan_network())
+    mtus = {link.tier: link.mtu for link in topology.links}
+    assert mtus == {
+        Tier.PUBLIC: INTERNET_MTU,
+        Tier.PRIVATE: VPC_MTU,
+        Tier.MONITOR: VPC_MTU,
+        Tier.MANAGEMENT: VPC_MTU,
+    }
+    assert VPC_MTU == 9001
+
+
+def test_the_gateways_addresses_are_listed_for_every_link() -> None:
+    addresses = plan_topology(plan_network()).gateway_addresses
+    assert addresses == (ip("10.0.0.10"), ip("10.0.64.1"), ip("10.0.128.1"), ip("10.0.192.1"))
 
 
 def test_namespace_prefixes_are_random_and_short() -> None:
