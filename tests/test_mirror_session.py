@@ -179,6 +179,14 @@ def test_native_to_an_interface_target_builds_target_filter_rules_and_a_session_
         assert "virtualNetworkId" not in session.inputs  # AWS picks one
         assert "packetLength" not in session.inputs  # whole packets
     assert run.named("mirror-filter").inputs["networkServices"] == ["amazon-dns"]
+    outputs = run.outputs_of(component.urn)
+    assert outputs == {
+        "target_id": target.id,
+        "filter_ids": {"all": run.named("mirror-filter").id},
+        "session_count": 2,
+        "native_sources": ["web"],
+        "gateway_sources": [],
+    }
 
 
 def test_a_network_load_balancer_target_is_checked_for_its_udp_4789_listener(
@@ -224,7 +232,7 @@ def test_gateway_mode_registers_no_mirror_resources_and_says_what_is_seen(
     assert all("gateway mirror — method is gateway; only traffic crossing" in x for x in lines)
     outputs = run.outputs_of(run.named("mirror").urn)
     assert outputs["gateway_sources"] == ["web", "legacy"]
-    assert outputs["session_ids"] == {}
+    assert outputs["session_count"] == 0
 
 
 def test_auto_mode_mirrors_nitro_natively_and_the_rest_at_the_gateway(

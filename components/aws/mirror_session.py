@@ -334,7 +334,10 @@ class MirrorSession(pulumi.ComponentResource):
             {
                 "target_id": self.target.id if self.target is not None else None,
                 "filter_ids": {scope: f.id for scope, f in self.filters.items()},
-                "session_ids": {child: s.id for child, s in self.sessions.items()},
+                # A count, not the ids: the component's state would carry one entry per
+                # interface (the `sessions` attribute has them), which costs a large program
+                # more than everything else the component adds.
+                "session_count": len(self.sessions),
                 "native_sources": self.native_sources,
                 "gateway_sources": self.gateway_sources,
             }

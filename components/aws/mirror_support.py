@@ -33,6 +33,7 @@ Update the sets and ``RETRIEVED`` together.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -163,6 +164,8 @@ class NonMirrorableInstanceType(CloudtapInputError):  # noqa: N818
         )
 
 
+# A program with many sources of few types asks the same question again and again.
+@functools.lru_cache(maxsize=512)
 def mirror_support(instance_type: str) -> MirrorSupport:  # noqa: PLR0911 - a decision table
     """Whether AWS can mirror an interface of ``instance_type`` (``family.size``), and why."""
     match = _INSTANCE_TYPE.match(instance_type)
