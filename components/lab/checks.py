@@ -12,14 +12,29 @@ run these functions.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from ..mirroring import GatewayMirror, GatewayMirrorMode
 from ..network_plan import PortForward, Tier
-from .lab import TABLE, Lab, LabError, Protocol
+from . import feeds
+from .lab import (
+    COMMAND_TIMEOUT,
+    MIRROR_DEVICE,
+    MIRROR_TABLE,
+    SENSOR_TABLE,
+    TABLE,
+    Lab,
+    LabError,
+    Protocol,
+)
+from .pcap import addresses, compare, datagrams, describe
 from .topology import Host
 
 SERVICE_PORT: Final = 8080
@@ -272,20 +287,29 @@ def isolated_tiers_cannot_reach_the_private_tier(lab: Lab) -> list[CheckResult]:
 
 
 def apply_is_idempotent(lab: Lab) -> list[CheckResult]:
-    """Running ``apply`` again leaves ``nft list table ip cloudtap`` byte-identical."""
-    before = lab.gateway_table()
+    """Running ``apply`` again leaves ``nft list table ip cloudtap`` byte-identical, and the
+    mirror's table ``netdev cloudtap_mirror`` too."""
+    before = lab.gateway_table(), lab.mirror_table()
     runs = [lab.gateway("apply") for _ in range(2)]
-    after = lab.gateway_table()
+    after = lab.gateway_table(), lab.mirror_table()
     failed = [run for run in runs if run.returncode != 0]
     ok = not failed and before == after
     if ok:
         detail = (
-            f"table ip {TABLE} byte-identical after 2 more runs ({len(before.splitlines())} lines)"
+            f"table ip {TABLE} byte-identical after 2 more runs ({len(before[0].splitlines())} "
+            f"lines), table netdev {MIRROR_TABLE} too ({len(before[1].splitlines())} lines)"
         )
     elif failed:
         detail = f"apply exited {failed[0].returncode}: {_failure_message(failed[0].stderr)}"
     else:
-        detail = f"table ip {TABLE} changed between runs"
+        changed = [
+            name
+            for name, old, new in zip(
+                (f"ip {TABLE}", f"netdev {MIRROR_TABLE}"), before, after, strict=True
+            )
+            if old != new
+        ]
+        detail = f"table {' and '.join(changed)} changed between runs"
     return [_result("apply_is_idempotent", "apply twice", ok, detail)]
 
 
@@ -459,6 +483,441 @@ def own_traffic_to_a_forwarded_port_is_not_looped_back(lab: Lab) -> list[CheckRe
     return results
 
 
+# -- (i) the gateway mirror and the sensor -----------------------------------------------------
+
+SETTLE: Final = 0.3
+"""Seconds for the last copies to cross the lab before a recording stops."""
+OUTSIDE_SOURCE: Final = ipaddress.IPv4Address("198.51.100.7")
+"""TEST-NET-2 (RFC 5737): a feed source outside every network, which the sensor must refuse."""
+FEED_COUNT: Final = 100
+"""Packets per feed stream (the sizes cycle every 7, jumbo frames included)."""
+STREAM_COUNT: Final = 200
+STREAM_RATE: Final = 2000.0
+PING_COUNT: Final = 40
+
+
+@contextlib.contextmanager
+def _sensor_restored(lab: Lab) -> Iterator[None]:
+    """Re-apply the sensor (then the gateway) after a check that breaks it."""
+    try:
+        yield
+    finally:
+        lab.sensor("apply", check=True)
+        lab.gateway("apply", check=True)
+
+
+def _mirror(lab: Lab) -> GatewayMirror:
+    mirror = lab.topology.plan.gateway_mirror
+    if mirror is None:  # the lab always mirrors (topology.with_gateway_mirror)
+        raise LabError("the lab's plan has no gateway mirror")
+    return mirror
+
+
+def _copies_interface(lab: Lab) -> str:
+    """Where the gateway's copies show up on the sensor: its capture interface (VXLAN,
+    decapsulated by the sensor) or, for tee clones, its own interface."""
+    if _mirror(lab).mode is GatewayMirrorMode.TEE:
+        return lab.topology.link_of(Host.SENSOR).host_interface
+    return lab.sensor_plan.capture_interface
+
+
+def _feed_paths(lab: Lab) -> dict[str, str]:
+    """How the sensor decapsulates each feed, from ``cloudtap-sensor check``."""
+    checked = lab.sensor("check")
+    paths = {}
+    for feed, path in re.findall(
+        r"(vxlan|geneve|gre|erspan): (kernel \S+|cloudtap-decap)", checked.stderr
+    ):
+        paths[feed] = path.rstrip(",;")
+    return paths
+
+
+def mirror_shows_app_traffic_at_the_sensor(lab: Lab) -> list[CheckResult]:
+    """The seeds' validation, on the sensor's capture interface: while the app pings the
+    internet, both the echo request and the reply show; a port forward's connection too."""
+    name = "mirror_shows_app_traffic_at_the_sensor"
+    app, internet = lab.address(Host.APP), lab.address(Host.INTERNET)
+    interface = _copies_interface(lab)
+    forwards = lab.topology.plan.port_forwards[:1]
+    with lab.record(Host.SENSOR, interface) as recording:
+        answered = lab.ping(Host.APP, internet, timeout=ANSWER_TIMEOUT)
+        forwarded = None
+        for forward in forwards:
+            protocol = _protocol(forward)
+            address = str(forward.private_host)
+            with lab.listen(Host.APP, forward.private_port, protocol, address=address):
+                forwarded = lab.connect(
+                    Host.INTERNET,
+                    lab.address(Host.GATEWAY),
+                    forward.public_port,
+                    protocol=protocol,
+                    timeout=ANSWER_TIMEOUT,
+                )
+        time.sleep(SETTLE)
+    lines = [describe(datagram) for datagram in datagrams(recording.frames())]
+    request = f"ICMP echo request {app} > {internet}"
+    reply = f"ICMP echo reply {internet} > {app}"
+    seen = [line for line in (request, reply) if line in lines]
+    ok = answered and seen == [request, reply]
+    detail = f"ping {'answered' if answered else 'unanswered'}; on the sensor's {interface}: " + (
+        "; ".join(seen) if seen else f"no echo request or reply (saw {len(lines)} packets)"
+    )
+    results = [_result(name, "app -> internet ping, copied to the sensor", ok, detail)]
+    for forward in forwards:
+        host, port = forward.private_host, forward.private_port
+        inbound = [line for line in lines if f" > {host}:{port} " in line]
+        outbound = [
+            line
+            for line in lines
+            if line.startswith(f"{_protocol(forward).upper()} {host}:{port} > ")
+        ]
+        ok = bool(forwarded and forwarded.ok and inbound and outbound)
+        detail = (
+            f"connection {forwarded.describe() if forwarded else 'not tried'}; on the sensor's "
+            f"{interface}: {len(inbound)} packet(s) to the app (first: "
+            f"{inbound[0] if inbound else 'none'}), {len(outbound)} from it"
+        )
+        subject = f"internet -> {lab.address(Host.GATEWAY)}:{forward.public_port}, copied"
+        results.append(_result(name, subject, ok, detail))
+    return results
+
+
+def _forwarded_traffic(lab: Lab) -> str:
+    """Traffic through the gateway, both directions: app -> internet (ping, a UDP stream, TCP)
+    and internet -> each port forward. Returns what was sent, for the report."""
+    internet = lab.address(Host.INTERNET)
+    pinged = lab.ping(Host.APP, internet, timeout=ANSWER_TIMEOUT)
+    # Not forwarded: the app and its gateway talking to each other must not be copied.
+    router = lab.topology.gateway_address(Tier.PRIVATE)
+    own = lab.ping(Host.APP, router, timeout=ANSWER_TIMEOUT)
+    with lab.listen(Host.INTERNET, SERVICE_PORT, "udp", address=str(internet)):
+        sent, answered = lab.stream(Host.APP, internet, SERVICE_PORT, count=50, rate=STREAM_RATE)
+    with lab.listen(Host.INTERNET, SERVICE_PORT, address=str(internet)):
+        tcp = lab.connect(Host.APP, internet, SERVICE_PORT, timeout=ANSWER_TIMEOUT)
+    forwards = []
+    for forward in lab.topology.plan.port_forwards:
+        protocol = _protocol(forward)
+        address = str(forward.private_host)
+        with lab.listen(Host.APP, forward.private_port, protocol, address=address):
+            probe = lab.connect(
+                Host.INTERNET,
+                lab.address(Host.GATEWAY),
+                forward.public_port,
+                protocol=protocol,
+                timeout=ANSWER_TIMEOUT,
+            )
+        forwards.append(f"{protocol}/{forward.public_port} {'ok' if probe.ok else 'FAILED'}")
+    return (
+        f"ping {'ok' if pinged else 'FAILED'}, UDP {answered}/{sent} answered, "
+        f"TCP {'ok' if tcp.ok else 'FAILED'}, forwards: {', '.join(forwards) or 'none'}, "
+        f"ping to the gateway itself {'ok' if own else 'FAILED'} (not forwarded)"
+    )
+
+
+def mirror_copies_every_forwarded_packet_exactly(lab: Lab) -> list[CheckResult]:
+    """Every packet the gateway forwards to or from the app, both directions, arrives on the
+    sensor's capture interface byte-for-byte as the app sent or received it, exactly once; the
+    sensor's own traffic and the feed itself are never copied.
+
+    Compared: the IPv4 datagrams (L3: IP header to the end of the IP payload, as a multiset)
+    recorded on the app's interface, less those exchanged with the gateway's own addresses (a
+    ping to its router address, which must not be copied), against everything recorded on the
+    capture interface; then the
+    whole Ethernet frames of the same packets, which match too because the copies are taken at
+    the private-facing interface itself. The gateway's VXLAN device must have sent exactly as
+    many copies as that.
+    """
+    name = "mirror_copies_every_forwarded_packet_exactly"
+    if _mirror(lab).mode is GatewayMirrorMode.TEE:
+        reason = "tee clones taken before routing carry the TTL minus one: not byte-identical"
+        return [CheckResult(name, "byte-for-byte copies", Status.SKIP, reason)]
+    capture = lab.sensor_plan.capture_interface
+    gateway = set(lab.topology.gateway_addresses)
+    sensor, internet = lab.address(Host.SENSOR), lab.address(Host.INTERNET)
+    app_interface = lab.topology.link_of(Host.APP).host_interface
+    copies_before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
+    with (
+        lab.record(Host.SENSOR, capture) as copies,
+        lab.record(Host.APP, app_interface) as original,
+    ):
+        traffic = _forwarded_traffic(lab)
+        own = lab.run(Host.SENSOR, "ping", "-n", "-q", "-c", "3", "-i", "0.05", "-W", "1",
+                      "-I", str(sensor), str(internet), check=False)  # fmt: skip
+        time.sleep(SETTLE)
+    copies_sent = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE) - copies_before
+    app_frames = [
+        frame
+        for frame in original.frames()
+        if (datagram := frame.ipv4) is not None and not gateway & set(addresses(datagram))
+    ]
+    copy_frames = copies.frames()
+    l3 = compare(datagrams(app_frames), datagrams(copy_frames))
+    l2 = compare([frame.data for frame in app_frames], [frame.data for frame in copy_frames])
+    app = {str(address.ip) for address in lab.topology.link_of(Host.APP).host_addresses}
+    sent = sum(str(addresses(d)[0]) in app for d in datagrams(app_frames))
+    ok = l3.exact and l2.exact and l3.expected > 0 and copies_sent == l3.expected
+    detail = (
+        f"{traffic}: {l3.expected} packets forwarded ({sent} sent by the app, "
+        f"{l3.expected - sent} delivered to it); on the sensor's {capture}: L3 {l3.describe()}; "
+        f"whole Ethernet frames {l2.matched}/{l2.expected} identical; the gateway's "
+        f"{MIRROR_DEVICE} sent {copies_sent} copies"
+    )
+    results = [_result(name, "app <-> internet and port forwards, byte-for-byte", ok, detail)]
+    own_answered = own.returncode == 0
+    stray = [
+        describe(datagram)
+        for datagram in datagrams(copy_frames)
+        if {sensor, *gateway} & set(addresses(datagram))
+    ]
+    ok = own_answered and not stray and not any(frame.truncated for frame in copy_frames)
+    detail = (
+        f"the sensor's own 3 pings to {internet} {'answered' if own_answered else 'UNANSWERED'}"
+        f" and not copied; no feed packet (gateway <-> sensor) on {capture}"
+        + (f"; STRAY: {', '.join(stray[:3])}" if stray else "")
+    )
+    results.append(_result(name, "no amplification: own traffic and feed never copied", ok, detail))
+    return results
+
+
+_FEED_OF_KIND: Final = {
+    "aws-vxlan": "vxlan",
+    "azure-vxlan": "vxlan",
+    "gwlb-geneve": "geneve",
+    "gre": "gre",
+    "erspan": "erspan",
+}
+_KIND_VNI: Final = {"aws-vxlan": 77, "azure-vxlan": 4_000_001}
+_KIND_SOURCE: Final = {"aws-vxlan": Host.APP, "azure-vxlan": Host.MANAGEMENT}
+_KIND_TITLE: Final = {
+    "aws-vxlan": "AWS Traffic Mirroring VXLAN (VNI 77, per-flow UDP source ports)",
+    "azure-vxlan": "Azure vTAP VXLAN (VNI 4000001)",
+    "gwlb-geneve": "AWS GWLB GENEVE (bare IP, class-0x0108 options)",
+    "gre": "OpenStack tap mirror GRE (TEB, with and without key, sequence, checksum)",
+    "erspan": "OpenStack tap mirror ERSPAN type II (Linux erspan_ver 1)",
+}
+
+
+def sensor_decapsulates_every_feed(lab: Lab) -> list[CheckResult]:
+    """Mirror feeds as AWS, Azure and OpenStack send them, from addresses in the network (sent
+    from the gateway host, which routes to the sensor), arrive on the capture interface as the
+    exact inner frames (bare IP from a GWLB behind the sensor's fixed Ethernet header); a feed
+    from outside the feed sources arrives not at all."""
+    name = "sensor_decapsulates_every_feed"
+    sensor = str(lab.address(Host.SENSOR))
+    paths = _feed_paths(lab)
+    expected: dict[str, list[bytes]] = {}
+    with lab.record(Host.SENSOR, lab.sensor_plan.capture_interface) as recording:
+        for kind in feeds.KINDS:
+            source = lab.address(_KIND_SOURCE.get(kind, Host.APP))
+            vni = _KIND_VNI.get(kind, 77)
+            lab.send_feed(Host.GATEWAY, kind, source=source, count=FEED_COUNT, vni=vni)
+            expected[kind] = [
+                frame
+                for _, frame in feeds.stream(
+                    kind, FEED_COUNT, source=str(source), destination=sensor, vni=vni
+                )
+            ]
+        lab.send_feed(Host.GATEWAY, "aws-vxlan", source=OUTSIDE_SOURCE, count=20, vni=99)
+        time.sleep(SETTLE)
+    frames = recording.frames()
+    arrived = Counter(frame.data for frame in frames)
+    results = []
+    for kind in feeds.KINDS:
+        want = Counter(expected[kind])
+        got = Counter({data: arrived[data] for data in want if arrived[data]})
+        found = sum((want & got).values())
+        duplicates = sum((got - want).values())
+        largest = max(len(data) for data in want)
+        ok = found == len(expected[kind]) and duplicates == 0
+        path = paths.get(_FEED_OF_KIND[kind], "no decapsulation path")
+        detail = (
+            f"{found}/{len(expected[kind])} inner frames byte-identical (60 to {largest} bytes), "
+            f"{duplicates} duplicated, via {path}"
+        )
+        results.append(_result(name, _KIND_TITLE[kind], ok, detail))
+    wanted = Counter(data for frames_of_kind in expected.values() for data in frames_of_kind)
+    extra = sum((arrived - wanted).values())
+    truncated = sum(frame.truncated for frame in frames)
+    ok = extra == 0 and truncated == 0
+    detail = (
+        f"20 VXLAN packets from {OUTSIDE_SOURCE}: none arrived; {extra} unexpected frame(s) and "
+        f"{truncated} truncated on {lab.sensor_plan.capture_interface} in all"
+    )
+    results.append(_result(name, "a feed from outside the feed sources", ok, detail))
+    return results
+
+
+def _production_traffic(lab: Lab) -> tuple[bool, str]:
+    """A fixed ping and UDP stream app -> internet and back: (nothing lost?, evidence)."""
+    internet = lab.address(Host.INTERNET)
+    ping = lab.run(
+        Host.APP, "ping", "-n", "-q", "-c", str(PING_COUNT), "-i", "0.005", "-W", "1",
+        "-I", str(lab.address(Host.APP)), str(internet), check=False, timeout=COMMAND_TIMEOUT,
+    )  # fmt: skip
+    match = re.search(r"(\d+) packets transmitted, (\d+) received", ping.stdout)
+    pings = (int(match[1]), int(match[2])) if match else (PING_COUNT, 0)
+    with lab.listen(Host.INTERNET, SERVICE_PORT, "udp", address=str(internet)):
+        sent, answered = lab.stream(
+            Host.APP, internet, SERVICE_PORT, count=STREAM_COUNT, rate=STREAM_RATE
+        )
+    ok = pings == (PING_COUNT, PING_COUNT) and sent == answered == STREAM_COUNT
+    return ok, (
+        f"{pings[1]}/{pings[0]} pings and {answered}/{sent} UDP datagrams answered end to end"
+    )
+
+
+def production_survives_a_sensor_outage(lab: Lab) -> list[CheckResult]:
+    """With the sensor down in three ways, the app's traffic through the gateway loses nothing
+    (while the gateway keeps sending copies into the void, and a sensor without its decapsulator
+    sends the gateway no ICMP errors); ``apply`` brings the sensor back."""
+    name = "production_survives_a_sensor_outage"
+    sensor_link = lab.topology.link_of(Host.SENSOR)
+    interface = sensor_link.host_interface
+    address = str(sensor_link.host_addresses[0])
+    monitor = lab.topology.link(Tier.MONITOR).gateway_interface
+    vxlan_device = "cloudtap-vxlan"
+    outages: list[tuple[str, list[list[str]], list[list[str]]]] = [
+        ("sensor healthy (baseline)", [], []),
+        (
+            "sensor link down",
+            [["ip", "link", "set", "dev", interface, "down"]],
+            [["ip", "link", "set", "dev", interface, "up"]],
+        ),
+        ("sensor decapsulation removed", [["ip", "link", "del", "dev", vxlan_device]], []),
+        (
+            "sensor address gone",
+            [["ip", "addr", "del", address, "dev", interface]],
+            [
+                ["ip", "addr", "add", address, "dev", interface],
+                ["ip", "route", "replace", "default", "via", str(sensor_link.host_default_route)],
+            ],
+        ),
+    ]
+    results = []
+    for what, breaks, repairs in outages:
+        with _sensor_restored(lab):
+            for argv in breaks:
+                lab.run(Host.SENSOR, *argv)
+            before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
+            with lab.record(Host.GATEWAY, monitor, "icmp", "and", "src", "host",
+                            str(sensor_link.host_addresses[0].ip)) as errors:  # fmt: skip
+                ok, detail = _production_traffic(lab)
+                time.sleep(SETTLE)
+            copies = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE) - before
+            for argv in repairs:
+                lab.run(Host.SENSOR, *argv)
+        icmp = len(errors.frames())
+        checked = lab.sensor("check")
+        ok = ok and copies > 0 and icmp == 0 and checked.returncode == 0
+        detail += (
+            f"; the gateway sent {copies} copies meanwhile; ICMP from the sensor: {icmp}; "
+            f"after apply: sensor check {'ok' if checked.returncode == 0 else 'FAILED'}"
+        )
+        results.append(_result(name, what, ok, detail))
+    return results
+
+
+def _decap_pid(lab: Lab) -> str:
+    ready = (lab.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
+    found = re.search(r"^PID=(\d+)$", ready, re.MULTILINE)
+    if found is None:
+        raise LabError(f"cloudtap-decap's ready file names no process: {ready!r}")
+    return found[1]
+
+
+def sensor_check_names_what_is_missing(lab: Lab) -> list[CheckResult]:
+    """Each piece of the sensor removed in turn: ``check`` fails naming it; ``apply`` repairs."""
+    capture = lab.sensor_plan.capture_interface
+    # (what was damaged, the command that damages it (built when it runs), what check must say)
+    damages: list[tuple[str, Callable[[], list[str]], str]] = [
+        ("capture interface deleted", lambda: ["ip", "link", "del", "dev", capture],
+         "is missing"),
+        ("capture interface MTU 1500", lambda: ["ip", "link", "set", "dev", capture, "mtu", "1500"],
+         f"has MTU 1500, not {lab.sensor_plan.capture_mtu}"),
+        ("kernel VXLAN device deleted", lambda: ["ip", "link", "del", "dev", "cloudtap-vxlan"],
+         "nothing decapsulates vxlan"),
+        ("cloudtap-decap killed", lambda: ["kill", "-9", _decap_pid(lab)],
+         "nothing decapsulates geneve"),
+        ("nftables table deleted", lambda: ["nft", "delete", "table", "inet", SENSOR_TABLE],
+         f"inet {SENSOR_TABLE} is missing"),
+    ]  # fmt: skip
+    results = []
+    for what, damage, expected in damages:
+        with _sensor_restored(lab):
+            lab.run(Host.SENSOR, *damage())
+            time.sleep(0.1)  # a killed process takes a moment to go
+            checked = lab.sensor("check")
+        message = _failure_message(checked.stderr)
+        ok = checked.returncode != 0 and expected in message
+        results.append(
+            _result(
+                "sensor_check_names_what_is_missing",
+                f"sensor check with {what}",
+                ok,
+                f"exit {checked.returncode}: {message}",
+            )
+        )
+    return results
+
+
+def gateway_check_names_a_broken_mirror(lab: Lab) -> list[CheckResult]:
+    """The mirror's pieces removed in turn: the gateway's ``check`` fails naming each."""
+    if _mirror(lab).mode is GatewayMirrorMode.TEE:
+        return [CheckResult("gateway_check_names_a_broken_mirror", "mirror", Status.SKIP, "tee")]
+    damages: list[tuple[str, list[str], str]] = [
+        ("VXLAN device deleted", ["ip", "link", "del", "dev", MIRROR_DEVICE], "is missing"),
+        ("mirror table deleted", ["nft", "delete", "table", "netdev", MIRROR_TABLE],
+         f"netdev {MIRROR_TABLE} (the mirror) is missing"),
+        ("copies of sent packets removed", ["nft", "flush", "chain", "netdev", MIRROR_TABLE,
+         "sent_1"], "does not copy what private hosts send"),
+        ("copies of received packets removed", ["nft", "flush", "chain", "netdev", MIRROR_TABLE,
+         "received_1"], "does not copy what private hosts receive"),
+    ]  # fmt: skip
+    results = []
+    for what, argv, expected in damages:
+        with _restored(lab):
+            lab.run(Host.GATEWAY, *argv)
+            checked = lab.gateway("check")
+        message = _failure_message(checked.stderr)
+        ok = checked.returncode != 0 and expected in message
+        results.append(
+            _result(
+                "gateway_check_names_a_broken_mirror",
+                f"check with the mirror's {what}",
+                ok,
+                f"exit {checked.returncode}: {message}",
+            )
+        )
+    return results
+
+
+def sensor_apply_is_idempotent(lab: Lab) -> list[CheckResult]:
+    """``cloudtap-sensor apply`` again: same table, same interfaces, the same decapsulator
+    process (not restarted), the same tc redirect."""
+
+    def state() -> tuple[str, str, str, str]:
+        links = lab.run(Host.SENSOR, "ip", "-o", "link", "show").stdout
+        links = re.sub(r"\s+link/ether \S+ brd \S+", "", links)  # MACs are stable anyway
+        filters = lab.run(Host.SENSOR, "tc", "filter", "show", "dev", "cloudtap-vxlan", "ingress")
+        ready = (lab.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
+        return lab.sensor_table(), links, filters.stdout, ready
+
+    before = state()
+    runs = [lab.sensor("apply") for _ in range(2)]
+    after = state()
+    failed = [run for run in runs if run.returncode != 0]
+    names = ("nftables table", "links", "tc filters", "cloudtap-decap process")
+    changed = [label for label, old, new in zip(names, before, after, strict=True) if old != new]
+    ok = not failed and not changed
+    if failed:
+        detail = f"apply exited {failed[0].returncode}: {_failure_message(failed[0].stderr)}"
+    elif changed:
+        detail = f"changed between runs: {', '.join(changed)}"
+    else:
+        detail = f"{', '.join(names)} unchanged after 2 more runs"
+    return [_result("sensor_apply_is_idempotent", "sensor apply twice", ok, detail)]
+
+
 # -- all of them -------------------------------------------------------------------------------
 
 Check = Callable[[Lab], list[CheckResult]]
@@ -473,8 +932,16 @@ CHECKS: Final[tuple[Check, ...]] = (
     check_names_each_missing_rule,
     check_fails_when_forwarding_is_off,
     own_traffic_to_a_forwarded_port_is_not_looped_back,
+    mirror_shows_app_traffic_at_the_sensor,
+    mirror_copies_every_forwarded_packet_exactly,
+    sensor_decapsulates_every_feed,
+    production_survives_a_sensor_outage,
+    gateway_check_names_a_broken_mirror,
+    sensor_check_names_what_is_missing,
+    sensor_apply_is_idempotent,
 )
-"""Every check, in report order (the brief's a-h, with the per-rule check after f)."""
+"""Every check, in report order (the brief's a-h, with the per-rule check after f, then the
+gateway mirror and the sensor)."""
 
 
 def run_checks(lab: Lab, checks: Sequence[Check] = CHECKS) -> Iterator[CheckResult]:

@@ -1,4 +1,5 @@
-"""``python -m components.lab``: run the gateway's rendered boot files in namespaces, no cloud.
+"""``python -m components.lab``: run the gateway's and the sensor's rendered boot files in
+network namespaces, no cloud.
 
 Exit status: 0 when every check passes, 1 when one fails (or the lab broke), 2 when the lab
 cannot run here (not root, tools or namespaces missing) or the stack file is unusable, 130 on
@@ -63,29 +64,39 @@ def _emit(result: CheckResult, out: TextIO) -> CheckResult:
 def run_lab(plan: NetworkPlan, stack: Path, out: TextIO) -> int:
     """Build the lab, apply the gateway, print one line per check; the exit status."""
     started = time.monotonic()
-    with Lab.create(plan, apply_gateway=False) as lab:
+    with Lab.create(plan, apply_gateway=False, apply_sensor=False) as lab:
         forwards = len(plan.port_forwards)
+        mirror = lab.topology.plan.gateway_mirror
         with contextlib.suppress(ValueError):
             stack = stack.resolve().relative_to(Path.cwd())
+        mirroring = (
+            f", gateway mirror {mirror.mode.value} to {mirror.sensor_address}"
+            f"{'' if plan.gateway_mirror else ' (on in the lab)'}"
+            if mirror
+            else ""
+        )
         print(
-            f"cloudtap lab: {stack} (network {plan.cidr_block}, {forwards} port forward(s))",
+            f"cloudtap lab: {stack} (network {plan.cidr_block}, {forwards} port forward(s)"
+            f"{mirroring})",
             file=out,
         )
         print("\n".join(describe_lab(lab)), file=out, flush=True)
-        applied = lab.gateway("apply")
-        message = (applied.stderr.strip().splitlines() or ["(no message)"])[-1]
-        results = [
-            _emit(
-                CheckResult(
-                    "apply",
-                    "gateway apply (rendered cloud-config)",
-                    Status.PASS if applied.returncode == 0 else Status.FAIL,
-                    f"exit {applied.returncode}: {message}",
-                ),
-                out,
+        results = []
+        for host, apply in (("sensor", lab.sensor), ("gateway", lab.gateway)):
+            applied = apply("apply")
+            message = (applied.stderr.strip().splitlines() or ["(no message)"])[-1]
+            results.append(
+                _emit(
+                    CheckResult(
+                        "apply",
+                        f"{host} apply (rendered cloud-config)",
+                        Status.PASS if applied.returncode == 0 else Status.FAIL,
+                        f"exit {applied.returncode}: {message}",
+                    ),
+                    out,
+                )
             )
-        ]
-        if applied.returncode == 0:
+        if all(result.passed for result in results):
             results += [_emit(result, out) for result in run_checks(lab)]
     failed = sum(result.status is Status.FAIL for result in results)
     passed = sum(result.status is Status.PASS for result in results)
@@ -102,8 +113,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     parser = argparse.ArgumentParser(
         prog="python -m components.lab",
-        description="Run the cloudtap gateway's rendered cloud-config in network namespaces "
-        "and check forwarding, masquerade, port forwards and tier isolation with real traffic.",
+        description="Run the cloudtap gateway's and sensor's rendered cloud-configs in network "
+        "namespaces and check forwarding, masquerade, port forwards, tier isolation, the "
+        "gateway mirror and the sensor's decapsulation with real traffic.",
     )
     parser.add_argument(
         "--stack",

@@ -28,10 +28,19 @@ def test_the_default_demo_passes_every_check_and_leaves_no_namespace(
     report = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Pulumi.aws-dev.yaml" in report[0]
+    assert "gateway mirror vxlan to 10.0.128.10 (on in the lab)" in report[0]
     passes = [line for line in report if line.startswith("PASS  ")]
     assert len(passes) >= 10
     assert not [line for line in report if line.startswith("FAIL")]
+    assert passes[0].startswith("PASS  sensor apply (rendered cloud-config): exit 0")
+    assert passes[1].startswith("PASS  gateway apply (rendered cloud-config): exit 0")
     assert any("(masqueraded)" in line for line in passes)
+    # The seeds' check, on the sensor: the app's echo request and its reply, both copied.
+    assert any(
+        "on the sensor's cloudtap0: ICMP echo request 10.0.64.10 > 203.0.113.10; "
+        "ICMP echo reply 203.0.113.10 > 10.0.64.10" in line
+        for line in passes
+    )
     assert "0 failed" in report[-1]
     created = {line.split()[1] for line in report[1:6]}
     assert all(name.startswith("ct") for name in created), report[1:6]
