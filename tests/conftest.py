@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +10,7 @@ import pulumi
 import pytest
 
 from components.aws.discovery import AwsClients
-from components.sensor import plan_sensor, render_cloud_config
 from tests.mocks import REGION, StrictMocks
-
-STUB_SENSOR_USER_DATA = (
-    "#cloud-config\n# stand-in until components.sensor.render_cloud_config lands\n"
-)
 
 
 @pytest.fixture
@@ -30,24 +24,6 @@ def _no_leftover_pulumi_config() -> Iterator[None]:
     """A test that fails inside ``run_program`` must not leak its config into the next one."""
     yield
     pulumi.runtime.set_all_config({})
-
-
-@pytest.fixture
-def sensor_boot_files(monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Whether the sensor's real boot files render yet; until they do, Sensor gets a stand-in.
-
-    Tests of the AWS side (addresses, security groups, volumes) do not depend on the boot files'
-    content; the one that validates them skips while they are missing.
-    """
-    plan = plan_sensor(None, default_feed_sources=[ipaddress.IPv4Network("10.0.0.0/16")])
-    try:
-        render_cloud_config(plan)
-    except NotImplementedError:
-        monkeypatch.setattr(
-            "components.aws.sensor.render_cloud_config", lambda _: STUB_SENSOR_USER_DATA
-        )
-        return False
-    return True
 
 
 @dataclass

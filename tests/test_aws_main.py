@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 
 
-pytestmark = pytest.mark.usefixtures("sensor_boot_files")
 SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
 MIRROR_TYPES = {
     "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget",
@@ -122,6 +121,9 @@ def test_the_aws_gateway_stack_copies_at_the_gateway_to_its_sensor(
         if entry["ruleNo"] == 50
         for value in (entry["protocol"], entry["fromPort"], entry["cidrBlock"])
     }
+    gateway_user_data = run.named("cloudtap-gateway").inputs["userData"]
+    assert 'MIRROR_MODE="vxlan"' in gateway_user_data
+    assert 'MIRROR_SENSOR="10.0.128.10"' in gateway_user_data
     assert run.exports["mirror_gateway_sources"] == ["legacy-app"]
     assert run.exports["mirror_session_ids"] == {}
     assert lines == [

@@ -29,9 +29,6 @@ CHILDREN = {
 FEED_PORTS = {("udp", 4789), ("udp", 6081), ("47", 0)}
 
 
-pytestmark = pytest.mark.usefixtures("sensor_boot_files")
-
-
 def build(
     mocks: StrictMocks,
     args: dict[str, Any] | None = None,
@@ -234,11 +231,7 @@ def test_user_data_is_the_rendered_sensor_cloud_config(mocks: StrictMocks) -> No
     assert run.result.capture_interface == "span0"
 
 
-def test_user_data_passes_the_cloud_init_schema_validator(
-    mocks: StrictMocks, sensor_boot_files: bool
-) -> None:
-    if not sensor_boot_files:
-        pytest.skip("components.sensor.render_cloud_config has not landed yet")
+def test_user_data_passes_the_cloud_init_schema_validator(mocks: StrictMocks) -> None:
     run = build(mocks, {"log_volume_size_gb": 500, "ids_packages": ["suricata"]})
     assert_valid_cloud_config(run.named("sensor-instance").inputs["userData"])
 

@@ -17,8 +17,6 @@ from components.aws.sensor import Sensor
 from tests.conftest import FakeAws
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 
-pytestmark = pytest.mark.usefixtures("sensor_boot_files")
-
 TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
 FILTER = "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter"
 RULE = "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule"

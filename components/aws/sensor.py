@@ -46,9 +46,9 @@ DEFAULT_INSTANCE_TYPE = "c5n.large"
 # Seed 002: "at least 500 GB" for logs. gp3 volumes go up to 16 TiB.
 RECOMMENDED_LOG_VOLUME_GB = 500
 MAX_LOG_VOLUME_GB = 16_384
-# Where the log volume is attached. Nitro instances expose it as an NVMe disk whatever the name;
-# finding, formatting (label cloudtap-logs) and mounting it is the boot files' job
-# (components/sensor.py), told by SensorPlan.log_volume.
+# Where the log volume is attached, and where the boot files look for it. Nitro instances expose
+# it as an NVMe disk; Amazon Linux 2023's udev rules link this name to it. The boot files format
+# it (label cloudtap-logs) unless it already carries that label, and mount it with nofail.
 LOG_VOLUME_DEVICE = "/dev/sdf"
 
 
@@ -162,7 +162,7 @@ class Sensor(pulumi.ComponentResource):
             default_feed_sources=(plan.cidr_block,),
             log_volume=size is not None,
         )
-        self.user_data = render_cloud_config(self.plan)
+        self.user_data = render_cloud_config(self.plan, log_device=LOG_VOLUME_DEVICE)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         for warning in warnings:
