@@ -350,6 +350,14 @@ def test_gateway_mirror_feed_from_the_gateway_subnet_reaches_the_monitor_tier(
     assert str(run.result.plan.gateway_mirror.sensor_address) == "10.0.128.10"
 
 
+def test_the_gateway_mirror_may_use_the_vpcs_jumbo_frames_towards_the_sensor(
+    mocks: StrictMocks,
+) -> None:
+    user_data = build(mocks, {"gateway_mirror": {}}).named("cloudtap-gateway").inputs["userData"]
+    assert 'MIRROR_SENSOR="10.0.128.10"' in user_data
+    assert 'MIRROR_UNDERLAY_MTU="9001"' in user_data
+
+
 def test_without_the_gateway_mirror_there_is_no_gateway_feed_rule(mocks: StrictMocks) -> None:
     acl = build(mocks).named("cloudtap-monitor-nacl").inputs
     assert not [e for e in acl["ingress"] if e["cidrBlock"] == PUBLIC_CIDRS[0]]

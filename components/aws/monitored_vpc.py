@@ -24,7 +24,7 @@ import pulumi_aws as aws
 
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
-from ..gateway import render_cloud_config
+from ..gateway import AWS_VPC_MTU, render_cloud_config
 from ..network_plan import (
     NETWORK_FIELDS,
     NetworkArgs,
@@ -129,7 +129,9 @@ class MonitoredVpc(pulumi.ComponentResource):
         reject_unknown_fields(raw, FIELDS, "")
         self.plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS})
         options = resolve_aws_options(raw, self.plan)
-        self.gateway_user_data = render_cloud_config(self.plan)
+        # Instances in a VPC exchange 9001-byte frames: the gateway mirror's copies (50 bytes
+        # bigger than what they copy) then reach the sensor whole instead of as fragments.
+        self.gateway_user_data = render_cloud_config(self.plan, underlay_mtu=AWS_VPC_MTU)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
