@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -200,6 +201,23 @@ def test_a_network_load_balancer_target_is_checked_for_its_udp_4789_listener(
     assert target.inputs["networkLoadBalancerArn"] == arn
     assert "networkInterfaceId" not in target.inputs
     assert len(of(run, SESSION)) == 2
+
+
+def test_a_load_balancer_created_by_the_program_is_not_looked_up_but_warned_about(
+    mocks: StrictMocks, caplog: pytest.LogCaptureFixture
+) -> None:
+    def program() -> MirrorSession:
+        arn = pulumi.Output.from_input(NLB)
+        return MirrorSession(
+            "mirror",
+            {"target": {"network_load_balancer_arn": arn}, "sources": [WEB]},  # type: ignore[list-item]
+            clients=NoAws(),  # a lookup would fail the test
+        )
+
+    with caplog.at_level(logging.WARNING):
+        run = run_program(program, mocks)
+    assert run.named("mirror-target").inputs["networkLoadBalancerArn"] == NLB
+    assert "needs a UDP listener on 4789" in caplog.text
 
 
 def test_a_gateway_load_balancer_endpoint_target(mocks: StrictMocks) -> None:
