@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from bench import BENCHES, Summary, render_table, summary_table
 from bench.__main__ import main
-from bench.program_scale import Measurement, component_program, raw_program, run
+from bench.program_scale import Measurement, component_program, linearity, raw_program, run
 from tests.mocks import StrictMocks, run_program
 
 
@@ -26,7 +28,11 @@ def test_a_quick_run_reports_every_size_and_the_growth() -> None:
     report = run(quick=True)
     assert [row[0] for row in report.rows] == ["2", "4"]
     assert report.columns[:5] == ["ENIs", "component s", "raw s", "ratio", "per-ENI ms"]
-    assert [item.case for item in report.summary] == ["2 ENIs", "4 ENIs", "2->4 ENIs"]
+    assert [item.case for item in report.summary] == [
+        "2 ENIs",
+        "4 ENIs",
+        "2->4 ENIs, GC paused",
+    ]
     assert all(isinstance(item.met, bool) for item in report.summary)
 
 
@@ -53,6 +59,11 @@ def test_tables_align_numbers_right_and_text_left() -> None:
     summary = summary_table([])
     assert summary.splitlines()[0].split() == ["bench", "case", "measured", "target", "met"]
     assert Summary("c", "m", "t", None).met is None
+
+
+def test_the_garbage_collector_is_back_on_after_a_paused_run() -> None:
+    assert linearity(2, 4, 1) > 0
+    assert gc.isenabled()
 
 
 def test_measurements_derive_ratio_and_per_interface_time() -> None:
