@@ -197,139 +197,29 @@ class MirrorSession(pulumi.ComponentResource):
     ) -> None:
         """``clients``: boto3 clients for the preview-time lookups (default: from the stack's
         ``aws:region`` and ``aws:profile``)."""
-        raw: Any = args
-        if not isinstance(raw, Mapping):
-            raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-        reject_unknown_fields(raw, FIELDS, "")
-        target = check_target(raw.get("target"), Sensor)
-        specs = parse_sources(raw.get("sources"))
-        method = parse_method(raw.get("method"))
-        network = raw.get("network")
-        if network is None and target.kind is TargetKind.SENSOR:
-            network = target.value.network
-        if network is not None and not isinstance(network, MonitoredVpc):
-            raise CloudtapInputError("network", network, "a cloudtap MonitoredVpc")
-        plan = network.plan if network is not None else None
-        session_number = check_session_number(raw.get("session_number", DEFAULT_SESSION_NUMBER))
-        vni = check_virtual_network_id(raw.get("virtual_network_id"))
-        packet_length = check_packet_length(raw.get("packet_length"))
-        presets = parse_presets(raw.get("filter_presets"))
-        health_cidrs, health_port = _health_checks(raw, presets, plan)
-        if FilterPreset.DROP_INTRA_VPC in presets and plan is None:
-            raise CloudtapInputError(
-                "filter_presets",
-                [p.value for p in presets],
-                "drop_intra_vpc only together with network (the VPC whose CIDR it drops)",
-            )
-        existing = parse_existing_sessions(raw.get("existing_sessions_per_eni"))
-        tags = validate_tags(raw.get("tags"))
-        clients = clients if clients is not None else AwsClients()
-
-        sources = _resolve_sources(specs, clients)
-        decisions = tuple(
-            decide(
-                method,
-                source,
-                *_support(spec, source, required=method is MirrorMethod.NATIVE),
-            )
-            for spec, source in zip(specs, sources, strict=True)
-        )
-        warnings: list[str] = []
-        gateway = [(s, d) for s, d in zip(specs, decisions, strict=True) if _by_gateway(d)]
-        if gateway:
-            spec, decision = gateway[0]
-            mirror = check_gateway_mirror_on(spec.field, decision.source.label, plan)
-            assert plan is not None
-            for spec, decision in gateway:
-                for interface in decision.source.interfaces:
-                    check_behind_gateway(f"{spec.field}.instance_id", interface.address, plan)
-            warning = check_gateway_target(target, mirror)
-            if warning:
-                warnings.append(warning)
-            unverified = [d.source.label for _, d in gateway if not d.source.discovered]
-            if unverified:
-                warnings.append(
-                    f"{', '.join(unverified)}: copied by the gateway only if in the private tier "
-                    "(cloudtap cannot check interfaces given by id: give instance_id instead)"
-                )
-
-        sessions = _plan_sessions(name, specs, decisions, plan)
-        planned = [(field, s.interface.id) for field, s in sessions]
-        check_unique_interfaces(planned)
-        check_not_source_and_target(target, planned)
-        check_sessions_per_interface(planned, existing)
-        warning = check_sources_per_target(target, len(planned))
-        if warning:
-            warnings.append(warning)
-        scopes = list(dict.fromkeys(s.scope for _, s in sessions))
-        if FilterScope.EAST_WEST in scopes and FilterPreset.DROP_INTRA_VPC in presets:
-            raise CloudtapInputError(
-                "filter_presets",
-                [p.value for p in presets],
-                "no drop_intra_vpc while the network's gateway mirror is on: native sessions "
-                "then copy only traffic inside the VPC (the gateway copies the rest), and "
-                "drop_intra_vpc would leave them nothing",
-            )
-        network_cidr = plan.cidr_block if plan is not None else None
-        rules = {
-            scope: plan_filter_rules(
-                scope,
-                network_cidr=network_cidr,
-                presets=presets,
-                health_check_cidrs=health_cidrs,
-                health_check_port=health_port,
-            )
-            for scope in scopes
-        }
-        for scope, scope_rules in rules.items():
-            check_rules_per_filter(_filter_name(name, scope, plan), scope_rules)
-        if (
-            sessions
-            and target.kind is TargetKind.NETWORK_LOAD_BALANCER
-            and isinstance(target.value, str)
-        ):
-            field = "target.network_load_balancer_arn"
-            listeners = describe_listeners(clients.elbv2_client(), target.value, field)
-            check_nlb_listeners(field, target.value, listeners)
-
+        # Everything is checked (and instances looked up) before the first registration.
+        planned = _plan(name, args, clients if clients is not None else AwsClients())
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
-        self._tags_base = tags
-        self.decisions = decisions
-        self.native_sources = [d.source.name for d in decisions if not _by_gateway(d)]
-        self.gateway_sources = [d.source.name for d in decisions if _by_gateway(d)]
-        east_west = {s.source.name for _, s in sessions if s.scope is FilterScope.EAST_WEST}
-        for decision in decisions:
+        self._tags_base = planned.tags
+        self.decisions = planned.decisions
+        self.native_sources = [d.source.name for d in planned.decisions if not _by_gateway(d)]
+        self.gateway_sources = [d.source.name for d in planned.decisions if _by_gateway(d)]
+        east_west = {s.source.name for s in planned.sessions if s.scope is FilterScope.EAST_WEST}
+        for decision in planned.decisions:
             pulumi.log.info(
                 preview_line(decision, east_west_only=decision.source.name in east_west),
                 resource=self,
             )
-        if (
-            sessions
-            and target.kind is TargetKind.NETWORK_LOAD_BALANCER
-            and not isinstance(target.value, str)
-        ):
-            warnings.append(
-                "the Network Load Balancer is created by this program, so cloudtap cannot check "
-                "its listeners: it needs a UDP listener on 4789 or AWS drops the copies silently"
-            )
-        for warning in warnings:
+        for warning in planned.warnings:
             pulumi.log.warn(warning, resource=self)
 
         self.target = None
         self.filters = {}
         self.filter_rules = []
         self.sessions = {}
-        if sessions:
-            self._build(
-                target=target,
-                rules=rules,
-                sessions=[session for _, session in sessions],
-                session_number=session_number,
-                vni=vni,
-                packet_length=packet_length,
-                plan=plan,
-            )
+        if planned.sessions:
+            self._build(planned)
         self.register_outputs(
             {
                 "target_id": self.target.id if self.target is not None else None,
@@ -346,21 +236,12 @@ class MirrorSession(pulumi.ComponentResource):
     def _tags(self, child_name: str) -> dict[str, str]:
         return {**self._tags_base, "Name": child_name}
 
-    def _build(
-        self,
-        *,
-        target: TargetChoice,
-        rules: Mapping[FilterScope, Sequence[FilterRule]],
-        sessions: Sequence[_Session],
-        session_number: int,
-        vni: int | None,
-        packet_length: int | None,
-        plan: NetworkPlan | None,
-    ) -> None:
+    def _build(self, planned: _MirrorPlan) -> None:
         name = self._prefix
         # One options object for every child: nothing per child differs, and building it once
         # keeps a thousand sessions as cheap as a thousand bare resources.
         child = pulumi.ResourceOptions(parent=self)
+        target = planned.target
         self.target = aws.ec2.TrafficMirrorTarget(
             f"{name}-target",
             description=f"cloudtap {name}: {_describe(target)}",
@@ -368,8 +249,8 @@ class MirrorSession(pulumi.ComponentResource):
             tags=self._tags(f"{name}-target"),
             opts=child,
         )
-        for scope, scope_rules in rules.items():
-            filter_name = _filter_name(name, scope, plan)
+        for scope, scope_rules in planned.rules.items():
+            filter_name = _filter_name(name, scope, planned.network)
             mirror_filter = aws.ec2.TrafficMirrorFilter(
                 filter_name,
                 description=f"cloudtap {name}: {_SCOPE_TEXT[scope]}",
@@ -381,20 +262,155 @@ class MirrorSession(pulumi.ComponentResource):
             for rule in scope_rules:
                 self.filter_rules.append(_filter_rule(filter_name, mirror_filter, rule, child))
         target_id = self.target.id
-        filter_ids = {scope: self.filters[scope.value].id for scope in rules}
-        for session in sessions:
+        filter_ids = {scope: self.filters[scope.value].id for scope in planned.rules}
+        for session in planned.sessions:
             self.sessions[session.child_name] = aws.ec2.TrafficMirrorSession(
                 session.child_name,
                 description=f"cloudtap {name}: {session.source.label} #{session.interface.key}",
                 network_interface_id=session.interface.id,
                 traffic_mirror_filter_id=filter_ids[session.scope],
                 traffic_mirror_target_id=target_id,
-                session_number=session_number,
-                virtual_network_id=vni,
-                packet_length=packet_length,
+                session_number=planned.session_number,
+                virtual_network_id=planned.vni,
+                packet_length=planned.packet_length,
                 tags=self._tags(session.child_name),
                 opts=child,
             )
+
+
+@dataclass(frozen=True)
+class _MirrorPlan:
+    """Everything MirrorSession builds from, checked."""
+
+    network: NetworkPlan | None
+    target: TargetChoice
+    decisions: tuple[SourceDecision, ...]
+    sessions: tuple[_Session, ...]
+    rules: Mapping[FilterScope, Sequence[FilterRule]]
+    session_number: int
+    vni: int | None
+    packet_length: int | None
+    tags: Mapping[str, str]
+    warnings: tuple[str, ...]
+
+
+def _plan(name: str, args: Any, clients: AwsClients) -> _MirrorPlan:
+    """Validate ``MirrorSessionArgs``, look up instances, decide every source's way, and check
+    every AWS limit; nothing is registered."""
+    raw: Any = args
+    if not isinstance(raw, Mapping):
+        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
+    reject_unknown_fields(raw, FIELDS, "")
+    target = check_target(raw.get("target"), Sensor)
+    specs = parse_sources(raw.get("sources"))
+    method = parse_method(raw.get("method"))
+    network = raw.get("network")
+    if network is None and target.kind is TargetKind.SENSOR:
+        network = target.value.network
+    if network is not None and not isinstance(network, MonitoredVpc):
+        raise CloudtapInputError("network", network, "a cloudtap MonitoredVpc")
+    plan = network.plan if network is not None else None
+    session_number = check_session_number(raw.get("session_number", DEFAULT_SESSION_NUMBER))
+    vni = check_virtual_network_id(raw.get("virtual_network_id"))
+    packet_length = check_packet_length(raw.get("packet_length"))
+    presets = parse_presets(raw.get("filter_presets"))
+    health_cidrs, health_port = _health_checks(raw, presets, plan)
+    if FilterPreset.DROP_INTRA_VPC in presets and plan is None:
+        raise CloudtapInputError(
+            "filter_presets",
+            [p.value for p in presets],
+            "drop_intra_vpc only together with network (the VPC whose CIDR it drops)",
+        )
+    existing = parse_existing_sessions(raw.get("existing_sessions_per_eni"))
+    tags = validate_tags(raw.get("tags"))
+
+    sources = _resolve_sources(specs, clients)
+    decisions = tuple(
+        decide(
+            method,
+            source,
+            *_support(spec, source, required=method is MirrorMethod.NATIVE),
+        )
+        for spec, source in zip(specs, sources, strict=True)
+    )
+    warnings: list[str] = []
+    gateway = [(s, d) for s, d in zip(specs, decisions, strict=True) if _by_gateway(d)]
+    if gateway:
+        spec, decision = gateway[0]
+        mirror = check_gateway_mirror_on(spec.field, decision.source.label, plan)
+        assert plan is not None
+        for spec, decision in gateway:
+            for interface in decision.source.interfaces:
+                check_behind_gateway(f"{spec.field}.instance_id", interface.address, plan)
+        warning = check_gateway_target(target, mirror)
+        if warning:
+            warnings.append(warning)
+        unverified = [d.source.label for _, d in gateway if not d.source.discovered]
+        if unverified:
+            warnings.append(
+                f"{', '.join(unverified)}: copied by the gateway only if in the private tier "
+                "(cloudtap cannot check interfaces given by id: give instance_id instead)"
+            )
+
+    sessions = _plan_sessions(name, specs, decisions, plan)
+    interfaces = [(field, s.interface.id) for field, s in sessions]
+    check_unique_interfaces(interfaces)
+    check_not_source_and_target(target, interfaces)
+    check_sessions_per_interface(interfaces, existing)
+    warning = check_sources_per_target(target, len(interfaces))
+    if warning:
+        warnings.append(warning)
+    scopes = list(dict.fromkeys(s.scope for _, s in sessions))
+    if FilterScope.EAST_WEST in scopes and FilterPreset.DROP_INTRA_VPC in presets:
+        raise CloudtapInputError(
+            "filter_presets",
+            [p.value for p in presets],
+            "no drop_intra_vpc while the network's gateway mirror is on: native sessions "
+            "then copy only traffic inside the VPC (the gateway copies the rest), and "
+            "drop_intra_vpc would leave them nothing",
+        )
+    network_cidr = plan.cidr_block if plan is not None else None
+    rules = {
+        scope: plan_filter_rules(
+            scope,
+            network_cidr=network_cidr,
+            presets=presets,
+            health_check_cidrs=health_cidrs,
+            health_check_port=health_port,
+        )
+        for scope in scopes
+    }
+    for scope, scope_rules in rules.items():
+        check_rules_per_filter(_filter_name(name, scope, plan), scope_rules)
+    if (
+        sessions
+        and target.kind is TargetKind.NETWORK_LOAD_BALANCER
+        and isinstance(target.value, str)
+    ):
+        field = "target.network_load_balancer_arn"
+        listeners = describe_listeners(clients.elbv2_client(), target.value, field)
+        check_nlb_listeners(field, target.value, listeners)
+    if (
+        sessions
+        and target.kind is TargetKind.NETWORK_LOAD_BALANCER
+        and not isinstance(target.value, str)
+    ):
+        warnings.append(
+            "the Network Load Balancer is created by this program, so cloudtap cannot check "
+            "its listeners: it needs a UDP listener on 4789 or AWS drops the copies silently"
+        )
+    return _MirrorPlan(
+        network=plan,
+        target=target,
+        decisions=decisions,
+        sessions=tuple(session for _, session in sessions),
+        rules=rules,
+        session_number=session_number,
+        vni=vni,
+        packet_length=packet_length,
+        tags=tags,
+        warnings=tuple(warnings),
+    )
 
 
 _SCOPE_TEXT = {
