@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .aws.mirror_session import MirrorSession, MirrorSessionArgs
     from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
     from .aws.sensor import AwsSensorArgs, Sensor
+    from .azure.mirror_session import AzureMirrorSession, AzureMirrorSessionArgs
 
 # name -> module that defines it; resolved lazily so `import components` stays cheap.
 _LAZY = {
@@ -25,10 +26,14 @@ _LAZY = {
     "MirrorSessionArgs": "components.aws.mirror_session",
     "Sensor": "components.aws.sensor",
     "AwsSensorArgs": "components.aws.sensor",
+    "AzureMirrorSession": "components.azure.mirror_session",
+    "AzureMirrorSessionArgs": "components.azure.mirror_session",
 }
 
 __all__ = [
     "AwsSensorArgs",
+    "AzureMirrorSession",
+    "AzureMirrorSessionArgs",
     "CloudtapInputError",
     "MirrorSession",
     "MirrorSessionArgs",

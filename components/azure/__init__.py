@@ -1,8 +1,8 @@
-"""Azure building blocks of cloudtap: virtual network TAP.
+"""Azure building blocks of cloudtap: virtual network TAP, and the ``MirrorSession`` facade on it.
 
-:mod:`.vtap_checks` is pure Python. :mod:`.vtap` loads pulumi-azure-native's ``network`` module;
-it is imported on first use of one of its names, so importing this package (or the checks)
-loads no cloud SDK and creates nothing.
+:mod:`.vtap_checks` is pure Python. :mod:`.vtap` and :mod:`.mirror_session` load
+pulumi-azure-native's ``network`` module; they are imported on first use of one of their names,
+so importing this package (or the checks) loads no cloud SDK and creates nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +22,21 @@ from .vtap_checks import (
 )
 
 if TYPE_CHECKING:
+    from .mirror_session import MirrorSession, MirrorSessionArgs
     from .vtap import VirtualNetworkTapMirror
 
-_COMPONENT_NAMES = frozenset({"VirtualNetworkTapMirror"})
+# name -> module that defines it, imported on first use.
+_LAZY = {
+    "VirtualNetworkTapMirror": ".vtap",
+    "MirrorSession": ".mirror_session",
+    "MirrorSessionArgs": ".mirror_session",
+}
 
 __all__ = [
     "AZURE_VTAP_FACTS",
     "DestinationKind",
+    "MirrorSession",
+    "MirrorSessionArgs",
     "VirtualNetworkTapDestinationArgs",
     "VirtualNetworkTapMirror",
     "VirtualNetworkTapMirrorArgs",
@@ -40,6 +48,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _COMPONENT_NAMES:
-        return getattr(importlib.import_module(".vtap", __name__), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

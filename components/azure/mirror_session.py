@@ -1,0 +1,383 @@
+"""``MirrorSession`` on Azure: VM network interfaces copied to a sensor by virtual network TAP.
+
+The same facade as :class:`components.aws.mirror_session.MirrorSession` — a ``target``, a list of
+``sources`` with stable ``name`` keys, a ``method`` — built on
+:class:`~components.azure.vtap.VirtualNetworkTapMirror`:
+
+- the **target** is a sensor NIC's IP configuration or an internal load balancer's frontend (the
+  AWS facade's ``network_interface_id`` / ``network_load_balancer_arn``);
+- each **source** is an existing VM network interface, by ARM id or by name; it gets one TAP
+  configuration named ``f"{name}-{source name}"`` (the AWS facade's per-interface session), and
+  the one virtual network TAP ``f"{name}-tap"`` is what stays (the AWS facade's target);
+- **method** is ``native`` only: the Azure monitored network, whose gateway would copy what
+  the TAP cannot, comes in a later issue, so ``auto`` and ``gateway`` are refused with that reason.
+
+A virtual network TAP has no filter: it copies every packet of its sources, as VXLAN to UDP 4789
+(AWS's ``filter_presets`` and session settings have no Azure counterpart and are refused by name).
+The preview prints one line per source, like the AWS facade's, and the child logs Azure's manual
+requirements (preview enrolment, deallocating and starting every source VM once) as a warning.
+
+Every check runs before the first registration (:mod:`.vtap_checks`); errors name the facade's
+fields (``target...``, ``sources[i]...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final, TypedDict, cast
+
+import pulumi
+from pulumi_azure_native import network
+
+from ..errors import CloudtapInputError
+from ..fields import reject_unknown_fields
+from ..mirror_plan import (
+    MirrorInterface,
+    MirrorSource,
+    SourceDecision,
+    decide,
+    parse_method,
+    parse_source_name,
+    preview_line,
+)
+from ..mirroring import MirrorMethod
+from .vtap import VirtualNetworkTapMirror
+from .vtap_checks import (
+    LB_FRONTEND_ID,
+    NIC_ID,
+    NIC_IP_CONFIGURATION_ID,
+    DestinationKind,
+    VirtualNetworkTapMirrorArgs,
+    VtapPlan,
+    VtapSource,
+    normalize_location,
+    plan_destination,
+    plan_virtual_network_tap,
+)
+
+TYPE_TOKEN: Final = "cloudtap:azure:MirrorSession"
+SOURCE_KIND: Final = "Azure VM network interface"
+"""What the preview line calls a source (where the AWS facade names the instance type)."""
+
+
+class MirrorTargetArgs(TypedDict, total=False):
+    """Where copies go: exactly one of the two ids (VXLAN on ``destination_port``)."""
+
+    network_interface_ip_configuration_id: pulumi.Input[str]
+    """ARM id of the sensor NIC's IP configuration
+    (``.../networkInterfaces/<nic>/ipConfigurations/<name>``). May be a ``pulumi.Output``; its
+    shape is then checked once known. The AWS facade's ``network_interface_id``."""
+    load_balancer_frontend_ip_configuration_id: pulumi.Input[str]
+    """ARM id of an *internal* load balancer's frontend in front of several sensors
+    (``.../loadBalancers/<lb>/frontendIPConfigurations/<name>``). May be a ``pulumi.Output``.
+    The AWS facade's ``network_load_balancer_arn``."""
+    location: str
+    """Region of the target, to have it checked against ``location``. Default: not checked."""
+
+
+class MirrorSourceArgs(TypedDict, total=False):
+    """One existing VM network interface: ``network_interface_id``, or ``network_interface_name``
+    (with ``resource_group_name``)."""
+
+    name: str
+    """Stable key in its child's name (``{component}-{name}``): renaming it replaces the TAP
+    configuration. 1-63 letters, digits, '.', '_' or '-'. Default: the NIC's name. Required when
+    ``network_interface_name`` is a ``pulumi.Output``."""
+    network_interface_id: str
+    """ARM id of the NIC (``.../Microsoft.Network/networkInterfaces/<nic>``), plain text."""
+    network_interface_name: pulumi.Input[str]
+    """Name of the NIC in ``resource_group_name``, in the provider's subscription."""
+    resource_group_name: pulumi.Input[str]
+    """Resource group of ``network_interface_name``. Default: the TAP's."""
+    location: str
+    """Region of the source VM, to have it checked against ``location``. Default: not checked."""
+
+
+class MirrorSessionArgs(TypedDict, total=False):
+    """Arguments of :class:`MirrorSession`. ``target``, ``sources`` and ``location`` are
+    required."""
+
+    target: MirrorTargetArgs
+    """Required. Exactly one target."""
+    sources: Sequence[MirrorSourceArgs]
+    """Required, at least one; no NIC twice, never the target's own NIC."""
+    method: str
+    """``"native"`` (default; the only method for now). ``"auto"`` and ``"gateway"`` need the
+    Azure monitored network's gateway, which comes in a later issue, and are refused."""
+    location: str
+    """Required. Azure region of the TAP, its target and its sources (``"westeurope"``). The
+    program (``__main__.py``) defaults it to the stack's ``azure-native:location``."""
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the TAP. Default: the target's (read from its ARM id); required when the
+    target id is a ``pulumi.Output``."""
+    destination_port: int
+    """UDP port of the VXLAN copies. Default 4789, where cloudtap sensors listen."""
+    attach_sources: bool
+    """Create the sources' TAP configurations. Default ``True``. Deploy first with ``False``:
+    Azure refuses a TAP configuration on a VM that was not deallocated and started once after
+    the TAP existed."""
+    tags: Mapping[str, str]
+    """Tags of the TAP (TAP configurations take none). Default: none."""
+
+
+FIELDS: Final = frozenset(MirrorSessionArgs.__annotations__)
+TARGET_FIELDS: Final = frozenset(MirrorTargetArgs.__annotations__)
+
+_NO_GATEWAY_YET = (
+    "the Azure monitored network (with the gateway that copies what native mirroring cannot) "
+    "comes in a later issue"
+)
+# Fields of the AWS facade a user may carry over, with why Azure has no such thing.
+_NOT_ON_AZURE: Final = {
+    "network": f"no value: {_NO_GATEWAY_YET}; mirror existing NICs to an existing sensor",
+    **dict.fromkeys(
+        ("filter_presets", "health_check_cidrs", "health_check_port"),
+        "no value: a virtual network TAP has no filter, it copies every packet of its sources",
+    ),
+    **dict.fromkeys(
+        ("session_number", "virtual_network_id", "packet_length", "existing_sessions_per_eni"),
+        "no value: an AWS Traffic Mirroring setting; a virtual network TAP copies whole packets "
+        "as VXLAN to destination_port",
+    ),
+}
+
+
+def _is_deferred(value: Any) -> bool:
+    return isinstance(value, pulumi.Output)
+
+
+class MirrorSession(pulumi.ComponentResource):
+    """Copies of every source NIC's packets, by Azure virtual network TAP, to one target.
+
+    Children: a :class:`~components.azure.vtap.VirtualNetworkTapMirror` of the same name, with the
+    TAP ``{name}-tap`` and one TAP configuration ``{name}-{source}`` per source.
+    """
+
+    decisions: tuple[SourceDecision, ...]
+    """Per source, in order: always native, with the reason the preview prints."""
+    mirror: VirtualNetworkTapMirror
+    tap: network.VirtualNetworkTap
+    """The TAP (the static part; the AWS facade's ``target``)."""
+    tap_id: pulumi.Output[str]
+    sessions: dict[str, network.NetworkInterfaceTapConfiguration]
+    """Child name -> TAP configuration, one per source; empty while ``attach_sources`` is
+    false."""
+    native_sources: list[str]
+    gateway_sources: list[str]
+    """Always empty (no gateway mirror on Azure yet); present so every facade has it."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MirrorSessionArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Every check before the first registration: nothing half-created on a wrong argument.
+        planned = _plan(args)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self.decisions = planned.decisions
+        self.native_sources = [d.source.name for d in planned.decisions]
+        self.gateway_sources = []
+        for decision in planned.decisions:
+            pulumi.log.info(preview_line(decision), resource=self)
+
+        # Same name as this component, other type: its children are named "{name}-tap" and
+        # "{name}-{source}", as the AWS facade's are. It logs Azure's preview requirements.
+        self.mirror = VirtualNetworkTapMirror(
+            name, planned.vtap_args, pulumi.ResourceOptions(parent=self)
+        )
+        self.tap = self.mirror.tap
+        self.tap_id = self.mirror.tap_id
+        self.sessions = {
+            f"{name}-{source.name}": configuration
+            for source, configuration in zip(
+                planned.vtap.sources, self.mirror.tap_configurations, strict=False
+            )
+        }
+        self.register_outputs(
+            {
+                "tap_id": self.tap_id,
+                "session_count": len(self.sessions),
+                "native_sources": self.native_sources,
+                "gateway_sources": self.gateway_sources,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class _AzureMirrorPlan:
+    vtap_args: VirtualNetworkTapMirrorArgs
+    """What the child component is given (checked: it checks again, cheaply)."""
+    vtap: VtapPlan
+    decisions: tuple[SourceDecision, ...]
+
+
+def _plan(args: Any) -> _AzureMirrorPlan:
+    """Validate ``MirrorSessionArgs`` and resolve the defaults; nothing is registered."""
+    raw: Any = args
+    if not isinstance(raw, Mapping):
+        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
+    for field, expected in _NOT_ON_AZURE.items():
+        if field in raw:
+            raise CloudtapInputError(field, raw[field], expected)
+    reject_unknown_fields(raw, FIELDS, "")
+    method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
+    if method is not MirrorMethod.NATIVE:
+        raise CloudtapInputError(
+            "method",
+            raw.get("method"),
+            f"native: Azure mirrors by virtual network TAP only for now; {_NO_GATEWAY_YET}",
+        )
+    target = raw.get("target")
+    if target is None:
+        raise CloudtapInputError(
+            "target",
+            None,
+            "a mapping with exactly one of network_interface_ip_configuration_id (a sensor "
+            "NIC's IP configuration) or load_balancer_frontend_ip_configuration_id (an internal "
+            "load balancer's frontend): mirroring needs a target",
+        )
+    location = raw.get("location")
+    if location is None:
+        raise CloudtapInputError(
+            "location",
+            None,
+            "the Azure region of the TAP, its target and its sources, e.g. westeurope (the "
+            "cloudtap program defaults it to azure-native:location)",
+        )
+    with _facade_fields():
+        resource_group = raw.get("resource_group_name")
+        if resource_group is None:
+            resource_group = _target_resource_group(
+                target, normalize_location("location", location)
+            )
+        vtap_args: dict[str, Any] = {
+            "resource_group_name": resource_group,
+            "location": location,
+            "destination": target,
+            "sources": _named_sources(raw.get("sources")),
+        }
+        for field in ("destination_port", "attach_sources", "tags"):
+            if field in raw:
+                vtap_args[field] = raw[field]
+        vtap = plan_virtual_network_tap(vtap_args, is_deferred=_is_deferred)
+    reason = _reason(vtap)
+    decisions = tuple(
+        decide(MirrorMethod.NATIVE, _mirror_source(source), True, reason) for source in vtap.sources
+    )
+    return _AzureMirrorPlan(cast(VirtualNetworkTapMirrorArgs, vtap_args), vtap, decisions)
+
+
+@contextmanager
+def _facade_fields() -> Iterator[None]:
+    """The checks speak of the TAP's ``destination``; this facade calls it ``target``."""
+    try:
+        yield
+    except CloudtapInputError as error:
+        field = error.field
+        if field == "destination" or field.startswith("destination."):
+            field = "target" + field.removeprefix("destination")
+        expected = error.expected.replace("destination.", "target.")
+        if (field, expected) == (error.field, error.expected):
+            raise
+        raise CloudtapInputError(field, error.value, expected) from None
+
+
+def _target_resource_group(target: Any, location: str) -> Any:
+    """The TAP's default resource group: the target's, read from its plain ARM id."""
+    destination = plan_destination(target, location, _is_deferred)
+    if _is_deferred(destination.id):
+        raise CloudtapInputError(
+            "resource_group_name",
+            None,
+            "the TAP's resource group: required when the target's id is only known after "
+            "deployment (otherwise it defaults to the target's resource group)",
+        )
+    pattern = (
+        NIC_IP_CONFIGURATION_ID
+        if destination.kind is DestinationKind.NETWORK_INTERFACE_IP_CONFIGURATION
+        else LB_FRONTEND_ID
+    )
+    match = pattern.match(destination.id)
+    assert match is not None  # plan_destination checked the shape
+    return match["resource_group"]
+
+
+def _named_sources(value: Any) -> Any:
+    """``sources`` with each missing ``name`` defaulted to its NIC's name (other problems are left
+    to the checks, which name them)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        return value
+    named: list[Any] = []
+    for index, source in enumerate(value):
+        if not isinstance(source, Mapping) or source.get("name") is not None:
+            named.append(source)
+            continue
+        nic_name = _nic_name(source)
+        if nic_name is None:
+            named.append(source)  # the checks refuse it: no name and no plain NIC to name it by
+            continue
+        try:
+            parse_source_name(f"sources[{index}].name", nic_name)
+        except CloudtapInputError:
+            raise CloudtapInputError(
+                f"sources[{index}].name",
+                None,
+                "a stable key of 1-63 letters, digits, '.', '_' or '-' (it becomes part of child "
+                f"names): the default, the NIC's name {nic_name!r}, is not one",
+            ) from None
+        named.append({**source, "name": nic_name})
+    return named
+
+
+def _nic_name(source: Mapping[str, Any]) -> str | None:
+    by_id = source.get("network_interface_id")
+    if isinstance(by_id, str):
+        match = NIC_ID.match(by_id)
+        return match["nic"] if match else None
+    by_name = source.get("network_interface_name")
+    return by_name if isinstance(by_name, str) else None
+
+
+def _mirror_source(source: VtapSource) -> MirrorSource:
+    nic = source.nic
+    # The preview names a NIC "resource group/name"; a deferred part shows as "#1".
+    shown = (
+        nic.describe()
+        if isinstance(nic.resource_group, str) and isinstance(nic.name, str)
+        else None
+    )
+    return MirrorSource(
+        name=source.name,
+        instance_type=SOURCE_KIND,
+        interfaces=(MirrorInterface(shown if shown is not None else nic.name, "1"),),
+    )
+
+
+def _reason(plan: VtapPlan) -> str:
+    destination = plan.destination
+    to_nic = destination.kind is DestinationKind.NETWORK_INTERFACE_IP_CONFIGURATION
+    if isinstance(destination.id, str):
+        match = (NIC_IP_CONFIGURATION_ID if to_nic else LB_FRONTEND_ID).match(destination.id)
+        assert match is not None
+        where = (
+            f"the sensor NIC {match['nic']}/{match['child']}"
+            if to_nic
+            else f"the internal load balancer frontend {match['lb']}/{match['child']}"
+        )
+    else:
+        where = "the sensor NIC" if to_nic else "an internal load balancer frontend"
+    reason = f"Azure virtual network TAP to {where}, VXLAN on UDP {plan.destination_port}"
+    if not plan.attach_sources:
+        reason += (
+            "; TAP only, not attached yet (attach_sources is false): deallocate and start the VM "
+            "once, then set attach_sources to true"
+        )
+    return reason
+
+
+# Names under which ``components`` exports this facade next to the AWS one.
+AzureMirrorSession = MirrorSession
+AzureMirrorSessionArgs = MirrorSessionArgs
