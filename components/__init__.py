@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
     from .aws.sensor import AwsSensorArgs, Sensor
     from .azure.mirror_session import AzureMirrorSession, AzureMirrorSessionArgs
+    from .openstack.mirror_session import (
+        OpenStackMirrorBackend,
+        OpenStackMirrorSession,
+        OpenStackMirrorSessionArgs,
+    )
 
 # name -> module that defines it; resolved lazily so `import components` stays cheap.
 _LAZY = {
@@ -28,6 +33,9 @@ _LAZY = {
     "AwsSensorArgs": "components.aws.sensor",
     "AzureMirrorSession": "components.azure.mirror_session",
     "AzureMirrorSessionArgs": "components.azure.mirror_session",
+    "OpenStackMirrorBackend": "components.openstack.mirror_session",
+    "OpenStackMirrorSession": "components.openstack.mirror_session",
+    "OpenStackMirrorSessionArgs": "components.openstack.mirror_session",
 }
 
 __all__ = [
@@ -41,6 +49,9 @@ __all__ = [
     "MonitoredVpcArgs",
     "NetworkArgs",
     "NetworkPlan",
+    "OpenStackMirrorBackend",
+    "OpenStackMirrorSession",
+    "OpenStackMirrorSessionArgs",
     "PortForwardArgs",
     "Protocol",
     "Sensor",

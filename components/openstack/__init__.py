@@ -1,8 +1,9 @@
-"""OpenStack building blocks of cloudtap: Tap-as-a-Service.
+"""OpenStack building blocks of cloudtap: Tap-as-a-Service, and the ``MirrorSession`` facade on it.
 
 :mod:`.taas_checks` is pure Python. :mod:`.taas_provider` loads openstacksdk and Pulumi's
-dynamic-provider support; it is imported on first use of one of its names, so importing this
-package (or the checks) loads no cloud SDK and creates nothing.
+dynamic-provider support, :mod:`.mirror_session` also pulumi-openstack; they are imported on
+first use of one of their names, so importing this package (or the checks) loads no cloud SDK
+and creates nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .taas_checks import (
 )
 
 if TYPE_CHECKING:
+    from .mirror_session import MirrorBackend, MirrorSession, MirrorSessionArgs
     from .taas_provider import (
         TaasConflictError,
         TaasError,
@@ -53,10 +55,14 @@ _PROVIDER_NAMES = frozenset(
         "connect_from_config",
     }
 )
+_SESSION_NAMES = frozenset({"MirrorBackend", "MirrorSession", "MirrorSessionArgs"})
 
 __all__ = [
     "FlowDirection",
+    "MirrorBackend",
     "MirrorDirection",
+    "MirrorSession",
+    "MirrorSessionArgs",
     "MirrorType",
     "TaasConflictError",
     "TaasError",
@@ -79,6 +85,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SESSION_NAMES:
+        return getattr(importlib.import_module(".mirror_session", __name__), name)
     if name in _PROVIDER_NAMES:
         return getattr(importlib.import_module(".taas_provider", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

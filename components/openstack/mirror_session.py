@@ -1,0 +1,836 @@
+"""``MirrorSession`` on OpenStack: Neutron ports' packets copied to a sensor by Tap-as-a-Service.
+
+The same facade as :class:`components.aws.mirror_session.MirrorSession` — a ``target``, a list of
+``sources`` with stable ``name`` keys, a ``method`` — with two backends (:class:`MirrorBackend`):
+
+- ``tap_mirror`` (default): one ``pulumi_openstack.TaasTapMirrorV2`` per source port, named
+  ``f"{name}-{source name}"``, tunnelling the copies over GRE or ERSPAN v1 to ``target.sensor_ip``
+  (the AWS facade's per-interface session; the sensor decapsulates them, see
+  :mod:`components.sensor`). Each direction is its own tunnel with its own id, allocated by
+  :func:`~components.openstack.taas_checks.allocate_tunnel_ids`: source ``i`` owns
+  ``first_tunnel_id + 2i`` (IN) and ``+ 2i + 1`` (OUT), so appending a source never renumbers
+  another.
+- ``tap_service``: classic TaaS. One :class:`~components.openstack.taas_provider.TapService`
+  ``f"{name}-service"`` on the sensor's *monitor port* (the AWS facade's target) and one
+  :class:`~components.openstack.taas_provider.TapFlow` ``f"{name}-{source name}"`` per source
+  port. Copies arrive unencapsulated on the monitor port: the IDS watches that interface. The
+  flows take the service's id, so Pulumi creates them after it and deletes them before it. TaaS
+  needs the monitor port's port security off: cloudtap creates such a port (``target.monitor_port``)
+  or checks an existing one (``target.port_id``) at preview, with one Neutron call.
+
+``method`` is ``native`` only: the OpenStack monitored network, whose gateway would copy what TaaS
+cannot, comes in a later issue. TaaS has no filter but a tap flow's ``vlan_filter``; the AWS
+facade's filter and session settings are refused by name.
+
+Every check runs before the first registration; errors name the field, the value and what is
+expected. The preview prints one line per source, like the AWS facade's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, TypedDict
+
+import pulumi
+from keystoneauth1 import exceptions as keystone_errors
+from openstack import exceptions as sdk_errors
+from pulumi_openstack import (
+    TaasTapMirrorV2,
+    TaasTapMirrorV2DirectionsArgsDict,
+    compute,
+    networking,
+)
+
+from ..errors import CloudtapInputError
+from ..fields import reject_unknown_fields
+from ..mirror_plan import (
+    MirrorInterface,
+    MirrorSource,
+    SourceDecision,
+    decide,
+    parse_method,
+    parse_source_name,
+    preview_line,
+)
+from ..mirroring import Encapsulation, MirrorMethod
+from .taas_checks import (
+    DEFAULT_FIRST_TUNNEL_ID,
+    UUID_EXAMPLE,
+    FlowDirection,
+    MirrorDirection,
+    MirrorType,
+    TapMirrorPlan,
+    allocate_tunnel_ids,
+    parse_flow_direction,
+    parse_mirror_directions,
+    parse_mirror_type,
+    parse_remote_ip,
+    parse_tunnel_id,
+    parse_uuid,
+    parse_vlan_filter,
+    plan_tap_mirror,
+)
+from .taas_provider import (
+    ConnectFn,
+    TapFlow,
+    TapFlowArgs,
+    TapService,
+    TapServiceArgs,
+    connect_from_config,
+)
+
+TYPE_TOKEN: Final = "cloudtap:openstack:MirrorSession"
+SOURCE_KIND: Final = "Neutron port"
+"""What the preview line calls a source (where the AWS facade names the instance type)."""
+DEFAULT_TAP_FLOW_QUOTA: Final = 10
+"""Neutron's default ``quota_tap_flow`` (tap-as-a-service); more flows fail at ``up``."""
+
+
+class MirrorBackend(StrEnum):
+    """Which Tap-as-a-Service objects copy the sources' packets."""
+
+    TAP_MIRROR = "tap_mirror"
+    """One tap mirror per source port (``TaasTapMirrorV2``, extension ``tap-mirror``): copies
+    tunnelled over GRE or ERSPAN v1 to ``target.sensor_ip``. Nothing to set up on the sensor's
+    port; the sensor decapsulates (cloudtap sensors accept ``gre`` and ``erspan`` feeds)."""
+    TAP_SERVICE = "tap_service"
+    """Classic TaaS (extension ``taas``): one tap service on the sensor's monitor port, one tap
+    flow per source port. Copies arrive as plain frames on the monitor port, whose port security
+    must be off. Neutron's default quotas: 1 tap service and 10 tap flows per project."""
+
+
+class MonitorPortArgs(TypedDict, total=False):
+    """A monitor port cloudtap creates: port security off, no security groups."""
+
+    network_id: pulumi.Input[str]
+    """Required. Neutron network of the port (the sensor's monitor network)."""
+    subnet_id: pulumi.Input[str]
+    """Subnet of the port's address. Default: Neutron picks one of the network's subnets."""
+    fixed_ip: str
+    """IPv4 address of the port in ``subnet_id`` (required with it). Default: Neutron picks."""
+    instance_id: pulumi.Input[str]
+    """Nova server id of the sensor: the port is attached to it (``compute.InterfaceAttach``)
+    before the tap service is created. Default: not attached; attach the exported port yourself
+    (the tap service stays ``DOWN`` until the port is bound)."""
+
+
+class MirrorTargetArgs(TypedDict, total=False):
+    """Where copies go: exactly one field, the one the backend uses."""
+
+    sensor_ip: str
+    """``tap_mirror``: IPv4 address of the sensor terminating the tunnels (the tap mirrors'
+    ``remote_ip``). The AWS facade's ``network_interface_id``, by address."""
+    port_id: pulumi.Input[str]
+    """``tap_service``: the sensor's existing monitor port (UUID). TaaS needs its port security
+    off; cloudtap checks that at preview with one Neutron call when the id is plain text
+    (``openstack port set --no-security-group --disable-port-security <id>`` turns it off)."""
+    monitor_port: MonitorPortArgs
+    """``tap_service``: create the monitor port, port security off (see
+    :class:`MonitorPortArgs`)."""
+
+
+class MirrorSourceArgs(TypedDict, total=False):
+    """One source: an existing Neutron port."""
+
+    name: str
+    """Stable key in its child's name (``{component}-{name}``) and, for ``tap_mirror``, of its
+    tunnel ids. 1-63 letters, digits, '.', '_' or '-'. Default: ``port_id``. Required when
+    ``port_id`` is a ``pulumi.Output``."""
+    port_id: pulumi.Input[str]
+    """Required. Neutron id (UUID) of the port whose packets are copied (a VM's port)."""
+    direction: str
+    """``"IN"``, ``"OUT"`` or ``"BOTH"``. Default: the session's ``direction``."""
+    vlan_filter: str
+    """``tap_service`` only: VLAN ids such as ``"1-5,9"``. Default: the session's."""
+
+
+class MirrorSessionArgs(TypedDict, total=False):
+    """Arguments of :class:`MirrorSession`. ``target`` and ``sources`` are required."""
+
+    target: MirrorTargetArgs
+    """Required. Exactly one field, the one ``backend`` uses."""
+    sources: Sequence[MirrorSourceArgs]
+    """Required, at least one; no port twice, never the monitor port."""
+    method: str
+    """``"native"`` (default; the only method for now). ``"auto"`` and ``"gateway"`` need the
+    OpenStack monitored network's gateway, which comes in a later issue, and are refused."""
+    backend: str
+    """``"tap_mirror"`` (default) or ``"tap_service"``; see :class:`MirrorBackend`."""
+    direction: str
+    """What each source copies: ``"IN"`` (what the port receives), ``"OUT"`` (what it sends) or
+    ``"BOTH"`` (default). A tap mirror makes one tunnel per direction."""
+    mirror_type: str
+    """``tap_mirror`` only: ``"gre"`` (default; 32-bit keys) or ``"erspanv1"`` (ERSPAN type II,
+    10-bit session ids: at most 511 sources from id 1)."""
+    first_tunnel_id: int
+    """``tap_mirror`` only: the first tunnel id of this session's block. Default 1. Neutron wants
+    every tap mirror of the project on distinct ids: give each stack or session of one project
+    its own block (this one uses ``first_tunnel_id`` to ``first_tunnel_id + 2 * sources - 1``)."""
+    vlan_filter: str
+    """``tap_service`` only: copy only these VLANs, such as ``"1-5,9"`` (needs the
+    ``taas-vlan-filter`` extension). Default: all traffic."""
+    cloud: str
+    """Entry of clouds.yaml for the tap service and flows and the preview-time port check.
+    Default: ``OS_CLOUD`` / the ``OS_*`` variables (the program passes ``openstack:cloud``).
+    Tap mirrors and the monitor port use the pulumi-openstack provider's configuration."""
+
+
+FIELDS: Final = frozenset(MirrorSessionArgs.__annotations__)
+TARGET_FIELDS: Final = tuple(MirrorTargetArgs.__annotations__)
+MONITOR_PORT_FIELDS: Final = frozenset(MonitorPortArgs.__annotations__)
+SOURCE_FIELDS: Final = frozenset(MirrorSourceArgs.__annotations__)
+
+_NO_GATEWAY_YET = (
+    "the OpenStack monitored network (with the gateway that copies what Tap-as-a-Service cannot) "
+    "comes in a later issue"
+)
+# Fields of the AWS facade a user may carry over, with why OpenStack has no such thing.
+_NOT_ON_OPENSTACK: Final = {
+    "network": f"no value: {_NO_GATEWAY_YET}; mirror existing ports to an existing sensor",
+    **dict.fromkeys(
+        ("filter_presets", "health_check_cidrs", "health_check_port"),
+        "no value: Tap-as-a-Service has no filter but the tap flows' vlan_filter (backend "
+        "tap_service)",
+    ),
+    "virtual_network_id": "no value: tap mirrors carry GRE keys or ERSPAN session ids, "
+    "allocated from first_tunnel_id",
+    **dict.fromkeys(
+        ("session_number", "packet_length", "existing_sessions_per_eni"),
+        "no value: an AWS Traffic Mirroring setting with no Tap-as-a-Service counterpart",
+    ),
+    "tags": "no value: Tap-as-a-Service objects take no tags",
+}
+_MIRROR_DIRECTIONS: Final = {
+    FlowDirection.IN: (MirrorDirection.IN,),
+    FlowDirection.OUT: (MirrorDirection.OUT,),
+    FlowDirection.BOTH: (MirrorDirection.IN, MirrorDirection.OUT),
+}
+_ENCAPSULATIONS: Final = {
+    MirrorType.GRE: Encapsulation.GRE,
+    MirrorType.ERSPAN_V1: Encapsulation.ERSPAN,
+}
+_TYPE_TEXT: Final = {MirrorType.GRE: "GRE", MirrorType.ERSPAN_V1: "ERSPAN v1"}
+
+
+def _is_deferred(value: Any) -> bool:
+    # A pulumi.Output (or another awaitable input) from the same program: checked when known.
+    return isinstance(value, pulumi.Output) or hasattr(value, "__await__")
+
+
+class MirrorSession(pulumi.ComponentResource):
+    """Copies of every source port's packets, by OpenStack Tap-as-a-Service, to one sensor.
+
+    Children: ``tap_mirror``: one ``TaasTapMirrorV2`` ``{name}-{source}`` per source.
+    ``tap_service``: ``{name}-monitor-port`` (and ``{name}-monitor-port-attach``) when cloudtap
+    creates the monitor port, the tap service ``{name}-service``, and one tap flow
+    ``{name}-{source}`` per source.
+    """
+
+    backend: MirrorBackend
+    decisions: tuple[SourceDecision, ...]
+    """Per source, in order: always native, with the reason the preview prints."""
+    encapsulation: Encapsulation | None
+    """How copies reach the sensor: GRE or ERSPAN (``tap_mirror``); ``None`` for a tap service,
+    which delivers plain frames to the monitor port."""
+    tap_mirrors: dict[str, TaasTapMirrorV2]
+    """Child name -> tap mirror (``tap_mirror``); else empty."""
+    tunnel_ids: dict[str, dict[str, int]]
+    """Source name -> ``{"IN": id, "OUT": id}`` (the directions it copies; ``tap_mirror``)."""
+    monitor_port: networking.Port | None
+    """The monitor port cloudtap created (``target.monitor_port``); else ``None``."""
+    monitor_port_attachment: compute.InterfaceAttach | None
+    monitor_port_id: pulumi.Output[str] | None
+    """The tap service's port (``tap_service``); else ``None``."""
+    tap_service: TapService | None
+    tap_flows: dict[str, TapFlow]
+    """Child name -> tap flow (``tap_service``); else empty."""
+    sessions: dict[str, pulumi.CustomResource]
+    """Child name -> the per-source resource (tap mirror or tap flow): what comes and goes."""
+    native_sources: list[str]
+    gateway_sources: list[str]
+    """Always empty (no gateway mirror on OpenStack yet); present so every facade has it."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MirrorSessionArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        connect: ConnectFn | None = None,
+    ) -> None:
+        """``connect``: opens the connection for the preview-time check of an existing monitor
+        port (default: clouds.yaml entry ``cloud``, else ``OS_*``). The tap service and flows'
+        provider always connects that default way: it is pickled into the stack's state and run
+        by the engine later."""
+        # Every check (and the monitor port's lookup) before the first registration.
+        planned = _plan(name, args, connect if connect is not None else connect_from_config)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self.backend = planned.backend
+        self.decisions = planned.decisions
+        self.encapsulation = (
+            _ENCAPSULATIONS[planned.mirror_type] if planned.mirror_type is not None else None
+        )
+        self.native_sources = [d.source.name for d in planned.decisions]
+        self.gateway_sources = []
+        for decision in planned.decisions:
+            pulumi.log.info(preview_line(decision), resource=self)
+        for warning in planned.warnings:
+            pulumi.log.warn(warning, resource=self)
+
+        self.tap_mirrors = {}
+        self.tunnel_ids = {}
+        self.monitor_port = None
+        self.monitor_port_attachment = None
+        self.monitor_port_id = None
+        self.tap_service = None
+        self.tap_flows = {}
+        if planned.backend is MirrorBackend.TAP_MIRROR:
+            self._build_tap_mirrors(name, planned)
+        else:
+            self._build_tap_service(name, planned)
+        self.sessions = {**self.tap_mirrors, **self.tap_flows}
+        self.register_outputs(
+            {
+                "backend": planned.backend.value,
+                "session_count": len(self.sessions),
+                "native_sources": self.native_sources,
+                "gateway_sources": self.gateway_sources,
+                "tunnel_ids": self.tunnel_ids,
+                "tap_service_id": self.tap_service.id if self.tap_service is not None else None,
+                "monitor_port_id": self.monitor_port_id,
+            }
+        )
+
+    def _build_tap_mirrors(self, name: str, planned: _OpenStackMirrorPlan) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        for source in planned.sources:
+            mirror = source.tap_mirror
+            assert mirror is not None
+            child_name = f"{name}-{source.name}"
+            self.tunnel_ids[source.name] = {d.value: i for d, i in mirror.directions.items()}
+            self.tap_mirrors[child_name] = TaasTapMirrorV2(
+                child_name,
+                name=child_name,
+                description=mirror.description,
+                port_id=mirror.port_id,
+                remote_ip=str(mirror.remote_ip),
+                mirror_type=mirror.mirror_type.value,
+                directions=_directions_args(mirror),
+                opts=child,
+            )
+
+    def _build_tap_service(self, name: str, planned: _OpenStackMirrorPlan) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        port_id: pulumi.Input[str]
+        depends_on: list[pulumi.Resource] = []
+        wanted = planned.monitor_port
+        if wanted is not None:
+            port_name = f"{name}-monitor-port"
+            self.monitor_port = networking.Port(
+                port_name,
+                name=port_name,
+                description=f"cloudtap {name}: the sensor's monitor port (Tap-as-a-Service)",
+                network_id=wanted.network_id,
+                fixed_ips=(
+                    [
+                        networking.PortFixedIpArgsDict(
+                            subnet_id=wanted.subnet_id,
+                            ip_address=str(wanted.fixed_ip) if wanted.fixed_ip else None,
+                        )
+                    ]
+                    if wanted.subnet_id is not None
+                    else None
+                ),
+                admin_state_up=True,
+                # TaaS delivers copies addressed to other machines: port security would drop them.
+                port_security_enabled=False,
+                no_security_groups=True,
+                opts=child,
+            )
+            port_id = self.monitor_port.id
+            if wanted.instance_id is not None:
+                self.monitor_port_attachment = compute.InterfaceAttach(
+                    f"{port_name}-attach",
+                    instance_id=wanted.instance_id,
+                    port_id=port_id,
+                    opts=child,
+                )
+                # The service is set up on a bound port, and removed before the port is detached.
+                depends_on.append(self.monitor_port_attachment)
+        else:
+            assert planned.port_id is not None
+            port_id = planned.port_id
+        self.monitor_port_id = pulumi.Output.from_input(port_id)
+        service_name = f"{name}-service"
+        service: TapServiceArgs = {
+            "port_id": port_id,
+            "name": service_name,
+            "description": f"cloudtap {name}: copies to the sensor's monitor port",
+        }
+        if planned.cloud is not None:
+            service["cloud"] = planned.cloud
+        self.tap_service = TapService(
+            service_name, service, pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        )
+        for source in planned.sources:
+            child_name = f"{name}-{source.name}"
+            flow: TapFlowArgs = {
+                # The service's Output: flows are created after it and deleted before it.
+                "tap_service_id": self.tap_service.id,
+                "source_port": source.port_id,
+                "direction": source.direction.value,
+                "name": child_name,
+                "description": f"cloudtap {name}: copies of {source.name} ({source.direction})",
+            }
+            if source.vlan_filter is not None:
+                flow["vlan_filter"] = source.vlan_filter
+            if planned.cloud is not None:
+                flow["cloud"] = planned.cloud
+            self.tap_flows[child_name] = TapFlow(child_name, flow, child)
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitorPortPlan:
+    network_id: Any
+    subnet_id: Any | None
+    fixed_ip: ipaddress.IPv4Address | None
+    instance_id: Any | None
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    port_id: Any
+    """A plain UUID, or a deferred value checked by OpenStack."""
+    direction: FlowDirection
+    vlan_filter: str | None
+    tap_mirror: TapMirrorPlan | None
+    """``tap_mirror`` backend: the validated mirror; else ``None``."""
+
+
+@dataclass(frozen=True)
+class _OpenStackMirrorPlan:
+    backend: MirrorBackend
+    sensor_ip: ipaddress.IPv4Address | None
+    port_id: Any | None
+    """``tap_service`` with an existing monitor port."""
+    monitor_port: MonitorPortPlan | None
+    """``tap_service`` with a monitor port to create."""
+    mirror_type: MirrorType | None
+    sources: tuple[_Source, ...]
+    decisions: tuple[SourceDecision, ...]
+    cloud: str | None
+    warnings: tuple[str, ...]
+
+
+def _plan(name: str, args: Any, connect: ConnectFn) -> _OpenStackMirrorPlan:
+    """Validate ``MirrorSessionArgs``, allocate tunnel ids, check an existing monitor port."""
+    raw: Any = args
+    if not isinstance(raw, Mapping):
+        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
+    for field, expected in _NOT_ON_OPENSTACK.items():
+        if field in raw:
+            raise CloudtapInputError(field, raw[field], expected)
+    reject_unknown_fields(raw, FIELDS, "")
+    method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
+    if method is not MirrorMethod.NATIVE:
+        raise CloudtapInputError(
+            "method",
+            raw.get("method"),
+            f"native: OpenStack mirrors by Tap-as-a-Service only for now; {_NO_GATEWAY_YET}",
+        )
+    backend = _parse_backend(raw.get("backend", MirrorBackend.TAP_MIRROR.value))
+    tap_mirror = backend is MirrorBackend.TAP_MIRROR
+    for field in ("mirror_type", "first_tunnel_id") if not tap_mirror else ("vlan_filter",):
+        if raw.get(field) is not None:
+            raise CloudtapInputError(
+                field,
+                raw[field],
+                f"no value with backend {backend.value}: only "
+                f"{'tap_mirror' if not tap_mirror else 'tap_service'} uses it",
+            )
+    cloud = raw.get("cloud")
+    if cloud is not None and (not isinstance(cloud, str) or not cloud):
+        raise CloudtapInputError("cloud", cloud, "the name of a cloud in clouds.yaml")
+    direction = parse_flow_direction("direction", raw.get("direction", FlowDirection.BOTH.value))
+    vlan_filter = (
+        parse_vlan_filter("vlan_filter", raw["vlan_filter"])
+        if raw.get("vlan_filter") is not None
+        else None
+    )
+    mirror_type = (
+        parse_mirror_type("mirror_type", raw.get("mirror_type", MirrorType.GRE.value))
+        if tap_mirror
+        else None
+    )
+    first_id = (
+        parse_tunnel_id(
+            "first_tunnel_id", raw.get("first_tunnel_id", DEFAULT_FIRST_TUNNEL_ID), mirror_type
+        )
+        if mirror_type is not None
+        else DEFAULT_FIRST_TUNNEL_ID
+    )
+
+    sensor_ip, port_id, monitor_port = _parse_target(raw.get("target"), backend)
+    specs = _parse_sources(raw.get("sources"), backend, direction, vlan_filter)
+    _check_no_loop(specs, port_id)
+
+    sources = specs
+    if mirror_type is not None:
+        assert sensor_ip is not None
+        ids = allocate_tunnel_ids(
+            [spec.name for spec in specs], mirror_type, tuple(MirrorDirection), first_id
+        )
+        sources = [
+            _with_tap_mirror(
+                spec,
+                component=name,
+                where=f"sources[{index}]",
+                sensor_ip=sensor_ip,
+                mirror_type=mirror_type,
+                slots=ids[spec.name],
+            )
+            for index, spec in enumerate(specs)
+        ]
+
+    warnings: list[str] = []
+    if backend is MirrorBackend.TAP_SERVICE:
+        if len(sources) > DEFAULT_TAP_FLOW_QUOTA:
+            warnings.append(
+                f"{len(sources)} tap flows: Neutron's default quota is {DEFAULT_TAP_FLOW_QUOTA} "
+                "per project (quota_tap_flow); ask the operator for more before `pulumi up`"
+            )
+        if port_id is not None and _is_deferred(port_id):
+            warnings.append(
+                "the monitor port is created by this program, so cloudtap cannot check it: "
+                "Tap-as-a-Service needs its port security off (port_security_enabled=False, no "
+                "security groups), or Neutron drops the copies"
+            )
+        elif port_id is not None:
+            check_monitor_port(connect, cloud, port_id)
+
+    reason = _reason(backend, sensor_ip, port_id, monitor_port, mirror_type)
+    decisions = tuple(
+        decide(
+            MirrorMethod.NATIVE,
+            MirrorSource(
+                name=source.name,
+                instance_type=SOURCE_KIND,
+                interfaces=(MirrorInterface(source.port_id, "1"),),
+            ),
+            True,
+            reason(source),
+        )
+        for source in sources
+    )
+    return _OpenStackMirrorPlan(
+        backend=backend,
+        sensor_ip=sensor_ip,
+        port_id=port_id,
+        monitor_port=monitor_port,
+        mirror_type=mirror_type,
+        sources=tuple(sources),
+        decisions=decisions,
+        cloud=cloud,
+        warnings=tuple(warnings),
+    )
+
+
+def _parse_backend(value: Any) -> MirrorBackend:
+    try:
+        return MirrorBackend(value)
+    except ValueError:
+        raise CloudtapInputError(
+            "backend", value, f"one of {[b.value for b in MirrorBackend]}"
+        ) from None
+
+
+def _mapping(field: str, value: Any, example: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CloudtapInputError(field, value, f"a mapping such as {example}")
+    return value
+
+
+def _uuid_or_deferred(field: str, value: Any, what: str) -> Any:
+    return value if _is_deferred(value) else parse_uuid(field, value, what)
+
+
+def _parse_target(
+    value: Any, backend: MirrorBackend
+) -> tuple[ipaddress.IPv4Address | None, Any | None, MonitorPortPlan | None]:
+    """(sensor_ip, existing monitor port id, monitor port to create): the backend's one field."""
+    wanted = ("sensor_ip",) if backend is MirrorBackend.TAP_MIRROR else ("port_id", "monitor_port")
+    hint = (
+        "sensor_ip (the sensor's IPv4 address: tap mirrors tunnel the copies to it)"
+        if backend is MirrorBackend.TAP_MIRROR
+        else "port_id (the sensor's existing monitor port) or monitor_port (cloudtap creates "
+        "it, port security off)"
+    )
+    if value is None:
+        raise CloudtapInputError("target", None, f"a mapping with {hint}: mirroring needs a target")
+    target = _mapping("target", value, "{sensor_ip: 10.0.128.10}")
+    reject_unknown_fields(target, TARGET_FIELDS, "target")
+    given = [field for field in TARGET_FIELDS if target.get(field) is not None]
+    if len(given) != 1 or given[0] not in wanted:
+        raise CloudtapInputError(
+            "target",
+            dict(target),
+            f"with backend {backend.value}, exactly one of {hint}",
+        )
+    field = given[0]
+    if field == "sensor_ip":
+        return parse_remote_ip("target.sensor_ip", target[field]), None, None
+    if field == "port_id":
+        return (
+            None,
+            _uuid_or_deferred("target.port_id", target[field], "the monitor port's Neutron id"),
+            None,
+        )
+    return None, None, _parse_monitor_port(target[field])
+
+
+def _parse_monitor_port(value: Any) -> MonitorPortPlan:
+    where = "target.monitor_port"
+    raw = _mapping(where, value, f"{{network_id: {UUID_EXAMPLE}}}")
+    reject_unknown_fields(raw, MONITOR_PORT_FIELDS, where)
+    if raw.get("network_id") is None:
+        raise CloudtapInputError(
+            f"{where}.network_id", None, "the Neutron network of the sensor's monitor port"
+        )
+    network_id = _uuid_or_deferred(f"{where}.network_id", raw["network_id"], "a network id")
+    subnet_id = raw.get("subnet_id")
+    if subnet_id is not None:
+        subnet_id = _uuid_or_deferred(f"{where}.subnet_id", subnet_id, "a subnet id")
+    fixed_ip = None
+    if raw.get("fixed_ip") is not None:
+        if subnet_id is None:
+            raise CloudtapInputError(
+                f"{where}.fixed_ip",
+                raw["fixed_ip"],
+                "no value without subnet_id: an address is given in a subnet",
+            )
+        fixed_ip = parse_remote_ip(f"{where}.fixed_ip", raw["fixed_ip"])
+    instance_id = raw.get("instance_id")
+    if instance_id is not None:
+        instance_id = _uuid_or_deferred(
+            f"{where}.instance_id", instance_id, "the sensor's Nova server id"
+        )
+    return MonitorPortPlan(network_id, subnet_id, fixed_ip, instance_id)
+
+
+def _parse_sources(
+    value: Any,
+    backend: MirrorBackend,
+    direction: FlowDirection,
+    vlan_filter: str | None,
+) -> list[_Source]:
+    if value is None or (isinstance(value, Sequence) and not isinstance(value, str) and not value):
+        raise CloudtapInputError(
+            "sources",
+            value,
+            "at least one source ({port_id: <Neutron port id>}): mirroring needs something to copy",
+        )
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise CloudtapInputError("sources", value, "a list of source mappings")
+    sources: list[_Source] = []
+    names: dict[str, int] = {}
+    ports: dict[str, int] = {}
+    for index, item in enumerate(value):
+        where = f"sources[{index}]"
+        raw = _mapping(where, item, f"{{name: web-1, port_id: {UUID_EXAMPLE}}}")
+        reject_unknown_fields(raw, SOURCE_FIELDS, where)
+        if raw.get("port_id") is None:
+            raise CloudtapInputError(
+                f"{where}.port_id", None, "the Neutron id of the port whose packets are copied"
+            )
+        port = _uuid_or_deferred(f"{where}.port_id", raw["port_id"], "the source port's Neutron id")
+        name = raw.get("name")
+        if name is None and _is_deferred(port):
+            raise CloudtapInputError(
+                f"{where}.name",
+                None,
+                "a stable name: the port id is only known after deployment",
+            )
+        name = parse_source_name(f"{where}.name", name if name is not None else port)
+        if name in names:
+            raise CloudtapInputError(
+                f"{where}.name",
+                name,
+                f"a name not already used by sources[{names[name]}]: names key the child "
+                "resources and the tunnel ids",
+            )
+        names[name] = index
+        if isinstance(port, str):
+            key = port.lower()
+            if key in ports:
+                raise CloudtapInputError(
+                    f"{where}.port_id",
+                    port,
+                    f"a port not already listed (sources[{ports[key]}] names it): its packets "
+                    "would be copied twice",
+                )
+            ports[key] = index
+        own_direction = (
+            parse_flow_direction(f"{where}.direction", raw["direction"])
+            if raw.get("direction") is not None
+            else direction
+        )
+        own_filter = vlan_filter
+        if raw.get("vlan_filter") is not None:
+            if backend is not MirrorBackend.TAP_SERVICE:
+                raise CloudtapInputError(
+                    f"{where}.vlan_filter",
+                    raw["vlan_filter"],
+                    f"no value with backend {backend.value}: only tap flows (backend "
+                    "tap_service) filter VLANs",
+                )
+            own_filter = parse_vlan_filter(f"{where}.vlan_filter", raw["vlan_filter"])
+        sources.append(_Source(name, port, own_direction, own_filter, None))
+    return sources
+
+
+def _check_no_loop(sources: Sequence[_Source], monitor_port_id: Any) -> None:
+    if not isinstance(monitor_port_id, str):
+        return
+    for index, source in enumerate(sources):
+        if isinstance(source.port_id, str) and source.port_id.lower() == monitor_port_id.lower():
+            raise CloudtapInputError(
+                f"sources[{index}].port_id",
+                source.port_id,
+                "a port other than the monitor port (target.port_id): the sensor would copy its "
+                "own copies (a loop)",
+            )
+
+
+def _with_tap_mirror(
+    source: _Source,
+    *,
+    component: str,
+    where: str,
+    sensor_ip: ipaddress.IPv4Address,
+    mirror_type: MirrorType,
+    slots: Mapping[MirrorDirection, int],
+) -> _Source:
+    """The source with its tap mirror: the allocated ids of the directions it copies."""
+    directions = {d.value: slots[d] for d in _MIRROR_DIRECTIONS[source.direction]}
+    child_name = f"{component}-{source.name}"
+    description = f"cloudtap {component}: copies of {source.name} to the sensor {sensor_ip}"
+    if isinstance(source.port_id, str):
+        mirror = plan_tap_mirror(
+            {
+                "port_id": source.port_id,
+                "remote_ip": str(sensor_ip),
+                "mirror_type": mirror_type.value,
+                "directions": directions,
+                "name": child_name,
+                "description": description,
+            },
+            where,
+        )
+    else:
+        # A port created by the same program: everything but its id is checked here.
+        mirror = TapMirrorPlan(
+            port_id=source.port_id,
+            remote_ip=sensor_ip,
+            mirror_type=mirror_type,
+            directions=parse_mirror_directions(f"{where}.directions", directions, mirror_type),
+            name=child_name,
+            description=description,
+        )
+    return _Source(source.name, source.port_id, source.direction, None, mirror)
+
+
+def _directions_args(mirror: TapMirrorPlan) -> TaasTapMirrorV2DirectionsArgsDict:
+    """The tap mirror's ``directions`` block (its Python keys are ``in_`` and ``out``)."""
+    block: TaasTapMirrorV2DirectionsArgsDict = {}
+    if MirrorDirection.IN in mirror.directions:
+        block["in_"] = mirror.directions[MirrorDirection.IN]
+    if MirrorDirection.OUT in mirror.directions:
+        block["out"] = mirror.directions[MirrorDirection.OUT]
+    return block
+
+
+def check_monitor_port(connect: ConnectFn, cloud: str | None, port_id: str) -> None:
+    """One Neutron call at preview: the existing monitor port exists and has port security off.
+
+    Tap-as-a-Service delivers copies addressed to other machines to the monitor port; with port
+    security on (or a security group), Neutron drops them and the sensor sees nothing.
+    """
+    field = "target.port_id"
+    try:
+        conn = connect(cloud)
+        try:
+            port = conn.network.get_port(port_id)
+        finally:
+            conn.close()
+    except sdk_errors.NotFoundException:
+        raise CloudtapInputError(
+            field, port_id, "the id of an existing port of this project (Neutron answered 404)"
+        ) from None
+    except (sdk_errors.SDKException, keystone_errors.ClientException) as error:
+        raise CloudtapInputError(
+            field,
+            port_id,
+            "a port cloudtap can read at preview, to check that its port security is off; the "
+            f"lookup failed ({type(error).__name__}: {error}): set cloud (openstack:cloud) or "
+            "the OS_* variables, or give target.monitor_port to let cloudtap create the port",
+        ) from None
+    if port.is_port_security_enabled or port.security_group_ids:
+        raise CloudtapInputError(
+            field,
+            port_id,
+            "a monitor port with port security disabled and no security groups (Tap-as-a-"
+            "Service delivers copies addressed to other machines, which port security drops; "
+            f"this port has port_security_enabled={bool(port.is_port_security_enabled)}, "
+            f"security groups {list(port.security_group_ids or [])}): run `openstack port set "
+            f"--no-security-group --disable-port-security {port_id}`, or give "
+            "target.monitor_port to let cloudtap create one",
+        )
+
+
+def _reason(
+    backend: MirrorBackend,
+    sensor_ip: ipaddress.IPv4Address | None,
+    port_id: Any | None,
+    monitor_port: MonitorPortPlan | None,
+    mirror_type: MirrorType | None,
+) -> Callable[[_Source], str]:
+    """The preview's "why" for a source: what copies it, to where."""
+
+    def tap_mirror(source: _Source) -> str:
+        assert source.tap_mirror is not None and mirror_type is not None
+        ids = ", ".join(f"{d.value} {i}" for d, i in source.tap_mirror.directions.items())
+        return (
+            f"Tap-as-a-Service tap mirror to {sensor_ip} over {_TYPE_TEXT[mirror_type]}, tunnel "
+            f"ids {ids}"
+        )
+
+    if monitor_port is not None:
+        network = monitor_port.network_id
+        where = (
+            f"the monitor port cloudtap creates in network {network}"
+            if isinstance(network, str)
+            else "the monitor port cloudtap creates"
+        )
+    else:
+        where = f"monitor port {port_id}" if isinstance(port_id, str) else "the monitor port"
+
+    def tap_flow(source: _Source) -> str:
+        text = f"Tap-as-a-Service tap flow ({source.direction.value}) to the tap service on {where}"
+        if source.vlan_filter is not None:
+            text += f", VLANs {source.vlan_filter} only"
+        return text
+
+    return tap_mirror if backend is MirrorBackend.TAP_MIRROR else tap_flow
+
+
+# Names under which ``components`` exports this facade next to the AWS one.
+OpenStackMirrorSession = MirrorSession
+OpenStackMirrorSessionArgs = MirrorSessionArgs
+OpenStackMirrorBackend = MirrorBackend
