@@ -61,7 +61,7 @@ def test_without_network_config_the_defaults_are_built(mocks: StrictMocks) -> No
     assert run.named("cloudtap-vpc").inputs["cidrBlock"] == "10.0.0.0/16"
 
 
-@pytest.mark.parametrize("cloud", [None, "azure", "AWS"])
+@pytest.mark.parametrize("cloud", [None, "gcp", "AWS"])
 def test_an_unsupported_cloud_is_refused_naming_the_config_key(
     mocks: StrictMocks, cloud: str | None
 ) -> None:
