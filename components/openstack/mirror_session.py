@@ -128,7 +128,9 @@ class MirrorTargetArgs(TypedDict, total=False):
 
     sensor_ip: str
     """``tap_mirror``: IPv4 address of the sensor terminating the tunnels (the tap mirrors'
-    ``remote_ip``). The AWS facade's ``network_interface_id``, by address."""
+    ``remote_ip``). The tunnels start on the compute nodes hosting the sources: the address must
+    be reachable from them, and the sensor must accept GRE (IP protocol 47) from them. The AWS
+    facade's ``network_interface_id``, by address."""
     port_id: pulumi.Input[str]
     """``tap_service``: the sensor's existing monitor port (UUID). TaaS needs its port security
     off; cloudtap checks that at preview with one Neutron call when the id is plain text
