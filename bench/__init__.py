@@ -17,6 +17,7 @@ from typing import cast
 # name -> module defining run(quick) -> Report. Add a line here to add a bench.
 BENCHES: dict[str, str] = {
     "program-scale": "bench.program_scale",
+    "dataplane": "bench.dataplane",
 }
 
 
