@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 HEADER = "#cloud-config\n"
+# Shell helpers that the gateway's and the sensor's scripts both source.
+NET_LIBRARY_PATH = "/usr/local/lib/cloudtap/cloudtap-net.sh"
 
 
 def asset_text(*path: str) -> str:
@@ -60,3 +62,8 @@ def written_files(cloud_config: str) -> dict[str, WrittenFile]:
         entry["path"]: WrittenFile(entry["path"], entry["content"], entry["permissions"])
         for entry in document.get("write_files", [])
     }
+
+
+def net_library() -> WrittenFile:
+    """The ``write_files`` entry of the shell library both boot scripts source."""
+    return WrittenFile(NET_LIBRARY_PATH, asset_text("common", "cloudtap-net.sh"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from .cloud_config import WrittenFile, asset_text, render
+from .cloud_config import WrittenFile, asset_text, net_library, render
 from .errors import CloudtapInputError
 from .mirroring import VXLAN_PORT
 from .network_plan import NetworkPlan, Tier
@@ -79,6 +79,7 @@ def gateway_files(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> list
     return [
         WrittenFile(SETTINGS_PATH, render_settings(plan, underlay_mtu=underlay_mtu)),
         WrittenFile(SCRIPT_PATH, asset_text("gateway", "cloudtap-gateway.sh"), "0755"),
+        net_library(),
         WrittenFile(UNIT_PATH, asset_text("gateway", "cloudtap-gateway.service")),
     ]
 

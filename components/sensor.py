@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 import yaml
 
-from .cloud_config import WrittenFile, asset_text, render
+from .cloud_config import WrittenFile, asset_text, net_library, render
 from .errors import CloudtapInputError
 from .fields import parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
@@ -199,6 +199,7 @@ def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
     return [
         WrittenFile(SETTINGS_PATH, render_settings(plan)),
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
+        net_library(),
         WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),

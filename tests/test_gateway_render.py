@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,10 +10,11 @@ import pytest
 import yaml
 
 from components import gateway
-from components.cloud_config import written_files
+from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.errors import CloudtapInputError
 from components.network_plan import plan_network
 from tests.cloud_init import assert_valid_cloud_config
+from tests.shell import assert_passes_shellcheck, write_rendered
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -42,7 +42,12 @@ def test_cloud_config_installs_nftables_and_starts_the_unit_at_boot() -> None:
     assert "nftables" in document["packages"]
     assert ["systemctl", "enable", "--now", gateway.SERVICE] in document["runcmd"]
     files = written_files(text)
-    assert set(files) == {gateway.SETTINGS_PATH, gateway.SCRIPT_PATH, gateway.UNIT_PATH}
+    assert set(files) == {
+        gateway.SETTINGS_PATH,
+        gateway.SCRIPT_PATH,
+        gateway.UNIT_PATH,
+        NET_LIBRARY_PATH,
+    }
     assert files[gateway.SCRIPT_PATH].permissions == "0755"
     assert f"ExecStart={gateway.SCRIPT_PATH} apply" in files[gateway.UNIT_PATH].content
 
@@ -68,16 +73,10 @@ def test_gateway_script_is_valid_bash() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_gateway_script_passes_shellcheck() -> None:
-    if shutil.which("shellcheck") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("shellcheck is not installed: CI must lint the rendered scripts")
-        pytest.skip("shellcheck is not installed")
-    script = written_files(gateway.render_cloud_config(plan_network()))[gateway.SCRIPT_PATH]
-    result = subprocess.run(
-        ["shellcheck", "-"], input=script.content, capture_output=True, text=True, check=False
+def test_gateway_script_passes_shellcheck(tmp_path: Path) -> None:
+    assert_passes_shellcheck(
+        gateway.render_cloud_config(plan_network()), gateway.SCRIPT_PATH, tmp_path
     )
-    assert result.returncode == 0, result.stdout
 
 
 def mirrored_network(**mirror: object) -> dict[str, object]:
@@ -125,17 +124,17 @@ def test_mirrored_cloud_config_passes_the_real_cloud_init_schema_validator() -> 
 
 
 def test_gateway_script_refuses_an_unknown_mirror_mode(tmp_path: Path) -> None:
-    files = written_files(gateway.render_cloud_config(plan_network(mirrored_network())))
-    settings = tmp_path / "gateway.conf"
-    settings.write_text(files[gateway.SETTINGS_PATH].content.replace('"vxlan"', '"span"'))
-    script = tmp_path / "cloudtap-gateway"
-    script.write_text(files[gateway.SCRIPT_PATH].content)
+    files, env = write_rendered(
+        gateway.render_cloud_config(plan_network(mirrored_network())), tmp_path
+    )
+    settings = files[gateway.SETTINGS_PATH]
+    settings.write_text(settings.read_text().replace('"vxlan"', '"span"'))
     result = subprocess.run(
-        ["bash", str(script), "check"],
+        ["bash", str(files[gateway.SCRIPT_PATH]), "check"],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "CLOUDTAP_GATEWAY_CONF": str(settings)},
+        env={**os.environ, **env, "CLOUDTAP_GATEWAY_CONF": str(settings)},
     )
     assert result.returncode == 1
     assert "MIRROR_MODE must be off, vxlan or tee, not 'span'" in result.stderr

@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from components import sensor
-from components.cloud_config import written_files
+from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.errors import CloudtapInputError
 from tests.cloud_init import assert_valid_cloud_config
+from tests.shell import assert_passes_shellcheck, write_rendered
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 NETWORK = ipaddress.IPv4Network("10.0.0.0/16")
@@ -94,6 +95,7 @@ def test_cloud_config_writes_every_file_and_starts_the_sensor_unit_at_boot() -> 
         sensor.DECAP_PATH,
         sensor.UNIT_PATH,
         sensor.DECAP_UNIT_PATH,
+        NET_LIBRARY_PATH,
     }
     assert files[sensor.SCRIPT_PATH].permissions == "0755"
     assert files[sensor.DECAP_PATH].permissions == "0755"
@@ -149,25 +151,20 @@ def test_sensor_script_is_valid_bash() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_sensor_script_passes_shellcheck() -> None:
-    if shutil.which("shellcheck") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("shellcheck is not installed: CI must lint the rendered scripts")
-        pytest.skip("shellcheck is not installed")
-    script = written_files(sensor.render_cloud_config(plan()))[sensor.SCRIPT_PATH]
-    result = subprocess.run(
-        ["shellcheck", "-"], input=script.content, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout
+def test_sensor_script_passes_shellcheck(tmp_path: Path) -> None:
+    assert_passes_shellcheck(sensor.render_cloud_config(plan()), sensor.SCRIPT_PATH, tmp_path)
 
 
 def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "cloudtap-sensor"
-    script.write_text(written_files(sensor.render_cloud_config(plan()))[sensor.SCRIPT_PATH].content)
+    files, env = write_rendered(sensor.render_cloud_config(plan()), tmp_path)
     result = subprocess.run(
-        ["bash", str(script), "teardown"], capture_output=True, text=True, check=False
+        ["bash", str(files[sensor.SCRIPT_PATH]), "teardown"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
     )
     assert result.returncode == 1
     assert "unknown command 'teardown' (expected apply, check, render or install-ids)" in (
@@ -176,32 +173,31 @@ def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
 
 
 def test_sensor_script_fails_loudly_without_its_settings(tmp_path: Path) -> None:
-    script = tmp_path / "cloudtap-sensor"
-    script.write_text(written_files(sensor.render_cloud_config(plan()))[sensor.SCRIPT_PATH].content)
+    files, env = write_rendered(sensor.render_cloud_config(plan()), tmp_path)
     missing = tmp_path / "missing.conf"
     result = subprocess.run(
-        ["bash", str(script), "check"],
+        ["bash", str(files[sensor.SCRIPT_PATH]), "check"],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "CLOUDTAP_SENSOR_CONF": str(missing)},
+        env={**os.environ, **env, "CLOUDTAP_SENSOR_CONF": str(missing)},
     )
     assert result.returncode == 1
     assert f"FAILED: cannot read settings file {missing}" in result.stderr
 
 
 def run_install_ids(tmp_path: Path, packages: str, path: str) -> subprocess.CompletedProcess[str]:
-    files = written_files(sensor.render_cloud_config(plan({"ids_packages": ["suricata"]})))
-    settings = tmp_path / "sensor.conf"
-    settings.write_text(files[sensor.SETTINGS_PATH].content.replace('"suricata"', f'"{packages}"'))
-    script = tmp_path / "cloudtap-sensor"
-    script.write_text(files[sensor.SCRIPT_PATH].content)
+    files, env = write_rendered(
+        sensor.render_cloud_config(plan({"ids_packages": ["suricata"]})), tmp_path
+    )
+    settings = files[sensor.SETTINGS_PATH]
+    settings.write_text(settings.read_text().replace('"suricata"', f'"{packages}"'))
     return subprocess.run(
-        [shutil.which("bash") or "/bin/bash", str(script), "install-ids"],
+        [shutil.which("bash") or "/bin/bash", str(files[sensor.SCRIPT_PATH]), "install-ids"],
         capture_output=True,
         text=True,
         check=False,
-        env={"CLOUDTAP_SENSOR_CONF": str(settings), "PATH": path},
+        env={**env, "CLOUDTAP_SENSOR_CONF": str(settings), "PATH": path},
     )
 
 

@@ -35,7 +35,7 @@ from types import FrameType
 from typing import Any, Final, Literal
 
 from .. import sensor
-from ..cloud_config import written_files
+from ..cloud_config import NET_LIBRARY_PATH, written_files
 from ..gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
 from ..network_plan import NetworkPlan, Tier
 from .pcap import Frame, read_pcap
@@ -363,6 +363,8 @@ class Lab:
         self.python = python
         self.settings_path = workdir / Path(SETTINGS_PATH).name
         self.script_path = workdir / Path(SCRIPT_PATH).name
+        self.net_library_path = workdir / Path(NET_LIBRARY_PATH).name
+        """The shell library both scripts source (``CLOUDTAP_NET_LIBRARY``)."""
         self.sensor_plan = sensor.plan_sensor(
             sensor_args, default_feed_sources=[topology.plan.cidr_block]
         )
@@ -461,6 +463,7 @@ class Lab:
         for rendered, local in (
             (SETTINGS_PATH, self.settings_path),
             (SCRIPT_PATH, self.script_path),
+            (NET_LIBRARY_PATH, self.net_library_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
@@ -471,6 +474,7 @@ class Lab:
             (sensor.SETTINGS_PATH, self.sensor_settings_path),
             (sensor.SCRIPT_PATH, self.sensor_script_path),
             (sensor.DECAP_PATH, self.decap_path),
+            (NET_LIBRARY_PATH, self.net_library_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
@@ -748,7 +752,10 @@ class Lab:
         self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
     ) -> subprocess.CompletedProcess[str]:
         """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace."""
-        env = {"CLOUDTAP_GATEWAY_CONF": str(self.settings_path)}
+        env = {
+            "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
+            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+        }
         return self._script(
             Host.GATEWAY, self.script_path, command, env=env, check=check, timeout=timeout
         )
@@ -764,6 +771,7 @@ class Lab:
         """
         env = {
             "CLOUDTAP_SENSOR_CONF": str(self.sensor_settings_path),
+            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
             "CLOUDTAP_SENSOR_RUN_DIR": str(self.sensor_run_dir),
             "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
             "CLOUDTAP_SENSOR_PYTHON": self.python,

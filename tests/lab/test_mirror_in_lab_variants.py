@@ -67,7 +67,11 @@ def test_a_one_armed_gateway_mirrors_on_the_interface_routing_to_the_private_tie
         "bash",
         str(elsewhere_lab.script_path),
         "render",
-        env={"CLOUDTAP_GATEWAY_CONF": str(one_armed), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        env={
+            "CLOUDTAP_GATEWAY_CONF": str(one_armed),
+            "CLOUDTAP_NET_LIBRARY": str(elsewhere_lab.net_library_path),
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        },
     )
     assert 'type filter hook ingress device "gw-pub" priority filter' in result.stdout
     assert 'type filter hook egress device "gw-pub" priority filter' in result.stdout
