@@ -10,9 +10,13 @@ On ``aws``:
     cloudtap:mirror   optional: what to mirror (``MirrorSessionArgs`` without ``network``);
                       ``target`` defaults to the sensor
 
-On ``azure`` and ``openstack`` the monitored network and the sensor come in a later issue: the
+On ``azure`` and ``openstack`` cloudtap does not build a monitored network or a sensor yet: the
 program mirrors EXISTING network interfaces / ports to an EXISTING sensor, and refuses
 ``cloudtap:network`` and ``cloudtap:sensor``.
+
+Any other ``cloudtap:*`` key, or a value of the wrong shape, fails the preview naming the key;
+errors inside a component name their field from the stack key down
+(``cloudtap:sensor.instance_type``).
 
     cloudtap:mirror   required: ``AzureMirrorSessionArgs`` (``location`` defaults to
                       ``azure-native:location``) or ``OpenStackMirrorSessionArgs`` (``cloud``
@@ -24,26 +28,14 @@ cloud modules are imported only for the stack's cloud.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import pulumi
 
 import components
 from components import CloudtapInputError
-
-SUPPORTED_CLOUDS = ("aws", "azure", "openstack")
-
-
-def _mapping(config: pulumi.Config, key: str) -> dict[str, Any] | None:
-    value: Any = config.get_object(key)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise CloudtapInputError(
-            f"cloudtap:{key}", value, f"a mapping of {key} fields (see the README)"
-        )
-    return dict(value)
+from components.stack_config import StackConfig, current_values, parse_stack_config, under
 
 
 def _reject_network(key: str, args: Mapping[str, Any]) -> None:
@@ -55,26 +47,10 @@ def _reject_network(key: str, args: Mapping[str, Any]) -> None:
         )
 
 
-def main() -> pulumi.ComponentResource:
-    config = pulumi.Config("cloudtap")
-    cloud = config.get("cloud")
-    if cloud == "aws":
-        return _aws(config)
-    if cloud == "azure":
-        return _azure(config)
-    if cloud == "openstack":
-        return _openstack(config)
-    raise CloudtapInputError(
-        "cloudtap:cloud",
-        cloud,
-        f"one of {list(SUPPORTED_CLOUDS)}, e.g. `pulumi config set cloudtap:cloud aws`",
-    )
-
-
-def _aws(config: pulumi.Config) -> pulumi.ComponentResource:
-    network = _mapping(config, "network") or {}
-    sensor_args = _mapping(config, "sensor")
-    mirror_args = _mapping(config, "mirror")
+def _aws(stack: StackConfig) -> pulumi.ComponentResource:
+    network = stack.section("network") or {}
+    sensor_args = stack.section("sensor")
+    mirror_args = stack.section("mirror")
     for key, args in (("sensor", sensor_args), ("mirror", mirror_args)):
         if args is not None:
             _reject_network(key, args)
@@ -86,7 +62,8 @@ def _aws(config: pulumi.Config) -> pulumi.ComponentResource:
             "gateway_load_balancer_endpoint_id), or a sensor in cloudtap:sensor to mirror to",
         )
 
-    vpc = components.MonitoredVpc("cloudtap", cast(components.MonitoredVpcArgs, network))
+    with under("network"):
+        vpc = components.MonitoredVpc("cloudtap", cast(components.MonitoredVpcArgs, network))
     pulumi.export("vpc_id", vpc.vpc_id)
     pulumi.export("subnet_ids", vpc.subnet_ids)
     pulumi.export("gateway_network_interface_id", vpc.gateway_network_interface_id)
@@ -94,9 +71,10 @@ def _aws(config: pulumi.Config) -> pulumi.ComponentResource:
 
     sensor = None
     if sensor_args is not None:
-        sensor = components.Sensor(
-            "cloudtap-sensor", cast(components.AwsSensorArgs, {**sensor_args, "network": vpc})
-        )
+        with under("sensor"):
+            sensor = components.Sensor(
+                "cloudtap-sensor", cast(components.AwsSensorArgs, {**sensor_args, "network": vpc})
+            )
         pulumi.export("sensor_private_ip", sensor.private_ip)
         pulumi.export("sensor_network_interface_id", sensor.network_interface_id)
         pulumi.export("sensor_capture_interface", sensor.capture_interface)
@@ -104,26 +82,28 @@ def _aws(config: pulumi.Config) -> pulumi.ComponentResource:
     if mirror_args is not None:
         if mirror_args.get("target") is None:
             mirror_args["target"] = {"sensor": sensor}
-        mirror = components.MirrorSession(
-            "cloudtap-mirror", cast(components.MirrorSessionArgs, {**mirror_args, "network": vpc})
-        )
+        with under("mirror"):
+            mirror = components.MirrorSession(
+                "cloudtap-mirror",
+                cast(components.MirrorSessionArgs, {**mirror_args, "network": vpc}),
+            )
         _export_sessions(mirror)
     return vpc
 
 
-def _existing_only(config: pulumi.Config, cloud: str) -> dict[str, Any]:
+def _existing_only(stack: StackConfig, cloud: str) -> dict[str, Any]:
     """``cloudtap:mirror`` of a cloud whose monitored network and sensor are not built yet."""
     for key in ("network", "sensor"):
-        value = config.get_object(key)
+        value = stack.section(key)
         if value is not None:
             raise CloudtapInputError(
                 f"cloudtap:{key}",
                 value,
-                f"no value with cloudtap:cloud {cloud}: its monitored network and sensor come in "
-                "a later issue; name the existing sensor in cloudtap:mirror.target and the "
-                "existing sources in cloudtap:mirror.sources",
+                f"no value with cloudtap:cloud {cloud}: its monitored network and sensor are not "
+                "built by cloudtap yet; name the existing sensor in cloudtap:mirror.target and "
+                "the existing sources in cloudtap:mirror.sources",
             )
-    mirror_args = _mapping(config, "mirror")
+    mirror_args = stack.section("mirror")
     if mirror_args is None:
         raise CloudtapInputError(
             "cloudtap:mirror",
@@ -141,33 +121,55 @@ def _export_sessions(mirror: Any) -> None:
     pulumi.export("mirror_session_ids", {child: s.id for child, s in mirror.sessions.items()})
 
 
-def _azure(config: pulumi.Config) -> pulumi.ComponentResource:
-    mirror_args = _existing_only(config, "azure")
+def _azure(stack: StackConfig) -> pulumi.ComponentResource:
+    mirror_args = _existing_only(stack, "azure")
     location = pulumi.Config("azure-native").get("location")
     if mirror_args.get("location") is None and location is not None:
         mirror_args["location"] = location
-    mirror = components.AzureMirrorSession(
-        "cloudtap-mirror", cast(components.AzureMirrorSessionArgs, mirror_args)
-    )
+    with under("mirror"):
+        mirror = components.AzureMirrorSession(
+            "cloudtap-mirror", cast(components.AzureMirrorSessionArgs, mirror_args)
+        )
     pulumi.export("mirror_tap_id", mirror.tap_id)
     _export_sessions(mirror)
     return mirror
 
 
-def _openstack(config: pulumi.Config) -> pulumi.ComponentResource:
-    mirror_args = _existing_only(config, "openstack")
+def _openstack(stack: StackConfig) -> pulumi.ComponentResource:
+    mirror_args = _existing_only(stack, "openstack")
     cloud = pulumi.Config("openstack").get("cloud")
     if mirror_args.get("cloud") is None and cloud is not None:
         mirror_args["cloud"] = cloud
-    mirror = components.OpenStackMirrorSession(
-        "cloudtap-mirror", cast(components.OpenStackMirrorSessionArgs, mirror_args)
-    )
+    with under("mirror"):
+        mirror = components.OpenStackMirrorSession(
+            "cloudtap-mirror", cast(components.OpenStackMirrorSessionArgs, mirror_args)
+        )
     pulumi.export("mirror_backend", mirror.backend.value)
     pulumi.export("mirror_tunnel_ids", mirror.tunnel_ids)
     pulumi.export("mirror_tap_service_id", mirror.tap_service.id if mirror.tap_service else None)
     pulumi.export("mirror_monitor_port_id", mirror.monitor_port_id)
     _export_sessions(mirror)
     return mirror
+
+
+CLOUDS: Mapping[str, Callable[[StackConfig], pulumi.ComponentResource]] = {
+    "aws": _aws,
+    "azure": _azure,
+    "openstack": _openstack,
+}
+"""``cloudtap:cloud`` -> what the program builds there."""
+
+
+def main() -> pulumi.ComponentResource:
+    stack = parse_stack_config(current_values())
+    build = CLOUDS.get(stack.cloud or "")
+    if build is None:
+        raise CloudtapInputError(
+            "cloudtap:cloud",
+            stack.cloud,
+            f"one of {list(CLOUDS)}, e.g. `pulumi config set cloudtap:cloud aws`",
+        )
+    return build(stack)
 
 
 if __name__ == "__main__":

@@ -16,4 +16,12 @@ class CloudtapInputError(ValueError):
         self.field = field
         self.value = value
         self.expected = expected
-        super().__init__(f"{field}: got {value!r}; expected {expected}")
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"{self.field}: got {self.value!r}; expected {self.expected}"
+
+    def refield(self, field: str) -> None:
+        """Name the field by a longer path (a stack key in front), keeping the error's class."""
+        self.field = field
+        self.args = (self._message(),)

@@ -139,7 +139,7 @@ def test_azure_without_any_location_is_refused_naming_the_provider_key() -> None
     with pytest.raises(CloudtapInputError) as error:
         run_main(mocks, config)
 
-    assert error.value.field == "location"
+    assert error.value.field == "cloudtap:mirror.location"
     assert "azure-native:location" in error.value.expected
     assert mocks.registrations == []
 
@@ -222,7 +222,7 @@ def test_an_existing_monitor_port_is_looked_up_with_the_stack_s_cloud() -> None:
     with pytest.raises(CloudtapInputError) as error:
         run_main(mocks, config)
 
-    assert error.value.field == "target.port_id"
+    assert error.value.field == "cloudtap:mirror.target.port_id"
     assert "cloudtap-test-no-such-cloud" in error.value.expected
     assert "openstack:cloud" in error.value.expected
     assert mocks.registrations == []
@@ -247,7 +247,7 @@ def test_a_network_or_sensor_is_refused_until_that_cloud_has_one(
         run_main(mocks, config)
 
     assert error.value.field == key
-    assert "come in a later issue" in error.value.expected
+    assert "not built by cloudtap yet" in error.value.expected
     assert mocks.registrations == []
 
 
