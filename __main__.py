@@ -71,7 +71,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
 
     sensor = None
     if sensor_args is not None:
-        with under("sensor"):
+        with under("sensor", passed={"network": "network"}):
             sensor = components.Sensor(
                 "cloudtap-sensor", cast(components.AwsSensorArgs, {**sensor_args, "network": vpc})
             )
@@ -82,7 +82,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     if mirror_args is not None:
         if mirror_args.get("target") is None:
             mirror_args["target"] = {"sensor": sensor}
-        with under("mirror"):
+        with under("mirror", passed={"network": "network"}):
             mirror = components.MirrorSession(
                 "cloudtap-mirror",
                 cast(components.MirrorSessionArgs, {**mirror_args, "network": vpc}),

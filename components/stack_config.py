@@ -106,20 +106,29 @@ def current_values() -> dict[str, str]:
     }
 
 
-def _joined(prefix: str, inner: str) -> str:
-    if inner.startswith(f"{NAMESPACE}:") or inner == prefix or inner.startswith(prefix + "."):
+def _joined(prefix: str, inner: str, passed: Mapping[str, str]) -> str:
+    if inner.startswith(f"{NAMESPACE}:"):
         return inner  # already a stack path
+    head = inner.split(".", 1)[0].split("[", 1)[0]
+    if head in passed:
+        # A field of an argument the program filled in from another stack key.
+        return full_key(passed[head]) + inner[len(head) :]
     if inner in ("", "args"):
         return prefix  # the component's whole argument mapping is the stack key itself
     return f"{prefix}{inner}" if inner.startswith("[") else f"{prefix}.{inner}"
 
 
 @contextmanager
-def under(key: str) -> Iterator[None]:
-    """Re-raise the :class:`CloudtapInputError` of the block with the stack key as its prefix."""
+def under(key: str, passed: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Re-raise the :class:`CloudtapInputError` of the block with the stack key as its prefix.
+
+    ``passed``: arguments the program filled in from other stack keys (``{"network":
+    "network"}``: the sensor's ``network`` is what ``cloudtap:network`` built), so an error about
+    ``network.gateway_mirror`` names ``cloudtap:network.gateway_mirror``, where the user can fix it.
+    """
     prefix = full_key(key)
     try:
         yield
     except CloudtapInputError as error:
-        error.refield(_joined(prefix, error.field))
+        error.refield(_joined(prefix, error.field, passed or {}))
         raise

@@ -78,3 +78,15 @@ def test_a_named_error_keeps_its_class_under_a_stack_key() -> None:
     with pytest.raises(NonMirrorableInstanceType) as error, under("mirror"):
         raise NonMirrorableInstanceType("sources[1].instance_type", mirror_support("t2.micro"))
     assert error.value.field == "cloudtap:mirror.sources[1].instance_type"
+
+
+def test_a_field_of_an_argument_the_program_passed_is_named_where_the_user_wrote_it() -> None:
+    with pytest.raises(CloudtapInputError) as error, under("mirror", passed={"network": "network"}):
+        raise CloudtapInputError("network.gateway_mirror", None, "the gateway mirror on")
+    assert error.value.field == "cloudtap:network.gateway_mirror"
+
+
+def test_only_the_passed_argument_itself_is_renamed() -> None:
+    with pytest.raises(CloudtapInputError) as error, under("mirror", passed={"network": "network"}):
+        raise CloudtapInputError("network_load_balancer_arn", "x", "an ARN")
+    assert error.value.field == "cloudtap:mirror.network_load_balancer_arn"
