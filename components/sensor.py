@@ -24,10 +24,13 @@ DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
 DEFAULT_CAPTURE_MTU = 9216
 DEFAULT_LOG_MOUNT_POINT = "/var/log/cloudtap"
 LOG_VOLUME_LABEL = "cloudtap-logs"
+# Matched whole (fullmatch: `$` would let a trailing newline through into the settings file).
 # Linux interface names: at most 15 bytes, no slash or whitespace.
-_INTERFACE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,11}$")
+_INTERFACE_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]{0,11}")
 # Distribution package names (dnf/apt): letters, digits and + - . _
-_PACKAGE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9+._-]*$")
+_PACKAGE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9+._-]*")
+# What cloudtap-sensor accepts as a mount point: no space, nothing a shell or fstab interprets.
+_MOUNT_POINT = re.compile(r"/[a-zA-Z0-9._/-]*")
 
 
 class SensorArgs(TypedDict, total=False):
@@ -118,7 +121,7 @@ def plan_sensor(
         raise CloudtapInputError("feed_source_cidrs", [], "at least one network")
 
     interface = args.get("capture_interface", DEFAULT_CAPTURE_INTERFACE)
-    if not isinstance(interface, str) or not _INTERFACE_NAME.match(interface):
+    if not isinstance(interface, str) or not _INTERFACE_NAME.fullmatch(interface):
         raise CloudtapInputError(
             "capture_interface",
             interface,
@@ -128,14 +131,16 @@ def plan_sensor(
     mtu = parse_int("capture_mtu", args.get("capture_mtu", DEFAULT_CAPTURE_MTU), 1500, 65535)
     packages = tuple(_string_list("ids_packages", args.get("ids_packages", [])))
     for index, package in enumerate(packages):
-        if not isinstance(package, str) or not _PACKAGE_NAME.match(package):
+        if not isinstance(package, str) or not _PACKAGE_NAME.fullmatch(package):
             raise CloudtapInputError(
                 f"ids_packages[{index}]", package, "a distribution package name, e.g. suricata"
             )
     mount = args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
-    if not isinstance(mount, str) or not mount.startswith("/") or mount.rstrip("/") == "":
+    if not isinstance(mount, str) or not _MOUNT_POINT.fullmatch(mount) or mount.rstrip("/") == "":
         raise CloudtapInputError(
-            "log_mount_point", mount, "an absolute directory path other than /"
+            "log_mount_point",
+            mount,
+            "an absolute directory path other than / (letters, digits, . _ / -)",
         )
     return SensorPlan(
         feeds=tuple(feeds),
