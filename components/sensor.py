@@ -14,7 +14,14 @@ from typing import Any, TypedDict
 
 import yaml
 
-from .cloud_config import WrittenFile, asset_text, net_library, render
+from .cloud_config import (
+    SettingsLine,
+    WrittenFile,
+    asset_text,
+    net_library,
+    render,
+    render_settings_file,
+)
 from .errors import CloudtapInputError
 from .fields import parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
@@ -160,6 +167,18 @@ UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
 SERVICE = "cloudtap-sensor.service"
 DECAP_SERVICE = "cloudtap-decap.service"
+SETTINGS_KEYS = (
+    "FEEDS",
+    "FEED_SOURCE_CIDRS",
+    "CAPTURE_INTERFACE",
+    "CAPTURE_MTU",
+    "VXLAN_PORT",
+    "GENEVE_PORT",
+    "IDS_PACKAGES",
+    "LOG_VOLUME",
+    "LOG_MOUNT_POINT",
+)
+"""Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
 """The feeder end of the capture veth is the capture interface's name plus this."""
 BASE_PACKAGES = ("tcpdump", "nftables", "iproute-tc")
@@ -180,23 +199,23 @@ def feeder_interface(plan: SensorPlan) -> str:
 
 def render_settings(plan: SensorPlan) -> str:
     """The key=value file ``cloudtap-sensor`` reads. Values are validated names and numbers."""
-    lines = [
+    lines: list[SettingsLine] = [
         "# cloudtap sensor settings, rendered by cloudtap: edit the Pulumi stack, not this file.",
         "# Encapsulations accepted: vxlan (UDP VXLAN_PORT), geneve (UDP GENEVE_PORT), gre, erspan.",
-        f'FEEDS="{" ".join(feed.value for feed in plan.feeds)}"',
+        ("FEEDS", " ".join(feed.value for feed in plan.feeds)),
         "# Only these networks may send feeds; the sensor never answers a feed.",
-        f'FEED_SOURCE_CIDRS="{" ".join(str(cidr) for cidr in plan.feed_source_cidrs)}"',
+        ("FEED_SOURCE_CIDRS", " ".join(str(cidr) for cidr in plan.feed_source_cidrs)),
         "# The IDS watches CAPTURE_INTERFACE; frames are written into CAPTURE_INTERFACE-tx.",
-        f'CAPTURE_INTERFACE="{plan.capture_interface}"',
-        f'CAPTURE_MTU="{plan.capture_mtu}"',
-        f'VXLAN_PORT="{VXLAN_PORT}"',
-        f'GENEVE_PORT="{GENEVE_PORT}"',
+        ("CAPTURE_INTERFACE", plan.capture_interface),
+        ("CAPTURE_MTU", plan.capture_mtu),
+        ("VXLAN_PORT", VXLAN_PORT),
+        ("GENEVE_PORT", GENEVE_PORT),
         "# Installed by `cloudtap-sensor install-ids` at first boot (distribution names).",
-        f'IDS_PACKAGES="{" ".join(plan.ids_packages)}"',
-        f'LOG_VOLUME="{"yes" if plan.log_volume else "no"}"',
-        f'LOG_MOUNT_POINT="{plan.log_mount_point}"',
+        ("IDS_PACKAGES", " ".join(plan.ids_packages)),
+        ("LOG_VOLUME", "yes" if plan.log_volume else "no"),
+        ("LOG_MOUNT_POINT", plan.log_mount_point),
     ]
-    return "\n".join(lines) + "\n"
+    return render_settings_file(lines, keys=SETTINGS_KEYS)
 
 
 def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
