@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -12,6 +13,17 @@ import yaml
 HEADER = "#cloud-config\n"
 # Shell helpers that the gateway's and the sensor's scripts both source.
 NET_LIBRARY_PATH = "/usr/local/lib/cloudtap/cloudtap-net.sh"
+
+SETTINGS_VALUE_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ._/:,+-"
+"""What a value in a settings file may hold: enough for every value cloudtap writes (networks,
+port forwards, names, paths, numbers) and nothing a shell interprets. The boot scripts' reader,
+``read_settings`` in ``assets/common/cloudtap-net.sh``, accepts exactly these (a test holds the
+two to each other)."""
+SETTINGS_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
+SETTINGS_VALUE = re.compile(f"[{re.escape(SETTINGS_VALUE_CHARACTERS)}]*")
+
+SettingsLine = str | tuple[str, str | int]
+"""A ``# comment`` line, or a ``(KEY, value)`` entry."""
 
 
 def asset_text(*path: str) -> str:
@@ -67,3 +79,37 @@ def written_files(cloud_config: str) -> dict[str, WrittenFile]:
 def net_library() -> WrittenFile:
     """The ``write_files`` entry of the shell library both boot scripts source."""
     return WrittenFile(NET_LIBRARY_PATH, asset_text("common", "cloudtap-net.sh"))
+
+
+def render_settings_file(lines: Iterable[SettingsLine], *, keys: Collection[str]) -> str:
+    """A settings file for the boot scripts: comments and ``KEY="value"`` lines.
+
+    ``keys`` are the keys the script reads. Every value must already be validated; one the
+    scripts would refuse (an unknown or repeated key, a character outside
+    :data:`SETTINGS_VALUE_CHARACTERS`) is a bug upstream, so it raises :class:`ValueError` here
+    rather than reach an instance.
+    """
+    rendered: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        if isinstance(line, str):
+            if not line.startswith("#") or "\n" in line or "\r" in line:
+                raise ValueError(f"settings comment {line!r}: expected one line starting with #")
+            rendered.append(line)
+            continue
+        key, value = line
+        if isinstance(value, bool):  # str() would write True: say yes or no
+            raise ValueError(f"settings value for {key!r}: {value!r} is a bool, not a str or int")
+        text = str(value)
+        if not SETTINGS_KEY.fullmatch(key) or key not in keys:
+            raise ValueError(f"settings key {key!r}: not one of {sorted(keys)}")
+        if key in seen:
+            raise ValueError(f"settings key {key!r}: given twice")
+        seen.add(key)
+        if not SETTINGS_VALUE.fullmatch(text):
+            raise ValueError(
+                f"settings value for {key!r}: {text!r} holds a character other than letters, "
+                "digits, space and . / : _ - , + (it should never have passed validation)"
+            )
+        rendered.append(f'{key}="{text}"')
+    return "\n".join(rendered) + "\n"

@@ -9,7 +9,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from .cloud_config import WrittenFile, asset_text, net_library, render
+from .cloud_config import (
+    SettingsLine,
+    WrittenFile,
+    asset_text,
+    net_library,
+    render,
+    render_settings_file,
+)
 from .errors import CloudtapInputError
 from .mirroring import VXLAN_PORT
 from .network_plan import NetworkPlan, Tier
@@ -18,6 +25,20 @@ SETTINGS_PATH = "/etc/cloudtap/gateway.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-gateway"
 UNIT_PATH = "/etc/systemd/system/cloudtap-gateway.service"
 SERVICE = "cloudtap-gateway.service"
+SETTINGS_KEYS = (
+    "NETWORK_CIDR",
+    "PUBLIC_CIDRS",
+    "PRIVATE_CIDRS",
+    "MONITOR_CIDRS",
+    "MANAGEMENT_CIDRS",
+    "PORT_FORWARDS",
+    "MIRROR_MODE",
+    "MIRROR_SENSOR",
+    "MIRROR_VNI",
+    "MIRROR_VXLAN_PORT",
+    "MIRROR_UNDERLAY_MTU",
+)
+"""Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 
 
 def _words(cidrs: Iterable[ipaddress.IPv4Network]) -> str:
@@ -29,20 +50,20 @@ AWS_VPC_MTU = 9001
 Azure virtual networks and most OpenStack tenant networks carry 1500 (or less): pass nothing."""
 
 
-def _mirror_settings(plan: NetworkPlan, underlay_mtu: int | None) -> list[str]:
+def _mirror_settings(plan: NetworkPlan, underlay_mtu: int | None) -> list[SettingsLine]:
     mirror = plan.gateway_mirror
-    lines = [
+    lines: list[SettingsLine] = [
         "# Gateway mirror: off, vxlan (copies encapsulated to the sensor) or tee (plain clones).",
-        f'MIRROR_MODE="{mirror.mode.value if mirror else "off"}"',
+        ("MIRROR_MODE", mirror.mode.value if mirror else "off"),
     ]
     if mirror is not None:
         lines += [
-            f'MIRROR_SENSOR="{mirror.sensor_address}"',
-            f'MIRROR_VNI="{mirror.vni}"',
-            f'MIRROR_VXLAN_PORT="{VXLAN_PORT}"',
+            ("MIRROR_SENSOR", str(mirror.sensor_address)),
+            ("MIRROR_VNI", mirror.vni),
+            ("MIRROR_VXLAN_PORT", VXLAN_PORT),
             "# What the cloud's network carries: the interface towards the sensor is raised up to",
             "# this when copies would not fit whole (empty: never change an MTU).",
-            f'MIRROR_UNDERLAY_MTU="{underlay_mtu or ""}"',
+            ("MIRROR_UNDERLAY_MTU", underlay_mtu or ""),
         ]
     return lines
 
@@ -61,18 +82,18 @@ def render_settings(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> st
         f"{f.protocol.value}:{f.public_port}:{f.private_host}:{f.private_port}"
         for f in plan.port_forwards
     )
-    lines = [
+    lines: list[SettingsLine] = [
         "# cloudtap gateway settings, rendered by cloudtap: edit the Pulumi stack, not this file.",
-        f'NETWORK_CIDR="{plan.cidr_block}"',
-        f'PUBLIC_CIDRS="{_words(plan.cidrs(Tier.PUBLIC))}"',
-        f'PRIVATE_CIDRS="{_words(plan.cidrs(Tier.PRIVATE))}"',
-        f'MONITOR_CIDRS="{_words(plan.cidrs(Tier.MONITOR))}"',
-        f'MANAGEMENT_CIDRS="{_words(plan.cidrs(Tier.MANAGEMENT))}"',
+        ("NETWORK_CIDR", str(plan.cidr_block)),
+        ("PUBLIC_CIDRS", _words(plan.cidrs(Tier.PUBLIC))),
+        ("PRIVATE_CIDRS", _words(plan.cidrs(Tier.PRIVATE))),
+        ("MONITOR_CIDRS", _words(plan.cidrs(Tier.MONITOR))),
+        ("MANAGEMENT_CIDRS", _words(plan.cidrs(Tier.MANAGEMENT))),
         "# protocol:public_port:private_host:private_port",
-        f'PORT_FORWARDS="{forwards}"',
+        ("PORT_FORWARDS", forwards),
         *_mirror_settings(plan, underlay_mtu),
     ]
-    return "\n".join(lines) + "\n"
+    return render_settings_file(lines, keys=SETTINGS_KEYS)
 
 
 def gateway_files(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> list[WrittenFile]:

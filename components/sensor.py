@@ -14,7 +14,14 @@ from typing import Any, TypedDict
 
 import yaml
 
-from .cloud_config import WrittenFile, asset_text, net_library, render
+from .cloud_config import (
+    SettingsLine,
+    WrittenFile,
+    asset_text,
+    net_library,
+    render,
+    render_settings_file,
+)
 from .errors import CloudtapInputError
 from .fields import parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
@@ -24,10 +31,13 @@ DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
 DEFAULT_CAPTURE_MTU = 9216
 DEFAULT_LOG_MOUNT_POINT = "/var/log/cloudtap"
 LOG_VOLUME_LABEL = "cloudtap-logs"
+# Matched whole (fullmatch: `$` would let a trailing newline through into the settings file).
 # Linux interface names: at most 15 bytes, no slash or whitespace.
-_INTERFACE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,11}$")
+_INTERFACE_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]{0,11}")
 # Distribution package names (dnf/apt): letters, digits and + - . _
-_PACKAGE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9+._-]*$")
+_PACKAGE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9+._-]*")
+# What cloudtap-sensor accepts as a mount point: no space, nothing a shell or fstab interprets.
+_MOUNT_POINT = re.compile(r"/[a-zA-Z0-9._/-]*")
 
 
 class SensorArgs(TypedDict, total=False):
@@ -118,7 +128,7 @@ def plan_sensor(
         raise CloudtapInputError("feed_source_cidrs", [], "at least one network")
 
     interface = args.get("capture_interface", DEFAULT_CAPTURE_INTERFACE)
-    if not isinstance(interface, str) or not _INTERFACE_NAME.match(interface):
+    if not isinstance(interface, str) or not _INTERFACE_NAME.fullmatch(interface):
         raise CloudtapInputError(
             "capture_interface",
             interface,
@@ -128,14 +138,16 @@ def plan_sensor(
     mtu = parse_int("capture_mtu", args.get("capture_mtu", DEFAULT_CAPTURE_MTU), 1500, 65535)
     packages = tuple(_string_list("ids_packages", args.get("ids_packages", [])))
     for index, package in enumerate(packages):
-        if not isinstance(package, str) or not _PACKAGE_NAME.match(package):
+        if not isinstance(package, str) or not _PACKAGE_NAME.fullmatch(package):
             raise CloudtapInputError(
                 f"ids_packages[{index}]", package, "a distribution package name, e.g. suricata"
             )
     mount = args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
-    if not isinstance(mount, str) or not mount.startswith("/") or mount.rstrip("/") == "":
+    if not isinstance(mount, str) or not _MOUNT_POINT.fullmatch(mount) or mount.rstrip("/") == "":
         raise CloudtapInputError(
-            "log_mount_point", mount, "an absolute directory path other than /"
+            "log_mount_point",
+            mount,
+            "an absolute directory path other than / (letters, digits, . _ / -)",
         )
     return SensorPlan(
         feeds=tuple(feeds),
@@ -155,6 +167,18 @@ UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
 SERVICE = "cloudtap-sensor.service"
 DECAP_SERVICE = "cloudtap-decap.service"
+SETTINGS_KEYS = (
+    "FEEDS",
+    "FEED_SOURCE_CIDRS",
+    "CAPTURE_INTERFACE",
+    "CAPTURE_MTU",
+    "VXLAN_PORT",
+    "GENEVE_PORT",
+    "IDS_PACKAGES",
+    "LOG_VOLUME",
+    "LOG_MOUNT_POINT",
+)
+"""Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
 """The feeder end of the capture veth is the capture interface's name plus this."""
 BASE_PACKAGES = ("tcpdump", "nftables", "iproute-tc")
@@ -175,23 +199,23 @@ def feeder_interface(plan: SensorPlan) -> str:
 
 def render_settings(plan: SensorPlan) -> str:
     """The key=value file ``cloudtap-sensor`` reads. Values are validated names and numbers."""
-    lines = [
+    lines: list[SettingsLine] = [
         "# cloudtap sensor settings, rendered by cloudtap: edit the Pulumi stack, not this file.",
         "# Encapsulations accepted: vxlan (UDP VXLAN_PORT), geneve (UDP GENEVE_PORT), gre, erspan.",
-        f'FEEDS="{" ".join(feed.value for feed in plan.feeds)}"',
+        ("FEEDS", " ".join(feed.value for feed in plan.feeds)),
         "# Only these networks may send feeds; the sensor never answers a feed.",
-        f'FEED_SOURCE_CIDRS="{" ".join(str(cidr) for cidr in plan.feed_source_cidrs)}"',
+        ("FEED_SOURCE_CIDRS", " ".join(str(cidr) for cidr in plan.feed_source_cidrs)),
         "# The IDS watches CAPTURE_INTERFACE; frames are written into CAPTURE_INTERFACE-tx.",
-        f'CAPTURE_INTERFACE="{plan.capture_interface}"',
-        f'CAPTURE_MTU="{plan.capture_mtu}"',
-        f'VXLAN_PORT="{VXLAN_PORT}"',
-        f'GENEVE_PORT="{GENEVE_PORT}"',
+        ("CAPTURE_INTERFACE", plan.capture_interface),
+        ("CAPTURE_MTU", plan.capture_mtu),
+        ("VXLAN_PORT", VXLAN_PORT),
+        ("GENEVE_PORT", GENEVE_PORT),
         "# Installed by `cloudtap-sensor install-ids` at first boot (distribution names).",
-        f'IDS_PACKAGES="{" ".join(plan.ids_packages)}"',
-        f'LOG_VOLUME="{"yes" if plan.log_volume else "no"}"',
-        f'LOG_MOUNT_POINT="{plan.log_mount_point}"',
+        ("IDS_PACKAGES", " ".join(plan.ids_packages)),
+        ("LOG_VOLUME", "yes" if plan.log_volume else "no"),
+        ("LOG_MOUNT_POINT", plan.log_mount_point),
     ]
-    return "\n".join(lines) + "\n"
+    return render_settings_file(lines, keys=SETTINGS_KEYS)
 
 
 def sensor_files(plan: SensorPlan) -> list[WrittenFile]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -219,3 +220,21 @@ def test_install_ids_fails_loudly_where_it_cannot_install(tmp_path: Path) -> Non
     result = run_install_ids(tmp_path, "cloudtap-no-such-package", str(tools))
     assert result.returncode == 1
     assert "FAILED: no dnf or apt-get to install cloudtap-no-such-package" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("log_mount_point", "/var/log/$(reboot)"),
+        ("log_mount_point", "/var/log/ids logs"),
+        ("log_mount_point", "/var/log/cloudtap\n"),
+        ("capture_interface", "cloudtap0\n"),
+        ("ids_packages", ["suricata\n"]),
+    ],
+    ids=["command-substitution", "space", "mount-newline", "interface-newline", "package-newline"],
+)
+def test_values_the_settings_file_cannot_carry_are_refused_at_preview(
+    field: str, value: object
+) -> None:
+    with pytest.raises(CloudtapInputError, match=re.escape(field)):
+        plan({field: value})

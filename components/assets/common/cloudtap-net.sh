@@ -1,7 +1,133 @@
 #!/usr/bin/env bash
-# cloudtap-net: address and link helpers shared by cloudtap-gateway and cloudtap-sensor.
-# Sourced, never run: cloud-init writes it to /usr/local/lib/cloudtap/cloudtap-net.sh next to
-# both scripts (CLOUDTAP_NET_LIBRARY points elsewhere, as in the namespace lab).
+# cloudtap-net: logging, the settings file reader and the address and link helpers shared by
+# cloudtap-gateway and cloudtap-sensor. Sourced, never run: cloud-init writes it to
+# /usr/local/lib/cloudtap/cloudtap-net.sh next to both scripts (CLOUDTAP_NET_LIBRARY points
+# elsewhere, as in the namespace lab). The script sets CLOUDTAP_TAG, its name in the log, first.
+
+log() {
+    local tag=${CLOUDTAP_TAG:-cloudtap}
+    echo "$tag: $*" >&2
+    if command -v logger >/dev/null 2>&1; then logger -t "$tag" -- "$*" || true; fi
+}
+die() {
+    log "FAILED: $*"
+    exit 1
+}
+
+# -- the settings file -------------------------------------------------------------------------
+# Read as data, never sourced: these scripts run as root at every boot, and a settings value must
+# not be able to become a command. A value may hold only these characters, enough for everything
+# cloudtap writes (networks, port forwards, names, paths, numbers) and nothing a shell interprets.
+# Spelled out, not as ranges, which some locales widen. components/cloud_config.py renders values
+# from the same set (SETTINGS_VALUE_CHARACTERS there too); a test holds the two to each other.
+readonly SETTINGS_VALUE_CHARACTERS='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ._/:,+-'
+
+# read_settings FILE KEY...: set every KEY from FILE, to "" when FILE does not set it.
+# FILE holds blank lines, comments (#...) and KEY=value or KEY="value" lines: each KEY one of
+# those given, at most once; a value unquoted only without spaces. Anything else is refused
+# (die, naming the line) before any KEY is set. SETTINGS_FILE names FILE for later messages.
+read_settings() {
+    local file=$1 line number=0 key value indented _nul
+    local -A values=() first_line=()
+    shift
+    for key in "$@"; do
+        [[ $key =~ ^[A-Z][A-Z0-9_]*$ ]] || die "read_settings: '$key' is not a settings key"
+    done
+    SETTINGS_FILE=$file
+    [ -r "$file" ] || die "cannot read settings file $file"
+    # `read` drops NUL bytes silently, which could join two halves of a value into a third.
+    if IFS= read -r -d '' _nul <"$file"; then die "$file: holds a NUL byte"; fi
+    while IFS= read -r line || [ -n "$line" ]; do
+        number=$((number + 1))
+        indented=${line#"${line%%[! ]*}"}
+        if [[ -z $indented || $indented == "#"* ]]; then continue; fi
+        [[ $line == *=* ]] ||
+            die "$file line $number: expected KEY=value, a comment or a blank line," \
+                "not $(printf %q "$line")"
+        key=${line%%=*}
+        value=${line#*=}
+        # The key's shape first: it then cannot match across two allowed keys, and is safe to
+        # use as an array subscript.
+        [[ $key =~ ^[A-Z][A-Z0-9_]*$ && " $* " == *" $key "* ]] ||
+            die "$file line $number: unknown key $(printf %q "$key") (expected one of: $*)"
+        [ -z "${first_line[$key]:-}" ] ||
+            die "$file line $number: $key is set twice (first on line ${first_line[$key]})"
+        first_line[$key]=$number
+        if [[ ${#value} -ge 2 && $value == \"*\" ]]; then
+            value=${value:1:${#value}-2}
+        elif [[ $value == *" "* ]]; then
+            die "$file line $number: $key: a value with spaces must be in double quotes" \
+                "($(printf %q "$value"))"
+        fi
+        [[ $value != *\"* ]] ||
+            die "$file line $number: $key: a double quote inside the value or an unbalanced one" \
+                "($(printf %q "$value"))"
+        [[ $value != *[!$SETTINGS_VALUE_CHARACTERS]* ]] ||
+            die "$file line $number: $key: the value $(printf %q "$value") holds a character" \
+                "other than letters, digits, space and . / : _ - , +"
+        values[$key]=$value
+    done <"$file"
+    for key in "$@"; do
+        printf -v "$key" '%s' "${values[$key]:-}"
+    done
+}
+
+# Checks of one value, each whole: a prefix or a part that fits is not enough.
+readonly _OCTET='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+
+is_ipv4() { # no leading zeros: bash arithmetic (ip4_to_int) would read 010 as octal
+    [[ $1 =~ ^($_OCTET\.){3}$_OCTET$ ]]
+}
+
+is_cidr() { [[ $1 =~ ^(($_OCTET\.){3}$_OCTET)/(3[0-2]|[12][0-9]|[0-9])$ ]]; }
+
+is_integer_in() { # is_integer_in MIN MAX VALUE
+    [[ $3 =~ ^(0|[1-9][0-9]{0,9})$ ]] && (($3 >= $1 && $3 <= $2))
+}
+
+is_port() { is_integer_in 1 65535 "$1"; }
+
+is_one_of() { # is_one_of CHOICE... VALUE
+    local value=${!#} choice
+    for choice in "${@:1:$#-1}"; do
+        if [ "$choice" = "$value" ]; then return 0; fi
+    done
+    return 1
+}
+
+is_interface_name() { # what Linux takes: at most 15 bytes, no slash or space, not . or ..
+    [[ $1 =~ ^[A-Za-z0-9_.-]{1,15}$ && $1 != . && $1 != .. ]]
+}
+
+is_mount_point() { [[ $1 =~ ^/[A-Za-z0-9._/-]*$ && $1 == *[!/]* ]]; }
+
+is_package_name() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9+._-]*$ ]]; }
+
+is_port_forward() { # protocol:public_port:private_host:private_port
+    [[ $1 =~ ^(tcp|udp):([0-9]+):([0-9.]+):([0-9]+)$ ]] || return 1
+    local parts=("${BASH_REMATCH[@]}") # each check below matches again, replacing BASH_REMATCH
+    is_port "${parts[2]}" && is_ipv4 "${parts[3]}" && is_port "${parts[4]}"
+}
+
+# check_setting KEY EXPECTED TEST [ARG...]: die unless `TEST ARG... "$KEY"` succeeds.
+# Values passed read_settings, so quoting them in a message cannot be ambiguous.
+check_setting() {
+    local key=$1 expected=$2
+    shift 2
+    "$@" "${!key}" || die "$SETTINGS_FILE: $key must be $expected, not '${!key}'"
+}
+
+# check_setting_words KEY EXPECTED TEST [ARG...]: the same for each space-separated word.
+check_setting_words() {
+    local key=$1 expected=$2 word words
+    shift 2
+    read -r -a words <<<"${!key}"
+    for word in "${words[@]}"; do
+        "$@" "$word" || die "$SETTINGS_FILE: $key must list $expected; '$word' is not one"
+    done
+}
+
+# -- addresses and links -----------------------------------------------------------------------
 
 ip4_to_int() {
     local IFS=.

@@ -5,7 +5,8 @@
 #   cloudtap-gateway check   verify only; exit 1 and say why if anything is missing
 #
 # Settings come from a small key=value file (CLOUDTAP_GATEWAY_CONF, default
-# /etc/cloudtap/gateway.conf) that cloudtap renders. Every rule lives in one nftables table,
+# /etc/cloudtap/gateway.conf) that cloudtap renders, read as data (read_settings) and checked key
+# by key before anything on the host is touched. Every rule lives in one nftables table,
 # `ip cloudtap`, replaced whole in one transaction: running this again gives exactly the same rule
 # set, and running it after a flush restores it. Nothing outside cloudtap's own tables and
 # devices is touched. Interfaces are found by the addresses they carry, never by name: names
@@ -36,19 +37,21 @@ readonly MIRROR_DEVICE=cloudtap-mirror
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + the copy's own Ethernet header (14).
 readonly VXLAN_OVERHEAD=50
 CONF=${CLOUDTAP_GATEWAY_CONF:-/etc/cloudtap/gateway.conf}
+# Every key the settings file may set; components/gateway.py renders the same (a test checks).
+readonly SETTINGS_KEYS=(
+    NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS PORT_FORWARDS
+    MIRROR_MODE MIRROR_SENSOR MIRROR_VNI MIRROR_VXLAN_PORT MIRROR_UNDERLAY_MTU
+)
 
-log() {
-    echo "cloudtap-gateway: $*" >&2
-    if command -v logger >/dev/null 2>&1; then logger -t cloudtap-gateway -- "$*" || true; fi
-}
-die() {
-    log "FAILED: $*"
-    exit 1
-}
-
-# Address and link helpers (ip4_to_int, in_cidr, interface_in, route_device, link_mtu, ...).
+# log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
+# interface_in, route_device, link_mtu, ...).
+readonly CLOUDTAP_TAG=cloudtap-gateway
 NET_LIBRARY=${CLOUDTAP_NET_LIBRARY:-/usr/local/lib/cloudtap/cloudtap-net.sh}
-[ -r "$NET_LIBRARY" ] || die "cannot read $NET_LIBRARY (written by cloud-init with this script)"
+if [ ! -r "$NET_LIBRARY" ]; then
+    echo "$CLOUDTAP_TAG: FAILED: cannot read $NET_LIBRARY" \
+        "(written by cloud-init with this script)" >&2
+    exit 1
+fi
 # shellcheck source=../common/cloudtap-net.sh
 . "$NET_LIBRARY"
 
@@ -189,28 +192,42 @@ render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy 
     echo "}"
 }
 
-load_settings() {
-    [ -r "$CONF" ] || die "cannot read settings file $CONF"
-    # shellcheck source=/dev/null
-    . "$CONF"
+parse_settings() { # every value read as data and checked whole; nothing on the host is touched
     local key
+    read_settings "$CONF" "${SETTINGS_KEYS[@]}"
     for key in NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS; do
-        [ -n "${!key:-}" ] || die "$CONF does not set $key"
+        [ -n "${!key}" ] || die "$CONF does not set $key"
     done
-    MONITOR_CIDRS=${MONITOR_CIDRS:-}
-    MANAGEMENT_CIDRS=${MANAGEMENT_CIDRS:-}
-    PORT_FORWARDS=${PORT_FORWARDS:-}
     MIRROR_MODE=${MIRROR_MODE:-off}
     MIRROR_VXLAN_PORT=${MIRROR_VXLAN_PORT:-4789}
-    MIRROR_UNDERLAY_MTU=${MIRROR_UNDERLAY_MTU:-}
+    check_setting NETWORK_CIDR "an IPv4 network a.b.c.d/n" is_cidr
+    for key in PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS; do
+        check_setting_words "$key" "IPv4 networks a.b.c.d/n (octets 0-255, n 0-32)" is_cidr
+    done
+    check_setting_words PORT_FORWARDS \
+        "port forwards protocol:public_port:private_host:private_port (tcp or udp, ports 1-65535)" \
+        is_port_forward
+    check_setting MIRROR_MODE "off, vxlan or tee" is_one_of off vxlan tee
     case "$MIRROR_MODE" in
-    off) ;;
     vxlan | tee)
-        [ -n "${MIRROR_SENSOR:-}" ] || die "$CONF sets MIRROR_MODE=$MIRROR_MODE but no MIRROR_SENSOR"
-        [ "$MIRROR_MODE" = tee ] || [ -n "${MIRROR_VNI:-}" ] || die "$CONF does not set MIRROR_VNI"
+        [ -n "$MIRROR_SENSOR" ] || die "$CONF sets MIRROR_MODE=$MIRROR_MODE but no MIRROR_SENSOR"
+        [ "$MIRROR_MODE" = tee ] || [ -n "$MIRROR_VNI" ] || die "$CONF does not set MIRROR_VNI"
         ;;
-    *) die "$CONF: MIRROR_MODE must be off, vxlan or tee, not '$MIRROR_MODE'" ;;
     esac
+    if [ -n "$MIRROR_SENSOR" ]; then check_setting MIRROR_SENSOR "an IPv4 address" is_ipv4; fi
+    if [ -n "$MIRROR_VNI" ]; then
+        check_setting MIRROR_VNI "a VXLAN network identifier from 1 to 16777215" \
+            is_integer_in 1 16777215
+    fi
+    check_setting MIRROR_VXLAN_PORT "a UDP port from 1 to 65535" is_port
+    if [ -n "$MIRROR_UNDERLAY_MTU" ]; then
+        check_setting MIRROR_UNDERLAY_MTU "empty or an MTU from 1280 to 65535" \
+            is_integer_in 1280 65535
+    fi
+}
+
+load_settings() {
+    parse_settings
     command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
     # shellcheck disable=SC2086
     WAN=$(interface_in $PUBLIC_CIDRS) ||

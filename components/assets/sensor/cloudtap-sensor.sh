@@ -11,7 +11,8 @@
 #                           the capture tools from being installed
 #
 # Settings come from a small key=value file (CLOUDTAP_SENSOR_CONF, default
-# /etc/cloudtap/sensor.conf) that cloudtap renders.
+# /etc/cloudtap/sensor.conf) that cloudtap renders, read as data (read_settings) and checked key
+# by key before anything on the host is touched.
 #
 # Capture interface: a veth pair. The IDS (Zeek, Suricata, tcpdump) watches $CAPTURE_INTERFACE;
 # decapsulated frames are written into the other end, "$CAPTURE_INTERFACE-tx", and arrive on the
@@ -47,19 +48,21 @@ DECAP=${CLOUDTAP_SENSOR_DECAP:-/usr/local/lib/cloudtap/cloudtap-decap}
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
 # Seconds apply waits for cloudtap-decap to open its sockets.
 DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
+# Every key the settings file may set; components/sensor.py renders the same (a test checks).
+readonly SETTINGS_KEYS=(
+    FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
+    LOG_VOLUME LOG_MOUNT_POINT
+)
 
-log() {
-    echo "cloudtap-sensor: $*" >&2
-    if command -v logger >/dev/null 2>&1; then logger -t cloudtap-sensor -- "$*" || true; fi
-}
-die() {
-    log "FAILED: $*"
-    exit 1
-}
-
-# Address and link helpers (ip4_to_int, in_cidr, interface_in, route_device, link_mtu, ...).
+# log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
+# interface_in, route_device, link_mtu, ...).
+readonly CLOUDTAP_TAG=cloudtap-sensor
 NET_LIBRARY=${CLOUDTAP_NET_LIBRARY:-/usr/local/lib/cloudtap/cloudtap-net.sh}
-[ -r "$NET_LIBRARY" ] || die "cannot read $NET_LIBRARY (written by cloud-init with this script)"
+if [ ! -r "$NET_LIBRARY" ]; then
+    echo "$CLOUDTAP_TAG: FAILED: cannot read $NET_LIBRARY" \
+        "(written by cloud-init with this script)" >&2
+    exit 1
+fi
 # shellcheck source=../common/cloudtap-net.sh
 . "$NET_LIBRARY"
 
@@ -358,23 +361,39 @@ render_ruleset() {
 
 # -- settings, apply, check --------------------------------------------------------------------
 
-load_settings() {
-    [ -r "$CONF" ] || die "cannot read settings file $CONF"
-    # shellcheck source=/dev/null
-    . "$CONF"
-    local key feed
+# The feeder end, NAME-tx, must be a valid interface name too.
+is_capture_interface() { [[ ${#1} -le 12 ]] && is_interface_name "$1"; }
+
+parse_settings() { # every value read as data and checked whole; nothing on the host is touched
+    local key
+    read_settings "$CONF" "${SETTINGS_KEYS[@]}"
     for key in FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU; do
-        [ -n "${!key:-}" ] || die "$CONF does not set $key"
-    done
-    for feed in $FEEDS; do
-        case "$feed" in vxlan | geneve | gre | erspan) ;; *) die "$CONF: unknown feed '$feed'" ;; esac
+        [ -n "${!key}" ] || die "$CONF does not set $key"
     done
     VXLAN_PORT=${VXLAN_PORT:-4789}
     GENEVE_PORT=${GENEVE_PORT:-6081}
-    IDS_PACKAGES=${IDS_PACKAGES:-}
     LOG_VOLUME=${LOG_VOLUME:-no}
-    LOG_MOUNT_POINT=${LOG_MOUNT_POINT:-}
+    check_setting_words FEEDS "feeds vxlan, geneve, gre or erspan" is_one_of vxlan geneve gre erspan
+    check_setting_words FEED_SOURCE_CIDRS "IPv4 networks a.b.c.d/n (octets 0-255, n 0-32)" is_cidr
+    check_setting CAPTURE_INTERFACE \
+        "an interface name of 1-12 letters, digits, _ . or - (not . or ..), leaving room for -tx" \
+        is_capture_interface
     FEEDER="$CAPTURE_INTERFACE-tx"
+    check_setting CAPTURE_MTU "an MTU from 1500 to 65535" is_integer_in 1500 65535
+    check_setting VXLAN_PORT "a UDP port from 1 to 65535" is_port
+    check_setting GENEVE_PORT "a UDP port from 1 to 65535" is_port
+    check_setting_words IDS_PACKAGES \
+        "distribution package names (letters, digits, + . _ -, starting with a letter or digit)" \
+        is_package_name
+    check_setting LOG_VOLUME "yes or no" is_one_of yes no
+    if [ -n "$LOG_MOUNT_POINT" ]; then
+        check_setting LOG_MOUNT_POINT \
+            "an absolute directory other than / (letters, digits, . _ / -)" is_mount_point
+    fi
+}
+
+load_settings() {
+    parse_settings
     command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
     command -v tc >/dev/null 2>&1 ||
         die "tc not found: install iproute-tc (Amazon Linux) or iproute2 (Debian, Ubuntu)"
@@ -522,10 +541,7 @@ main() {
         render_ruleset
         ;;
     install-ids)
-        [ -r "$CONF" ] || die "cannot read settings file $CONF"
-        # shellcheck source=/dev/null
-        . "$CONF"
-        IDS_PACKAGES=${IDS_PACKAGES:-}
+        parse_settings
         install_ids
         ;;
     *) die "unknown command '$command' (expected apply, check, render or install-ids)" ;;
