@@ -17,7 +17,6 @@ Two rules keep every packet copied once:
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,13 +25,11 @@ from typing import Any
 from .errors import CloudtapInputError
 from .fields import parse_int, parse_network
 from .mirroring import GENEVE_PORT, VXLAN_PORT, MirrorMethod
+from .shapes import check_source_name
 
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
 TCP = 6
 UDP = 17
-# Source names become part of child names: keep them short and free of separators Pulumi or
-# clouds dislike.
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 class FilterPreset(StrEnum):
@@ -137,14 +134,8 @@ def parse_method(value: Any, field: str = "method") -> MirrorMethod:
 
 
 def parse_source_name(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not _SOURCE_NAME.match(value):
-        raise CloudtapInputError(
-            field,
-            value,
-            "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (it becomes "
-            "part of child resource names)",
-        )
-    return value
+    """A source's stable key, the same rule on every cloud: see :func:`check_source_name`."""
+    return check_source_name(field, value)
 
 
 def decide(

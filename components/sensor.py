@@ -7,7 +7,6 @@ runs exactly these files.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -25,19 +24,13 @@ from .cloud_config import (
 from .errors import CloudtapInputError
 from .fields import parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
+from .shapes import check_capture_interface_name, check_mount_point, check_package_name
 
 DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
 # Big enough for a 9001-byte cloud jumbo frame plus a VLAN tag: copies arrive whole.
 DEFAULT_CAPTURE_MTU = 9216
 DEFAULT_LOG_MOUNT_POINT = "/var/log/cloudtap"
 LOG_VOLUME_LABEL = "cloudtap-logs"
-# Matched whole (fullmatch: `$` would let a trailing newline through into the settings file).
-# Linux interface names: at most 15 bytes, no slash or whitespace.
-_INTERFACE_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]{0,11}")
-# Distribution package names (dnf/apt): letters, digits and + - . _
-_PACKAGE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9+._-]*")
-# What cloudtap-sensor accepts as a mount point: no space, nothing a shell or fstab interprets.
-_MOUNT_POINT = re.compile(r"/[a-zA-Z0-9._/-]*")
 
 
 class SensorArgs(TypedDict, total=False):
@@ -50,16 +43,19 @@ class SensorArgs(TypedDict, total=False):
     """Networks allowed to send feeds. Default: the whole monitored network (the cloud module
     fills it in); never 0.0.0.0/0."""
     capture_interface: str
-    """Name of the interface Zeek, Suricata or tcpdump watch. Default ``cloudtap0``."""
+    """Name of the interface Zeek, Suricata or tcpdump watch: 1-12 letters, digits, ``-`` or
+    ``_`` starting with a letter (its feeder end adds ``-tx``). Default ``cloudtap0``."""
     capture_mtu: int
     """MTU of the capture interface, 1500-65535. Default 9216: a cloud jumbo frame (9001) and a
     VLAN tag arrive whole. Lower it only to truncate on purpose."""
     ids_packages: Sequence[str]
-    """Distribution packages to install at first boot, e.g. ``["suricata"]``. Default: none
-    (capture with tcpdump, which cloudtap installs)."""
+    """Distribution packages to install at first boot, e.g. ``["suricata"]``, by their names
+    (RPM's or Debian's grammar: no versions, globs or options). Default: none (capture with
+    tcpdump, which cloudtap installs)."""
     log_mount_point: str
-    """Where the log volume is mounted, when the cloud module attaches one. Default
-    ``/var/log/cloudtap``."""
+    """Where the log volume is mounted, when the cloud module attaches one: an absolute path of
+    letters, digits, ``.``, ``_``, ``-`` and ``/`` (it goes into fstab and a sourced settings
+    file). Default ``/var/log/cloudtap``."""
 
 
 @dataclass(frozen=True)
@@ -127,35 +123,27 @@ def plan_sensor(
     if not sources:
         raise CloudtapInputError("feed_source_cidrs", [], "at least one network")
 
-    interface = args.get("capture_interface", DEFAULT_CAPTURE_INTERFACE)
-    if not isinstance(interface, str) or not _INTERFACE_NAME.fullmatch(interface):
-        raise CloudtapInputError(
-            "capture_interface",
-            interface,
-            "an interface name of 1-12 letters, digits, - or _ starting with a letter "
-            "(the feeder end adds a 3-character suffix within Linux's 15)",
-        )
+    interface = check_capture_interface_name(
+        "capture_interface",
+        args.get("capture_interface", DEFAULT_CAPTURE_INTERFACE),
+        len(FEEDER_SUFFIX),
+    )
     mtu = parse_int("capture_mtu", args.get("capture_mtu", DEFAULT_CAPTURE_MTU), 1500, 65535)
-    packages = tuple(_string_list("ids_packages", args.get("ids_packages", [])))
-    for index, package in enumerate(packages):
-        if not isinstance(package, str) or not _PACKAGE_NAME.fullmatch(package):
-            raise CloudtapInputError(
-                f"ids_packages[{index}]", package, "a distribution package name, e.g. suricata"
-            )
-    mount = args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
-    if not isinstance(mount, str) or not _MOUNT_POINT.fullmatch(mount) or mount.rstrip("/") == "":
-        raise CloudtapInputError(
-            "log_mount_point",
-            mount,
-            "an absolute directory path other than / (letters, digits, . _ / -)",
-        )
+    # The sensor installs them with dnf or apt-get, whichever its image has.
+    packages = tuple(
+        check_package_name(f"ids_packages[{index}]", package)
+        for index, package in enumerate(_string_list("ids_packages", args.get("ids_packages", [])))
+    )
+    mount = check_mount_point(
+        "log_mount_point", args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
+    )
     return SensorPlan(
         feeds=tuple(feeds),
         feed_source_cidrs=sources,
         capture_interface=interface,
         capture_mtu=mtu,
         ids_packages=packages,
-        log_mount_point=mount.rstrip("/"),
+        log_mount_point=mount,
         log_volume=log_volume,
     )
 

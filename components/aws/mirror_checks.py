@@ -17,8 +17,7 @@ expects. The limits are AWS's (Traffic Mirroring guide, "Traffic Mirroring quota
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,6 +27,16 @@ from ..fields import parse_int, reject_unknown_fields
 from ..mirror_plan import FilterRule, parse_source_name
 from ..mirroring import VXLAN_PORT, GatewayMirror, parse_vni
 from ..network_plan import NetworkPlan, Tier
+from ..shapes import (
+    ENI_ID_EXAMPLE,
+    LOAD_BALANCER_ARN_EXAMPLE,
+    VPC_ENDPOINT_ID_EXAMPLE,
+    check_eni_id,
+    check_instance_id,
+    check_load_balancer_arn,
+    check_vpc_endpoint_id,
+    is_eni_id,
+)
 from .discovery import Listener
 from .mirror_support import MirrorSupport, NonMirrorableInstanceType, mirror_support
 from .validation import validate_instance_type
@@ -41,12 +50,6 @@ MAX_RULES_PER_FILTER = 10
 MAX_SOURCES_PER_INTERFACE_TARGET = 10
 MAX_SOURCES_PER_INTERFACE_TARGET_LARGEST_SIZE = 100
 
-_ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
-_INSTANCE_ID = re.compile(r"^i-([0-9a-f]{8}|[0-9a-f]{17})$")
-_ENDPOINT_ID = re.compile(r"^vpce-([0-9a-f]{8}|[0-9a-f]{17})$")
-_LOAD_BALANCER_ARN = re.compile(
-    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/"
-)
 # Protocols of a listener that receives UDP.
 _UDP_LISTENER_PROTOCOLS = frozenset({"UDP", "TCP_UDP"})
 
@@ -123,17 +126,15 @@ def check_target(value: Any, sensor_type: type) -> TargetChoice:
         return TargetChoice(kind, target)
     if _deferred(target):
         return TargetChoice(kind, target)
-    pattern, example = {
-        TargetKind.NETWORK_INTERFACE: (_ENI_ID, "eni-0123456789abcdef0"),
-        TargetKind.NETWORK_LOAD_BALANCER: (
-            _LOAD_BALANCER_ARN,
-            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/sensors/0123",
+    check, example = {
+        TargetKind.NETWORK_INTERFACE: (check_eni_id, ENI_ID_EXAMPLE),
+        TargetKind.NETWORK_LOAD_BALANCER: (check_load_balancer_arn, LOAD_BALANCER_ARN_EXAMPLE),
+        TargetKind.GATEWAY_LOAD_BALANCER_ENDPOINT: (
+            check_vpc_endpoint_id,
+            VPC_ENDPOINT_ID_EXAMPLE,
         ),
-        TargetKind.GATEWAY_LOAD_BALANCER_ENDPOINT: (_ENDPOINT_ID, "vpce-0123456789abcdef0"),
     }[kind]
-    if not isinstance(target, str) or not pattern.match(target):
-        raise CloudtapInputError(field, target, f"an id such as {example}")
-    return TargetChoice(kind, target)
+    return TargetChoice(kind, check(field, target, f"an id such as {example}"))
 
 
 def check_session_number(value: Any) -> int:
@@ -152,8 +153,11 @@ def check_packet_length(value: Any) -> int | None:
     return parse_int("packet_length", value, PACKET_LENGTH_MIN, PACKET_LENGTH_MAX)
 
 
-def parse_sources(value: Any) -> list[SourceSpec]:
-    """``sources`` as written: a non-empty list of mappings, each explicit or by instance id."""
+def parse_sources(value: Any, unlisted_instance_types: Collection[str] = ()) -> list[SourceSpec]:
+    """``sources`` as written: a non-empty list of mappings, each explicit or by instance id.
+
+    ``unlisted_instance_types``: types newer than the installed botocore, accepted as a
+    source's ``instance_type``."""
     if value is None or (isinstance(value, Sequence) and not isinstance(value, str) and not value):
         raise CloudtapInputError(
             "sources",
@@ -163,7 +167,7 @@ def parse_sources(value: Any) -> list[SourceSpec]:
         )
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise CloudtapInputError("sources", value, "a list of source mappings")
-    specs = [_source(index, raw) for index, raw in enumerate(value)]
+    specs = [_source(index, raw, unlisted_instance_types) for index, raw in enumerate(value)]
     seen: dict[str, int] = {}
     for spec in specs:
         name = spec.name or spec.instance_id or _first_plain(spec.network_interface_ids)
@@ -183,7 +187,7 @@ def _first_plain(ids: tuple[Any, ...] | None) -> str | None:
     return ids[0] if ids and _is_plain(ids[0]) else None
 
 
-def _source(index: int, raw: Any) -> SourceSpec:
+def _source(index: int, raw: Any, unlisted_instance_types: Collection[str]) -> SourceSpec:
     field = f"sources[{index}]"
     if not isinstance(raw, Mapping):
         raise CloudtapInputError(field, raw, "a mapping with instance_id or network_interface_ids")
@@ -192,12 +196,8 @@ def _source(index: int, raw: Any) -> SourceSpec:
     if name is not None:
         parse_source_name(f"{field}.name", name)
     instance_id = raw.get("instance_id")
-    if instance_id is not None and (
-        not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id)
-    ):
-        raise CloudtapInputError(
-            f"{field}.instance_id", instance_id, "an instance id such as i-0123456789abcdef0"
-        )
+    if instance_id is not None:
+        check_instance_id(f"{field}.instance_id", instance_id)
     instance_type = raw.get("instance_type")
     ids_raw = raw.get("network_interface_ids")
     if ids_raw is None:
@@ -222,12 +222,7 @@ def _source(index: int, raw: Any) -> SourceSpec:
         )
     for position, eni in enumerate(ids_raw):
         if _is_plain(eni):
-            if not _ENI_ID.match(eni):
-                raise CloudtapInputError(
-                    f"{field}.network_interface_ids[{position}]",
-                    eni,
-                    "an interface id such as eni-0123456789abcdef0",
-                )
+            check_eni_id(f"{field}.network_interface_ids[{position}]", eni)
         elif not _deferred(eni):
             raise CloudtapInputError(
                 f"{field}.network_interface_ids[{position}]", eni, "an interface id"
@@ -239,7 +234,7 @@ def _source(index: int, raw: Any) -> SourceSpec:
             "the instance type of the interfaces' instance (e.g. m5.large) whenever "
             "network_interface_ids are given: it decides whether AWS can mirror them",
         )
-    validate_instance_type(instance_type, f"{field}.instance_type")
+    validate_instance_type(instance_type, f"{field}.instance_type", unlisted_instance_types)
     ids = tuple(ids_raw)
     if name is None and instance_id is None and not _is_plain(ids[0]):
         raise CloudtapInputError(
@@ -267,8 +262,8 @@ def parse_existing_sessions(value: Any) -> tuple[int, Mapping[str, int]]:
     if isinstance(value, Mapping):
         counts = {}
         for eni, count in value.items():
-            if not isinstance(eni, str) or not _ENI_ID.match(eni):
-                raise CloudtapInputError(field, eni, "interface ids such as eni-0123456789abcdef0")
+            if not is_eni_id(eni):
+                raise CloudtapInputError(field, eni, f"interface ids such as {ENI_ID_EXAMPLE}")
             counts[eni] = parse_int(f"{field}.{eni}", count, 0, MAX_SESSIONS_PER_INTERFACE)
         return 0, counts
     return parse_int(field, value, 0, MAX_SESSIONS_PER_INTERFACE), {}

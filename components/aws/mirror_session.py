@@ -55,6 +55,7 @@ from ..mirror_plan import (
 )
 from ..mirroring import MirrorMethod
 from ..network_plan import NetworkPlan, Tier
+from ..shapes import UNLISTED_INSTANCE_TYPES
 from .discovery import AwsClients, describe_instances, describe_listeners, mirrorable_interfaces
 from .mirror_checks import (
     SourceSpec,
@@ -79,7 +80,7 @@ from .mirror_checks import (
 )
 from .monitored_vpc import MonitoredVpc
 from .sensor import Sensor
-from .validation import validate_tags
+from .validation import validate_tags, validate_unlisted_instance_types
 
 TYPE_TOKEN = "cloudtap:aws:MirrorSession"
 DEFAULT_SESSION_NUMBER = 1
@@ -113,7 +114,9 @@ class MirrorSourceArgs(TypedDict, total=False):
     """Alone: every interface of the instance and its type are looked up at preview (one
     DescribeInstances call for all sources)."""
     instance_type: str
-    """With ``network_interface_ids``: the type of their instance (decides native vs gateway)."""
+    """With ``network_interface_ids``: the type of their instance (decides native vs gateway),
+    one the installed botocore's EC2 model lists or the session's ``unlisted_instance_types``
+    names."""
     network_interface_ids: Sequence[pulumi.Input[str]]
     """Explicit interfaces, no lookup."""
 
@@ -151,8 +154,13 @@ class MirrorSessionArgs(TypedDict, total=False):
     existing_sessions_per_eni: int | Mapping[str, int]
     """Sessions that other tools already hold on the source interfaces (AWS allows 3 per
     interface): one count for all, or counts by interface id. Default 0."""
+    unlisted_instance_types: Sequence[str]
+    """Instance types newer than the installed botocore, accepted as sources' ``instance_type``
+    although botocore does not list them (each still ``family.size``). cloudtap's mirroring
+    data cannot know them either: ``auto`` copies such sources at the gateway. Default: none."""
     tags: Mapping[str, str]
-    """Tags merged into every resource's tags; ``Name`` may not be given."""
+    """Tags merged into every resource's tags; ``Name`` may not be given. IAM's tag rule
+    applies, as on the network and the sensor, so one set of tags fits every component."""
 
 
 FIELDS = frozenset(MirrorSessionArgs.__annotations__)
@@ -302,7 +310,9 @@ def _plan(name: str, args: Any, clients: AwsClients) -> _MirrorPlan:
         raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
     reject_unknown_fields(raw, FIELDS, "")
     target = check_target(raw.get("target"), Sensor)
-    specs = parse_sources(raw.get("sources"))
+    specs = parse_sources(
+        raw.get("sources"), validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
+    )
     method = parse_method(raw.get("method"))
     network = raw.get("network")
     if network is None and target.kind is TargetKind.SENSOR:

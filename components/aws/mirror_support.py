@@ -34,11 +34,11 @@ Update the sets and ``RETRIEVED`` together.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from ..errors import CloudtapInputError
+from ..shapes import split_instance_type
 
 RETRIEVED = "2026-11-21"
 LIMITATIONS_URL = (
@@ -123,8 +123,6 @@ OTHER_XEN = frozenset(
     {"t1", "t2", "m1", "m2", "m3", "c1", "c3", "cc2", "cr1", "r3", "i2", "g2", "hs1", "f1"}
 )
 
-_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-z0-9-]+)$")
-
 
 class Verdict(StrEnum):
     """What cloudtap concludes about mirroring a source of one instance type."""
@@ -168,10 +166,10 @@ class NonMirrorableInstanceType(CloudtapInputError):  # noqa: N818
 @functools.lru_cache(maxsize=512)
 def mirror_support(instance_type: str) -> MirrorSupport:  # noqa: PLR0911 - a decision table
     """Whether AWS can mirror an interface of ``instance_type`` (``family.size``), and why."""
-    match = _INSTANCE_TYPE.match(instance_type)
-    if match is None:
+    parts = split_instance_type(instance_type)
+    if parts is None:
         raise ValueError(f"not an EC2 instance type (family.size): {instance_type!r}")
-    family, size = match["family"], match["size"]
+    family, size = parts
 
     def verdict(value: Verdict, reason: str) -> MirrorSupport:
         return MirrorSupport(instance_type, family, value, reason)

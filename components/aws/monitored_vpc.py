@@ -58,8 +58,13 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     ``aws.get_availability_zones(state="available")`` reports for the provider's region (Local
     and Wavelength Zones excluded); a region with fewer zones is an error at preview."""
     gateway_instance_type: str
-    """EC2 instance type of the gateway, ``family.size``. Default ``"t3.small"``. Graviton
-    families (``t4g``, ``c7g``, ``m6gd``, ...) get the arm64 image."""
+    """EC2 instance type of the gateway, ``family.size``, one that the installed botocore's EC2
+    model lists (or that ``unlisted_instance_types`` names), so a typo fails at preview. Default
+    ``"t3.small"``. Graviton families (``t4g``, ``c7g``, ``m6gd``, ...) get the arm64 image."""
+    unlisted_instance_types: Sequence[str]
+    """Instance types newer than the installed botocore, accepted for ``gateway_instance_type``
+    although botocore does not list them (each still ``family.size``). Default: none; upgrading
+    botocore (``boto3``) makes them unnecessary."""
     gateway_ami_id: pulumi.Input[str]
     """Image of the gateway: a systemd distribution with cloud-init whose package manager has
     ``nftables``. Default: the latest Amazon Linux 2023 for the instance type's architecture,
@@ -71,7 +76,10 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     Manager). Only useful together with ``management_cidrs``: SSH is closed without them."""
     tags: Mapping[str, str]
     """Tags merged into every resource's tags. Default: none. Each resource also gets a ``Name``
-    tag equal to its Pulumi name, so ``Name`` itself may not be given."""
+    tag equal to its Pulumi name, so ``Name`` itself may not be given. The gateway's IAM role
+    carries them too, so IAM's rule applies: keys of 1-128 and values of at most 256 Unicode
+    letters, digits, spaces and ``_ . : / = + - @``, no key starting with ``aws:``, at most 49
+    tags."""
 
 
 FIELDS = frozenset(MonitoredVpcArgs.__annotations__)

@@ -15,7 +15,7 @@ The sensor owns a network interface with a fixed address, so that
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -26,6 +26,7 @@ from ..fields import parse_host_in, parse_int, reject_unknown_fields
 from ..mirroring import default_sensor_address
 from ..network_plan import NetworkPlan, Tier
 from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
+from ..shapes import UNLISTED_INSTANCE_TYPES
 from .instances import METADATA_OPTIONS, latest_al2023, ssm_instance_profile
 from .mirror_support import mirror_support
 from .monitored_vpc import MonitoredVpc, sg_entry
@@ -36,6 +37,7 @@ from .validation import (
     validate_instance_type,
     validate_key_name,
     validate_tags,
+    validate_unlisted_instance_types,
 )
 
 TYPE_TOKEN = "cloudtap:aws:Sensor"
@@ -73,7 +75,11 @@ class AwsSensorArgs(SensorArgs, total=False):
     instance_type: str
     """Default ``"c5n.large"``: Nitro, network-optimized, and not on any AWS Traffic Mirroring
     exclusion list, so it is a valid mirror target. A type cloudtap cannot confirm for
-    mirroring is accepted with a warning."""
+    mirroring is accepted with a warning. It must be one the installed botocore's EC2 model
+    lists, or one of ``unlisted_instance_types``."""
+    unlisted_instance_types: Sequence[str]
+    """Instance types newer than the installed botocore, accepted for ``instance_type`` although
+    botocore does not list them (each still ``family.size``). Default: none."""
     ami_id: pulumi.Input[str]
     """Default: the latest Amazon Linux 2023 for the instance type's architecture, looked up
     when the sensor is first created (a newer image does not replace a running sensor)."""
@@ -84,7 +90,9 @@ class AwsSensorArgs(SensorArgs, total=False):
     """EC2 key pair for SSH. Default: none (SSM Session Manager). SSH is open only from the
     network's ``management_cidrs``."""
     tags: Mapping[str, str]
-    """Tags merged into every resource's tags. Default: none; ``Name`` may not be given."""
+    """Tags merged into every resource's tags. Default: none; ``Name`` may not be given. The
+    sensor's IAM role carries them too, so IAM's rule applies (see
+    :attr:`MonitoredVpcArgs.tags <components.aws.monitored_vpc.MonitoredVpcArgs.tags>`)."""
 
 
 FIELDS = frozenset(AwsSensorArgs.__annotations__)
@@ -132,7 +140,9 @@ class Sensor(pulumi.ComponentResource):
         plan = network.plan
         zone, address, warnings = resolve_placement(raw, plan)
         instance_type = validate_instance_type(
-            raw.get("instance_type", DEFAULT_INSTANCE_TYPE), "instance_type"
+            raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
+            "instance_type",
+            validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES)),
         )
         support = mirror_support(instance_type)
         if not support.mirrorable:

@@ -6,8 +6,7 @@ Pure functions with user-facing messages (no pulumi-aws import): each raises
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -16,19 +15,21 @@ import pulumi
 from ..errors import CloudtapInputError
 from ..mirroring import GatewayMirrorMode
 from ..network_plan import NetworkPlan
+from ..shapes import (
+    AMI_ID_EXAMPLE,
+    UNLISTED_INSTANCE_TYPES,
+    check_ami_id,
+    check_aws_key_name,
+    check_aws_tags,
+    check_aws_zone_name,
+    check_instance_type,
+    check_unlisted_instance_types,
+    is_graviton_family,
+    split_instance_type,
+)
 
 DEFAULT_INSTANCE_TYPE = "t3.small"
 
-# `family.size`: t3.small, c7gn.2xlarge, m7i-flex.large, u-6tb1.metal, m7i.metal-24xl.
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
-# Graviton families carry a "g" right after the generation digit (t4g, c7g, m6gd, c6gn, im4gn,
-# is4gen, hpc7g); a1 is the first-generation Graviton and the one exception to the pattern.
-_GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z]*)$")
-_AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
-# EC2 tag limits (EC2 User Guide, "Tag restrictions"); "aws:" keys are reserved for AWS.
-_TAG_KEY_MAX = 128
-_TAG_VALUE_MAX = 256
-_KEY_NAME_MAX = 255
 # The monitor tier's network ACL takes 3 inbound rules per zone plus one; AWS allows 20 per
 # direction by default, which covers the 6 zones of the largest region.
 MAX_AVAILABILITY_ZONES = 6
@@ -53,22 +54,24 @@ class AwsOptions:
 
 def architecture_of(instance_type: str) -> str:
     """``arm64`` for Graviton instance families, ``x86_64`` for every other family."""
-    family = instance_type.split(".", 1)[0]
-    return ARM64 if _GRAVITON_FAMILY.match(family) else X86_64
+    parts = split_instance_type(instance_type)
+    family = parts[0] if parts is not None else instance_type
+    return ARM64 if is_graviton_family(family) else X86_64
 
 
 # The gateway's name for it, kept for callers written before the sensor shared it.
 gateway_architecture = architecture_of
 
 
-def validate_instance_type(value: Any, field: str = "gateway_instance_type") -> str:
-    if not isinstance(value, str) or not _INSTANCE_TYPE.match(value):
-        raise CloudtapInputError(
-            field,
-            value,
-            "an EC2 instance type of the form family.size, e.g. t3.small or t4g.small",
-        )
-    return value
+def validate_instance_type(
+    value: Any, field: str = "gateway_instance_type", unlisted: Collection[str] = ()
+) -> str:
+    """A ``family.size`` type the installed botocore lists, or one of ``unlisted``."""
+    return check_instance_type(field, value, unlisted)
+
+
+def validate_unlisted_instance_types(value: Any) -> frozenset[str]:
+    return check_unlisted_instance_types(UNLISTED_INSTANCE_TYPES, value)
 
 
 def validate_availability_zones(value: Any, plan: NetworkPlan) -> tuple[str, ...] | None:
@@ -87,10 +90,7 @@ def validate_availability_zones(value: Any, plan: NetworkPlan) -> tuple[str, ...
             f"set availability_zone_count to {len(value)}",
         )
     for index, zone in enumerate(value):
-        if not isinstance(zone, str) or not zone.strip():
-            raise CloudtapInputError(
-                f"availability_zones[{index}]", zone, "a zone name such as eu-west-1a"
-            )
+        check_aws_zone_name(f"availability_zones[{index}]", zone)
         if zone in value[:index]:
             raise CloudtapInputError(
                 f"availability_zones[{index}]",
@@ -122,13 +122,11 @@ def validate_ami_id(value: Any, field: str = "gateway_ami_id") -> pulumi.Input[s
         return None
     if (deferred := _deferred(value)) is not None:
         return deferred
-    if not isinstance(value, str) or not _AMI_ID.match(value):
-        raise CloudtapInputError(
-            field,
-            value,
-            "an AMI id such as ami-0123456789abcdef0, or no value for the latest Amazon Linux 2023",
-        )
-    return value
+    return check_ami_id(
+        field,
+        value,
+        f"an AMI id such as {AMI_ID_EXAMPLE}, or no value for the latest Amazon Linux 2023",
+    )
 
 
 def validate_key_name(value: Any, field: str = "gateway_key_name") -> pulumi.Input[str] | None:
@@ -136,36 +134,12 @@ def validate_key_name(value: Any, field: str = "gateway_key_name") -> pulumi.Inp
         return None
     if (deferred := _deferred(value)) is not None:
         return deferred
-    if not isinstance(value, str) or not 0 < len(value) <= _KEY_NAME_MAX:
-        raise CloudtapInputError(
-            field, value, f"the name of an EC2 key pair (1-{_KEY_NAME_MAX} characters)"
-        )
-    return value
+    return check_aws_key_name(field, value)
 
 
 def validate_tags(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise CloudtapInputError("tags", value, "a mapping of tag name to string value")
-    tags: dict[str, str] = {}
-    for key, text in value.items():
-        if not isinstance(key, str) or not 0 < len(key) <= _TAG_KEY_MAX:
-            raise CloudtapInputError("tags", key, f"tag names of 1-{_TAG_KEY_MAX} characters")
-        if key.lower().startswith("aws:"):
-            raise CloudtapInputError(f"tags.{key}", key, "a tag name not starting with aws:")
-        if key == "Name":
-            raise CloudtapInputError(
-                "tags.Name",
-                text,
-                "no Name tag: cloudtap names every resource itself after its Pulumi name",
-            )
-        if not isinstance(text, str) or len(text) > _TAG_VALUE_MAX:
-            raise CloudtapInputError(
-                f"tags.{key}", text, f"a string of at most {_TAG_VALUE_MAX} characters"
-            )
-        tags[key] = text
-    return tags
+    """IAM's tag rule, the strictest of the tagged resources: see :func:`check_aws_tags`."""
+    return check_aws_tags("tags", value)
 
 
 def resolve_aws_options(args: Mapping[str, Any], plan: NetworkPlan) -> AwsOptions:
@@ -185,7 +159,10 @@ def resolve_aws_options(args: Mapping[str, Any], plan: NetworkPlan) -> AwsOption
             '"vxlan" on AWS: the VPC forwards by IP address, so a tee clone (which keeps the '
             "original destination) never reaches the sensor",
         )
-    instance_type = validate_instance_type(args.get("gateway_instance_type", DEFAULT_INSTANCE_TYPE))
+    unlisted = validate_unlisted_instance_types(args.get(UNLISTED_INSTANCE_TYPES))
+    instance_type = validate_instance_type(
+        args.get("gateway_instance_type", DEFAULT_INSTANCE_TYPE), unlisted=unlisted
+    )
     return AwsOptions(
         availability_zones=validate_availability_zones(args.get("availability_zones"), plan),
         instance_type=instance_type,

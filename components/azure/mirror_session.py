@@ -43,15 +43,14 @@ from ..mirror_plan import (
     preview_line,
 )
 from ..mirroring import MirrorMethod
+from ..shapes import match_nic_id
 from .vtap import VirtualNetworkTapMirror
 from .vtap_checks import (
-    LB_FRONTEND_ID,
-    NIC_ID,
-    NIC_IP_CONFIGURATION_ID,
     DestinationKind,
     VirtualNetworkTapMirrorArgs,
     VtapPlan,
     VtapSource,
+    match_destination_id,
     normalize_location,
     plan_destination,
     plan_virtual_network_tap,
@@ -119,7 +118,8 @@ class MirrorSessionArgs(TypedDict, total=False):
     Azure refuses a TAP configuration on a VM that was not deallocated and started once after
     the TAP existed."""
     tags: Mapping[str, str]
-    """Tags of the TAP (TAP configurations take none). Default: none."""
+    """Tags of the TAP (TAP configurations take none). Default: none. Azure's rule: names of
+    1-512 characters without ``< > % & \\ ? /``, values of at most 256, at most 50 tags."""
 
 
 FIELDS: Final = frozenset(MirrorSessionArgs.__annotations__)
@@ -295,12 +295,7 @@ def _target_resource_group(target: Any, location: str) -> Any:
             "the TAP's resource group: required when the target's id is only known after "
             "deployment (otherwise it defaults to the target's resource group)",
         )
-    pattern = (
-        NIC_IP_CONFIGURATION_ID
-        if destination.kind is DestinationKind.NETWORK_INTERFACE_IP_CONFIGURATION
-        else LB_FRONTEND_ID
-    )
-    match = pattern.match(destination.id)
+    match = match_destination_id(destination.kind, destination.id)
     assert match is not None  # plan_destination checked the shape
     return match["resource_group"]
 
@@ -335,7 +330,7 @@ def _named_sources(value: Any) -> Any:
 def _nic_name(source: Mapping[str, Any]) -> str | None:
     by_id = source.get("network_interface_id")
     if isinstance(by_id, str):
-        match = NIC_ID.match(by_id)
+        match = match_nic_id(by_id)
         return match["nic"] if match else None
     by_name = source.get("network_interface_name")
     return by_name if isinstance(by_name, str) else None
@@ -360,7 +355,7 @@ def _reason(plan: VtapPlan) -> str:
     destination = plan.destination
     to_nic = destination.kind is DestinationKind.NETWORK_INTERFACE_IP_CONFIGURATION
     if isinstance(destination.id, str):
-        match = (NIC_IP_CONFIGURATION_ID if to_nic else LB_FRONTEND_ID).match(destination.id)
+        match = match_destination_id(destination.kind, destination.id)
         assert match is not None
         where = (
             f"the sensor NIC {match['nic']}/{match['child']}"

@@ -20,7 +20,6 @@ same program) are accepted where noted; the caller tells this module which value
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,9 +29,19 @@ from ..errors import CloudtapInputError
 from ..fields import parse_int, reject_unknown_fields
 from ..mirror_plan import parse_source_name
 from ..mirroring import VXLAN_PORT, Encapsulation
+from ..shapes import (
+    check_azure_tags,
+    is_arm_name,
+    is_azure_region,
+    match_lb_frontend_id,
+    match_nic_id,
+    match_nic_ip_configuration_id,
+)
 
 if TYPE_CHECKING:
     # For the argument types only: nothing of Pulumi is loaded at run time.
+    import re
+
     import pulumi
 
 # -- What Azure requires, with sources -----------------------------------------------------------
@@ -158,25 +167,7 @@ def preview_warning(*, attach_sources: bool = True) -> str:
 
 # -- Resource ids ---------------------------------------------------------------------------------
 
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# ARM names never hold '/' (it separates the path) nor whitespace; their finer rules differ per
-# resource type and are Azure's to enforce.
-_NAME = r"[^/\s]+"
-_NETWORK = (
-    rf"^/subscriptions/(?P<subscription>{_GUID})/resourceGroups/(?P<resource_group>{_NAME})"
-    r"/providers/Microsoft\.Network/"
-)
-# ARM treats the fixed segments case-insensitively (ids come back as "resourcegroups" too).
-NIC_ID: Final = re.compile(_NETWORK + rf"networkInterfaces/(?P<nic>{_NAME})$", re.IGNORECASE)
-NIC_IP_CONFIGURATION_ID: Final = re.compile(
-    _NETWORK + rf"networkInterfaces/(?P<nic>{_NAME})/ipConfigurations/(?P<child>{_NAME})$",
-    re.IGNORECASE,
-)
-LB_FRONTEND_ID: Final = re.compile(
-    _NETWORK + rf"loadBalancers/(?P<lb>{_NAME})/frontendIPConfigurations/(?P<child>{_NAME})$",
-    re.IGNORECASE,
-)
-_ARM_NAME: Final = re.compile(rf"^{_NAME}$")
+# The ARM id patterns are in components.shapes, with every other shape rule.
 
 EXAMPLE_SUBSCRIPTION: Final = "00000000-0000-0000-0000-000000000000"
 _EXAMPLE_PREFIX = (
@@ -232,14 +223,20 @@ class DestinationKind(StrEnum):
 
 _DESTINATION_PATTERNS: Final = {
     DestinationKind.NETWORK_INTERFACE_IP_CONFIGURATION: (
-        NIC_IP_CONFIGURATION_ID,
+        match_nic_ip_configuration_id,
         NIC_IP_CONFIGURATION_ID_EXAMPLE,
     ),
     DestinationKind.LOAD_BALANCER_FRONTEND_IP_CONFIGURATION: (
-        LB_FRONTEND_ID,
+        match_lb_frontend_id,
         LB_FRONTEND_ID_EXAMPLE,
     ),
 }
+
+
+def match_destination_id(kind: DestinationKind, value: Any) -> re.Match[str] | None:
+    """The destination id's parts (``resource_group``, ``child``, ``nic`` or ``lb``), or
+    ``None`` when ``value`` is not an id of that kind."""
+    return _DESTINATION_PATTERNS[kind][0](value)
 
 
 def check_destination_id(kind: DestinationKind, value: Any, field: str) -> NicRef | None:
@@ -247,9 +244,9 @@ def check_destination_id(kind: DestinationKind, value: Any, field: str) -> NicRe
 
     Called at preview for plain values and, for a deferred id, once its value is known.
     """
-    pattern, example = _DESTINATION_PATTERNS[kind]
-    match = pattern.match(value) if isinstance(value, str) else None
+    match = match_destination_id(kind, value)
     if match is None:
+        example = _DESTINATION_PATTERNS[kind][1]
         raise CloudtapInputError(
             field, value, f"an ARM resource id such as {example}{_destination_hint(kind, value)}"
         )
@@ -262,22 +259,22 @@ def _destination_hint(kind: DestinationKind, value: Any) -> str:
     """The usual mix-ups, named: the NIC instead of its IP configuration, the wrong field."""
     if not isinstance(value, str):
         return ""
-    if NIC_ID.match(value):
+    if match_nic_id(value):
         return (
             " — this is the network interface itself; the TAP needs one of its IP configurations "
             "(append /ipConfigurations/<name>, e.g. ipconfig1)"
         )
     other = next(k for k in DestinationKind if k is not kind)
-    if _DESTINATION_PATTERNS[other][0].match(value):
+    if match_destination_id(other, value):
         return f" — this id belongs in destination.{other.value}"
     return ""
 
 
 def check_source_nic_id(value: Any, field: str) -> NicRef:
-    match = NIC_ID.match(value) if isinstance(value, str) else None
+    match = match_nic_id(value)
     if match is None:
         expected = f"the ARM id of a network interface, such as {NIC_ID_EXAMPLE}"
-        if isinstance(value, str) and NIC_IP_CONFIGURATION_ID.match(value):
+        if match_nic_ip_configuration_id(value):
             expected += " — this is one of its IP configurations: drop /ipConfigurations/<name>"
         elif isinstance(value, str) and "/virtualMachineScaleSets/" in value:
             expected += (
@@ -351,15 +348,13 @@ class VirtualNetworkTapMirrorArgs(TypedDict, total=False):
     deployment: Azure refuses a TAP configuration on a VM that was not deallocated and started
     once after the TAP existed (see :func:`preview_warning`)."""
     tags: Mapping[str, str]
-    """Tags of the TAP (TAP configurations take none). Default: none."""
+    """Tags of the TAP (TAP configurations take none). Default: none. Azure's rule: names of
+    1-512 characters without ``< > % & \\ ? /``, values of at most 256, at most 50 tags."""
 
 
 MIRROR_FIELDS: Final = frozenset(VirtualNetworkTapMirrorArgs.__annotations__)
 DESTINATION_FIELDS: Final = frozenset(VirtualNetworkTapDestinationArgs.__annotations__)
 SOURCE_FIELDS: Final = frozenset(VirtualNetworkTapSourceArgs.__annotations__)
-
-# Azure region names as ARM spells them once normalised ("westeurope", "eastus2euap").
-_REGION = re.compile(r"^[a-z][a-z0-9]*$")
 
 
 # -- The plan -------------------------------------------------------------------------------------
@@ -414,7 +409,7 @@ def _never_deferred(_value: Any) -> bool:
 def normalize_location(field: str, value: Any) -> str:
     """ "West Europe", "westeurope" and "WestEurope" are one region to ARM: "westeurope"."""
     text = "".join(value.split()).lower() if isinstance(value, str) else None
-    if not text or not _REGION.match(text):
+    if not is_azure_region(text):
         raise CloudtapInputError(
             field, value, "an Azure region name such as 'westeurope' (or 'West Europe')"
         )
@@ -424,7 +419,7 @@ def normalize_location(field: str, value: Any) -> str:
 def _arm_name(field: str, value: Any, what: str, is_deferred: Callable[[Any], bool]) -> Any:
     if is_deferred(value):
         return value
-    if not isinstance(value, str) or not _ARM_NAME.match(value):
+    if not is_arm_name(value):
         raise CloudtapInputError(field, value, f"the name of {what} (no '/' or spaces)")
     return value
 
@@ -614,16 +609,6 @@ def plan_virtual_network_tap(
         destination_port=port,
         sources=sources,
         attach_sources=attach,
-        tags=_tags(raw.get("tags")),
+        tags=check_azure_tags("tags", raw.get("tags")),
         warnings=tuple(warnings),
     )
-
-
-def _tags(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(
-        isinstance(key, str) and isinstance(text, str) for key, text in value.items()
-    ):
-        raise CloudtapInputError("tags", value, "a mapping of strings to strings")
-    return dict(value)

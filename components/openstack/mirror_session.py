@@ -51,14 +51,15 @@ from ..mirror_plan import (
     preview_line,
 )
 from ..mirroring import Encapsulation, MirrorMethod
+from ..shapes import UUID_EXAMPLE
 from .taas_checks import (
     DEFAULT_FIRST_TUNNEL_ID,
-    UUID_EXAMPLE,
     FlowDirection,
     MirrorDirection,
     MirrorType,
     TapMirrorPlan,
     allocate_tunnel_ids,
+    parse_cloud,
     parse_flow_direction,
     parse_mirror_directions,
     parse_mirror_type,
@@ -464,8 +465,8 @@ def _plan(name: str, args: Any, connect: ConnectFn) -> _OpenStackMirrorPlan:
                 f"{'tap_mirror' if not tap_mirror else 'tap_service'} uses it",
             )
     cloud = raw.get("cloud")
-    if cloud is not None and (not isinstance(cloud, str) or not cloud):
-        raise CloudtapInputError("cloud", cloud, "the name of a cloud in clouds.yaml")
+    if cloud is not None:
+        parse_cloud("cloud", cloud)
     direction = parse_flow_direction("direction", raw.get("direction", FlowDirection.BOTH.value))
     vlan_filter = (
         parse_vlan_filter("vlan_filter", raw["vlan_filter"])

@@ -27,7 +27,6 @@ Sources (checked 2025, quoted by file so they can be re-read):
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -35,16 +34,11 @@ from typing import Any, TypedDict
 
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
+from ..shapes import check_text, check_uuid, has_control_character, is_vlan_list
 
-# Neutron's ``type:uuid`` accepts what oslo's ``is_uuid_like`` does; cloudtap accepts only the
-# canonical form that Neutron itself returns, so a port name or a truncated id fails at preview.
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-UUID_EXAMPLE = "3f1c6a52-8d5b-4d0e-9a57-0c2b1e6f7a10"
-
-# neutron-lib vlan_filter.RANGE_REGEX, verbatim: comma-separated ids and inclusive ranges.
-VLAN_FILTER_REGEX = re.compile(r"^([0-9]+(-[0-9]+)?)(,([0-9]+(-[0-9]+)?))*$")
-# The regex alone lets "0-4095" and "9-3" through. 802.1Q reserves VLAN 0 (priority tags only)
-# and 4095, so a filter naming them is a mistake: cloudtap asks for 1-4094 and low <= high.
+# neutron-lib's VLAN filter pattern alone lets "0-4095" and "9-3" through. 802.1Q reserves VLAN 0
+# (priority tags only) and 4095, so a filter naming them is a mistake: cloudtap asks for 1-4094
+# and low <= high.
 VLAN_ID_MIN = 1
 VLAN_ID_MAX = 4094
 
@@ -110,9 +104,7 @@ def _describe_range(mirror_type: MirrorType) -> str:
 
 
 def parse_uuid(field: str, value: Any, what: str = "a Neutron port id") -> str:
-    if not isinstance(value, str) or not _UUID.match(value):
-        raise CloudtapInputError(field, value, f"{what}: a UUID such as {UUID_EXAMPLE}")
-    return value
+    return check_uuid(field, value, what)
 
 
 def parse_flow_direction(field: str, value: Any) -> FlowDirection:
@@ -130,7 +122,7 @@ def parse_vlan_filter(field: str, value: Any) -> str:
         f'VLAN ids and ranges separated by commas, such as "1-5,9", each id from '
         f"{VLAN_ID_MIN} to {VLAN_ID_MAX}, no spaces"
     )
-    if not isinstance(value, str) or not VLAN_FILTER_REGEX.match(value):
+    if not is_vlan_list(value):
         raise CloudtapInputError(field, value, expected)
     for part in value.split(","):
         low_text, _, high_text = part.partition("-")
@@ -147,9 +139,9 @@ def parse_optional_text(field: str, value: Any, max_length: int) -> str | None:
     """``name`` and ``description``: Neutron's columns are 255 and 1024 characters."""
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > max_length:
-        raise CloudtapInputError(field, value, f"a string of at most {max_length} characters")
-    return value
+    return check_text(
+        field, value, max_length=max_length, expected=f"a string of at most {max_length} characters"
+    )
 
 
 NAME_MAX_LENGTH = 255
@@ -231,10 +223,15 @@ def _description(field: str, value: Any) -> object:
     return parse_optional_text(field, value, DESCRIPTION_MAX_LENGTH)
 
 
-def _cloud(field: str, value: Any) -> object:
-    if not isinstance(value, str) or not value:
+def parse_cloud(field: str, value: Any) -> str:
+    """An entry of clouds.yaml: a non-empty name without control characters."""
+    if not isinstance(value, str) or not value or has_control_character(value):
         raise CloudtapInputError(field, value, "the name of a cloud in clouds.yaml")
     return value
+
+
+def _cloud(field: str, value: Any) -> object:
+    return parse_cloud(field, value)
 
 
 def check_tap_service_inputs(
