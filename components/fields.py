@@ -62,3 +62,34 @@ def parse_host_in(
             f"{RESERVED_LOW_ADDRESSES} addresses and the last",
         )
     return host
+
+
+def parse_host_in_zone(
+    field: str,
+    value: Any,
+    zone_subnets: Sequence[ipaddress.IPv4Network],
+    *,
+    zone: int,
+    tier: str,
+    zone_field: str,
+) -> ipaddress.IPv4Address:
+    """A usable host address in ``zone_subnets[zone]`` (``tier``'s subnets in zone order).
+
+    An address in another zone's subnet is the usual slip (the right address, the default zone):
+    the message names the zone index that holds it.
+    """
+    subnet = zone_subnets[zone]
+    try:
+        host = ipaddress.IPv4Address(value)
+    except (ValueError, TypeError):
+        raise CloudtapInputError(field, value, "an IPv4 address such as 10.0.64.10") from None
+    holder = next((i for i, cidr in enumerate(zone_subnets) if host in cidr), None)
+    if holder is not None and holder != zone:
+        raise CloudtapInputError(
+            field,
+            value,
+            f"an address in the {tier}-tier subnet ({subnet}) of {zone_field} {zone}: {host} "
+            f"is in the {tier} subnet of {zone_field} {holder} ({zone_subnets[holder]}); set "
+            f"{zone_field} to {holder} or choose an address in {subnet}",
+        )
+    return parse_host_in(field, value, [subnet], tier)

@@ -242,9 +242,13 @@ def test_zones_default_to_the_first_available_ones_without_local_zones(
     assert zones == {"eu-west-1a", "eu-west-1b"}
 
 
-def test_explicit_zones_are_used_in_order_without_a_lookup(mocks: StrictMocks) -> None:
+def test_explicit_zones_are_used_in_order_once_checked_against_the_region(
+    mocks: StrictMocks,
+) -> None:
     run = build(mocks, {"availability_zones": ["eu-west-1c", "eu-west-1a"]})
-    assert not [i for i in run.invocations if i.token == GET_ZONES]
+    (lookup,) = [i for i in run.invocations if i.token == GET_ZONES]
+    # Every zone the account may use: an opted-in Local Zone may be chosen on purpose.
+    assert lookup.args == {"state": "available"}
     assert run.named("cloudtap-private-1").inputs["availabilityZone"] == "eu-west-1c"
     assert run.named("cloudtap-private-2").inputs["availabilityZone"] == "eu-west-1a"
 

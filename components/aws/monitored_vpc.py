@@ -41,7 +41,12 @@ from .rules import (
     gateway_ingress_rules,
     isolation_nacl,
 )
-from .validation import AwsOptions, choose_availability_zones, resolve_aws_options
+from .validation import (
+    AwsOptions,
+    check_zones_in_region,
+    choose_availability_zones,
+    resolve_aws_options,
+)
 
 TYPE_TOKEN = "cloudtap:aws:MonitoredVpc"
 
@@ -53,10 +58,11 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     """
 
     availability_zones: Sequence[str]
-    """Zone names to place the subnets in, one per ``availability_zone_count``, in order.
-    Default: the first ``availability_zone_count`` zones that
-    ``aws.get_availability_zones(state="available")`` reports for the provider's region (Local
-    and Wavelength Zones excluded); a region with fewer zones is an error at preview."""
+    """Zone names to place the subnets in, one per ``availability_zone_count``, in order; each
+    must be one that ``aws.get_availability_zones(state="available")`` reports for the
+    provider's region, opted-in Local Zones included (checked at preview). Default: the first
+    ``availability_zone_count`` zones that lookup reports (Local and Wavelength Zones excluded);
+    a region with fewer zones is an error at preview."""
     gateway_instance_type: str
     """EC2 instance type of the gateway, ``family.size``, one that the installed botocore's EC2
     model lists (or that ``unlisted_instance_types`` names), so a typo fails at preview. Default
@@ -150,7 +156,11 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "closed; use SSM Session Manager or add management_cidrs",
                 resource=self,
             )
-        zones = options.availability_zones or self._default_zones()
+        zones = (
+            self._checked_zones(options.availability_zones)
+            if options.availability_zones is not None
+            else self._default_zones()
+        )
 
         self._build_network(zones)
         self._build_isolation()
@@ -190,6 +200,14 @@ class MonitoredVpc(pulumi.ComponentResource):
             opts=pulumi.InvokeOptions(parent=self),
         )
         return choose_availability_zones(found.names, self.plan.availability_zone_count)
+
+    def _checked_zones(self, zones: Sequence[str]) -> tuple[str, ...]:
+        # Every zone the account may use in the region, opted-in Local Zones included: one of
+        # them may be chosen on purpose, which the default's lookup leaves out.
+        found = aws.get_availability_zones(
+            state="available", opts=pulumi.InvokeOptions(parent=self)
+        )
+        return check_zones_in_region(zones, _region_of(found), found.names)
 
     # -- network ---------------------------------------------------------------------------
 
@@ -395,6 +413,11 @@ class MonitoredVpc(pulumi.ComponentResource):
         for index in range(self.plan.availability_zone_count):
             self._associate(Tier.MONITOR, self.monitor_route_table, index)
             self._associate(Tier.MANAGEMENT, self.management_route_table, index)
+
+
+def _region_of(found: aws.GetAvailabilityZonesResult) -> str:
+    # The provider sets the lookup's id to its region; pulumi-aws 7 also reports it as region.
+    return str(getattr(found, "region", None) or found.id)
 
 
 def _nacl_entry(rule: NaclRule) -> aws.ec2.NetworkAclIngressArgsDict:

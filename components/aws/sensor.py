@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..errors import CloudtapInputError
-from ..fields import parse_host_in, parse_int, reject_unknown_fields
+from ..fields import parse_host_in_zone, parse_int, reject_unknown_fields
 from ..mirroring import default_sensor_address
 from ..network_plan import NetworkPlan, Tier
 from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
@@ -305,7 +305,14 @@ def resolve_placement(
     subnet = monitor[zone]
     warnings = []
     if args.get("private_ip") is not None:
-        address = parse_host_in("private_ip", args["private_ip"], [subnet], "monitor")
+        address = parse_host_in_zone(
+            "private_ip",
+            args["private_ip"],
+            monitor,
+            zone=zone,
+            tier="monitor",
+            zone_field="availability_zone_index",
+        )
         if mirror is not None and address != mirror.sensor_address:
             warnings.append(
                 f"private_ip {address} differs from the network's gateway_mirror.sensor_address "

@@ -112,6 +112,21 @@ def choose_availability_zones(available: Sequence[str], count: int) -> tuple[str
     return tuple(available[:count])
 
 
+def check_zones_in_region(
+    zones: Sequence[str], region: str, region_zones: Sequence[str]
+) -> tuple[str, ...]:
+    """Explicit ``availability_zones``, each one of the zones the provider's region reports: a
+    zone of another region (a stack copied from elsewhere) would fail only at ``up``."""
+    for index, zone in enumerate(zones):
+        if zone not in region_zones:
+            raise CloudtapInputError(
+                f"availability_zones[{index}]",
+                zone,
+                f"a zone of the provider's region {region}: one of {list(region_zones)}",
+            )
+    return tuple(zones)
+
+
 def _deferred(value: Any) -> pulumi.Output[str] | None:
     """An Output (e.g. a key pair created in the same program) is checked by AWS, not by us."""
     return cast("pulumi.Output[str]", value) if isinstance(value, pulumi.Output) else None
