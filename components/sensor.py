@@ -7,7 +7,7 @@ runs exactly these files.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -85,12 +85,15 @@ def plan_sensor(
     *,
     default_feed_sources: Sequence[ipaddress.IPv4Network],
     log_volume: bool = False,
+    cloud_fields: Iterable[str] = frozenset(),
 ) -> SensorPlan:
-    """Validate ``SensorArgs`` (other keys are the caller's) and resolve defaults."""
+    """Validate ``SensorArgs`` and resolve defaults.
+
+    ``cloud_fields`` are the keys the calling cloud module checks itself (``network``,
+    ``instance_type``...); any other key that is not a ``SensorArgs`` field is refused here.
+    """
     args = args or {}
-    reject_unknown_fields(
-        {key: value for key, value in args.items() if key in SENSOR_FIELDS}, SENSOR_FIELDS, ""
-    )
+    reject_unknown_fields(args, SENSOR_FIELDS | frozenset(cloud_fields), "")
     feeds_raw = _string_list("feeds", args.get("feeds", [e.value for e in Encapsulation]))
     feeds: list[Encapsulation] = []
     for index, text in enumerate(feeds_raw):

@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..errors import CloudtapInputError
-from ..fields import parse_host_in_zone, parse_int, reject_unknown_fields
+from ..fields import parse_host_in_zone, parse_int
 from ..mirroring import default_sensor_address
 from ..network_plan import NetworkPlan, Tier
 from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
@@ -96,6 +96,7 @@ class AwsSensorArgs(SensorArgs, total=False):
 
 
 FIELDS = frozenset(AwsSensorArgs.__annotations__)
+"""Every field, the cloud-neutral ``SensorArgs`` ones included."""
 
 
 class Sensor(pulumi.ComponentResource):
@@ -131,13 +132,22 @@ class Sensor(pulumi.ComponentResource):
         raw: Any = args
         if not isinstance(raw, Mapping):
             raise CloudtapInputError("args", raw, "a mapping of AwsSensorArgs fields")
-        reject_unknown_fields(raw, FIELDS | SENSOR_FIELDS, "")
         network = raw.get("network")
         if not isinstance(network, MonitoredVpc):
             raise CloudtapInputError(
                 "network", network, "the MonitoredVpc whose monitor tier the sensor lives in"
             )
         plan = network.plan
+        size = raw.get("log_volume_size_gb")
+        if size is not None:
+            size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
+        # Refuses every key that is neither a SensorArgs field nor one of this module's.
+        self.plan = plan_sensor(
+            raw,
+            cloud_fields=FIELDS - SENSOR_FIELDS,
+            default_feed_sources=(plan.cidr_block,),
+            log_volume=size is not None,
+        )
         zone, address, warnings = resolve_placement(raw, plan)
         instance_type = validate_instance_type(
             raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
@@ -153,25 +163,17 @@ class Sensor(pulumi.ComponentResource):
             )
         ami_id = validate_ami_id(raw.get("ami_id"), "ami_id")
         key_name = validate_key_name(raw.get("key_name"), "key_name")
-        size = raw.get("log_volume_size_gb")
-        if size is not None:
-            size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
-            if size < RECOMMENDED_LOG_VOLUME_GB:
-                warnings.append(
-                    f"log_volume_size_gb {size}: seed 002 recommends at least "
-                    f"{RECOMMENDED_LOG_VOLUME_GB} GB for IDS logs"
-                )
+        if size is not None and size < RECOMMENDED_LOG_VOLUME_GB:
+            warnings.append(
+                f"log_volume_size_gb {size}: seed 002 recommends at least "
+                f"{RECOMMENDED_LOG_VOLUME_GB} GB for IDS logs"
+            )
         if key_name is not None and not plan.management_cidrs:
             warnings.append(
                 "key_name is set but the network's management_cidrs is empty: SSH to the sensor "
                 "stays closed; use SSM Session Manager or add management_cidrs"
             )
         tags = validate_tags(raw.get("tags"))
-        self.plan = plan_sensor(
-            {key: raw[key] for key in raw if key in SENSOR_FIELDS},
-            default_feed_sources=(plan.cidr_block,),
-            log_volume=size is not None,
-        )
         self.user_data = render_cloud_config(self.plan, log_device=LOG_VOLUME_DEVICE)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
