@@ -43,7 +43,7 @@ from ..mirror_plan import (
     preview_line,
 )
 from ..mirroring import MirrorMethod
-from ..shapes import match_nic_id
+from ..shapes import is_arm_name, match_nic_id
 from .vtap import VirtualNetworkTapMirror
 from .vtap_checks import (
     DestinationKind,
@@ -328,12 +328,14 @@ def _named_sources(value: Any) -> Any:
 
 
 def _nic_name(source: Mapping[str, Any]) -> str | None:
+    """The NIC's name when the source names a NIC well; a bad id or name is left to the checks,
+    which report it (and not the missing source name it would default)."""
     by_id = source.get("network_interface_id")
-    if isinstance(by_id, str):
+    if by_id is not None:
         match = match_nic_id(by_id)
         return match["nic"] if match else None
     by_name = source.get("network_interface_name")
-    return by_name if isinstance(by_name, str) else None
+    return by_name if is_arm_name(by_name) else None
 
 
 def _mirror_source(source: VtapSource) -> MirrorSource:

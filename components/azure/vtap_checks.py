@@ -483,8 +483,6 @@ def plan_source(
     where = f"sources[{index}]"
     raw = _mapping(where, value, f"{{name: app-1, network_interface_id: {NIC_ID_EXAMPLE}}}")
     reject_unknown_fields(raw, SOURCE_FIELDS, where)
-    # The naming rule of every cloud's mirror sources, so a facade can pass names through.
-    name = parse_source_name(f"{where}.name", raw.get("name"))
     by_id = raw.get("network_interface_id")
     by_name = raw.get("network_interface_name")
     if (by_id is None) == (by_name is None):
@@ -510,6 +508,10 @@ def plan_source(
                 f"{where}.network_interface_name", by_name, "a network interface", is_deferred
             ),
         )
+    # After the NIC: a facade defaults the name from the NIC, so an unnamed source with a bad
+    # id is told about the id, not about the name it could not default.
+    # The naming rule of every cloud's mirror sources, so a facade can pass names through.
+    name = parse_source_name(f"{where}.name", raw.get("name"))
     location = _same_region(f"{where}.location", raw.get("location"), tap_location)
     return VtapSource(name, nic, by_id, location)
 
