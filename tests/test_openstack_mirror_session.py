@@ -612,8 +612,13 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": _uuid("port", str(i))} for i in range(512)]
         (args(first_tunnel_id=True), "first_tunnel_id", "an integer"),
         (
             args(mirror_type="erspanv1", sources=TOO_MANY_FOR_ERSPAN),
-            "sources",
-            "at most 511 sources",
+            "first_tunnel_id",
+            "at most 0, so that 512 sources",
+        ),
+        (
+            args(mirror_type="erspanv1", first_tunnel_id=1000, sources=TOO_MANY_FOR_ERSPAN[:20]),
+            "first_tunnel_id",
+            "at most 984, so that 20 sources (two tunnel ids each, 40 in all) end by 1023",
         ),
         (args(direction="both"), "direction", "upper case"),
         (service_args(vlan_filter="0-5"), "vlan_filter", "each id from 1 to 4094"),

@@ -204,9 +204,28 @@ def test_erspan_allocation_stops_at_the_session_id_space() -> None:
 
     problem = refusal(allocate_tunnel_ids, [str(n) for n in range(512)], MirrorType.ERSPAN_V1)
 
-    assert problem.field == "sources"
-    assert problem.value == "512 sources"
-    assert problem.expected.startswith("at most 511 sources for erspanv1 mirrors")
+    assert problem.field == "sources.first_id"
+    assert problem.value == 1
+    assert problem.expected.startswith("at most 0, so that 512 sources")
+    assert "from 1, 511 sources fit" in problem.expected
+
+    problem = refusal(allocate_tunnel_ids, [str(n) for n in range(513)], MirrorType.ERSPAN_V1)
+
+    assert problem.field == "sources.first_id"
+    assert "none fits: they need 1026 ids (two each) and erspanv1 has 1024" in problem.expected
+
+
+def test_a_block_that_does_not_fit_names_the_callers_first_id_field() -> None:
+    problem = refusal(
+        allocate_tunnel_ids,
+        ["web", "db"],
+        MirrorType.ERSPAN_V1,
+        first_id=1021,
+        first_id_field="first_tunnel_id",
+    )
+
+    assert (problem.field, problem.value) == ("first_tunnel_id", 1021)
+    assert problem.expected.startswith("at most 1020, so that 2 sources")
 
 
 def test_allocation_refuses_duplicate_or_empty_source_keys() -> None:

@@ -494,7 +494,11 @@ def _plan(name: str, args: Any, connect: ConnectFn) -> _OpenStackMirrorPlan:
     if mirror_type is not None:
         assert sensor_ip is not None
         ids = allocate_tunnel_ids(
-            [spec.name for spec in specs], mirror_type, tuple(MirrorDirection), first_id
+            [spec.name for spec in specs],
+            mirror_type,
+            tuple(MirrorDirection),
+            first_id,
+            first_id_field="first_tunnel_id",
         )
         sources = [
             _with_tap_mirror(

@@ -396,6 +396,8 @@ def allocate_tunnel_ids(
     directions: Iterable[MirrorDirection] = (MirrorDirection.IN, MirrorDirection.OUT),
     first_id: int = DEFAULT_FIRST_TUNNEL_ID,
     field: str = "sources",
+    *,
+    first_id_field: str | None = None,
 ) -> dict[str, dict[MirrorDirection, int]]:
     """Distinct tunnel ids per source port and direction, deterministic and append-stable.
 
@@ -405,7 +407,11 @@ def allocate_tunnel_ids(
     or reordering renumbers the sources after it, and since a tap mirror's ``directions`` cannot be
     updated, their mirrors are replaced. Two programs (or stacks) in one project must use
     ``first_id`` blocks that do not overlap: Neutron checks uniqueness project-wide.
+
+    ``first_id_field`` names ``first_id`` in errors (default ``{field}.first_id``): a block that
+    runs past the mirror type's largest id is the first id's to fix.
     """
+    first_field = first_id_field if first_id_field is not None else f"{field}.first_id"
     wanted = tuple(dict.fromkeys(directions))
     if not wanted:
         raise CloudtapInputError(f"{field}.directions", (), "at least one of IN and OUT")
@@ -414,8 +420,8 @@ def allocate_tunnel_ids(
             raise CloudtapInputError(
                 f"{field}.directions", direction, f"one of {[d.value for d in MirrorDirection]}"
             )
-    _, high = tunnel_id_range(mirror_type)
-    parse_tunnel_id(f"{field}.first_id", first_id, mirror_type)
+    low, high = tunnel_id_range(mirror_type)
+    parse_tunnel_id(first_field, first_id, mirror_type)
     seen: set[str] = set()
     for index, source in enumerate(sources):
         if not isinstance(source, str) or not source:
@@ -423,13 +429,23 @@ def allocate_tunnel_ids(
         if source in seen:
             raise CloudtapInputError(f"{field}[{index}]", source, "a key not already listed")
         seen.add(source)
-    capacity = (high - first_id + 1) // _SLOTS_PER_SOURCE
-    if len(sources) > capacity:
+    needed = _SLOTS_PER_SOURCE * len(sources)
+    if first_id + needed - 1 > high:
+        highest_first = high - needed + 1
+        kind = mirror_type.value
+        if highest_first >= low:
+            expected = (
+                f"at most {highest_first}, so that {len(sources)} sources (two tunnel ids each, "
+                f"{needed} in all) end by {high}, the largest {kind} tunnel id; from {first_id}, "
+                f"{(high - first_id + 1) // _SLOTS_PER_SOURCE} sources fit"
+            )
+        else:
+            expected = (
+                f"a first tunnel id for {len(sources)} sources, but none fits: they need "
+                f"{needed} ids (two each) and {kind} has {high - low + 1} ({low}-{high})"
+            )
         raise CloudtapInputError(
-            field,
-            f"{len(sources)} sources",
-            f"at most {capacity} sources for {mirror_type.value} mirrors starting at tunnel id "
-            f"{first_id} (two ids per source, the largest id is {high}); use gre for more",
+            first_field, first_id, f"{expected}; use fewer sources, or gre for more"
         )
     order = {MirrorDirection.IN: 0, MirrorDirection.OUT: 1}
     return {
