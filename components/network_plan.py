@@ -41,6 +41,11 @@ class Tier(StrEnum):
     """Out-of-band administration: nothing routes to or from the other tiers."""
 
 
+# The four tiers take two bits of the network: the smallest network holds four smallest subnets.
+TIER_BITS = (len(Tier) - 1).bit_length()
+SMALLEST_NETWORK_PREFIX = SMALLEST_PREFIX - TIER_BITS
+
+
 class Protocol(StrEnum):
     """Transport protocols a port forward may publish."""
 
@@ -66,7 +71,8 @@ class NetworkArgs(TypedDict, total=False):
     """Addressing of a monitored network. Every field is optional."""
 
     cidr_block: str
-    """IPv4 CIDR of the whole network, /16 to /28. Default ``10.0.0.0/16``."""
+    """IPv4 CIDR of the whole network, /16 to /26 (four tiers of at least a /28 each). Default
+    ``10.0.0.0/16``."""
     availability_zone_count: int
     """Zones to spread every tier over, one subnet per tier per zone. Default 2."""
     subnet_prefix_length: int
@@ -132,8 +138,9 @@ def derive_subnets(
         raise CloudtapInputError(
             "subnet_prefix_length",
             prefix_length,
-            f"at least {_bits(len(Tier))} bits more than cidr_block /{cidr_block.prefixlen} "
-            f"(four tiers), and at most /{SMALLEST_PREFIX}: use a larger cidr_block",
+            f"from /{cidr_block.prefixlen + TIER_BITS} to /{SMALLEST_PREFIX}: the four tiers "
+            f"need four subnets of cidr_block /{cidr_block.prefixlen}, so at least {TIER_BITS} "
+            "bits more than it",
         )
     if zone_count > slots_per_tier:
         raise CloudtapInputError(
@@ -147,10 +154,6 @@ def derive_subnets(
         tier: tuple(slots[index * slots_per_tier + zone] for zone in range(zone_count))
         for index, tier in enumerate(Tier)
     }
-
-
-def _bits(count: int) -> int:
-    return (count - 1).bit_length()
 
 
 def _explicit_subnets(
@@ -262,6 +265,14 @@ def plan_network(args: Mapping[str, Any] | None = None) -> NetworkPlan:
             "cidr_block",
             str(cidr_block),
             f"a prefix from /{LARGEST_PREFIX} to /{SMALLEST_PREFIX}",
+        )
+    if cidr_block.prefixlen > SMALLEST_NETWORK_PREFIX:
+        raise CloudtapInputError(
+            "cidr_block",
+            str(cidr_block),
+            f"a prefix of at most /{SMALLEST_NETWORK_PREFIX}: /{SMALLEST_NETWORK_PREFIX} is the "
+            f"smallest network that holds the four tiers, one /{SMALLEST_PREFIX} subnet each "
+            f"(/{SMALLEST_PREFIX} is the smallest subnet the clouds accept)",
         )
     zone_count = parse_int(
         "availability_zone_count",

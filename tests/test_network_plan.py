@@ -91,8 +91,14 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     (
         "block too small for four tiers",
         {"cidr_block": "10.0.0.0/27", "availability_zone_count": 1},
+        "cidr_block",
+        "at most /26: /26 is the smallest network that holds the four tiers",
+    ),
+    (
+        "subnets too large for four tiers",
+        {"cidr_block": "10.0.0.0/16", "subnet_prefix_length": 17},
         "subnet_prefix_length",
-        "four tiers",
+        "from /18 to /28: the four tiers need four subnets",
     ),
     (
         "overlapping subnets",
