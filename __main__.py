@@ -37,6 +37,11 @@ import components
 from components import CloudtapInputError
 from components.stack_config import StackConfig, current_values, parse_stack_config, under
 
+# The program's component names: child names derive from them, so they never change.
+NETWORK_NAME = "cloudtap"
+SENSOR_NAME = "cloudtap-sensor"
+MIRROR_NAME = "cloudtap-mirror"
+
 
 def _reject_network(key: str, args: Mapping[str, Any]) -> None:
     if "network" in args:
@@ -48,6 +53,11 @@ def _reject_network(key: str, args: Mapping[str, Any]) -> None:
 
 
 def _aws(stack: StackConfig) -> pulumi.ComponentResource:
+    from components.aws.discovery import AwsClients  # noqa: PLC0415 - only AWS stacks load it
+    from components.aws.mirror_session import plan_mirror_session  # noqa: PLC0415
+    from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
+    from components.aws.sensor import plan_aws_sensor  # noqa: PLC0415
+
     network = stack.section("network") or {}
     sensor_args = stack.section("sensor")
     mirror_args = stack.section("mirror")
@@ -62,8 +72,24 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
             "gateway_load_balancer_endpoint_id), or a sensor in cloudtap:sensor to mirror to",
         )
 
+    # Every component is planned, and so checked, before the first one registers: a mistake in
+    # cloudtap:mirror must not leave a network half-created by `pulumi up`.
+    clients = AwsClients()
     with under("network"):
-        vpc = components.MonitoredVpc("cloudtap", cast(components.MonitoredVpcArgs, network))
+        design = plan_monitored_vpc(network).design
+    sensor_design = None
+    if sensor_args is not None:
+        with under("sensor", passed={"network": "network"}):
+            sensor_design = plan_aws_sensor({**sensor_args, "network": design})
+    if mirror_args is not None:
+        target = mirror_args.get("target") or {"sensor": sensor_design}
+        with under("mirror", passed={"network": "network"}):
+            plan_mirror_session(
+                MIRROR_NAME, {**mirror_args, "target": target, "network": design}, clients
+            )
+
+    with under("network"):
+        vpc = components.MonitoredVpc(NETWORK_NAME, cast(components.MonitoredVpcArgs, network))
     pulumi.export("vpc_id", vpc.vpc_id)
     pulumi.export("subnet_ids", vpc.subnet_ids)
     pulumi.export("gateway_network_interface_id", vpc.gateway_network_interface_id)
@@ -73,19 +99,22 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     if sensor_args is not None:
         with under("sensor", passed={"network": "network"}):
             sensor = components.Sensor(
-                "cloudtap-sensor", cast(components.AwsSensorArgs, {**sensor_args, "network": vpc})
+                SENSOR_NAME, cast(components.AwsSensorArgs, {**sensor_args, "network": vpc})
             )
         pulumi.export("sensor_private_ip", sensor.private_ip)
         pulumi.export("sensor_network_interface_id", sensor.network_interface_id)
         pulumi.export("sensor_capture_interface", sensor.capture_interface)
 
     if mirror_args is not None:
-        if mirror_args.get("target") is None:
-            mirror_args["target"] = {"sensor": sensor}
+        target = mirror_args.get("target") or {"sensor": sensor}
         with under("mirror", passed={"network": "network"}):
             mirror = components.MirrorSession(
-                "cloudtap-mirror",
-                cast(components.MirrorSessionArgs, {**mirror_args, "network": vpc}),
+                MIRROR_NAME,
+                cast(
+                    components.MirrorSessionArgs,
+                    {**mirror_args, "target": target, "network": vpc},
+                ),
+                clients=clients,
             )
         _export_sessions(mirror)
     return vpc
@@ -128,7 +157,7 @@ def _azure(stack: StackConfig) -> pulumi.ComponentResource:
         mirror_args["location"] = location
     with under("mirror"):
         mirror = components.AzureMirrorSession(
-            "cloudtap-mirror", cast(components.AzureMirrorSessionArgs, mirror_args)
+            MIRROR_NAME, cast(components.AzureMirrorSessionArgs, mirror_args)
         )
     pulumi.export("mirror_tap_id", mirror.tap_id)
     _export_sessions(mirror)
@@ -142,7 +171,7 @@ def _openstack(stack: StackConfig) -> pulumi.ComponentResource:
         mirror_args["cloud"] = cloud
     with under("mirror"):
         mirror = components.OpenStackMirrorSession(
-            "cloudtap-mirror", cast(components.OpenStackMirrorSessionArgs, mirror_args)
+            MIRROR_NAME, cast(components.OpenStackMirrorSessionArgs, mirror_args)
         )
     pulumi.export("mirror_backend", mirror.backend.value)
     pulumi.export("mirror_tunnel_ids", mirror.tunnel_ids)

@@ -209,8 +209,27 @@ def render_settings(plan: SensorPlan) -> str:
     return render_settings_file(lines, keys=SETTINGS_KEYS)
 
 
+def _check_written_text(plan: SensorPlan) -> None:
+    """The plan's free text, checked again where it is written.
+
+    :func:`plan_sensor` already checked it, but a plan can be made another way
+    (``dataclasses.replace``, a caller's own code), and these values land in the settings file
+    and in fstab of a host that runs them as root at every boot.
+    """
+    try:
+        check_capture_interface_name(
+            "capture_interface", plan.capture_interface, len(FEEDER_SUFFIX)
+        )
+        check_mount_point("log_mount_point", plan.log_mount_point)
+        for index, package in enumerate(plan.ids_packages):
+            check_package_name(f"ids_packages[{index}]", package)
+    except CloudtapInputError as error:
+        raise ValueError(f"a SensorPlan that plan_sensor would refuse: {error}") from None
+
+
 def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
     """Everything the sensor's cloud-config writes: settings, script, decapsulator, units."""
+    _check_written_text(plan)
     return [
         WrittenFile(SETTINGS_PATH, render_settings(plan)),
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),

@@ -106,3 +106,25 @@ def test_default_clients_are_made_on_first_use_in_the_given_region(fake_aws: Fak
     assert ec2.meta.region_name == REGION
     assert clients.ec2_client() is ec2
     assert clients.elbv2_client().meta.region_name == REGION
+
+
+def test_the_same_clients_ask_aws_once_for_the_same_instances(fake_aws: FakeAws) -> None:
+    # A program checks its mirror, then builds it: both see one answer from one call.
+    instance_id, _ = fake_aws.instance("m5.large")
+    clients = fake_aws.clients
+    calls = count_calls(fake_aws.ec2, "DescribeInstances")
+    first = clients.instances([instance_id])
+    second = clients.instances([instance_id, instance_id])
+    assert first == second
+    assert calls == ["DescribeInstances"]
+    other, _ = fake_aws.instance("c5.large")
+    clients.instances([other])
+    assert calls == ["DescribeInstances", "DescribeInstances"]
+
+
+def test_the_same_clients_ask_aws_once_for_a_load_balancer_s_listeners(fake_aws: FakeAws) -> None:
+    arn = fake_aws.network_load_balancer([("UDP", 4789)])
+    clients = fake_aws.clients
+    calls = count_calls(fake_aws.elbv2, "DescribeListeners")
+    assert clients.listeners(arn, "target") == clients.listeners(arn, "target")
+    assert calls == ["DescribeListeners"]

@@ -159,6 +159,10 @@ class AwsClients:
     region: str | None = None
     profile: str | None = None
     _session: Any = field(default=None, repr=False)
+    _instances: dict[tuple[str, ...], dict[str, DiscoveredInstance]] = field(
+        default_factory=dict, repr=False
+    )
+    _listeners: dict[str, list[Listener]] = field(default_factory=dict, repr=False)
 
     def _boto_session(self) -> Any:
         if self._session is None:
@@ -181,6 +185,26 @@ class AwsClients:
         if self.elbv2 is None:
             self.elbv2 = self._boto_session().client("elbv2")
         return self.elbv2
+
+    # A program checks its mirror before it builds it, with the same clients: the second look
+    # is answered from the first, so AWS is asked once and both see the same answer.
+
+    def instances(
+        self, instance_ids: Sequence[str], field_of: dict[str, str] | None = None
+    ) -> dict[str, DiscoveredInstance]:
+        """:func:`describe_instances`, asked once per set of instances."""
+        key = tuple(dict.fromkeys(instance_ids))
+        if key not in self._instances:
+            self._instances[key] = describe_instances(self.ec2_client(), key, field_of)
+        return self._instances[key]
+
+    def listeners(self, load_balancer_arn: str, field: str) -> list[Listener]:
+        """:func:`describe_listeners`, asked once per load balancer."""
+        if load_balancer_arn not in self._listeners:
+            self._listeners[load_balancer_arn] = describe_listeners(
+                self.elbv2_client(), load_balancer_arn, field
+            )
+        return self._listeners[load_balancer_arn]
 
 
 def mirrorable_interfaces(

@@ -101,7 +101,7 @@ def _deferred(value: Any) -> bool:
     )
 
 
-def check_target(value: Any, sensor_type: type) -> TargetChoice:
+def check_target(value: Any, sensor_type: type | tuple[type, ...]) -> TargetChoice:
     """Exactly one of ``sensor``, ``network_interface_id``, ``network_load_balancer_arn`` and
     ``gateway_load_balancer_endpoint_id``."""
     kinds = [kind.value for kind in TargetKind]
@@ -333,6 +333,8 @@ def check_not_source_and_target(target: TargetChoice, planned: Sequence[tuple[st
         target_id = target.value
     else:
         return
+    if target_id is None:
+        return  # a sensor being planned: its interface does not exist yet
     for field, eni in planned:
         if eni is target_id or (_is_plain(eni) and eni == target_id):
             raise CloudtapInputError(

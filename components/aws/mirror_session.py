@@ -54,9 +54,10 @@ from ..mirror_plan import (
     preview_line,
 )
 from ..mirroring import MirrorMethod
+from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
 from ..shapes import UNLISTED_INSTANCE_TYPES
-from .discovery import AwsClients, describe_instances, describe_listeners, mirrorable_interfaces
+from .discovery import AwsClients, mirrorable_interfaces
 from .mirror_checks import (
     SourceSpec,
     TargetChoice,
@@ -79,7 +80,7 @@ from .mirror_checks import (
     parse_sources,
 )
 from .monitored_vpc import MonitoredVpc
-from .sensor import Sensor
+from .sensor import AwsSensorPlan, Sensor
 from .validation import validate_tags, validate_unlisted_instance_types
 
 TYPE_TOKEN = "cloudtap:aws:MirrorSession"
@@ -206,7 +207,7 @@ class MirrorSession(pulumi.ComponentResource):
         """``clients``: boto3 clients for the preview-time lookups (default: from the stack's
         ``aws:region`` and ``aws:profile``)."""
         # Everything is checked (and instances looked up) before the first registration.
-        planned = _plan(name, args, clients if clients is not None else AwsClients())
+        planned = plan_mirror_session(name, args, clients)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
         self._tags_base = planned.tags
@@ -244,7 +245,7 @@ class MirrorSession(pulumi.ComponentResource):
     def _tags(self, child_name: str) -> dict[str, str]:
         return {**self._tags_base, "Name": child_name}
 
-    def _build(self, planned: _MirrorPlan) -> None:
+    def _build(self, planned: MirrorSessionPlan) -> None:
         name = self._prefix
         # One options object for every child: nothing per child differs, and building it once
         # keeps a thousand sessions as cheap as a thousand bare resources.
@@ -287,7 +288,7 @@ class MirrorSession(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
-class _MirrorPlan:
+class MirrorSessionPlan:
     """Everything MirrorSession builds from, checked."""
 
     network: NetworkPlan | None
@@ -302,14 +303,23 @@ class _MirrorPlan:
     warnings: tuple[str, ...]
 
 
-def _plan(name: str, args: Any, clients: AwsClients) -> _MirrorPlan:
+def plan_mirror_session(
+    name: str, args: MirrorSessionArgs | Mapping[str, Any], clients: AwsClients | None = None
+) -> MirrorSessionPlan:
     """Validate ``MirrorSessionArgs``, look up instances, decide every source's way, and check
-    every AWS limit; nothing is registered."""
+    every AWS limit; registers nothing.
+
+    ``name`` is the component's (filter names and quotas depend on it). ``network`` may be a
+    MonitoredVpc or its design, and a ``target.sensor`` a Sensor or its plan
+    (:func:`~components.aws.sensor.plan_aws_sensor`), so a program can check its mirror before
+    the network and the sensor are built. ``clients``: as for :class:`MirrorSession`.
+    """
+    clients = clients if clients is not None else AwsClients()
     raw: Any = args
     if not isinstance(raw, Mapping):
         raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
     reject_unknown_fields(raw, FIELDS, "")
-    target = check_target(raw.get("target"), Sensor)
+    target = check_target(raw.get("target"), (Sensor, AwsSensorPlan))
     specs = parse_sources(
         raw.get("sources"), validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
     )
@@ -317,9 +327,11 @@ def _plan(name: str, args: Any, clients: AwsClients) -> _MirrorPlan:
     network = raw.get("network")
     if network is None and target.kind is TargetKind.SENSOR:
         network = target.value.network
-    if network is not None and not isinstance(network, MonitoredVpc):
+    if network is not None and (
+        not isinstance(network, MonitoredNetwork) or network.design.cloud is not Cloud.AWS
+    ):
         raise CloudtapInputError("network", network, "a cloudtap MonitoredVpc")
-    plan = network.plan if network is not None else None
+    plan = network.design.plan if network is not None else None
     session_number = check_session_number(raw.get("session_number", DEFAULT_SESSION_NUMBER))
     vni = check_virtual_network_id(raw.get("virtual_network_id"))
     packet_length = check_packet_length(raw.get("packet_length"))
@@ -398,7 +410,7 @@ def _plan(name: str, args: Any, clients: AwsClients) -> _MirrorPlan:
         and isinstance(target.value, str)
     ):
         field = "target.network_load_balancer_arn"
-        listeners = describe_listeners(clients.elbv2_client(), target.value, field)
+        listeners = clients.listeners(target.value, field)
         check_nlb_listeners(field, target.value, listeners)
     if (
         sessions
@@ -409,7 +421,7 @@ def _plan(name: str, args: Any, clients: AwsClients) -> _MirrorPlan:
             "the Network Load Balancer is created by this program, so cloudtap cannot check "
             "its listeners: it needs a UDP listener on 4789 or AWS drops the copies silently"
         )
-    return _MirrorPlan(
+    return MirrorSessionPlan(
         network=plan,
         target=target,
         decisions=decisions,
@@ -471,8 +483,7 @@ def _resolve_sources(specs: Sequence[SourceSpec], clients: AwsClients) -> list[M
     lookups = [spec for spec in specs if spec.network_interface_ids is None]
     found = {}
     if lookups:
-        found = describe_instances(
-            clients.ec2_client(),
+        found = clients.instances(
             [spec.instance_id for spec in lookups if spec.instance_id is not None],
             {spec.instance_id: f"{spec.field}.instance_id" for spec in lookups if spec.instance_id},
         )

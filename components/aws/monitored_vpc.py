@@ -17,6 +17,7 @@ instance (a new image, new settings in its user data) keeps every route and the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -25,6 +26,7 @@ import pulumi_aws as aws
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
 from ..gateway import AWS_VPC_MTU, render_cloud_config
+from ..monitored_network import Cloud, NetworkDesign
 from ..network_plan import (
     NETWORK_FIELDS,
     NetworkArgs,
@@ -91,6 +93,74 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
 FIELDS = frozenset(MonitoredVpcArgs.__annotations__)
 
 
+@dataclass(frozen=True)
+class MonitoredVpcPlan:
+    """A monitored VPC as planned, before any resource: what :class:`MonitoredVpc` builds."""
+
+    design: NetworkDesign
+    """The cloud-neutral part, enough to plan the sensors and mirrors on this VPC."""
+    options: AwsOptions
+    zones: tuple[str, ...]
+    """One zone per ``availability_zone_count``, checked against the provider's region."""
+    gateway_user_data: str
+
+
+def plan_monitored_vpc(
+    args: MonitoredVpcArgs | Mapping[str, Any] | None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> MonitoredVpcPlan:
+    """Check ``MonitoredVpcArgs`` and resolve every default, zones included; registers nothing.
+
+    ``opts``: the options the component will get; the zone lookup uses the AWS provider they
+    name (or inherit from their parent), hence that provider's region.
+    """
+    raw: Any = args if args is not None else {}
+    if not isinstance(raw, Mapping):
+        raise CloudtapInputError("args", raw, "a mapping of MonitoredVpcArgs fields")
+    reject_unknown_fields(raw, FIELDS, "")
+    plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS})
+    options = resolve_aws_options(raw, plan)
+    lookup = _zone_lookup_options(opts)
+    if options.availability_zones is not None:
+        # Every zone the account may use in the region, opted-in Local Zones included: one of
+        # them may be chosen on purpose, which the default's lookup leaves out.
+        found = aws.get_availability_zones(state="available", opts=lookup)
+        zones = check_zones_in_region(options.availability_zones, _region_of(found), found.names)
+    else:
+        found = aws.get_availability_zones(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=lookup,
+        )
+        zones = choose_availability_zones(found.names, plan.availability_zone_count)
+    return MonitoredVpcPlan(
+        design=NetworkDesign(cloud=Cloud.AWS, plan=plan, underlay_mtu=AWS_VPC_MTU),
+        options=options,
+        zones=zones,
+        # Instances in a VPC exchange 9001-byte frames: the gateway mirror's copies (50 bytes
+        # bigger than what they copy) then reach the sensor whole instead of as fragments.
+        gateway_user_data=render_cloud_config(plan, underlay_mtu=AWS_VPC_MTU),
+    )
+
+
+def _zone_lookup_options(opts: pulumi.ResourceOptions | None) -> pulumi.InvokeOptions:
+    """The provider the component's children will use, for a lookup made before it exists.
+
+    A plain (not Output) invoke, because the zone count must be checked before any child
+    exists; the component cannot be the invoke's parent yet, so its provider is passed on.
+    """
+    if opts is None:
+        return pulumi.InvokeOptions()
+    provider = opts.provider
+    if provider is None and opts.providers is not None:
+        providers = opts.providers
+        if isinstance(providers, Mapping):
+            provider = providers.get("aws")
+        else:
+            provider = next((p for p in providers if p.package == "aws"), None)
+    return pulumi.InvokeOptions(parent=opts.parent, provider=provider)
+
+
 class MonitoredVpc(pulumi.ComponentResource):
     """A four-tier VPC with a NAT gateway instance that the private and monitor tiers route through.
 
@@ -98,8 +168,10 @@ class MonitoredVpc(pulumi.ComponentResource):
     names or tags), so changing a tag or a zone's name never replaces a subnet.
     """
 
+    design: NetworkDesign
+    """The network as planned (cloud, addressing, MTU): what sensors and mirrors plan from."""
     plan: NetworkPlan
-    """The validated addressing every child is built from."""
+    """The validated addressing every child is built from (``design.plan``)."""
     vpc: aws.ec2.Vpc
     vpc_id: pulumi.Output[str]
     internet_gateway: aws.ec2.InternetGateway
@@ -137,15 +209,11 @@ class MonitoredVpc(pulumi.ComponentResource):
     ) -> None:
         # Everything the user wrote is checked before the first registration, so a typo in a
         # stack file fails the preview with nothing half-created.
-        raw: Mapping[str, Any] = args if args is not None else {}
-        if not isinstance(raw, Mapping):
-            raise CloudtapInputError("args", raw, "a mapping of MonitoredVpcArgs fields")
-        reject_unknown_fields(raw, FIELDS, "")
-        self.plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS})
-        options = resolve_aws_options(raw, self.plan)
-        # Instances in a VPC exchange 9001-byte frames: the gateway mirror's copies (50 bytes
-        # bigger than what they copy) then reach the sensor whole instead of as fragments.
-        self.gateway_user_data = render_cloud_config(self.plan, underlay_mtu=AWS_VPC_MTU)
+        planned = plan_monitored_vpc(args, opts)
+        self.design = planned.design
+        self.plan = planned.design.plan
+        self.gateway_user_data = planned.gateway_user_data
+        options = planned.options
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
@@ -156,11 +224,7 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "closed; use SSM Session Manager or add management_cidrs",
                 resource=self,
             )
-        zones = (
-            self._checked_zones(options.availability_zones)
-            if options.availability_zones is not None
-            else self._default_zones()
-        )
+        zones = planned.zones
 
         self._build_network(zones)
         self._build_isolation()
@@ -190,24 +254,6 @@ class MonitoredVpc(pulumi.ComponentResource):
 
     def _tags(self, child_name: str) -> dict[str, str]:
         return {**self._aws_options.tags, "Name": child_name}
-
-    def _default_zones(self) -> tuple[str, ...]:
-        # A plain (not Output) invoke: the zone count must be checked before any child exists.
-        # parent=self makes the lookup use the component's provider, hence its region.
-        found = aws.get_availability_zones(
-            state="available",
-            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
-            opts=pulumi.InvokeOptions(parent=self),
-        )
-        return choose_availability_zones(found.names, self.plan.availability_zone_count)
-
-    def _checked_zones(self, zones: Sequence[str]) -> tuple[str, ...]:
-        # Every zone the account may use in the region, opted-in Local Zones included: one of
-        # them may be chosen on purpose, which the default's lookup leaves out.
-        found = aws.get_availability_zones(
-            state="available", opts=pulumi.InvokeOptions(parent=self)
-        )
-        return check_zones_in_region(zones, _region_of(found), found.names)
 
     # -- network ---------------------------------------------------------------------------
 

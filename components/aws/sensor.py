@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -24,6 +25,7 @@ import pulumi_aws as aws
 from ..errors import CloudtapInputError
 from ..fields import parse_host_in_zone, parse_int
 from ..mirroring import default_sensor_address
+from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
 from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
 from ..shapes import UNLISTED_INSTANCE_TYPES
@@ -129,59 +131,29 @@ class Sensor(pulumi.ComponentResource):
         args: AwsSensorArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        raw: Any = args
-        if not isinstance(raw, Mapping):
-            raise CloudtapInputError("args", raw, "a mapping of AwsSensorArgs fields")
-        network = raw.get("network")
+        planned = plan_aws_sensor(args)
+        network = planned.network
         if not isinstance(network, MonitoredVpc):
             raise CloudtapInputError(
                 "network", network, "the MonitoredVpc whose monitor tier the sensor lives in"
             )
         plan = network.plan
-        size = raw.get("log_volume_size_gb")
-        if size is not None:
-            size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
-        # Refuses every key that is neither a SensorArgs field nor one of this module's.
-        self.plan = plan_sensor(
-            raw,
-            cloud_fields=FIELDS - SENSOR_FIELDS,
-            default_feed_sources=(plan.cidr_block,),
-            log_volume=size is not None,
+        self.plan = planned.plan
+        self.user_data = planned.user_data
+        zone, address, warnings = (
+            planned.availability_zone_index,
+            planned.private_ip,
+            planned.warnings,
         )
-        zone, address, warnings = resolve_placement(raw, plan)
-        instance_type = validate_instance_type(
-            raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
-            "instance_type",
-            validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES)),
-        )
-        support = mirror_support(instance_type)
-        if not support.mirrorable:
-            warnings.append(
-                f"instance_type {instance_type}: {support.reason}; AWS documents its limits for "
-                f"mirror sources only, but prefer a type it mirrors (e.g. {DEFAULT_INSTANCE_TYPE})"
-                " so the target is certain to work"
-            )
-        ami_id = validate_ami_id(raw.get("ami_id"), "ami_id")
-        key_name = validate_key_name(raw.get("key_name"), "key_name")
-        if size is not None and size < RECOMMENDED_LOG_VOLUME_GB:
-            warnings.append(
-                f"log_volume_size_gb {size}: seed 002 recommends at least "
-                f"{RECOMMENDED_LOG_VOLUME_GB} GB for IDS logs"
-            )
-        if key_name is not None and not plan.management_cidrs:
-            warnings.append(
-                "key_name is set but the network's management_cidrs is empty: SSH to the sensor "
-                "stays closed; use SSM Session Manager or add management_cidrs"
-            )
-        tags = validate_tags(raw.get("tags"))
-        self.user_data = render_cloud_config(self.plan, log_device=LOG_VOLUME_DEVICE)
+        instance_type, ami_id, key_name = planned.instance_type, planned.ami_id, planned.key_name
+        size, tags = planned.log_volume_size_gb, planned.tags
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         for warning in warnings:
             pulumi.log.warn(warning, resource=self)
         self.network = network
         self.availability_zone_index = zone
-        self.private_ip = str(address)
+        self.private_ip = address
         self.capture_interface = self.plan.capture_interface
         self._tags_base = tags
 
@@ -284,6 +256,97 @@ class Sensor(pulumi.ComponentResource):
 
     def _tags(self, child_name: str) -> dict[str, str]:
         return {**self._tags_base, "Name": child_name}
+
+
+@dataclass(frozen=True)
+class AwsSensorPlan:
+    """A sensor as planned, before any resource: what :class:`Sensor` builds, and what a
+    :class:`~components.aws.mirror_session.MirrorSession` needs of its target sensor."""
+
+    network: MonitoredNetwork
+    """The network given (a MonitoredVpc, or its design when planning a whole program)."""
+    plan: SensorPlan
+    availability_zone_index: int
+    private_ip: str
+    instance_type: str
+    ami_id: pulumi.Input[str] | None
+    key_name: pulumi.Input[str] | None
+    log_volume_size_gb: int | None
+    tags: Mapping[str, str]
+    user_data: str
+    warnings: tuple[str, ...]
+
+    @property
+    def network_interface_id(self) -> None:
+        """The sensor's interface does not exist yet, so no mirror source can be it."""
+        return None
+
+
+def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
+    """Check ``AwsSensorArgs`` and resolve every default; registers nothing.
+
+    ``network`` may be a :class:`MonitoredVpc` or its design (a
+    :class:`~components.monitored_network.NetworkDesign` of an AWS network), so a program can
+    check a sensor before the network it lives in is built.
+    """
+    raw: Any = args
+    if not isinstance(raw, Mapping):
+        raise CloudtapInputError("args", raw, "a mapping of AwsSensorArgs fields")
+    network = raw.get("network")
+    if not isinstance(network, MonitoredNetwork) or network.design.cloud is not Cloud.AWS:
+        raise CloudtapInputError(
+            "network", network, "the MonitoredVpc whose monitor tier the sensor lives in"
+        )
+    plan = network.design.plan
+    size = raw.get("log_volume_size_gb")
+    if size is not None:
+        size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
+    # Refuses every key that is neither a SensorArgs field nor one of this module's.
+    sensor_plan = plan_sensor(
+        raw,
+        cloud_fields=FIELDS - SENSOR_FIELDS,
+        default_feed_sources=(plan.cidr_block,),
+        log_volume=size is not None,
+    )
+    zone, address, warnings = resolve_placement(raw, plan)
+    instance_type = validate_instance_type(
+        raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
+        "instance_type",
+        validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES)),
+    )
+    support = mirror_support(instance_type)
+    if not support.mirrorable:
+        warnings.append(
+            f"instance_type {instance_type}: {support.reason}; AWS documents its limits for "
+            f"mirror sources only, but prefer a type it mirrors (e.g. {DEFAULT_INSTANCE_TYPE})"
+            " so the target is certain to work"
+        )
+    ami_id = validate_ami_id(raw.get("ami_id"), "ami_id")
+    key_name = validate_key_name(raw.get("key_name"), "key_name")
+    if size is not None and size < RECOMMENDED_LOG_VOLUME_GB:
+        warnings.append(
+            f"log_volume_size_gb {size}: cloudtap recommends at least "
+            f"{RECOMMENDED_LOG_VOLUME_GB} GB for IDS logs"
+        )
+    if key_name is not None and not plan.management_cidrs:
+        warnings.append(
+            "key_name is set but the network's management_cidrs is empty: SSH to the sensor "
+            "stays closed; use SSM Session Manager or add management_cidrs"
+        )
+    tags = validate_tags(raw.get("tags"))
+    return AwsSensorPlan(
+        network=network,
+        plan=sensor_plan,
+        availability_zone_index=zone,
+        private_ip=str(address),
+        instance_type=instance_type,
+        ami_id=ami_id,
+        key_name=key_name,
+        log_volume_size_gb=size,
+        tags=tags,
+        user_data=render_cloud_config(sensor_plan, log_device=LOG_VOLUME_DEVICE),
+        warnings=tuple(warnings),
+    )
 
 
 def resolve_placement(

@@ -1,0 +1,68 @@
+"""The contract every cloud's monitored network keeps with the sensors and mirrors built on it.
+
+Pure Python. A :class:`NetworkDesign` is a monitored network as planned, before any resource
+exists: it is what a sensor and a mirror need to plan themselves, so a program can check all of
+its components before it registers the first one. Each cloud's network component
+(``MonitoredVpc`` on AWS) carries its design and satisfies :class:`MonitoredNetwork`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from .mirroring import GatewayMirror, default_sensor_address
+from .network_plan import NetworkPlan, Tier
+
+
+class Cloud(StrEnum):
+    """Where a monitored network lives; decides which backend a mirror session uses."""
+
+    AWS = "aws"
+    AZURE = "azure"
+    OPENSTACK = "openstack"
+
+
+@dataclass(frozen=True)
+class NetworkDesign:
+    """A monitored network as planned: the part every sensor and mirror on it depends on."""
+
+    cloud: Cloud
+    plan: NetworkPlan
+    """The validated addressing: tiers, subnets, port forwards, the gateway mirror's settings."""
+    underlay_mtu: int
+    """Bytes the cloud's network carries between instances (AWS VPCs 9001, Azure 1500,
+    OpenStack: the network's own ``mtu``). The gateway mirror's copies are 50 bytes bigger than
+    what they copy; below that they fragment."""
+
+    @property
+    def design(self) -> NetworkDesign:
+        """A design is its own design: planning functions take either it or a network."""
+        return self
+
+    @property
+    def gateway_mirror(self) -> GatewayMirror | None:
+        """The gateway's own mirror, ``None`` when it copies nothing."""
+        return self.plan.gateway_mirror
+
+    @property
+    def default_sensor_address(self) -> ipaddress.IPv4Address:
+        """Where a sensor lives unless told otherwise: the gateway mirror's sensor when the
+        mirror is on (so the two agree without being told), else the first monitor subnet's .10."""
+        if self.plan.gateway_mirror is not None:
+            return self.plan.gateway_mirror.sensor_address
+        return default_sensor_address(self.plan.cidrs(Tier.MONITOR)[0])
+
+
+@runtime_checkable
+class MonitoredNetwork(Protocol):
+    """What sensors and mirrors require of a monitored network: its design.
+
+    Both a network component and a bare :class:`NetworkDesign` satisfy it, so the same planning
+    code checks a program before anything is registered and builds it afterwards.
+    """
+
+    @property
+    def design(self) -> NetworkDesign: ...
