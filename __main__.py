@@ -34,7 +34,7 @@ from typing import Any, cast
 import pulumi
 
 import components
-from components import CloudtapInputError
+from components import Cloud, CloudtapInputError, MirrorSession
 from components.stack_config import StackConfig, current_values, parse_stack_config, under
 
 # The program's component names: child names derive from them, so they never change.
@@ -143,42 +143,37 @@ def _existing_only(stack: StackConfig, cloud: str) -> dict[str, Any]:
     return mirror_args
 
 
-def _export_sessions(mirror: Any) -> None:
-    """What every cloud's mirror exports (the AWS names, so tooling reads all clouds alike)."""
+def _export_sessions(mirror: MirrorSession) -> None:
+    """What every cloud's mirror exports, under one set of names, then its cloud's own."""
     pulumi.export("mirror_native_sources", mirror.native_sources)
     pulumi.export("mirror_gateway_sources", mirror.gateway_sources)
     pulumi.export("mirror_session_ids", {child: s.id for child, s in mirror.sessions.items()})
+    for key, value in mirror.cloud_outputs.items():
+        pulumi.export(f"mirror_{key}", value)
+
+
+def _existing_interfaces(
+    stack: StackConfig, cloud: Cloud, provider_key: str, field: str
+) -> MirrorSession:
+    """A mirror of existing interfaces to an existing sensor; ``field`` defaults to the
+    provider's ``provider_key`` (the region, the clouds.yaml entry)."""
+    mirror_args = _existing_only(stack, cloud.value)
+    namespace, _, key = provider_key.partition(":")
+    provider_value = pulumi.Config(namespace).get(key)
+    if mirror_args.get(field) is None and provider_value is not None:
+        mirror_args[field] = provider_value
+    with under("mirror"):
+        mirror = components.MirrorSession(MIRROR_NAME, mirror_args, cloud=cloud.value)
+    _export_sessions(mirror)
+    return mirror
 
 
 def _azure(stack: StackConfig) -> pulumi.ComponentResource:
-    mirror_args = _existing_only(stack, "azure")
-    location = pulumi.Config("azure-native").get("location")
-    if mirror_args.get("location") is None and location is not None:
-        mirror_args["location"] = location
-    with under("mirror"):
-        mirror = components.AzureMirrorSession(
-            MIRROR_NAME, cast(components.AzureMirrorSessionArgs, mirror_args)
-        )
-    pulumi.export("mirror_tap_id", mirror.tap_id)
-    _export_sessions(mirror)
-    return mirror
+    return _existing_interfaces(stack, Cloud.AZURE, "azure-native:location", "location")
 
 
 def _openstack(stack: StackConfig) -> pulumi.ComponentResource:
-    mirror_args = _existing_only(stack, "openstack")
-    cloud = pulumi.Config("openstack").get("cloud")
-    if mirror_args.get("cloud") is None and cloud is not None:
-        mirror_args["cloud"] = cloud
-    with under("mirror"):
-        mirror = components.OpenStackMirrorSession(
-            MIRROR_NAME, cast(components.OpenStackMirrorSessionArgs, mirror_args)
-        )
-    pulumi.export("mirror_backend", mirror.backend.value)
-    pulumi.export("mirror_tunnel_ids", mirror.tunnel_ids)
-    pulumi.export("mirror_tap_service_id", mirror.tap_service.id if mirror.tap_service else None)
-    pulumi.export("mirror_monitor_port_id", mirror.monitor_port_id)
-    _export_sessions(mirror)
-    return mirror
+    return _existing_interfaces(stack, Cloud.OPENSTACK, "openstack:cloud", "cloud")
 
 
 CLOUDS: Mapping[str, Callable[[StackConfig], pulumi.ComponentResource]] = {

@@ -10,44 +10,51 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import CloudtapInputError
+from .monitored_network import Cloud, MonitoredNetwork, NetworkDesign
 from .network_plan import NetworkArgs, NetworkPlan, PortForwardArgs, Protocol, Tier, plan_network
 
 if TYPE_CHECKING:
-    from .aws.mirror_session import MirrorSession, MirrorSessionArgs
+    from .aws.mirror_args import MirrorSessionArgs
+    from .aws.mirror_session import AwsMirrorSession
     from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
     from .aws.sensor import AwsSensorArgs, Sensor
-    from .azure.mirror_session import AzureMirrorSession, AzureMirrorSessionArgs
-    from .openstack.mirror_session import (
-        OpenStackMirrorBackend,
-        OpenStackMirrorSession,
-        OpenStackMirrorSessionArgs,
-    )
+    from .azure.mirror_args import AzureMirrorSessionArgs
+    from .azure.mirror_session import AzureMirrorSession
+    from .mirror_session import MirrorSession
+    from .openstack.mirror_args import OpenStackMirrorBackend, OpenStackMirrorSessionArgs
+    from .openstack.mirror_session import OpenStackMirrorSession
 
 # name -> module that defines it; resolved lazily so `import components` stays cheap.
 _LAZY = {
     "MonitoredVpc": "components.aws.monitored_vpc",
     "MonitoredVpcArgs": "components.aws.monitored_vpc",
-    "MirrorSession": "components.aws.mirror_session",
-    "MirrorSessionArgs": "components.aws.mirror_session",
+    "MirrorSession": "components.mirror_session",
+    # The AWS session's arguments, under the name they had when MirrorSession was AWS only.
+    "MirrorSessionArgs": "components.aws.mirror_args",
+    "AwsMirrorSession": "components.aws.mirror_session",
     "Sensor": "components.aws.sensor",
     "AwsSensorArgs": "components.aws.sensor",
     "AzureMirrorSession": "components.azure.mirror_session",
-    "AzureMirrorSessionArgs": "components.azure.mirror_session",
-    "OpenStackMirrorBackend": "components.openstack.mirror_session",
+    "AzureMirrorSessionArgs": "components.azure.mirror_args",
+    "OpenStackMirrorBackend": "components.openstack.mirror_args",
     "OpenStackMirrorSession": "components.openstack.mirror_session",
-    "OpenStackMirrorSessionArgs": "components.openstack.mirror_session",
+    "OpenStackMirrorSessionArgs": "components.openstack.mirror_args",
 }
 
 __all__ = [
+    "AwsMirrorSession",
     "AwsSensorArgs",
     "AzureMirrorSession",
     "AzureMirrorSessionArgs",
+    "Cloud",
     "CloudtapInputError",
     "MirrorSession",
     "MirrorSessionArgs",
+    "MonitoredNetwork",
     "MonitoredVpc",
     "MonitoredVpcArgs",
     "NetworkArgs",
+    "NetworkDesign",
     "NetworkPlan",
     "OpenStackMirrorBackend",
     "OpenStackMirrorSession",

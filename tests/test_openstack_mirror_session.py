@@ -21,7 +21,8 @@ from pulumi.runtime import MockResourceArgs
 from components import CloudtapInputError
 from components.mirroring import Encapsulation
 from components.openstack import mirror_session
-from components.openstack.mirror_session import MirrorBackend, MirrorSession
+from components.openstack.mirror_args import MirrorBackend
+from components.openstack.mirror_session import MirrorSession
 from tests.mocks import (
     COMPONENT_TYPES,
     ProgramRun,
@@ -559,7 +560,7 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": _uuid("port", str(i))} for i in range(512)]
     ("session_args", "field", "phrase"),
     [
         (args(method="auto"), "method", "OpenStack monitored network"),
-        (args(method="gateway"), "method", "comes in a later issue"),
+        (args(method="gateway"), "method", "is not built by cloudtap yet"),
         (args(backend="taas"), "backend", "['tap_mirror', 'tap_service']"),
         (args(target=None), "target", "mirroring needs a target"),
         (args(target={"port_id": MONITOR_PORT}), "target", "with backend tap_mirror"),
@@ -663,7 +664,7 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": _uuid("port", str(i))} for i in range(512)]
         ),
         (args(filter_presets=["drop_intra_vpc"]), "filter_presets", "vlan_filter"),
         (args(virtual_network_id=5), "virtual_network_id", "first_tunnel_id"),
-        (args(network="net-1"), "network", "comes in a later issue"),
+        (args(network="net-1"), "network", "is not built by cloudtap yet"),
         (args(tags={"team": "secops"}), "tags", "take no tags"),
         (args(session_number=1), "session_number", "AWS Traffic Mirroring setting"),
         (args(cloud=""), "cloud", "clouds.yaml"),

@@ -1,12 +1,33 @@
-"""AWS components of cloudtap. Importing this package loads pulumi-aws."""
+"""AWS components of cloudtap.
+
+The components load pulumi-aws; they are imported on first use of one of their names, so
+importing this package (or its pure modules, such as :mod:`.mirror_args`) loads no cloud SDK.
+"""
 
 from __future__ import annotations
 
-from .mirror_session import MirrorSession, MirrorSessionArgs
-from .monitored_vpc import MonitoredVpc, MonitoredVpcArgs
-from .sensor import AwsSensorArgs, Sensor
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .mirror_args import MirrorSessionArgs
+    from .mirror_session import AwsMirrorSession, MirrorSession
+    from .monitored_vpc import MonitoredVpc, MonitoredVpcArgs
+    from .sensor import AwsSensorArgs, Sensor
+
+# name -> module that defines it, imported on first use.
+_LAZY = {
+    "AwsMirrorSession": ".mirror_session",
+    "AwsSensorArgs": ".sensor",
+    "MirrorSession": ".mirror_session",
+    "MirrorSessionArgs": ".mirror_args",
+    "MonitoredVpc": ".monitored_vpc",
+    "MonitoredVpcArgs": ".monitored_vpc",
+    "Sensor": ".sensor",
+}
 
 __all__ = [
+    "AwsMirrorSession",
     "AwsSensorArgs",
     "MirrorSession",
     "MirrorSessionArgs",
@@ -14,3 +35,9 @@ __all__ = [
     "MonitoredVpcArgs",
     "Sensor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,13 +31,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from .. import mirror_session
 from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
+from ..mirror_args import reject_fields_of_other_clouds
 from ..mirror_plan import (
     FilterPreset,
     FilterRule,
@@ -58,6 +59,9 @@ from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
 from ..shapes import UNLISTED_INSTANCE_TYPES
 from .discovery import AwsClients, mirrorable_interfaces
+from .mirror_args import (
+    MirrorSessionArgs,
+)
 from .mirror_checks import (
     SourceSpec,
     TargetChoice,
@@ -79,7 +83,6 @@ from .mirror_checks import (
     parse_existing_sessions,
     parse_sources,
 )
-from .monitored_vpc import MonitoredVpc
 from .sensor import AwsSensorPlan, Sensor
 from .validation import validate_tags, validate_unlisted_instance_types
 
@@ -87,84 +90,6 @@ TYPE_TOKEN = "cloudtap:aws:MirrorSession"
 DEFAULT_SESSION_NUMBER = 1
 # Mirror the VPC's DNS resolver traffic too (AWS skips it otherwise): IDSs log DNS.
 NETWORK_SERVICES = ["amazon-dns"]
-
-
-class MirrorTargetArgs(TypedDict, total=False):
-    """Where copies go: exactly one field."""
-
-    sensor: Sensor
-    """A cloudtap Sensor: its interface becomes the target (and gateway-mirrored sources need
-    it, at ``gateway_mirror.sensor_address``)."""
-    network_interface_id: pulumi.Input[str]
-    """An interface of type ``interface``; 10 sources at most (100 on a family's largest size)."""
-    network_load_balancer_arn: pulumi.Input[str]
-    """A Network Load Balancer with a UDP listener on 4789 (checked at preview when the ARN is a
-    plain string)."""
-    gateway_load_balancer_endpoint_id: pulumi.Input[str]
-    """A Gateway Load Balancer endpoint (``vpce-...``); appliances receive GENEVE on 6081."""
-
-
-class MirrorSourceArgs(TypedDict, total=False):
-    """One source: either ``instance_id`` alone, or ``network_interface_ids`` and
-    ``instance_type``."""
-
-    name: str
-    """Stable key in child names. Default: ``instance_id``, else the first interface id.
-    Required when the interface ids are Outputs of the same program."""
-    instance_id: str
-    """Alone: every interface of the instance and its type are looked up at preview (one
-    DescribeInstances call for all sources)."""
-    instance_type: str
-    """With ``network_interface_ids``: the type of their instance (decides native vs gateway),
-    one the installed botocore's EC2 model lists or the session's ``unlisted_instance_types``
-    names."""
-    network_interface_ids: Sequence[pulumi.Input[str]]
-    """Explicit interfaces, no lookup."""
-
-
-class MirrorSessionArgs(TypedDict, total=False):
-    """Arguments of :class:`MirrorSession`. ``target`` and ``sources`` are required."""
-
-    target: MirrorTargetArgs
-    """Required. Exactly one target."""
-    sources: Sequence[MirrorSourceArgs]
-    """Required, at least one."""
-    method: str
-    """``"auto"`` (default), ``"native"`` or ``"gateway"``; see
-    :class:`~components.mirroring.MirrorMethod`."""
-    network: MonitoredVpc
-    """The monitored VPC. Default: the target sensor's network, else none. Needed for gateway
-    mirroring (and ``auto`` sources AWS cannot mirror), ``drop_intra_vpc`` and the default
-    ``health_check_cidrs``."""
-    session_number: int
-    """Priority of the sessions on their interfaces, 1-32766 (lowest first). Default 1."""
-    virtual_network_id: int
-    """VXLAN network identifier of the copies, 1-16777215. Default: unset, AWS picks a random
-    one unique in the account."""
-    packet_length: int
-    """Bytes of each packet to copy, 1-8500. Default: unset, the whole packet."""
-    filter_presets: Sequence[str]
-    """Any of ``drop_intra_vpc`` and ``drop_health_checks``
-    (:class:`~components.mirror_plan.FilterPreset`). Default: none."""
-    health_check_cidrs: Sequence[str]
-    """Networks whose traffic ``drop_health_checks`` drops. Default: the network's public-tier
-    subnets (where load balancers live), merged into as few CIDRs as possible."""
-    health_check_port: int
-    """With ``drop_health_checks``: drop only TCP to/from this port on the source. Default:
-    unset, every protocol and port exchanged with ``health_check_cidrs``."""
-    existing_sessions_per_eni: int | Mapping[str, int]
-    """Sessions that other tools already hold on the source interfaces (AWS allows 3 per
-    interface): one count for all, or counts by interface id. Default 0."""
-    unlisted_instance_types: Sequence[str]
-    """Instance types newer than the installed botocore, accepted as sources' ``instance_type``
-    although botocore does not list them (each still ``family.size``). cloudtap's mirroring
-    data cannot know them either: ``auto`` copies such sources at the gateway. Default: none."""
-    tags: Mapping[str, str]
-    """Tags merged into every resource's tags; ``Name`` may not be given. IAM's tag rule
-    applies, as on the network and the sensor, so one set of tags fits every component."""
-
-
-FIELDS = frozenset(MirrorSessionArgs.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -175,7 +100,7 @@ class _Session:
     source: MirrorSource
 
 
-class MirrorSession(pulumi.ComponentResource):
+class AwsMirrorSession(mirror_session.MirrorSession):
     """Copies of every source's packets, to one target, without loops or duplicates.
 
     Children (only when at least one source is mirrored natively): ``{name}-target``,
@@ -203,9 +128,11 @@ class MirrorSession(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         clients: AwsClients | None = None,
+        cloud: str | None = None,
     ) -> None:
         """``clients``: boto3 clients for the preview-time lookups (default: from the stack's
         ``aws:region`` and ``aws:profile``)."""
+        mirror_session.check_backend_cloud(cloud, Cloud.AWS)
         # Everything is checked (and instances looked up) before the first registration.
         planned = plan_mirror_session(name, args, clients)
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -229,16 +156,10 @@ class MirrorSession(pulumi.ComponentResource):
         self.sessions = {}
         if planned.sessions:
             self._build(planned)
-        self.register_outputs(
+        self._register_results(
             {
                 "target_id": self.target.id if self.target is not None else None,
                 "filter_ids": {scope: f.id for scope, f in self.filters.items()},
-                # A count, not the ids: the component's state would carry one entry per
-                # interface (the `sessions` attribute has them), which costs a large program
-                # more than everything else the component adds.
-                "session_count": len(self.sessions),
-                "native_sources": self.native_sources,
-                "gateway_sources": self.gateway_sources,
             }
         )
 
@@ -318,7 +239,7 @@ def plan_mirror_session(
     raw: Any = args
     if not isinstance(raw, Mapping):
         raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    reject_unknown_fields(raw, FIELDS, "")
+    reject_fields_of_other_clouds(raw, Cloud.AWS)
     target = check_target(raw.get("target"), (Sensor, AwsSensorPlan))
     specs = parse_sources(
         raw.get("sources"), validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
@@ -623,3 +544,8 @@ def _filter_rule(
         ),
         opts=opts,
     )
+
+
+MirrorSession = AwsMirrorSession
+"""This class's name before every cloud shared :class:`components.MirrorSession`: programs that
+import it from here keep working."""

@@ -22,14 +22,15 @@ from .vtap_checks import (
 )
 
 if TYPE_CHECKING:
-    from .mirror_session import MirrorSession, MirrorSessionArgs
+    from .mirror_args import MirrorSessionArgs
+    from .mirror_session import MirrorSession
     from .vtap import VirtualNetworkTapMirror
 
 # name -> module that defines it, imported on first use.
 _LAZY = {
     "VirtualNetworkTapMirror": ".vtap",
     "MirrorSession": ".mirror_session",
-    "MirrorSessionArgs": ".mirror_session",
+    "MirrorSessionArgs": ".mirror_args",
 }
 
 __all__ = [

@@ -10,7 +10,8 @@ The same facade as :class:`components.aws.mirror_session.MirrorSession` — a ``
   configuration named ``f"{name}-{source name}"`` (the AWS facade's per-interface session), and
   the one virtual network TAP ``f"{name}-tap"`` is what stays (the AWS facade's target);
 - **method** is ``native`` only: the Azure monitored network, whose gateway would copy what
-  the TAP cannot, comes in a later issue, so ``auto`` and ``gateway`` are refused with that reason.
+  the TAP cannot, is not built by cloudtap yet, so ``auto`` and ``gateway`` are refused with
+  that reason.
 
 A virtual network TAP has no filter: it copies every packet of its sources, as VXLAN to UDP 4789
 (AWS's ``filter_presets`` and session settings have no Azure counterpart and are refused by name).
@@ -26,13 +27,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final, TypedDict, cast
+from typing import Any, Final, cast
 
 import pulumi
 from pulumi_azure_native import network
 
+from .. import mirror_session
 from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
+from ..mirror_args import reject_fields_of_other_clouds
 from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
@@ -43,7 +45,11 @@ from ..mirror_plan import (
     preview_line,
 )
 from ..mirroring import MirrorMethod
+from ..monitored_network import Cloud
 from ..shapes import is_arm_name, match_nic_id
+from .mirror_args import (
+    MirrorSessionArgs,
+)
 from .vtap import VirtualNetworkTapMirror
 from .vtap_checks import (
     DestinationKind,
@@ -61,73 +67,9 @@ SOURCE_KIND: Final = "Azure VM network interface"
 """What the preview line calls a source (where the AWS facade names the instance type)."""
 
 
-class MirrorTargetArgs(TypedDict, total=False):
-    """Where copies go: exactly one of the two ids (VXLAN on ``destination_port``)."""
-
-    network_interface_ip_configuration_id: pulumi.Input[str]
-    """ARM id of the sensor NIC's IP configuration
-    (``.../networkInterfaces/<nic>/ipConfigurations/<name>``). May be a ``pulumi.Output``; its
-    shape is then checked once known. The AWS facade's ``network_interface_id``."""
-    load_balancer_frontend_ip_configuration_id: pulumi.Input[str]
-    """ARM id of an *internal* load balancer's frontend in front of several sensors
-    (``.../loadBalancers/<lb>/frontendIPConfigurations/<name>``). May be a ``pulumi.Output``.
-    The AWS facade's ``network_load_balancer_arn``."""
-    location: str
-    """Region of the target, to have it checked against ``location``. Default: not checked."""
-
-
-class MirrorSourceArgs(TypedDict, total=False):
-    """One existing VM network interface: ``network_interface_id``, or ``network_interface_name``
-    (with ``resource_group_name``)."""
-
-    name: str
-    """Stable key in its child's name (``{component}-{name}``): renaming it replaces the TAP
-    configuration. 1-63 letters, digits, '.', '_' or '-'. Default: the NIC's name. Required when
-    ``network_interface_name`` is a ``pulumi.Output``."""
-    network_interface_id: str
-    """ARM id of the NIC (``.../Microsoft.Network/networkInterfaces/<nic>``), plain text."""
-    network_interface_name: pulumi.Input[str]
-    """Name of the NIC in ``resource_group_name``, in the provider's subscription."""
-    resource_group_name: pulumi.Input[str]
-    """Resource group of ``network_interface_name``. Default: the TAP's."""
-    location: str
-    """Region of the source VM, to have it checked against ``location``. Default: not checked."""
-
-
-class MirrorSessionArgs(TypedDict, total=False):
-    """Arguments of :class:`MirrorSession`. ``target``, ``sources`` and ``location`` are
-    required."""
-
-    target: MirrorTargetArgs
-    """Required. Exactly one target."""
-    sources: Sequence[MirrorSourceArgs]
-    """Required, at least one; no NIC twice, never the target's own NIC."""
-    method: str
-    """``"native"`` (default; the only method for now). ``"auto"`` and ``"gateway"`` need the
-    Azure monitored network's gateway, which comes in a later issue, and are refused."""
-    location: str
-    """Required. Azure region of the TAP, its target and its sources (``"westeurope"``). The
-    program (``__main__.py``) defaults it to the stack's ``azure-native:location``."""
-    resource_group_name: pulumi.Input[str]
-    """Resource group of the TAP. Default: the target's (read from its ARM id); required when the
-    target id is a ``pulumi.Output``."""
-    destination_port: int
-    """UDP port of the VXLAN copies. Default 4789, where cloudtap sensors listen."""
-    attach_sources: bool
-    """Create the sources' TAP configurations. Default ``True``. Deploy first with ``False``:
-    Azure refuses a TAP configuration on a VM that was not deallocated and started once after
-    the TAP existed."""
-    tags: Mapping[str, str]
-    """Tags of the TAP (TAP configurations take none). Default: none. Azure's rule: names of
-    1-512 characters without ``< > % & \\ ? /``, values of at most 256, at most 50 tags."""
-
-
-FIELDS: Final = frozenset(MirrorSessionArgs.__annotations__)
-TARGET_FIELDS: Final = frozenset(MirrorTargetArgs.__annotations__)
-
 _NO_GATEWAY_YET = (
     "the Azure monitored network (with the gateway that copies what native mirroring cannot) "
-    "comes in a later issue"
+    "is not built by cloudtap yet"
 )
 # Fields of the AWS facade a user may carry over, with why Azure has no such thing.
 _NOT_ON_AZURE: Final = {
@@ -148,7 +90,7 @@ def _is_deferred(value: Any) -> bool:
     return isinstance(value, pulumi.Output)
 
 
-class MirrorSession(pulumi.ComponentResource):
+class AzureMirrorSession(mirror_session.MirrorSession):
     """Copies of every source NIC's packets, by Azure virtual network TAP, to one target.
 
     Children: a :class:`~components.azure.vtap.VirtualNetworkTapMirror` of the same name, with the
@@ -173,7 +115,10 @@ class MirrorSession(pulumi.ComponentResource):
         name: str,
         args: MirrorSessionArgs,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        cloud: str | None = None,
     ) -> None:
+        mirror_session.check_backend_cloud(cloud, Cloud.AZURE)
         # Every check before the first registration: nothing half-created on a wrong argument.
         planned = _plan(args)
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -196,14 +141,7 @@ class MirrorSession(pulumi.ComponentResource):
                 planned.vtap.sources, self.mirror.tap_configurations, strict=False
             )
         }
-        self.register_outputs(
-            {
-                "tap_id": self.tap_id,
-                "session_count": len(self.sessions),
-                "native_sources": self.native_sources,
-                "gateway_sources": self.gateway_sources,
-            }
-        )
+        self._register_results({"tap_id": self.tap_id})
 
 
 @dataclass(frozen=True)
@@ -219,10 +157,7 @@ def _plan(args: Any) -> _AzureMirrorPlan:
     raw: Any = args
     if not isinstance(raw, Mapping):
         raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    for field, expected in _NOT_ON_AZURE.items():
-        if field in raw:
-            raise CloudtapInputError(field, raw[field], expected)
-    reject_unknown_fields(raw, FIELDS, "")
+    reject_fields_of_other_clouds(raw, Cloud.AZURE, reasons=_NOT_ON_AZURE)
     method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
     if method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(
@@ -375,6 +310,6 @@ def _reason(plan: VtapPlan) -> str:
     return reason
 
 
-# Names under which ``components`` exports this facade next to the AWS one.
-AzureMirrorSession = MirrorSession
-AzureMirrorSessionArgs = MirrorSessionArgs
+MirrorSession = AzureMirrorSession
+"""This class's name before every cloud shared :class:`components.MirrorSession`: programs that
+import it from here keep working."""

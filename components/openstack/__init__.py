@@ -23,7 +23,8 @@ from .taas_checks import (
 )
 
 if TYPE_CHECKING:
-    from .mirror_session import MirrorBackend, MirrorSession, MirrorSessionArgs
+    from .mirror_args import MirrorBackend, MirrorSessionArgs
+    from .mirror_session import MirrorSession
     from .taas_provider import (
         TaasConflictError,
         TaasError,
@@ -55,7 +56,7 @@ _PROVIDER_NAMES = frozenset(
         "connect_from_config",
     }
 )
-_SESSION_NAMES = frozenset({"MirrorBackend", "MirrorSession", "MirrorSessionArgs"})
+_ARGS_NAMES = frozenset({"MirrorBackend", "MirrorSessionArgs"})
 
 __all__ = [
     "FlowDirection",
@@ -85,8 +86,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SESSION_NAMES:
+    if name == "MirrorSession":
         return getattr(importlib.import_module(".mirror_session", __name__), name)
+    if name in _ARGS_NAMES:
+        return getattr(importlib.import_module(".mirror_args", __name__), name)
     if name in _PROVIDER_NAMES:
         return getattr(importlib.import_module(".taas_provider", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ The same facade as :class:`components.aws.mirror_session.MirrorSession` — a ``
   or checks an existing one (``target.port_id``) at preview, with one Neutron call.
 
 ``method`` is ``native`` only: the OpenStack monitored network, whose gateway would copy what TaaS
-cannot, comes in a later issue. TaaS has no filter but a tap flow's ``vlan_filter``; the AWS
+cannot, is not built by cloudtap yet. TaaS has no filter but a tap flow's ``vlan_filter``; the AWS
 facade's filter and session settings are refused by name.
 
 Every check runs before the first registration; errors name the field, the value and what is
@@ -32,15 +32,16 @@ import ipaddress
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 import pulumi
 from keystoneauth1 import exceptions as keystone_errors
 from openstack import exceptions as sdk_errors
 
+from .. import mirror_session
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
+from ..mirror_args import reject_fields_of_other_clouds
 from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
@@ -51,7 +52,15 @@ from ..mirror_plan import (
     preview_line,
 )
 from ..mirroring import Encapsulation, MirrorMethod
+from ..monitored_network import Cloud
 from ..shapes import UUID_EXAMPLE
+from .mirror_args import (
+    MONITOR_PORT_FIELDS,
+    SOURCE_FIELDS,
+    TARGET_FIELDS,
+    MirrorBackend,
+    MirrorSessionArgs,
+)
 from .taas_checks import (
     DEFAULT_FIRST_TUNNEL_ID,
     FlowDirection,
@@ -96,105 +105,9 @@ DEFAULT_TAP_FLOW_QUOTA: Final = 10
 """Neutron's default ``quota_tap_flow`` (tap-as-a-service); more flows fail at ``up``."""
 
 
-class MirrorBackend(StrEnum):
-    """Which Tap-as-a-Service objects copy the sources' packets."""
-
-    TAP_MIRROR = "tap_mirror"
-    """One tap mirror per source port (``TaasTapMirrorV2``, extension ``tap-mirror``): copies
-    tunnelled over GRE or ERSPAN v1 to ``target.sensor_ip``. Nothing to set up on the sensor's
-    port; the sensor decapsulates (cloudtap sensors accept ``gre`` and ``erspan`` feeds)."""
-    TAP_SERVICE = "tap_service"
-    """Classic TaaS (extension ``taas``): one tap service on the sensor's monitor port, one tap
-    flow per source port. Copies arrive as plain frames on the monitor port, whose port security
-    must be off. Neutron's default quotas: 1 tap service and 10 tap flows per project."""
-
-
-class MonitorPortArgs(TypedDict, total=False):
-    """A monitor port cloudtap creates: port security off, no security groups."""
-
-    network_id: pulumi.Input[str]
-    """Required. Neutron network of the port (the sensor's monitor network)."""
-    subnet_id: pulumi.Input[str]
-    """Subnet of the port's address. Default: Neutron picks one of the network's subnets."""
-    fixed_ip: str
-    """IPv4 address of the port in ``subnet_id`` (required with it). Default: Neutron picks."""
-    instance_id: pulumi.Input[str]
-    """Nova server id of the sensor: the port is attached to it (``compute.InterfaceAttach``)
-    before the tap service is created. Default: not attached; attach the exported port yourself
-    (the tap service stays ``DOWN`` until the port is bound)."""
-
-
-class MirrorTargetArgs(TypedDict, total=False):
-    """Where copies go: exactly one field, the one the backend uses."""
-
-    sensor_ip: str
-    """``tap_mirror``: IPv4 address of the sensor terminating the tunnels (the tap mirrors'
-    ``remote_ip``). The tunnels start on the compute nodes hosting the sources: the address must
-    be reachable from them, and the sensor must accept GRE (IP protocol 47) from them. The AWS
-    facade's ``network_interface_id``, by address."""
-    port_id: pulumi.Input[str]
-    """``tap_service``: the sensor's existing monitor port (UUID). TaaS needs its port security
-    off; cloudtap checks that at preview with one Neutron call when the id is plain text
-    (``openstack port set --no-security-group --disable-port-security <id>`` turns it off)."""
-    monitor_port: MonitorPortArgs
-    """``tap_service``: create the monitor port, port security off (see
-    :class:`MonitorPortArgs`)."""
-
-
-class MirrorSourceArgs(TypedDict, total=False):
-    """One source: an existing Neutron port."""
-
-    name: str
-    """Stable key in its child's name (``{component}-{name}``) and, for ``tap_mirror``, of its
-    tunnel ids. 1-63 letters, digits, '.', '_' or '-'. Default: ``port_id``. Required when
-    ``port_id`` is a ``pulumi.Output``."""
-    port_id: pulumi.Input[str]
-    """Required. Neutron id (UUID) of the port whose packets are copied (a VM's port)."""
-    direction: str
-    """``"IN"``, ``"OUT"`` or ``"BOTH"``. Default: the session's ``direction``."""
-    vlan_filter: str
-    """``tap_service`` only: VLAN ids such as ``"1-5,9"``. Default: the session's."""
-
-
-class MirrorSessionArgs(TypedDict, total=False):
-    """Arguments of :class:`MirrorSession`. ``target`` and ``sources`` are required."""
-
-    target: MirrorTargetArgs
-    """Required. Exactly one field, the one ``backend`` uses."""
-    sources: Sequence[MirrorSourceArgs]
-    """Required, at least one; no port twice, never the monitor port."""
-    method: str
-    """``"native"`` (default; the only method for now). ``"auto"`` and ``"gateway"`` need the
-    OpenStack monitored network's gateway, which comes in a later issue, and are refused."""
-    backend: str
-    """``"tap_mirror"`` (default) or ``"tap_service"``; see :class:`MirrorBackend`."""
-    direction: str
-    """What each source copies: ``"IN"`` (what the port receives), ``"OUT"`` (what it sends) or
-    ``"BOTH"`` (default). A tap mirror makes one tunnel per direction."""
-    mirror_type: str
-    """``tap_mirror`` only: ``"gre"`` (default; 32-bit keys) or ``"erspanv1"`` (ERSPAN type II,
-    10-bit session ids: at most 511 sources from id 1)."""
-    first_tunnel_id: int
-    """``tap_mirror`` only: the first tunnel id of this session's block. Default 1. Neutron wants
-    every tap mirror of the project on distinct ids: give each stack or session of one project
-    its own block (this one uses ``first_tunnel_id`` to ``first_tunnel_id + 2 * sources - 1``)."""
-    vlan_filter: str
-    """``tap_service`` only: copy only these VLANs, such as ``"1-5,9"`` (needs the
-    ``taas-vlan-filter`` extension). Default: all traffic."""
-    cloud: str
-    """Entry of clouds.yaml for the tap service and flows and the preview-time port check.
-    Default: ``OS_CLOUD`` / the ``OS_*`` variables (the program passes ``openstack:cloud``).
-    Tap mirrors and the monitor port use the pulumi-openstack provider's configuration."""
-
-
-FIELDS: Final = frozenset(MirrorSessionArgs.__annotations__)
-TARGET_FIELDS: Final = tuple(MirrorTargetArgs.__annotations__)
-MONITOR_PORT_FIELDS: Final = frozenset(MonitorPortArgs.__annotations__)
-SOURCE_FIELDS: Final = frozenset(MirrorSourceArgs.__annotations__)
-
 _NO_GATEWAY_YET = (
     "the OpenStack monitored network (with the gateway that copies what Tap-as-a-Service cannot) "
-    "comes in a later issue"
+    "is not built by cloudtap yet"
 )
 # Fields of the AWS facade a user may carry over, with why OpenStack has no such thing.
 _NOT_ON_OPENSTACK: Final = {
@@ -229,7 +142,7 @@ def _is_deferred(value: Any) -> bool:
     return isinstance(value, pulumi.Output) or hasattr(value, "__await__")
 
 
-class MirrorSession(pulumi.ComponentResource):
+class OpenStackMirrorSession(mirror_session.MirrorSession):
     """Copies of every source port's packets, by OpenStack Tap-as-a-Service, to one sensor.
 
     Children: ``tap_mirror``: one ``TaasTapMirrorV2`` ``{name}-{source}`` per source.
@@ -269,11 +182,13 @@ class MirrorSession(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         connect: ConnectFn | None = None,
+        cloud: str | None = None,
     ) -> None:
         """``connect``: opens the connection for the preview-time check of an existing monitor
         port (default: clouds.yaml entry ``cloud``, else ``OS_*``). The tap service and flows'
         provider always connects that default way: it is pickled into the stack's state and run
         by the engine later."""
+        mirror_session.check_backend_cloud(cloud, Cloud.OPENSTACK)
         # Every check (and the monitor port's lookup) before the first registration.
         planned = _plan(name, args, connect if connect is not None else connect_from_config)
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -301,12 +216,9 @@ class MirrorSession(pulumi.ComponentResource):
         else:
             self._build_tap_service(name, planned)
         self.sessions = {**self.tap_mirrors, **self.tap_flows}
-        self.register_outputs(
+        self._register_results(
             {
                 "backend": planned.backend.value,
-                "session_count": len(self.sessions),
-                "native_sources": self.native_sources,
-                "gateway_sources": self.gateway_sources,
                 "tunnel_ids": self.tunnel_ids,
                 "tap_service_id": self.tap_service.id if self.tap_service is not None else None,
                 "monitor_port_id": self.monitor_port_id,
@@ -443,10 +355,7 @@ def _plan(name: str, args: Any, connect: ConnectFn) -> _OpenStackMirrorPlan:
     raw: Any = args
     if not isinstance(raw, Mapping):
         raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    for field, expected in _NOT_ON_OPENSTACK.items():
-        if field in raw:
-            raise CloudtapInputError(field, raw[field], expected)
-    reject_unknown_fields(raw, FIELDS, "")
+    reject_fields_of_other_clouds(raw, Cloud.OPENSTACK, reasons=_NOT_ON_OPENSTACK)
     method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
     if method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(
@@ -843,7 +752,6 @@ def _reason(
     return tap_mirror if backend is MirrorBackend.TAP_MIRROR else tap_flow
 
 
-# Names under which ``components`` exports this facade next to the AWS one.
-OpenStackMirrorSession = MirrorSession
-OpenStackMirrorSessionArgs = MirrorSessionArgs
-OpenStackMirrorBackend = MirrorBackend
+MirrorSession = OpenStackMirrorSession
+"""This class's name before every cloud shared :class:`components.MirrorSession`: programs that
+import it from here keep working."""
