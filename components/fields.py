@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from .errors import CloudtapInputError
 
@@ -17,6 +19,26 @@ def reject_unknown_fields(args: Mapping[str, Any], known: Iterable[str], where: 
             raise CloudtapInputError(
                 f"{where}.{key}" if where else str(key), key, f"one of the fields {allowed}"
             )
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(field: str, value: Any, enum: type[E], note: str = "") -> E:
+    """The member of ``enum`` whose value ``value`` is; else an error listing every value."""
+    try:
+        return enum(value)
+    except ValueError:
+        expected = f"one of {[member.value for member in enum]}"
+        raise CloudtapInputError(field, value, f"{expected} {note}" if note else expected) from None
+
+
+def is_deferred(value: Any) -> bool:
+    """A value known only once deployed: a ``pulumi.Output`` (or another awaitable) from the same
+    program. The cloud checks it then; cloudtap checks every plain value at preview."""
+    # Without pulumi loaded no Output can exist, and this module stays free of the SDK.
+    pulumi = sys.modules.get("pulumi")
+    return (pulumi is not None and isinstance(value, pulumi.Output)) or hasattr(value, "__await__")
 
 
 def parse_network(field: str, value: Any) -> ipaddress.IPv4Network:

@@ -17,14 +17,15 @@ Two rules keep every packet copied once:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from .errors import CloudtapInputError
-from .fields import parse_int, parse_network
-from .mirroring import GENEVE_PORT, VXLAN_PORT, MirrorMethod
+from .fields import parse_enum, parse_int, parse_network
+from .mirroring import GENEVE_PORT, VXLAN_PORT, GatewayMirror, MirrorMethod
+from .network_plan import NetworkPlan, Tier
 from .shapes import check_source_name
 
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
@@ -125,12 +126,7 @@ class SourceDecision:
 
 
 def parse_method(value: Any, field: str = "method") -> MirrorMethod:
-    try:
-        return MirrorMethod(value if value is not None else MirrorMethod.AUTO.value)
-    except ValueError:
-        raise CloudtapInputError(
-            field, value, f"one of {[m.value for m in MirrorMethod]}"
-        ) from None
+    return parse_enum(field, value if value is not None else MirrorMethod.AUTO.value, MirrorMethod)
 
 
 def parse_source_name(field: str, value: Any) -> str:
@@ -139,19 +135,28 @@ def parse_source_name(field: str, value: Any) -> str:
 
 
 def decide(
-    method: MirrorMethod, source: MirrorSource, mirrorable: bool, reason: str
+    method: MirrorMethod,
+    source: MirrorSource,
+    mirrorable: bool,
+    reason: str,
+    field: str = "method",
 ) -> SourceDecision:
     """Native where the cloud can mirror the source (``auto``/``native``), else the gateway.
 
-    ``native`` with a source the cloud cannot mirror is the caller's error to raise (with the
-    cloud's named exception); here it is simply not offered.
+    ``native`` with a source the cloud cannot mirror is refused here, naming ``field``; a cloud
+    with a more specific error (AWS's ``NonMirrorableInstanceType``) raises it before.
     """
     if method is MirrorMethod.GATEWAY:
         return SourceDecision(source, MirrorMethod.GATEWAY, "method is gateway")
     if mirrorable:
         return SourceDecision(source, MirrorMethod.NATIVE, reason)
     if method is MirrorMethod.NATIVE:
-        raise ValueError(f"{source.label} cannot be mirrored natively: {reason}")
+        raise CloudtapInputError(
+            field,
+            source.label,
+            f"a source the cloud's own mirroring can copy, because method is native: {reason}; "
+            "use method auto or gateway to copy it at the gateway",
+        )
     return SourceDecision(source, MirrorMethod.GATEWAY, reason)
 
 
@@ -311,3 +316,85 @@ def plan_filter_rules(
             "accept-all", 100, Action.ACCEPT, ANYWHERE, "cloudtap: copy everything else"
         )
     return tuple(rules)
+
+
+# -- what the gateway mirror covers ---------------------------------------------------------
+
+
+def check_gateway_mirror_on(field: str, label: str, plan: NetworkPlan | None) -> GatewayMirror:
+    """A source copied by the gateway needs the network's gateway mirror.
+
+    The messages name AWS's ``MonitoredVpc``, the one monitored network cloudtap builds today."""
+    if plan is None:
+        raise CloudtapInputError(
+            "network",
+            None,
+            f"the MonitoredVpc whose gateway copies {label} ({field} goes through the gateway "
+            "mirror); pass network and set gateway_mirror on it",
+        )
+    if plan.gateway_mirror is None:
+        raise CloudtapInputError(
+            "network.gateway_mirror",
+            None,
+            f"the gateway mirror turned on, because {label} ({field}) is copied by the gateway: "
+            "set gateway_mirror on the MonitoredVpc (gateway_mirror: {} for the defaults)",
+        )
+    return plan.gateway_mirror
+
+
+def check_behind_gateway(
+    field: str, address: ipaddress.IPv4Address | None, plan: NetworkPlan
+) -> None:
+    """A gateway-mirrored source must be in the private tier, whose traffic crosses the gateway."""
+    if address is None:
+        return
+    tier = plan.tier_of(address)
+    if tier is not Tier.PRIVATE:
+        where = f"the {tier.value} tier" if tier is not None else "outside the monitored network"
+        raise CloudtapInputError(
+            field,
+            str(address),
+            f"an interface in the private tier ({', '.join(map(str, plan.cidrs(Tier.PRIVATE)))}), "
+            f"whose traffic crosses the gateway; this one is in {where}, so the gateway never "
+            "sees it",
+        )
+
+
+def copied_by_gateway(interface: MirrorInterface, plan: NetworkPlan | None) -> bool:
+    """Whether the gateway mirror already copies this interface's north-south traffic.
+
+    Interfaces given by id have no known address: they are taken to be in the private tier,
+    cloudtap's place for workloads (the preview line says "east-west only").
+    """
+    if plan is None or plan.gateway_mirror is None:
+        return False
+    if interface.address is None:
+        return True
+    return plan.tier_of(interface.address) in (Tier.PRIVATE, Tier.MONITOR)
+
+
+def plan_health_checks(
+    raw: Mapping[str, Any], presets: Sequence[FilterPreset], plan: NetworkPlan | None
+) -> tuple[tuple[ipaddress.IPv4Network, ...], int | None]:
+    """``health_check_cidrs`` and ``health_check_port`` of the ``drop_health_checks`` preset:
+    refused without it; the cidrs default to the network's public tier, where load balancers
+    live."""
+    wanted = FilterPreset.DROP_HEALTH_CHECKS in presets
+    for field in ("health_check_cidrs", "health_check_port"):
+        if raw.get(field) is not None and not wanted:
+            raise CloudtapInputError(
+                field, raw[field], "no value unless filter_presets has drop_health_checks"
+            )
+    if not wanted:
+        return (), None
+    port = parse_health_check_port(raw.get("health_check_port"))
+    if raw.get("health_check_cidrs") is not None:
+        return parse_health_check_cidrs(raw["health_check_cidrs"]), port
+    if plan is None:
+        raise CloudtapInputError(
+            "health_check_cidrs",
+            None,
+            "the networks your load balancers live in, or network (whose public tier is the "
+            "default) when filter_presets has drop_health_checks",
+        )
+    return tuple(ipaddress.collapse_addresses(plan.cidrs(Tier.PUBLIC))), port

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from .errors import CloudtapInputError
-from .fields import parse_host_in, reject_unknown_fields
+from .fields import parse_enum, parse_host_in, reject_unknown_fields
 
 VXLAN_PORT = 4789
 GENEVE_PORT = 6081
@@ -110,11 +110,6 @@ def plan_gateway_mirror(
         else parse_host_in(f"{field}.sensor_address", text, monitor_subnets, "monitor")
     )
     mode_text = args.get("mode", GatewayMirrorMode.VXLAN.value)
-    try:
-        mode = GatewayMirrorMode(mode_text)
-    except ValueError:
-        raise CloudtapInputError(
-            f"{field}.mode", mode_text, f"one of {[m.value for m in GatewayMirrorMode]}"
-        ) from None
+    mode = parse_enum(f"{field}.mode", mode_text, GatewayMirrorMode)
     vni = parse_vni(f"{field}.vni", args.get("vni", DEFAULT_GATEWAY_VNI))
     return GatewayMirror(address, mode, vni)

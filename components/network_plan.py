@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from .errors import CloudtapInputError
-from .fields import parse_host_in, parse_int, parse_network, reject_unknown_fields
+from .fields import parse_enum, parse_host_in, parse_int, parse_network, reject_unknown_fields
 from .mirroring import GatewayMirror, GatewayMirrorArgs, plan_gateway_mirror
 
 DEFAULT_CIDR_BLOCK = "10.0.0.0/16"
@@ -208,12 +208,7 @@ def _port_forward(
         raise CloudtapInputError(field, raw, "a mapping with public_port and private_host")
     reject_unknown_fields(raw, _PORT_FORWARD_FIELDS, field)
     protocol_text = raw.get("protocol", Protocol.TCP.value)
-    try:
-        protocol = Protocol(protocol_text)
-    except ValueError:
-        raise CloudtapInputError(
-            f"{field}.protocol", protocol_text, f"one of {[p.value for p in Protocol]}"
-        ) from None
+    protocol = parse_enum(f"{field}.protocol", protocol_text, Protocol)
     if "public_port" not in raw:
         raise CloudtapInputError(f"{field}.public_port", None, "a port from 1 to 65535")
     public_port = parse_int(f"{field}.public_port", raw["public_port"], 1, 65535)

@@ -22,7 +22,7 @@ from .cloud_config import (
     render_settings_file,
 )
 from .errors import CloudtapInputError
-from .fields import parse_int, parse_network, reject_unknown_fields
+from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
 
@@ -97,12 +97,7 @@ def plan_sensor(
     feeds_raw = _string_list("feeds", args.get("feeds", [e.value for e in Encapsulation]))
     feeds: list[Encapsulation] = []
     for index, text in enumerate(feeds_raw):
-        try:
-            feed = Encapsulation(text)
-        except ValueError:
-            raise CloudtapInputError(
-                f"feeds[{index}]", text, f"one of {[e.value for e in Encapsulation]}"
-            ) from None
+        feed = parse_enum(f"feeds[{index}]", text, Encapsulation)
         if feed not in feeds:
             feeds.append(feed)
     if not feeds:
@@ -181,11 +176,6 @@ DEFAULT_LOG_DEVICE = "/dev/sdf"
 Amazon Linux 2023's udev rules link it to the NVMe device of Nitro instances."""
 LOG_MOUNT_OPTIONS = "defaults,nofail,x-systemd.device-timeout=30s"
 """``nofail``: a sensor whose log volume is missing still boots and captures."""
-
-
-def feeder_interface(plan: SensorPlan) -> str:
-    """The end of the capture veth that decapsulated frames are written into."""
-    return plan.capture_interface + FEEDER_SUFFIX
 
 
 def render_settings(plan: SensorPlan) -> str:

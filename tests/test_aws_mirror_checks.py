@@ -11,8 +11,6 @@ from components.aws.discovery import Listener
 from components.aws.mirror_checks import (
     TargetChoice,
     TargetKind,
-    check_behind_gateway,
-    check_gateway_mirror_on,
     check_gateway_target,
     check_instance_type,
     check_nlb_listeners,
@@ -234,24 +232,6 @@ def test_an_interface_target_takes_ten_sources_and_a_hundred_at_most() -> None:
     assert (
         check_sources_per_target(TargetChoice(TargetKind.NETWORK_LOAD_BALANCER, NLB), 5000) is None
     )
-
-
-def test_gateway_sources_need_the_network_and_its_gateway_mirror() -> None:
-    with pytest.raises(CloudtapInputError) as error:
-        check_gateway_mirror_on("sources[0]", "i-0abc", None)
-    expect(error, "network", "set gateway_mirror")
-    with pytest.raises(CloudtapInputError) as error:
-        check_gateway_mirror_on("sources[0]", "i-0abc", plan_network({}))
-    expect(error, "network.gateway_mirror", "set gateway_mirror on the MonitoredVpc")
-
-
-def test_gateway_sources_must_live_in_the_private_tier() -> None:
-    plan = plan_network({"gateway_mirror": {}})
-    check_behind_gateway("f", ipaddress.IPv4Address("10.0.64.20"), plan)
-    check_behind_gateway("f", None, plan)  # unknown address: not checkable
-    with pytest.raises(CloudtapInputError) as error:
-        check_behind_gateway("sources[0].instance_id", ipaddress.IPv4Address("10.0.0.20"), plan)
-    expect(error, "sources[0].instance_id", "private tier", "the public tier")
 
 
 def test_gateway_sources_need_the_sensor_at_the_gateway_mirrors_address() -> None:

@@ -16,6 +16,8 @@ from components.mirror_plan import (
     FilterScope,
     MirrorInterface,
     MirrorSource,
+    check_behind_gateway,
+    check_gateway_mirror_on,
     decide,
     parse_health_check_cidrs,
     parse_method,
@@ -25,6 +27,7 @@ from components.mirror_plan import (
     preview_line,
 )
 from components.mirroring import MirrorMethod
+from components.network_plan import plan_network
 
 VPC = ipaddress.IPv4Network("10.0.0.0/16")
 WEB = MirrorSource(
@@ -71,7 +74,7 @@ def test_gateway_method_sends_every_source_through_the_gateway() -> None:
 
 
 def test_native_method_never_silently_falls_back() -> None:
-    with pytest.raises(ValueError, match="cannot be mirrored natively"):
+    with pytest.raises(CloudtapInputError, match="because method is native: t2"):
         decide(MirrorMethod.NATIVE, LEGACY, False, "t2")
 
 
@@ -197,3 +200,27 @@ def test_presets_and_health_check_networks_are_parsed_with_named_errors() -> Non
     )
     with pytest.raises(CloudtapInputError, match=r"^health_check_cidrs\[0\]: got '0\.0\.0\.0/0'"):
         parse_health_check_cidrs(["0.0.0.0/0"])
+
+
+def expect(error: pytest.ExceptionInfo[CloudtapInputError], field: str, *parts: str) -> None:
+    assert error.value.field == field
+    for part in parts:
+        assert part in error.value.expected
+
+
+def test_gateway_sources_need_the_network_and_its_gateway_mirror() -> None:
+    with pytest.raises(CloudtapInputError) as error:
+        check_gateway_mirror_on("sources[0]", "i-0abc", None)
+    expect(error, "network", "set gateway_mirror")
+    with pytest.raises(CloudtapInputError) as error:
+        check_gateway_mirror_on("sources[0]", "i-0abc", plan_network({}))
+    expect(error, "network.gateway_mirror", "set gateway_mirror on the MonitoredVpc")
+
+
+def test_gateway_sources_must_live_in_the_private_tier() -> None:
+    plan = plan_network({"gateway_mirror": {}})
+    check_behind_gateway("f", ipaddress.IPv4Address("10.0.64.20"), plan)
+    check_behind_gateway("f", None, plan)  # unknown address: not checkable
+    with pytest.raises(CloudtapInputError) as error:
+        check_behind_gateway("sources[0].instance_id", ipaddress.IPv4Address("10.0.0.20"), plan)
+    expect(error, "sources[0].instance_id", "private tier", "the public tier")

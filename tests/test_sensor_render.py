@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from components import sensor
-from components.cloud_config import NET_LIBRARY_PATH, written_files
+from components.cloud_config import NET_LIBRARY_PATH, asset_text, written_files
 from components.errors import CloudtapInputError
 from tests.cloud_init import assert_valid_cloud_config
 from tests.shell import assert_passes_shellcheck, write_rendered
@@ -140,8 +140,9 @@ def test_a_log_device_that_is_not_a_device_path_is_refused() -> None:
         sensor.render_cloud_config(plan(log_volume=True), log_device="sdf")
 
 
-def test_the_feeder_end_is_named_after_the_capture_interface() -> None:
-    assert sensor.feeder_interface(plan({"capture_interface": "ids0"})) == "ids0-tx"
+def test_the_script_names_the_feeder_end_with_the_suffix_the_name_check_leaves_room_for() -> None:
+    script = asset_text("sensor", "cloudtap-sensor.sh")
+    assert f'FEEDER="$CAPTURE_INTERFACE{sensor.FEEDER_SUFFIX}"' in script
 
 
 def test_sensor_script_is_valid_bash() -> None:

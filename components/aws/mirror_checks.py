@@ -16,17 +16,15 @@ expects. The limits are AWS's (Traffic Mirroring guide, "Traffic Mirroring quota
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from ..errors import CloudtapInputError
-from ..fields import parse_int, reject_unknown_fields
+from ..fields import is_deferred, parse_int, reject_unknown_fields
 from ..mirror_plan import FilterRule, parse_source_name
 from ..mirroring import VXLAN_PORT, GatewayMirror, parse_vni
-from ..network_plan import NetworkPlan, Tier
 from ..shapes import (
     ENI_ID_EXAMPLE,
     LOAD_BALANCER_ARN_EXAMPLE,
@@ -94,13 +92,6 @@ def _is_plain(value: Any) -> bool:
     return isinstance(value, str)
 
 
-def _deferred(value: Any) -> bool:
-    # A pulumi.Output (or any awaitable input) from the same program: checked by AWS, not here.
-    return not isinstance(value, (str, bytes, int, float, bool, Mapping, Sequence)) and (
-        value is not None
-    )
-
-
 def check_target(value: Any, sensor_type: type | tuple[type, ...]) -> TargetChoice:
     """Exactly one of ``sensor``, ``network_interface_id``, ``network_load_balancer_arn`` and
     ``gateway_load_balancer_endpoint_id``."""
@@ -124,7 +115,7 @@ def check_target(value: Any, sensor_type: type | tuple[type, ...]) -> TargetChoi
         if not isinstance(target, sensor_type):
             raise CloudtapInputError(field, target, "a cloudtap Sensor component")
         return TargetChoice(kind, target)
-    if _deferred(target):
+    if is_deferred(target):
         return TargetChoice(kind, target)
     check, example = {
         TargetKind.NETWORK_INTERFACE: (check_eni_id, ENI_ID_EXAMPLE),
@@ -223,7 +214,7 @@ def _source(index: int, raw: Any, unlisted_instance_types: Collection[str]) -> S
     for position, eni in enumerate(ids_raw):
         if _is_plain(eni):
             check_eni_id(f"{field}.network_interface_ids[{position}]", eni)
-        elif not _deferred(eni):
+        elif not is_deferred(eni):
             raise CloudtapInputError(
                 f"{field}.network_interface_ids[{position}]", eni, "an interface id"
             )
@@ -379,43 +370,6 @@ def check_nlb_listeners(field: str, arn: str, listeners: Sequence[Listener]) -> 
         f"a Network Load Balancer with a UDP (or TCP_UDP) listener on port {VXLAN_PORT}, which "
         f"mirrored VXLAN arrives on (found {found}); without it AWS drops the copies silently",
     )
-
-
-def check_gateway_mirror_on(field: str, label: str, plan: NetworkPlan | None) -> GatewayMirror:
-    """A source copied by the gateway needs the network's gateway mirror."""
-    if plan is None:
-        raise CloudtapInputError(
-            "network",
-            None,
-            f"the MonitoredVpc whose gateway copies {label} ({field} goes through the gateway "
-            "mirror); pass network and set gateway_mirror on it",
-        )
-    if plan.gateway_mirror is None:
-        raise CloudtapInputError(
-            "network.gateway_mirror",
-            None,
-            f"the gateway mirror turned on, because {label} ({field}) is copied by the gateway: "
-            "set gateway_mirror on the MonitoredVpc (gateway_mirror: {} for the defaults)",
-        )
-    return plan.gateway_mirror
-
-
-def check_behind_gateway(
-    field: str, address: ipaddress.IPv4Address | None, plan: NetworkPlan
-) -> None:
-    """A gateway-mirrored source must be in the private tier, whose traffic crosses the gateway."""
-    if address is None:
-        return
-    tier = plan.tier_of(address)
-    if tier is not Tier.PRIVATE:
-        where = f"the {tier.value} tier" if tier is not None else "outside the monitored network"
-        raise CloudtapInputError(
-            field,
-            str(address),
-            f"an interface in the private tier ({', '.join(map(str, plan.cidrs(Tier.PRIVATE)))}), "
-            f"whose traffic crosses the gateway; this one is in {where}, so the gateway never "
-            "sees it",
-        )
 
 
 def check_gateway_target(target: TargetChoice, mirror: GatewayMirror) -> str | None:

@@ -28,7 +28,6 @@ ranges, the target's UDP 4789 listener. Sources given by ``instance_id`` alone a
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,17 +45,19 @@ from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
     SourceDecision,
+    check_behind_gateway,
+    check_gateway_mirror_on,
+    copied_by_gateway,
     decide,
-    parse_health_check_cidrs,
-    parse_health_check_port,
     parse_method,
     parse_presets,
     plan_filter_rules,
+    plan_health_checks,
     preview_line,
 )
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud, MonitoredNetwork
-from ..network_plan import NetworkPlan, Tier
+from ..network_plan import NetworkPlan
 from ..shapes import UNLISTED_INSTANCE_TYPES
 from .discovery import AwsClients, mirrorable_interfaces
 from .mirror_args import (
@@ -66,8 +67,6 @@ from .mirror_checks import (
     SourceSpec,
     TargetChoice,
     TargetKind,
-    check_behind_gateway,
-    check_gateway_mirror_on,
     check_gateway_target,
     check_instance_type,
     check_nlb_listeners,
@@ -257,7 +256,7 @@ def plan_mirror_session(
     vni = check_virtual_network_id(raw.get("virtual_network_id"))
     packet_length = check_packet_length(raw.get("packet_length"))
     presets = parse_presets(raw.get("filter_presets"))
-    health_cidrs, health_port = _health_checks(raw, presets, plan)
+    health_cidrs, health_port = plan_health_checks(raw, presets, plan)
     if FilterPreset.DROP_INTRA_VPC in presets and plan is None:
         raise CloudtapInputError(
             "filter_presets",
@@ -376,30 +375,6 @@ def _gateway_on(plan: NetworkPlan | None) -> bool:
     return plan is not None and plan.gateway_mirror is not None
 
 
-def _health_checks(
-    raw: Mapping[str, Any], presets: Sequence[FilterPreset], plan: NetworkPlan | None
-) -> tuple[tuple[ipaddress.IPv4Network, ...], int | None]:
-    wanted = FilterPreset.DROP_HEALTH_CHECKS in presets
-    for field in ("health_check_cidrs", "health_check_port"):
-        if raw.get(field) is not None and not wanted:
-            raise CloudtapInputError(
-                field, raw[field], "no value unless filter_presets has drop_health_checks"
-            )
-    if not wanted:
-        return (), None
-    port = parse_health_check_port(raw.get("health_check_port"))
-    if raw.get("health_check_cidrs") is not None:
-        return parse_health_check_cidrs(raw["health_check_cidrs"]), port
-    if plan is None:
-        raise CloudtapInputError(
-            "health_check_cidrs",
-            None,
-            "the networks your load balancers live in, or network (whose public tier is the "
-            "default) when filter_presets has drop_health_checks",
-        )
-    return tuple(ipaddress.collapse_addresses(plan.cidrs(Tier.PUBLIC))), port
-
-
 def _resolve_sources(specs: Sequence[SourceSpec], clients: AwsClients) -> list[MirrorSource]:
     lookups = [spec for spec in specs if spec.network_interface_ids is None]
     found = {}
@@ -475,24 +450,11 @@ def _plan_sessions(
                 if spec.network_interface_ids is not None
                 else f"{spec.field}.instance_id"
             )
-            scope = FilterScope.EAST_WEST if _behind_gateway(interface, plan) else FilterScope.ALL
+            scope = FilterScope.EAST_WEST if copied_by_gateway(interface, plan) else FilterScope.ALL
             sessions.append(
                 (field, _Session(f"{name}-{source.name}-{interface.key}", interface, scope, source))
             )
     return sessions
-
-
-def _behind_gateway(interface: MirrorInterface, plan: NetworkPlan | None) -> bool:
-    """Whether the gateway mirror already copies this interface's north-south traffic.
-
-    Interfaces given by id have no known address: they are taken to be in the private tier,
-    cloudtap's place for workloads (the preview line says "east-west only").
-    """
-    if plan is None or plan.gateway_mirror is None:
-        return False
-    if interface.address is None:
-        return True
-    return plan.tier_of(interface.address) in (Tier.PRIVATE, Tier.MONITOR)
 
 
 def _target_inputs(target: TargetChoice) -> dict[str, Any]:

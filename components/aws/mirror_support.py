@@ -44,7 +44,6 @@ RETRIEVED = "2026-11-21"
 LIMITATIONS_URL = (
     "https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-network-limitations.html"
 )
-NITRO_URL = "https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-nitro-instances.html"
 
 # "Traffic Mirroring is available only on the following non-Nitro instance types: C4, D2, G3,
 # G3s, H1, I3, M4, P2, P3, R4, X1, and X1e. Note that this does not include T2 instances."

@@ -34,6 +34,7 @@ from pulumi_azure_native import network
 
 from .. import mirror_session
 from ..errors import CloudtapInputError
+from ..fields import is_deferred
 from ..mirror_args import reject_fields_of_other_clouds
 from ..mirror_plan import (
     MirrorInterface,
@@ -84,10 +85,6 @@ _NOT_ON_AZURE: Final = {
         "as VXLAN to destination_port",
     ),
 }
-
-
-def _is_deferred(value: Any) -> bool:
-    return isinstance(value, pulumi.Output)
 
 
 class AzureMirrorSession(mirror_session.MirrorSession):
@@ -197,7 +194,7 @@ def _plan(args: Any) -> _AzureMirrorPlan:
         for field in ("destination_port", "attach_sources", "tags"):
             if field in raw:
                 vtap_args[field] = raw[field]
-        vtap = plan_virtual_network_tap(vtap_args, is_deferred=_is_deferred)
+        vtap = plan_virtual_network_tap(vtap_args, is_deferred=is_deferred)
     reason = _reason(vtap)
     decisions = tuple(
         decide(MirrorMethod.NATIVE, _mirror_source(source), True, reason) for source in vtap.sources
@@ -222,8 +219,8 @@ def _facade_fields() -> Iterator[None]:
 
 def _target_resource_group(target: Any, location: str) -> Any:
     """The TAP's default resource group: the target's, read from its plain ARM id."""
-    destination = plan_destination(target, location, _is_deferred)
-    if _is_deferred(destination.id):
+    destination = plan_destination(target, location, is_deferred)
+    if is_deferred(destination.id):
         raise CloudtapInputError(
             "resource_group_name",
             None,

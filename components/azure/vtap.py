@@ -18,11 +18,10 @@ package become eager again.)
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 from pulumi_azure_native import network
 
+from ..fields import is_deferred
 from .vtap_checks import (
     DestinationKind,
     VirtualNetworkTapMirrorArgs,
@@ -33,10 +32,6 @@ from .vtap_checks import (
 )
 
 TYPE_TOKEN = "cloudtap:azure:VirtualNetworkTapMirror"
-
-
-def _is_deferred(value: Any) -> bool:
-    return isinstance(value, pulumi.Output)
 
 
 class VirtualNetworkTapMirror(pulumi.ComponentResource):
@@ -58,7 +53,7 @@ class VirtualNetworkTapMirror(pulumi.ComponentResource):
     ) -> None:
         # All checks before the first registration: a wrong id fails the preview with nothing
         # half-created (not even this component).
-        plan = plan_virtual_network_tap(args, is_deferred=_is_deferred)
+        plan = plan_virtual_network_tap(args, is_deferred=is_deferred)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.plan = plan
@@ -67,7 +62,7 @@ class VirtualNetworkTapMirror(pulumi.ComponentResource):
             pulumi.log.warn(warning, resource=self)
 
         destination_id: pulumi.Input[str] = plan.destination.id
-        if _is_deferred(destination_id):
+        if is_deferred(destination_id):
             # Known only after the sensor exists: checked as soon as it is, and before the TAP
             # is created (the TAP waits for this value). Checking creates nothing.
             destination_id = pulumi.Output.from_input(destination_id).apply(

@@ -40,7 +40,7 @@ from openstack import exceptions as sdk_errors
 
 from .. import mirror_session
 from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
+from ..fields import is_deferred, parse_enum, reject_unknown_fields
 from ..mirror_args import reject_fields_of_other_clouds
 from ..mirror_plan import (
     MirrorInterface,
@@ -135,11 +135,6 @@ _ENCAPSULATIONS: Final = {
     MirrorType.ERSPAN_V1: Encapsulation.ERSPAN,
 }
 _TYPE_TEXT: Final = {MirrorType.GRE: "GRE", MirrorType.ERSPAN_V1: "ERSPAN v1"}
-
-
-def _is_deferred(value: Any) -> bool:
-    # A pulumi.Output (or another awaitable input) from the same program: checked when known.
-    return isinstance(value, pulumi.Output) or hasattr(value, "__await__")
 
 
 class OpenStackMirrorSession(mirror_session.MirrorSession):
@@ -428,7 +423,7 @@ def _plan(name: str, args: Any, connect: ConnectFn) -> _OpenStackMirrorPlan:
                 f"{len(sources)} tap flows: Neutron's default quota is {DEFAULT_TAP_FLOW_QUOTA} "
                 "per project (quota_tap_flow); ask the operator for more before `pulumi up`"
             )
-        if port_id is not None and _is_deferred(port_id):
+        if port_id is not None and is_deferred(port_id):
             warnings.append(
                 "the monitor port is created by this program, so cloudtap cannot check it: "
                 "Tap-as-a-Service needs its port security off (port_security_enabled=False, no "
@@ -465,12 +460,7 @@ def _plan(name: str, args: Any, connect: ConnectFn) -> _OpenStackMirrorPlan:
 
 
 def _parse_backend(value: Any) -> MirrorBackend:
-    try:
-        return MirrorBackend(value)
-    except ValueError:
-        raise CloudtapInputError(
-            "backend", value, f"one of {[b.value for b in MirrorBackend]}"
-        ) from None
+    return parse_enum("backend", value, MirrorBackend)
 
 
 def _mapping(field: str, value: Any, example: str) -> Mapping[str, Any]:
@@ -480,7 +470,7 @@ def _mapping(field: str, value: Any, example: str) -> Mapping[str, Any]:
 
 
 def _uuid_or_deferred(field: str, value: Any, what: str) -> Any:
-    return value if _is_deferred(value) else parse_uuid(field, value, what)
+    return value if is_deferred(value) else parse_uuid(field, value, what)
 
 
 def _parse_target(
@@ -573,7 +563,7 @@ def _parse_sources(
             )
         port = _uuid_or_deferred(f"{where}.port_id", raw["port_id"], "the source port's Neutron id")
         name = raw.get("name")
-        if name is None and _is_deferred(port):
+        if name is None and is_deferred(port):
             raise CloudtapInputError(
                 f"{where}.name",
                 None,

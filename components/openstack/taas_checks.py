@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
+from ..fields import parse_enum, reject_unknown_fields
 from ..shapes import check_text, check_uuid, has_control_character, is_vlan_list
 
 # neutron-lib's VLAN filter pattern alone lets "0-4095" and "9-3" through. 802.1Q reserves VLAN 0
@@ -108,12 +108,7 @@ def parse_uuid(field: str, value: Any, what: str = "a Neutron port id") -> str:
 
 
 def parse_flow_direction(field: str, value: Any) -> FlowDirection:
-    try:
-        return FlowDirection(value)
-    except ValueError:
-        raise CloudtapInputError(
-            field, value, f"one of {[d.value for d in FlowDirection]} (upper case)"
-        ) from None
+    return parse_enum(field, value, FlowDirection, "(upper case)")
 
 
 def parse_vlan_filter(field: str, value: Any) -> str:
@@ -149,10 +144,7 @@ DESCRIPTION_MAX_LENGTH = 1024
 
 
 def parse_mirror_type(field: str, value: Any) -> MirrorType:
-    try:
-        return MirrorType(value)
-    except ValueError:
-        raise CloudtapInputError(field, value, f"one of {[t.value for t in MirrorType]}") from None
+    return parse_enum(field, value, MirrorType)
 
 
 def parse_remote_ip(field: str, value: Any) -> ipaddress.IPv4Address:

@@ -51,7 +51,7 @@ from pulumi.dynamic import (
 from pulumi.runtime.rpc import UNKNOWN
 
 from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
+from ..fields import is_deferred, reject_unknown_fields
 from .taas_checks import check_tap_flow_inputs, check_tap_service_inputs
 
 ConnectFn = Callable[[str | None], Connection]
@@ -365,6 +365,11 @@ class TapFlowProvider(_TaasProvider):
 # --- the resources ------------------------------------------------------------------------------
 
 
+def _is_plain(value: Any) -> bool:
+    # Outputs and awaitables are checked by the provider once known; plain values right away.
+    return not is_deferred(value)
+
+
 class TapServiceArgs(TypedDict, total=False):
     """A Tap-as-a-Service tap service: the port where copies arrive."""
 
@@ -401,11 +406,6 @@ class TapFlowArgs(TypedDict, total=False):
     """At most 1024 characters. Default: empty. Updated in place."""
     cloud: str
     """Entry of clouds.yaml; must be the service's. Default: as for :class:`TapServiceArgs`."""
-
-
-def _is_plain(value: Any) -> bool:
-    # Outputs and awaitables are checked by the provider once known; plain values right away.
-    return not isinstance(value, pulumi.Output) and not hasattr(value, "__await__")
 
 
 def _raise_first(problems: list[CloudtapInputError]) -> None:
