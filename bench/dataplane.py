@@ -21,7 +21,7 @@ ratios (and each of them):
 ``project1500`` the project's rules where the network carries only 1500 bytes to the sensor (as
                rendered for Azure or OpenStack, no ``underlay_mtu``): copies of full-size packets
                travel as IP fragments.
-``naive1500``  the naive mirror the brief measured: no cloudtap mirror, a VXLAN device whose MTU
+``naive1500``  the naive mirror first measured here: no cloudtap mirror, a VXLAN device whose MTU
                derives from a 1500-byte underlay, ``tc ... u32 match u32 0 0 action mirred egress
                mirror dev <vxlan>`` on both directions of the private-facing interface.
 
@@ -276,7 +276,7 @@ class Bench:
             lab.run(host, "ip", "route", "flush", "cache", check=False)
 
     def _naive_mirror(self) -> None:
-        """What the brief measured first: a VXLAN device whose MTU follows its underlay, and a
+        """What was measured first: a VXLAN device whose MTU follows its underlay, and a
         match-all mirror of both directions of the private-facing interface into it."""
         lab, gw, interface = self.lab, Host.GATEWAY, self.private_interface
         mirror = lab.topology.plan.gateway_mirror

@@ -56,7 +56,7 @@ class GatewayMirrorMode(StrEnum):
     """Encapsulated to the sensor's own address (UDP 4789). Required on routed clouds (AWS,
     Azure, OpenStack with port security), where a plain clone never reaches the sensor."""
     TEE = "tee"
-    """A plain clone with the sensor as next hop (the seeds' ``iptables -j TEE``). Only on a
+    """A plain clone with the sensor as next hop (like ``iptables -j TEE``). Only on a
     true layer-2 segment with port security off."""
 
 

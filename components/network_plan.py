@@ -36,7 +36,7 @@ class Tier(StrEnum):
     PRIVATE = "private"
     """Workloads: default route through the gateway, which masquerades and mirrors them."""
     MONITOR = "monitor"
-    """Sensors (the seeds' DMZ): reach the internet through the gateway, never the private tier."""
+    """Sensors (a DMZ): reach the internet through the gateway, never the private tier."""
     MANAGEMENT = "management"
     """Out-of-band administration: nothing routes to or from the other tiers."""
 
@@ -54,7 +54,7 @@ class Protocol(StrEnum):
 
 
 class PortForwardArgs(TypedDict, total=False):
-    """A service published through the gateway (seed 004's DNAT)."""
+    """A service published through the gateway (DNAT on its public address)."""
 
     protocol: str
     """``"tcp"`` (default) or ``"udp"``."""

@@ -45,9 +45,9 @@ from .validation import (
 TYPE_TOKEN = "cloudtap:aws:Sensor"
 # Network-optimized Nitro v3 ("n": up to 25 Gbit/s, a higher baseline than c5.large), on no
 # Traffic Mirroring exclusion list, so its interface is a valid mirror target *and* a valid
-# source. Seed 002 sizes a sensor at ~2 Gbit/s of feeds; copies count twice against bandwidth.
+# source. A sensor handles about 2 Gbit/s of feeds; copies count twice against bandwidth.
 DEFAULT_INSTANCE_TYPE = "c5n.large"
-# Seed 002: "at least 500 GB" for logs. gp3 volumes go up to 16 TiB.
+# IDS logs of a busy sensor fill hundreds of gigabytes; gp3 volumes go up to 16 TiB.
 RECOMMENDED_LOG_VOLUME_GB = 500
 MAX_LOG_VOLUME_GB = 16_384
 # Where the log volume is attached, and where the boot files look for it. Nitro instances expose
@@ -87,7 +87,7 @@ class AwsSensorArgs(SensorArgs, total=False):
     when the sensor is first created (a newer image does not replace a running sensor)."""
     log_volume_size_gb: int
     """Size of an extra encrypted gp3 volume for logs, mounted at ``log_mount_point``, 1-16384.
-    Default: none (logs stay on the root volume). Seed 002 recommends at least 500."""
+    Default: none (logs stay on the root volume). At least 500 is recommended."""
     key_name: pulumi.Input[str]
     """EC2 key pair for SSH. Default: none (SSM Session Manager). SSH is open only from the
     network's ``management_cidrs``."""

@@ -23,7 +23,7 @@
 #          Never copied: the gateway's own traffic (to or from its addresses), anything to or
 #          from the monitor tier (the sensor and the feed itself), and nothing is ever received
 #          through the VXLAN device. Needs Linux 5.16 or newer (netdev egress hook).
-#   tee    plain clones with the sensor as next hop (`dup to`, the seeds' iptables TEE): only on
+#   tee    plain clones with the sensor as next hop (`dup to`, like iptables' TEE target): only on
 #          a true layer-2 segment; routed clouds (AWS, Azure, OpenStack with port security) drop
 #          them. Clones taken before routing carry a TTL one lower than the original.
 # A copy that cannot be delivered (sensor down, no ARP answer) is dropped on its own: the
@@ -136,7 +136,7 @@ render_ruleset() {
     for forward in $PORT_FORWARDS; do
         IFS=: read -r protocol public_port host private_port <<<"$forward"
         # Only traffic from outside the network, addressed to this gateway: without the source
-        # exclusion the private hosts' own outbound traffic to this port would loop back (seed 004).
+        # exclusion the private hosts' own outbound traffic to this port would loop back to the server.
         echo "        iifname \"$WAN\" ip saddr != $NETWORK_CIDR fib daddr type local" \
             "$protocol dport $public_port dnat to $host:$private_port" \
             "comment \"$(port_forward_comment "$protocol" "$public_port" "$host" "$private_port")\""
