@@ -6,8 +6,10 @@ gateway behaves the same wherever it runs (and the lab runs exactly these files)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 
 from .cloud_config import (
     SettingsLine,
@@ -39,6 +41,27 @@ SETTINGS_KEYS = (
     "MIRROR_UNDERLAY_MTU",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
+
+
+_COMMENT_LINE = re.compile(r'readonly COMMENT_([A-Z_]+)="([^"$`\\]*)"')
+
+
+@functools.cache
+def rule_comments() -> Mapping[str, str]:
+    """The comment of each rule the gateway installs, by name (``MASQUERADE``, ``ISOLATE``, ...).
+
+    Read from the gateway script, where they are defined once: ``check``, the namespace lab and
+    the tests all find rules by these strings.
+    """
+    found = dict(_COMMENT_LINE.findall(asset_text("gateway", "cloudtap-gateway.sh")))
+    if not found:
+        raise RuntimeError("cloudtap-gateway.sh defines no COMMENT_ lines")
+    return found
+
+
+def port_forward_comment(protocol: str, public_port: int, host: str, private_port: int) -> str:
+    """The comment of one port forward's DNAT rule, as the script writes it."""
+    return f"{rule_comments()['FORWARD']} {protocol}/{public_port} to {host}:{private_port}"
 
 
 def _words(cidrs: Iterable[ipaddress.IPv4Network]) -> str:

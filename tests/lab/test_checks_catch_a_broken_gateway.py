@@ -11,11 +11,12 @@ from contextlib import contextmanager
 
 import pytest
 
+from components import gateway
 from components.lab import Host, Lab, Status, checks
 
 pytestmark = pytest.mark.lab
 
-FORWARD_COMMENT = "cloudtap: forward tcp/3389 to 10.0.64.10:3389"
+FORWARD_COMMENT = gateway.port_forward_comment("tcp", 3389, "10.0.64.10", 3389)
 
 
 @contextmanager

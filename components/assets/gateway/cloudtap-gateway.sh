@@ -3,6 +3,9 @@
 #
 #   cloudtap-gateway apply   enable forwarding, (re)install cloudtap's nftables table, verify
 #   cloudtap-gateway check   verify only; exit 1 and say why if anything is missing
+#   cloudtap-gateway render [--wan IF --mirrored "IF..." --own-addresses "ADDRESS..."]
+#                            print the nftables rule set; with the options, for the host they
+#                            describe instead of this one (no root or nft needed)
 #
 # Settings come from a small key=value file (CLOUDTAP_GATEWAY_CONF, default
 # /etc/cloudtap/gateway.conf) that cloudtap renders, read as data (read_settings) and checked key
@@ -42,6 +45,18 @@ readonly SETTINGS_KEYS=(
     NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS PORT_FORWARDS
     MIRROR_MODE MIRROR_SENSOR MIRROR_VNI MIRROR_VXLAN_PORT MIRROR_UNDERLAY_MTU
 )
+
+# Each rule's comment, by which `check`, the namespace lab and the tests find it. Defined here
+# only: components/gateway.py reads these lines for the Python side.
+readonly COMMENT_MASQUERADE="cloudtap: masquerade"
+readonly COMMENT_ISOLATE="cloudtap: isolate private tier"
+readonly COMMENT_REPLIES="cloudtap: replies"
+readonly COMMENT_PORT_FORWARDS="cloudtap: port forwards"
+readonly COMMENT_EGRESS="cloudtap: egress"
+readonly COMMENT_FORWARD="cloudtap: forward" # + " PROTOCOL/PORT to HOST:PORT"
+readonly COMMENT_SENT="cloudtap: copy what private hosts send through" # + " DEVICE" (or tee)
+readonly COMMENT_RECEIVED="cloudtap: copy what private hosts receive through" # + " DEVICE"
+readonly COMMENT_MIRROR_DEVICE="cloudtap: the mirror only sends; VXLAN sent to this gateway goes nowhere"
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
 # interface_in, route_device, link_mtu, ...).
@@ -91,11 +106,11 @@ named_set() { # named_set NAME CIDR... ; an empty set has no elements line
 }
 
 port_forward_comment() { # protocol public_port host private_port
-    echo "cloudtap: forward $1/$2 to $3:$4"
+    echo "$COMMENT_FORWARD $1/$2 to $3:$4"
 }
 
-sent_comment() { echo "cloudtap: copy what private hosts send through $1"; }
-received_comment() { echo "cloudtap: copy what private hosts receive through $1"; }
+sent_comment() { echo "$COMMENT_SENT $1"; }
+received_comment() { echo "$COMMENT_RECEIVED $1"; }
 
 quoted_names() { # quoted_names NAME... -> "a", "b"
     local name quoted=()
@@ -145,15 +160,15 @@ render_ruleset() {
     echo "    chain outbound_snat {"
     echo "        type nat hook postrouting priority srcnat; policy accept;"
     echo "        oifname \"$WAN\" ip saddr @egress ip daddr != $NETWORK_CIDR masquerade" \
-        "comment \"cloudtap: masquerade\""
+        "comment \"$COMMENT_MASQUERADE\""
     echo "    }"
     echo "    chain forwarding {"
     echo "        type filter hook forward priority filter; policy drop;"
-    echo "        ip saddr @isolated ip daddr @private drop comment \"cloudtap: isolate private tier\""
-    echo "        ip saddr @private ip daddr @isolated drop comment \"cloudtap: isolate private tier\""
-    echo "        ct state established,related accept comment \"cloudtap: replies\""
-    echo "        ct status dnat accept comment \"cloudtap: port forwards\""
-    echo "        ip saddr @egress ip daddr != $NETWORK_CIDR accept comment \"cloudtap: egress\""
+    echo "        ip saddr @isolated ip daddr @private drop comment \"$COMMENT_ISOLATE\""
+    echo "        ip saddr @private ip daddr @isolated drop comment \"$COMMENT_ISOLATE\""
+    echo "        ct state established,related accept comment \"$COMMENT_REPLIES\""
+    echo "        ct status dnat accept comment \"$COMMENT_PORT_FORWARDS\""
+    echo "        ip saddr @egress ip daddr != $NETWORK_CIDR accept comment \"$COMMENT_EGRESS\""
     echo "    }"
     if [ "$MIRROR_MODE" = tee ]; then render_tee_chains; fi
     echo "}"
@@ -170,11 +185,11 @@ render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy 
     echo "    set not_copied {"
     echo "        type ipv4_addr; flags interval; auto-merge"
     # shellcheck disable=SC2046,SC2086
-    echo "        elements = { $(elements $(own_addresses) $MONITOR_CIDRS) }"
+    echo "        elements = { $(elements $OWN_ADDRESSES $MONITOR_CIDRS) }"
     echo "    }"
     echo "    chain mirror_device_in {"
     echo "        type filter hook ingress device \"$MIRROR_DEVICE\" priority filter; policy drop;"
-    echo "        comment \"cloudtap: the mirror only sends; VXLAN sent to this gateway goes nowhere\""
+    echo "        comment \"$COMMENT_MIRROR_DEVICE\""
     echo "    }"
     for device in $MIRRORED; do
         index=$((index + 1))
@@ -226,8 +241,7 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
     fi
 }
 
-load_settings() {
-    parse_settings
+discover() { # this host's side of the rule set: which interface is which, its own addresses
     command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
     # shellcheck disable=SC2086
     WAN=$(interface_in $PUBLIC_CIDRS) ||
@@ -237,6 +251,38 @@ load_settings() {
         MIRRORED=$(mirrored_interfaces | tr '\n' ' ')
         MIRRORED=${MIRRORED% }
     fi
+    OWN_ADDRESSES=$(own_addresses | tr '\n' ' ')
+    OWN_ADDRESSES=${OWN_ADDRESSES% }
+}
+
+load_settings() {
+    parse_settings
+    discover
+}
+
+given_host() { # --wan IF --mirrored "IF..." --own-addresses "ADDRESS...": the host, stated
+    WAN="" MIRRORED="" OWN_ADDRESSES=""
+    while (($# > 0)); do
+        (($# >= 2)) || die "render: $1 needs a value"
+        case "$1" in
+        --wan) WAN=$2 ;;
+        --mirrored) MIRRORED=$2 ;;
+        --own-addresses) OWN_ADDRESSES=$2 ;;
+        *) die "render: unknown option $(printf %q "$1") (expected --wan, --mirrored, --own-addresses)" ;;
+        esac
+        shift 2
+    done
+    is_interface_name "$WAN" || die "render: --wan must be an interface name, not '$WAN'"
+    local word
+    for word in $MIRRORED; do
+        is_interface_name "$word" || die "render: --mirrored lists '$word', not an interface name"
+    done
+    for word in $OWN_ADDRESSES; do
+        is_ipv4 "$word" || die "render: --own-addresses lists '$word', not an IPv4 address"
+    done
+    [ "$MIRROR_MODE" = off ] || [ -n "$MIRRORED" ] || die "render: the mirror needs --mirrored"
+    [ "$MIRROR_MODE" != vxlan ] || [ -n "$OWN_ADDRESSES" ] ||
+        die "render: the VXLAN mirror needs --own-addresses"
 }
 
 mirror_device_ok() {
@@ -340,13 +386,18 @@ check_mirror() { # prints what the mirror does
 }
 
 check() {
-    local rules forward protocol public_port host private_port mirror
+    local rules forwarding forward protocol public_port host private_port mirror
     [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ] || die "net.ipv4.ip_forward is not 1"
     rules=$(nft list table ip $TABLE 2>/dev/null) || die "nftables table ip $TABLE is missing"
-    grep -q 'masquerade comment "cloudtap: masquerade"' <<<"$rules" ||
+    grep -qF "masquerade comment \"$COMMENT_MASQUERADE\"" <<<"$rules" ||
         die "the masquerade rule is missing from table ip $TABLE"
-    grep -q 'policy drop' <<<"$rules" || die "the forward chain does not drop by default"
-    (($(grep -c 'drop comment "cloudtap: isolate private tier"' <<<"$rules") == 2)) ||
+    # Only the forwarding chain's own policy counts: another chain's could say drop too.
+    forwarding=$(awk '/chain forwarding \{/ { inside = 1 }
+        inside { print }
+        inside && /^[[:space:]]*\}/ { exit }' <<<"$rules")
+    grep -q 'hook forward .*policy drop;' <<<"$forwarding" ||
+        die "the forward chain (chain forwarding) does not drop by default"
+    (($(grep -cF "drop comment \"$COMMENT_ISOLATE\"" <<<"$rules") == 2)) ||
         die "the rules isolating the private tier from monitor and management are missing"
     for forward in $PORT_FORWARDS; do
         IFS=: read -r protocol public_port host private_port <<<"$forward"
@@ -371,8 +422,10 @@ main() {
         load_settings
         check
         ;;
-    render)
-        load_settings
+    render) # with --wan, --mirrored and --own-addresses: no host needed (no root, no nft)
+        shift
+        parse_settings
+        if (($# > 0)); then given_host "$@"; else discover; fi
         render_ruleset
         if [ "$MIRROR_MODE" = vxlan ]; then render_mirror_table; fi
         ;;
