@@ -830,13 +830,18 @@ class Lab:
         count: int,
         vni: int = 77,
         rate: float = 5000.0,
-    ) -> None:
+    ) -> float:
         """Send a mirror feed of ``kind`` (see :mod:`~components.lab.feeds`) from ``host``,
-        with outer source ``source``, to the sensor."""
+        with outer source ``source``, to the sensor, ``rate`` packets a second (0: back to
+        back); the seconds the sending took."""
         argv = [self.python, "-I", "-S", str(FEEDS), kind, "--source", str(source)]
         argv += ["--destination", str(self.address(Host.SENSOR)), "--count", str(count)]
         argv += ["--vni", str(vni), "--rate", str(rate)]
-        self.run(host, *argv, timeout=count / rate + COMMAND_TIMEOUT)
+        result = self.run(host, *argv, timeout=(count / rate if rate > 0 else 0) + COMMAND_TIMEOUT)
+        try:
+            return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
+        except (IndexError, KeyError, ValueError):
+            raise LabCommandError(host.value, argv, 0, _completed_output(result)) from None
 
     def _link(self, host: Host, device: str) -> dict[str, Any]:
         listing = json.loads(self.run(host, "ip", "-s", "-j", "link", "show", "dev", device).stdout)
@@ -846,8 +851,55 @@ class Lab:
         """Packets ``device`` in ``host`` has sent so far."""
         return int(self._link(host, device)["stats64"]["tx"]["packets"])
 
+    def rx_counters(self, host: Host, device: str) -> tuple[int, int]:
+        """(packets received, packets dropped on receipt) by ``device`` in ``host`` so far."""
+        received = self._link(host, device)["stats64"]["rx"]
+        return int(received["packets"]), int(received["dropped"])
+
+    def receive_buffer_overflows(self, host: Host) -> int:
+        """Datagrams ``host`` dropped so far because a socket's receive buffer was full: UDP's
+        RcvbufErrors and every raw socket's drops (cloudtap-decap's GRE socket is one)."""
+        snmp = self.run(host, "cat", "/proc/net/snmp").stdout.splitlines()
+        udp = [line.split()[1:] for line in snmp if line.startswith("Udp: ")]
+        overflows = int(dict(zip(udp[0], udp[1], strict=True))["RcvbufErrors"])
+        raw = self.run(host, "cat", "/proc/net/raw").stdout.splitlines()[1:]
+        return overflows + sum(int(line.split()[-1]) for line in raw if line.strip())  # drops
+
     def mtu(self, host: Host, device: str) -> int:
         return int(self._link(host, device)["mtu"])
+
+    def decap_pid(self) -> int | None:
+        """The sensor's cloudtap-decap, from its ready file; ``None`` when there is none."""
+        with contextlib.suppress(OSError):
+            ready = (self.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
+            if found := re.search(r"^PID=(\d+)$", ready, re.MULTILINE):
+                return int(found[1])
+        return None
+
+    def decap_counters(self) -> dict[str, int]:
+        """cloudtap-decap's counters (frames written per feed, refusals, send errors), from the
+        line it logs on SIGUSR1; ``{}`` when it is not running."""
+        pid = self.decap_pid()
+        log = self.sensor_run_dir / "decap.log"
+        start = log.stat().st_size if log.exists() else 0
+        if pid is None:
+            return {}
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return {}
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        while time.monotonic() < deadline:
+            with log.open("rb") as handle:
+                handle.seek(start)
+                text = handle.read().decode("utf-8", "replace")
+            for line in text.splitlines():
+                with contextlib.suppress(ValueError, AttributeError):
+                    counters = json.loads(line).get("counters")
+                    if isinstance(counters, dict):
+                        return {str(key): int(value) for key, value in counters.items()}
+            time.sleep(0.02)
+        raise LabError(f"cloudtap-decap (pid {pid}) logged no counters on SIGUSR1")
 
     # -- the gateway -----------------------------------------------------------------------
 
