@@ -217,12 +217,13 @@ def stream(
 
 
 def send(packets: Sequence[bytes], destination: str, rate: float) -> float:
-    """Send through a raw socket (the packets carry their own IPv4 header); seconds taken."""
+    """Send through a raw socket (the packets carry their own IPv4 header), ``rate`` packets a
+    second, or back to back for 0; seconds taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
         started = time.perf_counter()
         for number, packet in enumerate(packets, 1):
             raw.sendto(packet, (destination, 0))
-            ahead = number / rate - (time.perf_counter() - started)
+            ahead = number / rate - (time.perf_counter() - started) if rate > 0 else 0
             if ahead > 0:
                 time.sleep(ahead)
         return time.perf_counter() - started
@@ -235,7 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--destination", required=True, help="the sensor's address")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--vni", type=int, default=77)
-    parser.add_argument("--rate", type=float, default=5000.0, help="packets per second")
+    parser.add_argument(
+        "--rate", type=float, default=5000.0, help="packets per second (0: back to back)"
+    )
     args = parser.parse_args(argv)
     packets = [
         packet

@@ -20,6 +20,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -38,7 +39,7 @@ from .. import sensor
 from ..cloud_config import NET_LIBRARY_PATH, written_files
 from ..gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
 from ..network_plan import NetworkPlan, Tier
-from .pcap import Frame, read_pcap
+from .pcap import Frame, FrameCounter, read_pcap
 from .topology import VPC_MTU, Host, Topology, plan_topology
 
 NAME_PREFIX: Final = "ct"
@@ -65,6 +66,17 @@ REQUIRED_TOOLS: Final = {
     "sysctl": "procps",  # the gateway script itself needs it
 }
 """Commands the lab runs, and the Debian/Ubuntu package that provides each."""
+RECORD_FRAMES: Final = 1024
+"""Frames a recording's ring holds with tcpdump not scheduled at all (more than any one burst a
+check sends before it waits for the recording to catch up): on a busy machine tcpdump runs
+late, and what its ring cannot hold the kernel drops."""
+RECORD_FRAME_OVERHEAD: Final = 256
+"""Bytes libpcap adds to each ring slot beyond the snapshot length (its headers, alignment),
+rounded up, so that ``frames`` slots fit in the buffer asked for."""
+RECORD_DRAIN_TIMEOUT: Final = 10.0
+"""Seconds a recording gets, once its block ends, to write out what its ring still holds."""
+ETHERNET_OVERHEAD: Final = 18
+"""An Ethernet header and one 802.1Q tag: the largest frame a link carries is its MTU plus this."""
 PROBE: Final = Path(__file__).with_name("probe.py")
 FEEDS: Final = Path(__file__).with_name("feeds.py")
 
@@ -201,6 +213,11 @@ class Background:
         self._reader.join(timeout)
         return returncode
 
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process (``ip netns exec`` execs it: the pid is its own)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT`; idempotent."""
         if self.process.poll() is None:
@@ -264,6 +281,55 @@ class Listener:
         return next(iter(self._addresses(lines)), None)
 
 
+@dataclass(frozen=True)
+class RecorderStats:
+    """tcpdump's own account of a recording (the kernel's, for the last two)."""
+
+    captured: int
+    """Frames tcpdump wrote to the file."""
+    received: int
+    """Frames that reached its socket (after the filter), dropped ones included."""
+    dropped: int
+    """Frames the kernel dropped because the ring was full."""
+
+    @property
+    def pending(self) -> int:
+        """Frames in the ring that tcpdump has yet to write."""
+        return self.received - self.dropped - self.captured
+
+    def describe(self) -> str:
+        return (
+            f"{self.captured} written, {self.received} received, {self.dropped} dropped by the "
+            f"kernel, {self.pending} unwritten"
+        )
+
+
+_STATS = {
+    name: re.compile(rf"(\d+) packets? {text}")
+    for name, text in (
+        ("captured", "captured"),
+        ("received", "received by filter"),
+        ("dropped", "dropped by kernel"),
+    )
+}
+
+
+def recorder_stats(lines: Sequence[str]) -> RecorderStats | None:
+    """The last counts tcpdump printed (on SIGUSR1, one line; at exit, one line each)."""
+    found: dict[str, int] = {}
+    for line in lines:
+        for name, pattern in _STATS.items():
+            if match := pattern.search(line):
+                found[name] = int(match[1])
+    if len(found) < len(_STATS):
+        return None
+    return RecorderStats(**found)
+
+
+def _counts_since(start: int) -> Callable[[list[str]], bool]:
+    return lambda lines: recorder_stats(lines[start:]) is not None
+
+
 class Recording:
     """A ``tcpdump -w`` of one lab interface; :meth:`frames` once its block has ended."""
 
@@ -271,8 +337,35 @@ class Recording:
         self.host = host
         self.interface = interface
         self.path = path
+        self.stats: RecorderStats | None = None
+        """tcpdump's counts once it has stopped."""
+        self.recorder: Background | None = None
+        """The tcpdump process, while it runs."""
+        self._counter = FrameCounter(path)
+
+    def count(self) -> int:
+        """Frames written so far (while recording too)."""
+        return self._counter.count()
+
+    def wait_for_frames(self, count: int, timeout: float) -> int:
+        """Frames written, once there are ``count`` or ``timeout`` s have passed: how long the
+        copies take to arrive depends on how busy the machine is, not on a fixed settle time."""
+        deadline = time.monotonic() + timeout
+        while (written := self.count()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return written
 
     def frames(self) -> list[Frame]:
+        """Every frame recorded; :class:`LabError` if the recording is incomplete (the kernel
+        dropped frames its ring could not hold, or tcpdump stopped before writing them all):
+        such a recording proves nothing either way."""
+        where = f"{self.host.value}: tcpdump on {self.interface}"
+        if self.stats is None:
+            raise LabError(f"{where} has not stopped (or printed no counts): read it afterwards")
+        if self.stats.dropped or self.stats.pending:
+            raise LabError(
+                f"{where} lost frames, the recording is incomplete: {self.stats.describe()}"
+            )
         return read_pcap(self.path)
 
 
@@ -659,20 +752,50 @@ class Lab:
             yield process
 
     @contextlib.contextmanager
-    def record(self, host: Host, interface: str, *expression: str) -> Iterator[Recording]:
-        """``tcpdump -w`` (whole frames) on ``host``'s ``interface`` for the block's length.
+    def record(
+        self, host: Host, interface: str, *expression: str, frames: int = RECORD_FRAMES
+    ) -> Iterator[Recording]:
+        """``tcpdump -w`` on ``host``'s ``interface`` for the block's length: whole frames up
+        to the interface's MTU and an Ethernet header with one VLAN tag (a larger one, which only
+        segmentation offload could make, shows as truncated).
 
-        Read :meth:`Recording.frames` after the block: tcpdump has then been stopped and its
-        file is complete. Whatever should be recorded must have arrived before the block ends.
+        Its ring holds ``frames`` frames of the largest size the interface carries, so that a
+        recorder the machine is too busy to run loses nothing: tcpdump's default 2 MiB ring holds
+        only 32 frames on a veth, which advertises segmentation offload (libpcap then sizes each
+        slot for a 64 KiB frame). When the block ends, tcpdump first writes out what its ring
+        still holds, then stops. Read :meth:`Recording.frames` after the block: it refuses a
+        recording that lost frames. Whatever should be recorded must have arrived before the
+        block ends (:meth:`Recording.wait_for_frames`).
         """
         self._recordings += 1
         path = self.workdir / f"{self._recordings}-{host.value}-{interface}.pcap"
-        argv = ["tcpdump", "-n", "-s", "0", "-U", "--immediate-mode", "-Z", "root"]
-        argv += ["-i", interface, "-w", str(path), *expression]
+        snaplen = self.mtu(host, interface) + ETHERNET_OVERHEAD
+        ring_kib = -(-frames * (snaplen + RECORD_FRAME_OVERHEAD) // 1024)
+        argv = ["tcpdump", "-n", "-s", str(snaplen), "-B", str(ring_kib), "-U", "--immediate-mode"]
+        argv += ["-Z", "root", "-i", interface, "-w", str(path), *expression]
+        recording = Recording(host, interface, path)
         with self.background(host, *argv) as process:
             if process.wait_for(lambda line: "listening on" in line, COMMAND_TIMEOUT) is None:
                 raise LabError(f"{host.value}: tcpdump did not start: " + " | ".join(process.lines))
-            yield Recording(host, interface, path)
+            recording.recorder = process
+            yield recording
+            self._drain(process)
+            drained = len(process.lines)
+        recording.stats = recorder_stats(process.lines[drained:])  # the counts it exits with
+
+    @staticmethod
+    def _drain(process: Background) -> None:
+        """Until tcpdump has written every frame that reached its ring (it prints its counts on
+        SIGUSR1), at most :data:`RECORD_DRAIN_TIMEOUT` s: SIGTERM makes it leave the rest."""
+        deadline = time.monotonic() + RECORD_DRAIN_TIMEOUT
+        while time.monotonic() < deadline:
+            before = len(process.lines)
+            process.signal(signal.SIGUSR1)
+            lines = process.wait_until(_counts_since(before), deadline - time.monotonic())
+            stats = recorder_stats(lines[before:])
+            if stats is None or stats.pending <= 0:
+                return
+            time.sleep(0.02)
 
     def stream(
         self,
@@ -707,18 +830,76 @@ class Lab:
         count: int,
         vni: int = 77,
         rate: float = 5000.0,
-    ) -> None:
+    ) -> float:
         """Send a mirror feed of ``kind`` (see :mod:`~components.lab.feeds`) from ``host``,
-        with outer source ``source``, to the sensor."""
+        with outer source ``source``, to the sensor, ``rate`` packets a second (0: back to
+        back); the seconds the sending took."""
         argv = [self.python, "-I", "-S", str(FEEDS), kind, "--source", str(source)]
         argv += ["--destination", str(self.address(Host.SENSOR)), "--count", str(count)]
         argv += ["--vni", str(vni), "--rate", str(rate)]
-        self.run(host, *argv, timeout=count / rate + COMMAND_TIMEOUT)
+        result = self.run(host, *argv, timeout=(count / rate if rate > 0 else 0) + COMMAND_TIMEOUT)
+        try:
+            return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
+        except (IndexError, KeyError, ValueError):
+            raise LabCommandError(host.value, argv, 0, _completed_output(result)) from None
+
+    def _link(self, host: Host, device: str) -> dict[str, Any]:
+        listing = json.loads(self.run(host, "ip", "-s", "-j", "link", "show", "dev", device).stdout)
+        return dict(listing[0])
 
     def tx_packets(self, host: Host, device: str) -> int:
         """Packets ``device`` in ``host`` has sent so far."""
-        listing = json.loads(self.run(host, "ip", "-s", "-j", "link", "show", "dev", device).stdout)
-        return int(listing[0]["stats64"]["tx"]["packets"])
+        return int(self._link(host, device)["stats64"]["tx"]["packets"])
+
+    def rx_counters(self, host: Host, device: str) -> tuple[int, int]:
+        """(packets received, packets dropped on receipt) by ``device`` in ``host`` so far."""
+        received = self._link(host, device)["stats64"]["rx"]
+        return int(received["packets"]), int(received["dropped"])
+
+    def receive_buffer_overflows(self, host: Host) -> int:
+        """Datagrams ``host`` dropped so far because a socket's receive buffer was full: UDP's
+        RcvbufErrors and every raw socket's drops (cloudtap-decap's GRE socket is one)."""
+        snmp = self.run(host, "cat", "/proc/net/snmp").stdout.splitlines()
+        udp = [line.split()[1:] for line in snmp if line.startswith("Udp: ")]
+        overflows = int(dict(zip(udp[0], udp[1], strict=True))["RcvbufErrors"])
+        raw = self.run(host, "cat", "/proc/net/raw").stdout.splitlines()[1:]
+        return overflows + sum(int(line.split()[-1]) for line in raw if line.strip())  # drops
+
+    def mtu(self, host: Host, device: str) -> int:
+        return int(self._link(host, device)["mtu"])
+
+    def decap_pid(self) -> int | None:
+        """The sensor's cloudtap-decap, from its ready file; ``None`` when there is none."""
+        with contextlib.suppress(OSError):
+            ready = (self.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
+            if found := re.search(r"^PID=(\d+)$", ready, re.MULTILINE):
+                return int(found[1])
+        return None
+
+    def decap_counters(self) -> dict[str, int]:
+        """cloudtap-decap's counters (frames written per feed, refusals, send errors), from the
+        line it logs on SIGUSR1; ``{}`` when it is not running."""
+        pid = self.decap_pid()
+        log = self.sensor_run_dir / "decap.log"
+        start = log.stat().st_size if log.exists() else 0
+        if pid is None:
+            return {}
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return {}
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        while time.monotonic() < deadline:
+            with log.open("rb") as handle:
+                handle.seek(start)
+                text = handle.read().decode("utf-8", "replace")
+            for line in text.splitlines():
+                with contextlib.suppress(ValueError, AttributeError):
+                    counters = json.loads(line).get("counters")
+                    if isinstance(counters, dict):
+                        return {str(key): int(value) for key, value in counters.items()}
+            time.sleep(0.02)
+        raise LabError(f"cloudtap-decap (pid {pid}) logged no counters on SIGUSR1")
 
     # -- the gateway -----------------------------------------------------------------------
 

@@ -78,6 +78,38 @@ def read_pcap(path: Path) -> list[Frame]:
     return frames
 
 
+class FrameCounter:
+    """Counts the complete records of a pcap file while it is being written, reading each byte
+    once however often it is asked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.frames = 0
+        self._order: str | None = None
+        self._offset = 24  # the next record's header
+
+    def count(self) -> int:
+        try:
+            with self.path.open("rb") as handle:
+                if self._order is None:
+                    self._order = _MAGIC.get(handle.read(4))
+                    if self._order is None:
+                        return 0  # not even the header yet
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return 0
+        position = 0
+        while position + 16 <= len(data):
+            (captured,) = struct.unpack(self._order + "I", data[position + 8 : position + 12])
+            if position + 16 + captured > len(data):
+                break  # tcpdump is still writing it
+            position += 16 + captured
+            self.frames += 1
+        self._offset += position
+        return self.frames
+
+
 def addresses(datagram: bytes) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
     """(source, destination) of an IPv4 datagram."""
     return ipaddress.IPv4Address(datagram[12:16]), ipaddress.IPv4Address(datagram[16:20])

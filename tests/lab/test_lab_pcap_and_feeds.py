@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from components.lab import feeds
-from components.lab.pcap import PcapError, compare, describe, read_pcap
+from components.lab.lab import RecorderStats, recorder_stats
+from components.lab.pcap import FrameCounter, PcapError, compare, describe, read_pcap
 
 SENSOR = "10.0.128.10"
 SOURCE = "10.0.64.10"
@@ -88,3 +89,33 @@ def test_tshark_reads_the_openstack_streams_as_gre_and_erspan_type_2(tmp_path: P
     assert len({row[1] for row in gre_rows}) == 4  # none, key, key+sequence, all three
     erspan_rows = dissect(tmp_path, "erspan", ["erspan.version", "erspan.spanid", "gre.proto"])
     assert {(row[0], row[1], row[2]) for row in erspan_rows} == {("1", "17", "0x88be")}
+
+
+def test_frames_are_counted_while_tcpdump_is_still_writing_the_last_one(tmp_path: Path) -> None:
+    frames = [feeds.inner_frame(index, 128, b"TST") for index in range(3)]
+    whole = write_pcap(tmp_path / "w.pcap", frames, 1).read_bytes()
+    path = tmp_path / "growing.pcap"
+    counter = FrameCounter(path)
+    assert counter.count() == 0  # not created yet
+    path.write_bytes(whole[:10])
+    assert counter.count() == 0  # half a file header
+    path.write_bytes(whole[: 24 + 2 * (16 + 128) + 20])  # two records and a part of the third
+    assert counter.count() == 2
+    path.write_bytes(whole)
+    assert counter.count() == 3
+
+
+def test_tcpdumps_counts_are_read_from_its_sigusr1_line_and_from_its_exit_lines() -> None:
+    asked = [
+        "tcpdump: 479 packets captured, 500 packets received by filter, 1 packet dropped by kernel"
+    ]
+    stats = recorder_stats(asked)
+    assert stats == RecorderStats(captured=479, received=500, dropped=1) and stats.pending == 20
+    exited = [
+        "500 packets captured",
+        "500 packets received by filter",
+        "0 packets dropped by kernel",
+    ]
+    stats = recorder_stats(["tcpdump: listening on cloudtap0", *asked, *exited])
+    assert stats == RecorderStats(captured=500, received=500, dropped=0) and stats.pending == 0
+    assert recorder_stats(["tcpdump: listening on cloudtap0"]) is None
