@@ -1,9 +1,9 @@
 """OpenStack building blocks of cloudtap: Tap-as-a-Service, and the ``MirrorSession`` facade on it.
 
-:mod:`.taas_checks` is pure Python. :mod:`.taas_provider` loads openstacksdk and Pulumi's
-dynamic-provider support, :mod:`.mirror_session` also pulumi-openstack; they are imported on
-first use of one of their names, so importing this package (or the checks) loads no cloud SDK
-and creates nothing.
+:mod:`.taas_checks` and :mod:`.mirror_planning` are pure Python. :mod:`.taas_provider` and
+:mod:`.discovery` load openstacksdk (the provider also Pulumi's dynamic-provider support),
+:mod:`.mirror_session` also pulumi-openstack; they are imported on first use of one of their
+names, so importing this package (or the pure modules) loads no cloud SDK and creates nothing.
 """
 
 from __future__ import annotations
