@@ -24,79 +24,30 @@ already copies everything that crosses it.
 Every check runs at preview, before the first registration: instance types, AWS's quotas and
 ranges, the target's UDP 4789 listener. Sources given by ``instance_id`` alone are looked up then
 (:mod:`components.aws.discovery`), so *all* their interfaces are mirrored, not only the primary.
+The checks live in :mod:`components.aws.mirror_planning`; this module builds the resources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from .. import mirror_session
-from ..errors import CloudtapInputError
-from ..mirror_args import reject_fields_of_other_clouds
-from ..mirror_plan import (
-    FilterPreset,
-    FilterRule,
-    FilterScope,
-    MirrorInterface,
-    MirrorSource,
-    SourceDecision,
-    check_behind_gateway,
-    check_gateway_mirror_on,
-    copied_by_gateway,
-    decide,
-    parse_method,
-    parse_presets,
-    plan_filter_rules,
-    plan_health_checks,
-    preview_line,
-)
-from ..mirroring import MirrorMethod
-from ..monitored_network import Cloud, MonitoredNetwork
-from ..network_plan import NetworkPlan
-from ..shapes import UNLISTED_INSTANCE_TYPES
-from .discovery import AwsClients, mirrorable_interfaces
-from .mirror_args import (
-    MirrorSessionArgs,
-)
-from .mirror_checks import (
-    SourceSpec,
-    TargetChoice,
-    TargetKind,
-    check_gateway_target,
-    check_instance_type,
-    check_nlb_listeners,
-    check_not_source_and_target,
-    check_packet_length,
-    check_rules_per_filter,
-    check_session_number,
-    check_sessions_per_interface,
-    check_sources_per_target,
-    check_target,
-    check_unique_interfaces,
-    check_virtual_network_id,
-    parse_existing_sessions,
-    parse_sources,
-)
+from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
+from ..monitored_network import Cloud
+from . import mirror_planning
+from .discovery import AwsClients
+from .mirror_args import MirrorSessionArgs
+from .mirror_checks import TargetChoice, TargetKind
+from .mirror_planning import MirrorSessionPlan, by_gateway, filter_child_name
 from .sensor import AwsSensorPlan, Sensor
-from .validation import validate_tags, validate_unlisted_instance_types
 
 TYPE_TOKEN = "cloudtap:aws:MirrorSession"
-DEFAULT_SESSION_NUMBER = 1
 # Mirror the VPC's DNS resolver traffic too (AWS skips it otherwise): IDSs log DNS.
 NETWORK_SERVICES = ["amazon-dns"]
-
-
-@dataclass(frozen=True)
-class _Session:
-    child_name: str
-    interface: MirrorInterface
-    scope: FilterScope
-    source: MirrorSource
 
 
 class AwsMirrorSession(mirror_session.MirrorSession):
@@ -138,8 +89,8 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         self._prefix = name
         self._tags_base = planned.tags
         self.decisions = planned.decisions
-        self.native_sources = [d.source.name for d in planned.decisions if not _by_gateway(d)]
-        self.gateway_sources = [d.source.name for d in planned.decisions if _by_gateway(d)]
+        self.native_sources = [d.source.name for d in planned.decisions if not by_gateway(d)]
+        self.gateway_sources = [d.source.name for d in planned.decisions if by_gateway(d)]
         east_west = {s.source.name for s in planned.sessions if s.scope is FilterScope.EAST_WEST}
         for decision in planned.decisions:
             pulumi.log.info(
@@ -179,7 +130,7 @@ class AwsMirrorSession(mirror_session.MirrorSession):
             opts=child,
         )
         for scope, scope_rules in planned.rules.items():
-            filter_name = _filter_name(name, scope, planned.network)
+            filter_name = filter_child_name(name, scope, planned.network)
             mirror_filter = aws.ec2.TrafficMirrorFilter(
                 filter_name,
                 description=f"cloudtap {name}: {_SCOPE_TEXT[scope]}",
@@ -207,22 +158,6 @@ class AwsMirrorSession(mirror_session.MirrorSession):
             )
 
 
-@dataclass(frozen=True)
-class MirrorSessionPlan:
-    """Everything MirrorSession builds from, checked."""
-
-    network: NetworkPlan | None
-    target: TargetChoice
-    decisions: tuple[SourceDecision, ...]
-    sessions: tuple[_Session, ...]
-    rules: Mapping[FilterScope, Sequence[FilterRule]]
-    session_number: int
-    vni: int | None
-    packet_length: int | None
-    tags: Mapping[str, str]
-    warnings: tuple[str, ...]
-
-
 def plan_mirror_session(
     name: str, args: MirrorSessionArgs | Mapping[str, Any], clients: AwsClients | None = None
 ) -> MirrorSessionPlan:
@@ -234,124 +169,11 @@ def plan_mirror_session(
     (:func:`~components.aws.sensor.plan_aws_sensor`), so a program can check its mirror before
     the network and the sensor are built. ``clients``: as for :class:`MirrorSession`.
     """
-    clients = clients if clients is not None else AwsClients()
-    raw: Any = args
-    if not isinstance(raw, Mapping):
-        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    reject_fields_of_other_clouds(raw, Cloud.AWS)
-    target = check_target(raw.get("target"), (Sensor, AwsSensorPlan))
-    specs = parse_sources(
-        raw.get("sources"), validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
-    )
-    method = parse_method(raw.get("method"))
-    network = raw.get("network")
-    if network is None and target.kind is TargetKind.SENSOR:
-        network = target.value.network
-    if network is not None and (
-        not isinstance(network, MonitoredNetwork) or network.design.cloud is not Cloud.AWS
-    ):
-        raise CloudtapInputError("network", network, "a cloudtap MonitoredVpc")
-    plan = network.design.plan if network is not None else None
-    session_number = check_session_number(raw.get("session_number", DEFAULT_SESSION_NUMBER))
-    vni = check_virtual_network_id(raw.get("virtual_network_id"))
-    packet_length = check_packet_length(raw.get("packet_length"))
-    presets = parse_presets(raw.get("filter_presets"))
-    health_cidrs, health_port = plan_health_checks(raw, presets, plan)
-    if FilterPreset.DROP_INTRA_VPC in presets and plan is None:
-        raise CloudtapInputError(
-            "filter_presets",
-            [p.value for p in presets],
-            "drop_intra_vpc only together with network (the VPC whose CIDR it drops)",
-        )
-    existing = parse_existing_sessions(raw.get("existing_sessions_per_eni"))
-    tags = validate_tags(raw.get("tags"))
-
-    sources = _resolve_sources(specs, clients)
-    decisions = tuple(
-        decide(
-            method,
-            source,
-            *_support(spec, source, required=method is MirrorMethod.NATIVE),
-        )
-        for spec, source in zip(specs, sources, strict=True)
-    )
-    warnings: list[str] = []
-    gateway = [(s, d) for s, d in zip(specs, decisions, strict=True) if _by_gateway(d)]
-    if gateway:
-        spec, decision = gateway[0]
-        mirror = check_gateway_mirror_on(spec.field, decision.source.label, plan)
-        assert plan is not None
-        for spec, decision in gateway:
-            for interface in decision.source.interfaces:
-                check_behind_gateway(f"{spec.field}.instance_id", interface.address, plan)
-        warning = check_gateway_target(target, mirror)
-        if warning:
-            warnings.append(warning)
-        unverified = [d.source.label for _, d in gateway if not d.source.discovered]
-        if unverified:
-            warnings.append(
-                f"{', '.join(unverified)}: copied by the gateway only if in the private tier "
-                "(cloudtap cannot check interfaces given by id: give instance_id instead)"
-            )
-
-    sessions = _plan_sessions(name, specs, decisions, plan)
-    interfaces = [(field, s.interface.id) for field, s in sessions]
-    check_unique_interfaces(interfaces)
-    check_not_source_and_target(target, interfaces)
-    check_sessions_per_interface(interfaces, existing)
-    warning = check_sources_per_target(target, len(interfaces))
-    if warning:
-        warnings.append(warning)
-    scopes = list(dict.fromkeys(s.scope for _, s in sessions))
-    if FilterScope.EAST_WEST in scopes and FilterPreset.DROP_INTRA_VPC in presets:
-        raise CloudtapInputError(
-            "filter_presets",
-            [p.value for p in presets],
-            "no drop_intra_vpc while the network's gateway mirror is on: native sessions "
-            "then copy only traffic inside the VPC (the gateway copies the rest), and "
-            "drop_intra_vpc would leave them nothing",
-        )
-    network_cidr = plan.cidr_block if plan is not None else None
-    rules = {
-        scope: plan_filter_rules(
-            scope,
-            network_cidr=network_cidr,
-            presets=presets,
-            health_check_cidrs=health_cidrs,
-            health_check_port=health_port,
-        )
-        for scope in scopes
-    }
-    for scope, scope_rules in rules.items():
-        check_rules_per_filter(_filter_name(name, scope, plan), scope_rules)
-    if (
-        sessions
-        and target.kind is TargetKind.NETWORK_LOAD_BALANCER
-        and isinstance(target.value, str)
-    ):
-        field = "target.network_load_balancer_arn"
-        listeners = clients.listeners(target.value, field)
-        check_nlb_listeners(field, target.value, listeners)
-    if (
-        sessions
-        and target.kind is TargetKind.NETWORK_LOAD_BALANCER
-        and not isinstance(target.value, str)
-    ):
-        warnings.append(
-            "the Network Load Balancer is created by this program, so cloudtap cannot check "
-            "its listeners: it needs a UDP listener on 4789 or AWS drops the copies silently"
-        )
-    return MirrorSessionPlan(
-        network=plan,
-        target=target,
-        decisions=decisions,
-        sessions=tuple(session for _, session in sessions),
-        rules=rules,
-        session_number=session_number,
-        vni=vni,
-        packet_length=packet_length,
-        tags=tags,
-        warnings=tuple(warnings),
+    return mirror_planning.plan_mirror_session(
+        name,
+        args,
+        clients if clients is not None else AwsClients(),
+        sensor_types=(Sensor, AwsSensorPlan),
     )
 
 
@@ -359,102 +181,6 @@ _SCOPE_TEXT = {
     FilterScope.ALL: "everything but the mirror feeds",
     FilterScope.EAST_WEST: "traffic inside the VPC (the gateway mirror copies the rest)",
 }
-
-
-def _by_gateway(decision: SourceDecision) -> bool:
-    return decision.method is MirrorMethod.GATEWAY
-
-
-def _filter_name(name: str, scope: FilterScope, plan: NetworkPlan | None) -> str:
-    # The main filter is "{name}-filter": east-west with the gateway mirror on, else all.
-    main = FilterScope.EAST_WEST if _gateway_on(plan) else FilterScope.ALL
-    return f"{name}-filter" if scope is main else f"{name}-filter-{scope.value}"
-
-
-def _gateway_on(plan: NetworkPlan | None) -> bool:
-    return plan is not None and plan.gateway_mirror is not None
-
-
-def _resolve_sources(specs: Sequence[SourceSpec], clients: AwsClients) -> list[MirrorSource]:
-    lookups = [spec for spec in specs if spec.network_interface_ids is None]
-    found = {}
-    if lookups:
-        found = clients.instances(
-            [spec.instance_id for spec in lookups if spec.instance_id is not None],
-            {spec.instance_id: f"{spec.field}.instance_id" for spec in lookups if spec.instance_id},
-        )
-    sources = []
-    for spec in specs:
-        if spec.network_interface_ids is not None:
-            assert spec.instance_type is not None
-            ids = spec.network_interface_ids
-            sources.append(
-                MirrorSource(
-                    name=spec.name or spec.instance_id or str(ids[0]),
-                    instance_type=spec.instance_type,
-                    interfaces=tuple(
-                        MirrorInterface(eni, str(position + 1)) for position, eni in enumerate(ids)
-                    ),
-                    instance_id=spec.instance_id,
-                )
-            )
-            continue
-        assert spec.instance_id is not None
-        instance = found[spec.instance_id]
-        keep, skip = mirrorable_interfaces(instance)
-        if not keep:
-            raise CloudtapInputError(
-                f"{spec.field}.instance_id",
-                spec.instance_id,
-                "an instance with at least one interface of type interface (AWS mirrors no "
-                f"other type; found {[i.interface_type for i in instance.interfaces]})",
-            )
-        sources.append(
-            MirrorSource(
-                name=spec.name or spec.instance_id,
-                instance_type=instance.instance_type,
-                interfaces=tuple(MirrorInterface(i.id, i.key, i.private_ip) for i in keep),
-                instance_id=spec.instance_id,
-                discovered=True,
-                skipped_interfaces=tuple(i.id for i in skip),
-            )
-        )
-    return sources
-
-
-def _support(spec: SourceSpec, source: MirrorSource, *, required: bool) -> tuple[bool, str]:
-    field = (
-        f"{spec.field}.instance_type"
-        if spec.instance_type is not None
-        else f"{spec.field}.instance_id"
-    )
-    support = check_instance_type(field, source.instance_type, required=required)
-    return support.mirrorable, support.reason
-
-
-def _plan_sessions(
-    name: str,
-    specs: Sequence[SourceSpec],
-    decisions: Sequence[SourceDecision],
-    plan: NetworkPlan | None,
-) -> list[tuple[str, _Session]]:
-    """(field naming the interface, session) for every natively mirrored interface."""
-    sessions = []
-    for spec, decision in zip(specs, decisions, strict=True):
-        if _by_gateway(decision):
-            continue
-        source = decision.source
-        for position, interface in enumerate(source.interfaces):
-            field = (
-                f"{spec.field}.network_interface_ids[{position}]"
-                if spec.network_interface_ids is not None
-                else f"{spec.field}.instance_id"
-            )
-            scope = FilterScope.EAST_WEST if copied_by_gateway(interface, plan) else FilterScope.ALL
-            sessions.append(
-                (field, _Session(f"{name}-{source.name}-{interface.key}", interface, scope, source))
-            )
-    return sessions
 
 
 def _target_inputs(target: TargetChoice) -> dict[str, Any]:
