@@ -15,7 +15,7 @@ from components.aws.discovery import (
     describe_listeners,
 )
 from components.errors import CloudtapInputError
-from tests.conftest import FakeAws
+from tests.fakes.aws import FakeAws
 from tests.mocks import REGION
 
 

@@ -5,7 +5,7 @@ registered), and the errors speaking of ``target`` rather than the TAP's ``desti
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -14,54 +14,25 @@ import pytest
 from components import CloudtapInputError
 from components.azure import mirror_session, vtap
 from components.azure.mirror_session import MirrorSession
-from tests.mocks import COMPONENT_TYPES, ProgramRun, Registration, StrictMocks, run_program
-from tests.test_azure_vtap import (
+from tests.fakes.azure import (
     APP_RG,
-    DB_NIC,
     ILB_FRONTEND,
     SENSOR_IP_CONFIG,
     TAP,
     TAP_CONFIGURATION,
     WEB_NIC,
-    AzureNetwork,
+    args,
+    azure_mocks,
+    build,
 )
+from tests.mocks import Registration, StrictMocks, run_program
 
-# Everything a facade run may register under the strict mocks, and nothing else.
-AZURE_COMPONENTS = COMPONENT_TYPES | {mirror_session.TYPE_TOKEN, vtap.TYPE_TOKEN}
 SENSOR_NIC = SENSOR_IP_CONFIG.rsplit("/ipConfigurations/", 1)[0]
-
-
-def azure_mocks() -> StrictMocks:
-    """Strict mocks that also answer the two Azure types (and accept the two components)."""
-    azure = AzureNetwork()
-    return StrictMocks(
-        resources={TAP: azure.tap, TAP_CONFIGURATION: azure.tap_configuration},
-        components=AZURE_COMPONENTS,
-    )
 
 
 @pytest.fixture
 def mocks() -> StrictMocks:
     return azure_mocks()
-
-
-def args(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "location": "westeurope",
-        "target": {"network_interface_ip_configuration_id": SENSOR_IP_CONFIG},
-        "sources": [
-            {"name": "web", "network_interface_id": WEB_NIC},
-            {"name": "db", "network_interface_id": DB_NIC},
-        ],
-    }
-    base.update(overrides)
-    return base
-
-
-def build(
-    mocks: StrictMocks, session_args: Mapping[str, Any], name: str = "mirror"
-) -> ProgramRun[MirrorSession]:
-    return run_program(lambda: MirrorSession(name, session_args), mocks)  # type: ignore[arg-type]
 
 
 def by_name(registrations: list[Registration]) -> dict[str, Registration]:

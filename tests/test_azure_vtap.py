@@ -4,7 +4,6 @@ registered when an argument is wrong."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pathlib
 import subprocess
@@ -14,7 +13,6 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import MockResourceArgs
 
 from components import CloudtapInputError
 from components.azure import VirtualNetworkTapMirror, VirtualNetworkTapMirrorArgs, vtap
@@ -26,67 +24,32 @@ from components.azure.vtap_checks import (
     VtapPlan,
     check_deferred_destination,
 )
+from tests.fakes.azure import (
+    DB_NIC,
+    ILB_FRONTEND,
+    NETWORK,
+    SENSOR_IP_CONFIG,
+    SUBSCRIPTION,
+    TAP,
+    TAP_CONFIGURATION,
+    WEB_NIC,
+    AzureNetwork,
+)
 from tests.mocks import (
     COMPONENT_TYPES,
     ProgramRun,
     Registration,
-    StrictMockError,
     StrictMocks,
     run_program,
 )
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-TAP = "azure-native:network:VirtualNetworkTap"
-TAP_CONFIGURATION = "azure-native:network:NetworkInterfaceTapConfiguration"
-SUBSCRIPTION = "3f1c6a52-8d5b-4d0e-9a57-0c2b1e6f7a10"
 OTHER_SUBSCRIPTION = "9b2e4c1d-0a6f-4e3b-8c5d-7f1a2b3c4d5e"
-NETWORK = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/monitoring/providers/Microsoft.Network"
-SENSOR_IP_CONFIG = f"{NETWORK}/networkInterfaces/sensor-nic/ipConfigurations/ipconfig1"
-ILB_FRONTEND = f"{NETWORK}/loadBalancers/sensors-ilb/frontendIPConfigurations/vxlan"
-APP_RG = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/apps/providers/Microsoft.Network"
-WEB_NIC = f"{APP_RG}/networkInterfaces/web-nic"
-DB_NIC = f"{APP_RG}/networkInterfaces/db-nic"
 # ARM ids are case-insensitive: the same NIC as WEB_NIC.
 WEB_NIC_OTHER_CASE = (
     f"/subscriptions/{SUBSCRIPTION.upper()}/resourcegroups/APPS/providers/microsoft.network/"
     "networkinterfaces/WEB-NIC"
 )
-
-
-def _network(resource_group: str) -> str:
-    return (
-        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/Microsoft.Network"
-    )
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
-
-
-class AzureNetwork:
-    """Answers for the two resource types, like ARM's: full resource ids, autonamed names
-    (the engine's autonaming does not run under mocks), and a TAP configuration only on a TAP
-    that exists."""
-
-    def __init__(self) -> None:
-        self.taps: set[str] = set()
-
-    def tap(self, _mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        name = str(args.inputs.get("tapName") or f"{args.name}{_digest(args.name)}")
-        rid = f"{_network(args.inputs['resourceGroupName'])}/virtualNetworkTaps/{name}"
-        self.taps.add(rid)
-        return rid, {"name": name, "provisioningState": "Succeeded"}
-
-    def tap_configuration(
-        self, _mocks: StrictMocks, args: MockResourceArgs
-    ) -> tuple[str, dict[str, Any]]:
-        tap_id = (args.inputs.get("virtualNetworkTap") or {}).get("id")
-        if tap_id not in self.taps:
-            raise StrictMockError(f"TAP configuration {args.name} names unknown TAP {tap_id}")
-        name = str(args.inputs.get("tapConfigurationName") or f"{args.name}{_digest(args.name)}")
-        group, nic_name = args.inputs["resourceGroupName"], args.inputs["networkInterfaceName"]
-        nic = f"{_network(group)}/networkInterfaces/{nic_name}"
-        return f"{nic}/tapConfigurations/{name}", {"name": name, "provisioningState": "Succeeded"}
 
 
 @pytest.fixture

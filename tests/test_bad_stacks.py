@@ -16,9 +16,9 @@ import pytest
 from components import CloudtapInputError, sensor
 from components.sensor import plan_sensor
 from tests.bad_stacks import BASES, HOSTILE, BadStack, cases
+from tests.fakes.azure import azure_mocks
+from tests.fakes.openstack import openstack_mocks
 from tests.mocks import StrictMocks, run_program
-from tests.test_azure_mirror_session import azure_mocks
-from tests.test_openstack_mirror_session import openstack_mocks
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack")
 

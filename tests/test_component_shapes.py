@@ -14,11 +14,10 @@ from components.aws.sensor import Sensor, resolve_placement
 from components.network_plan import plan_network
 from components.sensor import plan_sensor
 from components.shapes import ec2_instance_types
-from tests import test_azure_mirror_session as azure
-from tests import test_openstack_mirror_session as openstack
+from tests.fakes import azure, openstack
+from tests.fakes.aws import LEGACY, WEB, mirror
+from tests.fakes.azure import WEB_NIC
 from tests.mocks import ProgramRun, StrictMocks, run_program
-from tests.test_azure_vtap import WEB_NIC
-from tests.test_mirror_session import LEGACY, WEB, mirror
 
 INSTANCE = "aws:ec2/instance:Instance"
 GET_AMI = "aws:ec2/getAmi:getAmi"

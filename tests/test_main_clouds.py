@@ -16,10 +16,8 @@ import pytest
 import yaml
 
 from components import CloudtapInputError
-from tests.mocks import ProgramRun, StrictMocks, run_program
-from tests.test_azure_mirror_session import azure_mocks
-from tests.test_azure_vtap import TAP, TAP_CONFIGURATION
-from tests.test_openstack_mirror_session import (
+from tests.fakes.azure import TAP, TAP_CONFIGURATION, azure_mocks
+from tests.fakes.openstack import (
     ATTACH,
     PORT,
     TAP_FLOW,
@@ -27,6 +25,7 @@ from tests.test_openstack_mirror_session import (
     TAP_SERVICE,
     openstack_mocks,
 )
+from tests.mocks import ProgramRun, StrictMocks, run_program
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack")
 

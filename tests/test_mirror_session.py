@@ -10,12 +10,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import CloudtapInputError, MonitoredVpc
-from components.aws.discovery import AwsClients
+from components import CloudtapInputError
 from components.aws.mirror_session import MirrorSession
 from components.aws.mirror_support import NonMirrorableInstanceType
-from components.aws.sensor import Sensor
-from tests.conftest import FakeAws
+from tests.fakes.aws import ENI, LEGACY, WEB, FakeAws, NoAws, mirror
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 
 TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
@@ -23,57 +21,9 @@ FILTER = "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter"
 RULE = "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule"
 SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
 MIRROR_TYPES = {TARGET, FILTER, RULE, SESSION}
-ENI = [f"eni-0{index:016x}" for index in range(1, 20)]
 SENSOR_ENI = "eni-0ffffffffffffffff"
 NLB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/sensors/0123abcd"
 VPCE = "vpce-0123456789abcdef0"
-WEB: dict[str, Any] = {
-    "name": "web",
-    "instance_type": "m5.large",
-    "network_interface_ids": [ENI[0], ENI[1]],
-}
-LEGACY: dict[str, Any] = {
-    "name": "legacy",
-    "instance_type": "t2.micro",
-    "network_interface_ids": [ENI[2]],
-}
-
-
-class NoAws(AwsClients):
-    """Clients that fail the test if anything is looked up."""
-
-    def ec2_client(self) -> Any:
-        raise AssertionError("no EC2 lookup expected")
-
-    def elbv2_client(self) -> Any:
-        raise AssertionError("no ELBv2 lookup expected")
-
-
-def mirror(
-    mocks: StrictMocks,
-    args: Mapping[str, Any],
-    *,
-    network: Mapping[str, Any] | None = None,
-    sensor: Mapping[str, Any] | None = None,
-    clients: AwsClients | None = None,
-    preview: bool = False,
-) -> ProgramRun[MirrorSession]:
-    """Build ``MirrorSession("mirror", args)``; ``network``/``sensor`` add a MonitoredVpc
-    ("net") and a Sensor ("sensor"), and a target of ``{"sensor": True}`` points at it."""
-
-    def program() -> MirrorSession:
-        full = dict(args)
-        vpc = MonitoredVpc("net", network) if network is not None or sensor is not None else None  # type: ignore[arg-type]
-        if vpc is not None and "network" not in full:
-            full["network"] = vpc
-        if sensor is not None:
-            assert vpc is not None
-            built = Sensor("sensor", {"network": vpc, **sensor})  # type: ignore[typeddict-item]
-            if full.get("target") == {"sensor": True}:
-                full["target"] = {"sensor": built}
-        return MirrorSession("mirror", full, clients=clients or NoAws())  # type: ignore[arg-type]
-
-    return run_program(program, mocks, preview=preview)
 
 
 def of(run: ProgramRun[Any], *types: str) -> list[Registration]:

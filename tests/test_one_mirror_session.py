@@ -15,11 +15,11 @@ from components.azure.mirror_session import AzureMirrorSession
 from components.mirror_args import fields_of, reject_fields_of_other_clouds
 from components.mirror_session import choose_cloud
 from components.openstack.mirror_session import OpenStackMirrorSession
+from tests.fakes.azure import args as azure_args
+from tests.fakes.azure import azure_mocks
+from tests.fakes.openstack import args as openstack_args
+from tests.fakes.openstack import openstack_mocks
 from tests.mocks import StrictMocks, run_program
-from tests.test_azure_mirror_session import args as azure_args
-from tests.test_azure_mirror_session import azure_mocks
-from tests.test_openstack_mirror_session import args as openstack_args
-from tests.test_openstack_mirror_session import openstack_mocks
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack")
 

@@ -5,10 +5,8 @@ the preview-time check of an existing monitor port against a fake Neutron."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pulumi
@@ -16,150 +14,45 @@ import pytest
 import requests_mock
 from openstack import exceptions as sdk_errors
 from openstack.connection import Connection
-from pulumi.runtime import MockResourceArgs
 
 from components import CloudtapInputError
 from components.mirroring import Encapsulation
 from components.openstack import mirror_session
 from components.openstack.mirror_args import MirrorBackend
 from components.openstack.mirror_session import MirrorSession
-from tests.mocks import (
-    COMPONENT_TYPES,
-    ProgramRun,
-    Registration,
-    StrictMockError,
-    StrictMocks,
-    run_program,
+from tests.fakes.openstack import (
+    ATTACH,
+    DB_PORT,
+    NETWORK,
+    NEUTRON,
+    PORT,
+    SUBNET,
+    TAP_FLOW,
+    TAP_MIRROR,
+    TAP_SERVICE,
+    WEB_PORT,
+    FakeNeutron,
+    args,
+    build,
+    no_cloud,
+    openstack_mocks,
+    service_args,
+    uuid_of,
 )
-from tests.test_openstack_taas_provider import NEUTRON, FakeNeutron
+from tests.mocks import Registration, StrictMocks, run_program
 
 # openstacksdk warns about its own future removals on every call; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack")
 
-TAP_MIRROR = "openstack:index/taasTapMirrorV2:TaasTapMirrorV2"
-PORT = "openstack:networking/port:Port"
-ATTACH = "openstack:compute/interfaceAttach:InterfaceAttach"
-TAP_SERVICE = "pulumi-python:dynamic/cloudtap-openstack:TapService"
-TAP_FLOW = "pulumi-python:dynamic/cloudtap-openstack:TapFlow"
 SESSION_TYPES = {TAP_MIRROR, PORT, ATTACH, TAP_SERVICE, TAP_FLOW}
 
-WEB_PORT = "5b0d3c1e-7a2f-4c8e-9d61-2f4a8b7c6e01"
-DB_PORT = "a7e1c9d4-3b6f-4e20-8c5a-91d2f0b4e6c3"
 MONITOR_PORT = "c41f2e8a-6d3b-4a97-b0e5-7f18d2c9a354"
-NETWORK = "0e6b7d2a-9c41-4f85-a3d0-6b2e8f1c7a95"
-SUBNET = "f2a9c6e1-4d8b-4b3c-9e07-a5d16c3f8b20"
 SENSOR_SERVER = "8d3e5f7a-1b9c-4e26-a0d4-c7f3b2e9a618"
-
-
-def _uuid(*parts: str) -> str:
-    return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
-
-
-class FakeTaas:
-    """Answers like Neutron and Nova: UUIDs, a port's own state, and Neutron's refusals that a
-    preview cannot show otherwise — a tunnel id any tap mirror of the project already uses
-    (``TapMirrorTunnelConflict``), a flow naming no service, an attachment naming no port."""
-
-    def __init__(self) -> None:
-        self.tunnel_ids: dict[int, str] = {}
-        self.ports: dict[str, dict[str, Any]] = {}
-        self.services: set[str] = set()
-
-    def handlers(self) -> dict[str, Callable[[StrictMocks, MockResourceArgs], Any]]:
-        return {
-            TAP_MIRROR: self.tap_mirror,
-            PORT: self.port,
-            ATTACH: self.attach,
-            TAP_SERVICE: self.tap_service,
-            TAP_FLOW: self.tap_flow,
-        }
-
-    def tap_mirror(self, _mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        rid = _uuid(args.typ, args.name)
-        for tunnel_id in (args.inputs.get("directions") or {}).values():
-            if int(tunnel_id) in self.tunnel_ids:
-                raise StrictMockError(
-                    f"tap mirror {args.name}: tunnel id {tunnel_id} already used by "
-                    f"{self.tunnel_ids[int(tunnel_id)]} (409 TapMirrorTunnelConflict)"
-                )
-            self.tunnel_ids[int(tunnel_id)] = args.name
-        return rid, {"projectId": "5e0a2d7b6f0c4a6f9d8e7c6b5a493827"}
-
-    def port(self, _mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        rid = _uuid(args.typ, args.name)
-        fixed = args.inputs.get("fixedIps") or [{"subnetId": SUBNET, "ipAddress": "10.0.128.20"}]
-        state = {
-            "macAddress": "fa:16:3e:" + ":".join(rid[i : i + 2] for i in (0, 2, 4)),
-            "allFixedIps": [entry.get("ipAddress") or "10.0.128.20" for entry in fixed],
-            "allSecurityGroupIds": [],
-        }
-        self.ports[rid] = dict(args.inputs)
-        return rid, state
-
-    def attach(self, _mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        port = args.inputs["portId"]
-        if port not in self.ports:
-            raise StrictMockError(f"interface attachment {args.name} names unknown port {port}")
-        return f"{args.inputs['instanceId']}/{port}", {}
-
-    def tap_service(
-        self, _mocks: StrictMocks, args: MockResourceArgs
-    ) -> tuple[str, dict[str, Any]]:
-        rid = _uuid(args.typ, args.name)
-        self.services.add(rid)
-        return rid, {"status": "ACTIVE", "project_id": "5e0a2d7b6f0c4a6f9d8e7c6b5a493827"}
-
-    def tap_flow(self, _mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        service = args.inputs["tap_service_id"]
-        if service not in self.services:
-            raise StrictMockError(f"tap flow {args.name} names unknown tap service {service}")
-        return _uuid(args.typ, args.name), {"status": "ACTIVE"}
-
-
-def openstack_mocks() -> StrictMocks:
-    """Strict mocks that also answer the OpenStack types and accept the facade."""
-    return StrictMocks(
-        resources=FakeTaas().handlers(), components=COMPONENT_TYPES | {mirror_session.TYPE_TOKEN}
-    )
 
 
 @pytest.fixture
 def mocks() -> StrictMocks:
     return openstack_mocks()
-
-
-def no_cloud(cloud: str | None) -> Connection:
-    raise AssertionError(f"no OpenStack call expected (cloud {cloud!r})")
-
-
-def args(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "target": {"sensor_ip": "10.0.128.10"},
-        "sources": [{"name": "web", "port_id": WEB_PORT}, {"name": "db", "port_id": DB_PORT}],
-    }
-    base.update(overrides)
-    return {key: value for key, value in base.items() if value is not None}
-
-
-def service_args(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "backend": "tap_service",
-        "target": {"monitor_port": {"network_id": NETWORK, "subnet_id": SUBNET}},
-    }
-    return args(**{**base, **overrides})
-
-
-def build(
-    mocks: StrictMocks,
-    session_args: Mapping[str, Any],
-    *,
-    name: str = "mirror",
-    connect: Callable[[str | None], Connection] = no_cloud,
-) -> ProgramRun[MirrorSession]:
-    return run_program(
-        lambda: MirrorSession(name, session_args, connect=connect),  # type: ignore[arg-type]
-        mocks,
-    )
 
 
 def by_name(registrations: list[Registration]) -> dict[str, Registration]:
@@ -260,7 +153,7 @@ def test_appending_a_source_keeps_every_earlier_mirror_s_ids(mocks: StrictMocks)
 
 
 def test_every_tunnel_id_is_distinct_across_directions_and_sources(mocks: StrictMocks) -> None:
-    sources = [{"port_id": _uuid("port", str(i))} for i in range(40)]
+    sources = [{"port_id": uuid_of("port", str(i))} for i in range(40)]
 
     run = build(mocks, args(sources=sources, mirror_type="erspanv1"))
 
@@ -501,7 +394,7 @@ def test_more_flows_than_neutron_s_default_quota_are_warned_about(
     mocks: StrictMocks, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    sources = [{"port_id": _uuid("port", str(i))} for i in range(11)]
+    sources = [{"port_id": uuid_of("port", str(i))} for i in range(11)]
 
     build(mocks, service_args(sources=sources))
 
@@ -553,7 +446,7 @@ def test_preview_lines_of_tap_flows_name_the_monitor_port(
 
 # -- checks: nothing is registered on error ------------------------------------------------------
 
-TOO_MANY_FOR_ERSPAN = [{"port_id": _uuid("port", str(i))} for i in range(512)]
+TOO_MANY_FOR_ERSPAN = [{"port_id": uuid_of("port", str(i))} for i in range(512)]
 
 
 @pytest.mark.parametrize(

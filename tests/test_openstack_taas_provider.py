@@ -1,11 +1,7 @@
 """The TaaS dynamic provider against a fake Neutron: openstacksdk is real, only HTTP is faked.
 
-How the fake works: ``requests_mock`` replaces the transport of every ``requests`` session, so a
-real :class:`openstack.connection.Connection` runs unchanged and each request it sends is
-answered (or refused: an unregistered URL raises ``NoMockAddress``) and recorded. The connection
-authenticates with keystoneauth's ``admin_token`` plugin (a fixed token, no Keystone catalog) and
-``network_endpoint_override``; the only request that this adds is keystoneauth's version
-discovery (``GET /``), answered with Neutron's versions document and left out of the assertions.
+The fake is ``tests/fakes/openstack.py``'s :class:`~tests.fakes.openstack.FakeNeutron` (how it
+works is said there): each request the real connection sends is answered or refused, and recorded.
 The request bodies come from openstacksdk's resource classes
 (``openstack/network/v2/tap_service.py``, ``tap_flow.py``); the response bodies follow
 tap-as-a-service's ``_make_tap_service_dict`` / ``_make_tap_flow_dict`` (``neutron_taas/db``).
@@ -14,13 +10,12 @@ tap-as-a-service's ``_make_tap_service_dict`` / ``_make_tap_flow_dict`` (``neutr
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import dill  # type: ignore[import-untyped]
 import pytest
 import requests_mock
-from openstack.connection import Connection
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.rpc import UNKNOWN
 
@@ -34,12 +29,11 @@ from components.openstack.taas_provider import (
     TapServiceProvider,
     connect_from_config,
 )
+from tests.fakes.openstack import NEUTRON, FakeNeutron, Request
 
 # openstacksdk warns about its own future removals on every call; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack")
 
-NEUTRON = "http://neutron.test:9696"
-TOKEN = "test-token"
 PROJECT = "5e0a2d7b6f0c4a6f9d8e7c6b5a493827"
 SENSOR_PORT = "11111111-2222-4333-8444-555555555555"
 SOURCE_PORT = "66666666-7777-4888-9999-aaaaaaaaaaaa"
@@ -47,19 +41,6 @@ SERVICE_ID = "0f3a1d2c-4b5e-4f60-8a7b-9c8d7e6f5a40"
 FLOW_ID = "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"
 SERVICES = f"{NEUTRON}/v2.0/taas/tap_services"
 FLOWS = f"{NEUTRON}/v2.0/taas/tap_flows"
-
-VERSIONS = {
-    "versions": [
-        {
-            "id": "v2.0",
-            "status": "CURRENT",
-            "links": [{"href": f"{NEUTRON}/v2.0/", "rel": "self"}],
-        }
-    ]
-}
-ALL_EXTENSIONS = ("taas", "taas-vlan-filter", "tap-mirror", "port-security")
-
-Request = tuple[str, str, Any]
 
 
 def neutron_error(kind: str, message: str) -> dict[str, Any]:
@@ -91,51 +72,6 @@ def flow_body(**changes: Any) -> dict[str, Any]:
         "vlan_filter": None,
     }
     return {"tap_flow": {**flow, **changes}}
-
-
-class RecordingConnection(Connection):
-    """A real Connection that remembers whether the provider closed it."""
-
-    closed = False
-
-    def close(self) -> None:
-        self.closed = True
-        super().close()
-
-
-class FakeNeutron:
-    """A requests_mock Mocker dressed as one Neutron endpoint, plus the ``connect`` to use it."""
-
-    def __init__(self, mocker: requests_mock.Mocker) -> None:
-        self.mocker = mocker
-        self.clouds: list[str | None] = []
-        self.connections: list[RecordingConnection] = []
-        mocker.get(f"{NEUTRON}/", json=VERSIONS)
-        self.extensions(ALL_EXTENSIONS)
-
-    def extensions(self, aliases: Sequence[str]) -> None:
-        listing = [{"alias": a, "name": a, "description": "", "links": []} for a in aliases]
-        self.mocker.get(f"{NEUTRON}/v2.0/extensions", json={"extensions": listing})
-
-    def connect(self, cloud: str | None) -> Connection:
-        self.clouds.append(cloud)
-        conn = RecordingConnection(
-            auth_type="admin_token",
-            auth={"endpoint": NEUTRON, "token": TOKEN},
-            network_endpoint_override=NEUTRON,
-        )
-        self.connections.append(conn)
-        return conn
-
-    def requests(self) -> list[Request]:
-        """(method, path, JSON body) of every request but version discovery, in order."""
-        sent = []
-        for request in self.mocker.request_history:
-            if request.path == "/":
-                continue
-            assert request.headers.get("X-Auth-Token") == TOKEN
-            sent.append((request.method, request.path, request.json() if request.body else None))
-        return sent
 
 
 @pytest.fixture

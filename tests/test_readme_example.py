@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.conftest import FakeAws
+from tests.fakes.aws import FakeAws
 from tests.mocks import REGION, StrictMocks, run_program
 
 README = Path(__file__).resolve().parent.parent / "README.md"
