@@ -125,7 +125,8 @@ def diagnostics(booted: Booted) -> str:
 
 
 def assert_up(booted: Booted) -> None:
-    """cloud-init finished without errors, the role's unit is active and its check passes."""
+    """cloud-init finished without errors, the role's unit is active, applied without a warning
+    and its check passes."""
     machine, role = booted.machine, booted.role
     assert machine.run("cat", "/proc/1/comm").stdout == "systemd\n"
     status = machine.run("cloud-init", "status", "--long", check=False)
@@ -144,6 +145,9 @@ def assert_up(booted: Booted) -> None:
     assert failed.stdout.strip() == "", diagnostics(booted)
     verified = machine.run("systemd-analyze", "verify", *role.units, check=False)
     assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
+    journal = machine.run("journalctl", "-b", "--no-pager", "-o", "cat", "-u", role.service).stdout
+    assert f"cloudtap-{role.name}: ok:" in journal, journal
+    assert "warning:" not in journal, journal
 
 
 def yaml_packages(user_data: str) -> list[str]:
@@ -170,7 +174,3 @@ def test_after_a_reboot_the_unit_comes_up_again_without_runcmd(booted: Booted) -
     assert booted.machine.boots == 2
     assert_up(booted)
     assert runcmd_record(booted) == ran_commands, "cloud-init ran runcmd again on the reboot"
-    journal = booted.machine.run(
-        "journalctl", "-b", "--no-pager", "-o", "cat", "-u", booted.role.service
-    ).stdout
-    assert f"cloudtap-{booted.role.name}: ok:" in journal, journal

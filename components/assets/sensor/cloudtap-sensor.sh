@@ -403,6 +403,10 @@ apply() {
     if command -v ethtool >/dev/null 2>&1; then
         # Inner TCP segments must not be merged on the way in (VXLAN GRO would).
         ethtool -K "$UNDERLAY" gro off lro off >/dev/null 2>&1 || true
+    else
+        # Minimal Debian images lack it: say so rather than capture merged segments silently.
+        log "warning: ethtool not found: GRO stays on, so the IDS may see mirrored TCP" \
+            "segments merged (install ethtool)"
     fi
     apply_capture_interface
     # Feeds are refused from anywhere else before any decapsulator listens.
