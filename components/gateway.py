@@ -11,6 +11,8 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 
+import yaml
+
 from .cloud_config import (
     SettingsLine,
     WrittenFile,
@@ -22,6 +24,7 @@ from .cloud_config import (
 from .errors import CloudtapInputError
 from .mirroring import VXLAN_PORT
 from .network_plan import NetworkPlan, Tier
+from .os_family import DEFAULT_OS_FAMILY, OsFamily
 
 SETTINGS_PATH = "/etc/cloudtap/gateway.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-gateway"
@@ -128,9 +131,25 @@ def gateway_files(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> list
     ]
 
 
-def render_cloud_config(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> str:
-    """The gateway's user data; ``underlay_mtu`` as in :func:`render_settings`."""
+BASE_PACKAGES: Mapping[OsFamily, tuple[str, ...]] = {
+    # Amazon Linux 2023 ships neither iptables nor nftables.
+    OsFamily.AMAZON_LINUX: ("nftables",),
+    OsFamily.DEBIAN: ("nftables",),
+    OsFamily.RHEL: ("nftables",),
+}
+"""Installed on every gateway, by the names of its image's distribution family."""
+
+
+def render_cloud_config(
+    plan: NetworkPlan,
+    *,
+    underlay_mtu: int | None = None,
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+) -> str:
+    """The gateway's user data for an image of ``os_family``; ``underlay_mtu`` as in
+    :func:`render_settings`."""
+    skeleton = yaml.safe_load(asset_text("gateway", "cloud-config.yaml"))
+    document = {"packages": list(BASE_PACKAGES[os_family]), **skeleton}
     return render(
-        asset_text("gateway", "cloud-config.yaml"),
-        gateway_files(plan, underlay_mtu=underlay_mtu),
+        yaml.safe_dump(document, sort_keys=False), gateway_files(plan, underlay_mtu=underlay_mtu)
     )

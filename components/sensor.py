@@ -24,6 +24,7 @@ from .cloud_config import (
 from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
+from .os_family import DEFAULT_OS_FAMILY, OsFamily
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
 
 DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
@@ -167,10 +168,15 @@ SETTINGS_KEYS = (
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
 """The feeder end of the capture veth is the capture interface's name plus this."""
-BASE_PACKAGES = ("tcpdump", "nftables", "iproute-tc")
-"""Installed on every sensor, by their Amazon Linux 2023 names: AL2023 ships neither nftables nor
-``tc`` (package ``iproute-tc``; Debian and Ubuntu have it in ``iproute2``, already installed).
-``python3`` (for cloudtap-decap) and ``ethtool`` are part of the AL2023 image."""
+BASE_PACKAGES: Mapping[OsFamily, tuple[str, ...]] = {
+    # AL2023 ships neither nftables nor tc; python3 and ethtool are part of its image.
+    OsFamily.AMAZON_LINUX: ("tcpdump", "nftables", "iproute-tc"),
+    # tc is part of iproute2 here; ethtool (GRO off on the capture path) is not in every image.
+    OsFamily.DEBIAN: ("tcpdump", "nftables", "iproute2", "ethtool"),
+    OsFamily.RHEL: ("tcpdump", "nftables", "iproute-tc", "ethtool"),
+}
+"""Installed on every sensor, by the names of its image's distribution family. ``python3`` (for
+cloudtap-decap) is on every image that runs cloud-init, which is written in it."""
 DEFAULT_LOG_DEVICE = "/dev/sdf"
 """Where the cloud attaches the log volume. On AWS this is the block device mapping's name;
 Amazon Linux 2023's udev rules link it to the NVMe device of Nitro instances."""
@@ -230,16 +236,21 @@ def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
     ]
 
 
-def render_cloud_config(plan: SensorPlan, *, log_device: str = DEFAULT_LOG_DEVICE) -> str:
-    """The sensor's user data (``#cloud-config``).
+def render_cloud_config(
+    plan: SensorPlan,
+    *,
+    log_device: str = DEFAULT_LOG_DEVICE,
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+) -> str:
+    """The sensor's user data (``#cloud-config``) for an image of ``os_family``.
 
-    Installs :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs ``plan.ids_packages``
-    with ``cloudtap-sensor install-ids`` (apart from cloud-init's ``packages``, which installs
-    all of its list or none: an IDS package the distribution lacks, such as ``suricata`` on
-    Amazon Linux 2023 without its supplementary repository, must not cost the sensor its
-    capture tools), then starts ``cloudtap-sensor.service``, which fails the boot's ``runcmd``
-    (visible in ``cloud-init status --long``) if the capture interface or a feed's
-    decapsulation is missing.
+    Installs the family's :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs
+    ``plan.ids_packages`` with ``cloudtap-sensor install-ids`` (apart from cloud-init's
+    ``packages``, which installs all of its list or none: an IDS package the distribution
+    lacks, such as ``suricata`` on Amazon Linux 2023 without its supplementary repository, must
+    not cost the sensor its capture tools), then starts ``cloudtap-sensor.service``, which
+    fails the boot's ``runcmd`` (visible in ``cloud-init status --long``) if the capture
+    interface or a feed's decapsulation is missing.
     With ``plan.log_volume`` the volume at ``log_device`` gets an ext4 file system labelled
     ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
     its logs; a volume holding any other file system is left alone), mounted at
@@ -249,7 +260,7 @@ def render_cloud_config(plan: SensorPlan, *, log_device: str = DEFAULT_LOG_DEVIC
     if not log_device.startswith("/dev/"):
         raise CloudtapInputError("log_device", log_device, "a device path such as /dev/sdf")
     skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml"))
-    document: dict[str, Any] = {"packages": list(BASE_PACKAGES)}
+    document: dict[str, Any] = {"packages": list(BASE_PACKAGES[os_family])}
     if plan.log_volume:
         document["fs_setup"] = [
             {

@@ -48,6 +48,7 @@ from .validation import (
     check_zones_in_region,
     choose_availability_zones,
     resolve_aws_options,
+    validate_os_family,
 )
 
 TYPE_TOKEN = "cloudtap:aws:MonitoredVpc"
@@ -79,6 +80,10 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     looked up when the gateway is first created. A newer image does not replace a running
     gateway (forwarding would stop for the reboot): it is taken when the instance is replaced for
     another reason, or by ``pulumi up --replace`` on the gateway. Pin an id to control it."""
+    gateway_os_family: str
+    """Distribution family of ``gateway_ami_id``, for the names of the packages its boot
+    installs: ``"amazon-linux"`` (default), ``"debian"`` (Debian and Ubuntu) or ``"rhel"``
+    (RHEL, Rocky, Alma). Anything but the default needs ``gateway_ami_id``."""
     gateway_key_name: pulumi.Input[str]
     """EC2 key pair for SSH to the gateway. Default: none (manage it through SSM Session
     Manager). Only useful together with ``management_cidrs``: SSH is closed without them."""
@@ -120,6 +125,9 @@ def plan_monitored_vpc(
     reject_unknown_fields(raw, FIELDS, "")
     plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS})
     options = resolve_aws_options(raw, plan)
+    os_family = validate_os_family(
+        raw.get("gateway_os_family"), "gateway_os_family", options.ami_id
+    )
     lookup = _zone_lookup_options(opts)
     if options.availability_zones is not None:
         # Every zone the account may use in the region, opted-in Local Zones included: one of
@@ -139,7 +147,11 @@ def plan_monitored_vpc(
         zones=zones,
         # Instances in a VPC exchange 9001-byte frames: the gateway mirror's copies (50 bytes
         # bigger than what they copy) then reach the sensor whole instead of as fragments.
-        gateway_user_data=render_cloud_config(plan, underlay_mtu=AWS_VPC_MTU),
+        gateway_user_data=render_cloud_config(
+            plan,
+            underlay_mtu=AWS_VPC_MTU,
+            os_family=os_family,
+        ),
     )
 
 

@@ -38,6 +38,7 @@ from .validation import (
     validate_ami_id,
     validate_instance_type,
     validate_key_name,
+    validate_os_family,
     validate_tags,
     validate_unlisted_instance_types,
 )
@@ -85,6 +86,10 @@ class AwsSensorArgs(SensorArgs, total=False):
     ami_id: pulumi.Input[str]
     """Default: the latest Amazon Linux 2023 for the instance type's architecture, looked up
     when the sensor is first created (a newer image does not replace a running sensor)."""
+    os_family: str
+    """Distribution family of ``ami_id``, for the names of the packages its boot installs:
+    ``"amazon-linux"`` (default), ``"debian"`` (Debian and Ubuntu) or ``"rhel"`` (RHEL, Rocky,
+    Alma). Anything but the default needs ``ami_id``."""
     log_volume_size_gb: int
     """Size of an extra encrypted gp3 volume for logs, mounted at ``log_mount_point``, 1-16384.
     Default: none (logs stay on the root volume). At least 500 is recommended."""
@@ -344,7 +349,11 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         key_name=key_name,
         log_volume_size_gb=size,
         tags=tags,
-        user_data=render_cloud_config(sensor_plan, log_device=LOG_VOLUME_DEVICE),
+        user_data=render_cloud_config(
+            sensor_plan,
+            log_device=LOG_VOLUME_DEVICE,
+            os_family=validate_os_family(raw.get("os_family"), "os_family", ami_id),
+        ),
         warnings=tuple(warnings),
     )
 

@@ -15,6 +15,7 @@ import pulumi
 from ..errors import CloudtapInputError
 from ..mirroring import GatewayMirrorMode
 from ..network_plan import NetworkPlan
+from ..os_family import DEFAULT_OS_FAMILY, OsFamily, parse_os_family
 from ..shapes import (
     AMI_ID_EXAMPLE,
     UNLISTED_INSTANCE_TYPES,
@@ -186,3 +187,17 @@ def resolve_aws_options(args: Mapping[str, Any], plan: NetworkPlan) -> AwsOption
         key_name=validate_key_name(args.get("gateway_key_name")),
         tags=validate_tags(args.get("tags")),
     )
+
+
+def validate_os_family(value: Any, field: str, ami_id: pulumi.Input[str] | None) -> OsFamily:
+    """The distribution family of an instance's image. Without ``ami_id`` the image is the
+    latest Amazon Linux 2023, so only that family fits."""
+    family = parse_os_family(field, value)
+    if ami_id is None and family is not DEFAULT_OS_FAMILY:
+        raise CloudtapInputError(
+            field,
+            value,
+            f"{DEFAULT_OS_FAMILY.value!r} (or no value) while no AMI id is given: the default "
+            "image is Amazon Linux 2023; give the AMI of that distribution too",
+        )
+    return family

@@ -169,11 +169,57 @@ route_device() { # route_device ADDRESS -> the interface the route to ADDRESS le
     echo "${BASH_REMATCH[1]}"
 }
 
+# Devices are recognised from `ip -j -d link show` (JSON), never from the human output, whose
+# order changes between iproute2 releases (6.1: "vxlan external id 0", 6.15: "vxlan id 0 ...
+# external"). python3 reads it: every image that runs cloud-init has it, jq is not guaranteed.
+# The field paths arrive as arguments, never inside the program.
+LINK_FIELDS_PROGRAM='
+import json, sys
+links = json.load(sys.stdin)
+for path in sys.argv[1:]:
+    value = links[0] if links else None
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, list):
+        value = ",".join(str(item) for item in value)
+    print("" if value is None else value)
+'
+
+link_fields() { # link_fields DEVICE PATH... -> one line per PATH (e.g. linkinfo.info_kind): its
+    # value, "" when absent, lists comma-joined, booleans true/false; fails if DEVICE is missing
+    local device=$1 json
+    shift
+    json=$(ip -j -d link show dev "$device" 2>/dev/null) || return 1
+    python3 -I -c "$LINK_FIELDS_PROGRAM" "$@" <<<"$json"
+}
+
+link_matches() { # link_matches DEVICE PATH=VALUE... -> success when DEVICE has every VALUE
+    local device=$1 pair paths=() wanted=() output values=() index
+    shift
+    for pair in "$@"; do
+        paths+=("${pair%%=*}")
+        wanted+=("${pair#*=}")
+    done
+    output=$(link_fields "$device" "${paths[@]}") || return 1
+    mapfile -t values <<<"$output"
+    for index in "${!paths[@]}"; do
+        [ "${values[index]-}" = "${wanted[index]}" ] || return 1
+    done
+}
+
+link_flags() { # link_flags DEVICE -> ",UP,LOWER_UP," style flags; fails if DEVICE is missing
+    local flags
+    flags=$(link_fields "$1" flags) || return 1
+    echo ",$flags,"
+}
+
 link_mtu() {
-    local line
-    line=$(ip -o link show dev "$1" 2>/dev/null) || return 1
-    [[ $line =~ \ mtu\ ([0-9]+) ]] || return 1
-    echo "${BASH_REMATCH[1]}"
+    local mtu
+    mtu=$(link_fields "$1" mtu) || return 1
+    [[ $mtu =~ ^[0-9]+$ ]] || return 1
+    echo "$mtu"
 }
 
 elements() { # elements WORD... -> "a, b, c" for an nftables set

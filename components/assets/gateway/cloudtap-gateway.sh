@@ -286,10 +286,8 @@ given_host() { # --wan IF --mirrored "IF..." --own-addresses "ADDRESS...": the h
 }
 
 mirror_device_ok() {
-    local details
-    details=$(ip -d -o link show dev "$MIRROR_DEVICE" 2>/dev/null) || return 1
-    [[ $details == *" vxlan id $MIRROR_VNI remote $MIRROR_SENSOR "* ]] &&
-        [[ $details == *" dstport $MIRROR_VXLAN_PORT "* ]]
+    link_matches "$MIRROR_DEVICE" linkinfo.info_kind=vxlan linkinfo.info_data.id="$MIRROR_VNI" \
+        linkinfo.info_data.remote="$MIRROR_SENSOR" linkinfo.info_data.port="$MIRROR_VXLAN_PORT"
 }
 
 fit_underlay_mtu() { # copies must cross to the sensor unfragmented where the cloud allows it
@@ -371,7 +369,7 @@ check_mirror() { # prints what the mirror does
     mirror_device_ok ||
         die "the mirror's VXLAN device $MIRROR_DEVICE (VNI $MIRROR_VNI to $MIRROR_SENSOR," \
             "UDP $MIRROR_VXLAN_PORT) is missing or different"
-    [[ $(ip -o link show dev "$MIRROR_DEVICE") =~ [\<,]UP[,\>] ]] || die "$MIRROR_DEVICE is down"
+    [[ $(link_flags "$MIRROR_DEVICE") == *,UP,* ]] || die "$MIRROR_DEVICE is down"
     rules=$(nft list table netdev $MIRROR_TABLE 2>/dev/null) ||
         die "nftables table netdev $MIRROR_TABLE (the mirror) is missing"
     grep -q "device \"$MIRROR_DEVICE\" priority filter; policy drop;" <<<"$rules" ||

@@ -76,13 +76,6 @@ underlay_interface() { # where feeds arrive: the interface on (or routing to) th
     return 1
 }
 
-link_flags() { # link_flags DEVICE -> ",UP,LOWER_UP," style flags, empty if missing
-    local line
-    line=$(ip -o link show dev "$1" 2>/dev/null) || return 1
-    [[ $line =~ \<([^>]*)\> ]] || return 1
-    echo ",${BASH_REMATCH[1]},"
-}
-
 quiet_link() { # no IPv6, no ARP, no multicast, no addresses: the device never speaks
     sysctl -qw "net/ipv6/conf/$1/disable_ipv6=1" 2>/dev/null || true
     ip addr flush dev "$1"
@@ -95,11 +88,9 @@ quiet_link() { # no IPv6, no ARP, no multicast, no addresses: the device never s
 
 # -- the capture interface ---------------------------------------------------------------------
 
-capture_pair_ok() {
-    local line
-    line=$(ip -o link show dev "$FEEDER" 2>/dev/null) || return 1
-    [[ $line == *": $FEEDER@$CAPTURE_INTERFACE: "* ]] || return 1
-    [[ $(ip -d -o link show dev "$CAPTURE_INTERFACE" 2>/dev/null) == *" veth "* ]]
+capture_pair_ok() { # one veth pair: the feeder end and the capture interface, peers
+    link_matches "$FEEDER" linkinfo.info_kind=veth link="$CAPTURE_INTERFACE" &&
+        link_matches "$CAPTURE_INTERFACE" linkinfo.info_kind=veth link="$FEEDER"
 }
 
 apply_capture_interface() {
@@ -129,7 +120,7 @@ kernel_device() { # kernel_device FEED -> device name; fails for feeds the kerne
     esac
 }
 
-kernel_kind() { # what `ip -d link show` prints for a device that terminates FEED
+kernel_kind() { # the device type (collect-metadata mode) that terminates FEED
     case "$1" in
     vxlan) echo "vxlan external" ;;
     gre) echo "gretap external" ;;
@@ -138,10 +129,14 @@ kernel_kind() { # what `ip -d link show` prints for a device that terminates FEE
 }
 
 kernel_device_ok() { # kernel_device_ok FEED DEVICE: the right type, in collect-metadata mode
-    local details
-    details=$(ip -d -o link show dev "$2" 2>/dev/null) || return 1
-    [[ $details == *" $(kernel_kind "$1") "* ]] || return 1
-    [[ $1 != vxlan || $details == *" dstport $VXLAN_PORT "* ]]
+    local kind
+    kind=$(kernel_kind "$1")
+    if [ "$1" = vxlan ]; then
+        link_matches "$2" linkinfo.info_kind=vxlan linkinfo.info_data.external=true \
+            linkinfo.info_data.port="$VXLAN_PORT"
+    else
+        link_matches "$2" linkinfo.info_kind="${kind%% *}" linkinfo.info_data.external=true
+    fi
 }
 
 add_kernel_device() { # add_kernel_device FEED DEVICE -> the error when the kernel cannot
@@ -408,6 +403,10 @@ apply() {
     if command -v ethtool >/dev/null 2>&1; then
         # Inner TCP segments must not be merged on the way in (VXLAN GRO would).
         ethtool -K "$UNDERLAY" gro off lro off >/dev/null 2>&1 || true
+    else
+        # Minimal Debian images lack it: say so rather than capture merged segments silently.
+        log "warning: ethtool not found: GRO stays on, so the IDS may see mirrored TCP" \
+            "segments merged (install ethtool)"
     fi
     apply_capture_interface
     # Feeds are refused from anywhere else before any decapsulator listens.
