@@ -7,7 +7,10 @@
 log() {
     local tag=${CLOUDTAP_TAG:-cloudtap}
     echo "$tag: $*" >&2
-    if command -v logger >/dev/null 2>&1; then logger -t "$tag" -- "$*" || true; fi
+    # Under systemd stderr already goes to the journal; logger there would log every line twice.
+    if [ -z "${JOURNAL_STREAM:-}" ] && command -v logger >/dev/null 2>&1; then
+        logger -t "$tag" -- "$*" || true
+    fi
 }
 die() {
     log "FAILED: $*"
