@@ -13,7 +13,7 @@ test: lint
 	.venv/bin/python -m pytest -q -ra
 
 lab: setup
-	.venv/bin/python -m components.lab
+	.venv/bin/python -m lab
 
 bench: setup
 	.venv/bin/python -m bench

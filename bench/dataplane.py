@@ -1,6 +1,6 @@
 """Data plane: what the gateway mirror costs forwarding, and whether the sensor sees every packet.
 
-Runs in the namespace lab (:mod:`components.lab`) with the aws-dev stack's plan: the gateway and
+Runs in the namespace lab (:mod:`lab`) with the aws-dev stack's plan: the gateway and
 the sensor run their *rendered* boot scripts, and every gateway state below is reached by
 re-rendering the gateway's settings (with or without ``plan.gateway_mirror``) and running
 ``cloudtap-gateway apply`` again, so what is measured is the project's own rule set.
@@ -60,13 +60,13 @@ from typing import Any, Final, Literal
 
 from components.cloud_config import written_files
 from components.gateway import SETTINGS_PATH, render_cloud_config
-from components.lab import Host, Lab, unavailable_reason
-from components.lab.lab import Background
-from components.lab.pcap import addresses, compare, datagrams, read_pcap
-from components.lab.stack import default_stack_path, load_plan
-from components.lab.topology import VPC_MTU
 from components.mirroring import VXLAN_PORT
 from components.network_plan import Tier
+from lab import Host, Lab, unavailable_reason
+from lab.lab import Background
+from lab.pcap import addresses, compare, datagrams, read_pcap
+from lab.stack import default_stack_path, load_plan
+from lab.topology import VPC_MTU
 
 from . import Report, Summary
 

@@ -1,6 +1,6 @@
 """cloudtap-decap, the sensor's userspace decapsulator: parsing, settings, portability.
 
-Packets are built by the lab's feed builders (``components.lab.feeds``), the same bytes the lab
+Packets are built by the lab's feed builders (``lab.feeds``), the same bytes the lab
 sends; here the parsers are fed directly, without sockets or root.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.assets.sensor import cloudtap_decap as decap
-from components.lab import feeds
+from lab import feeds
 
 DECAP = Path(decap.__file__)
 EVERYTHING = frozenset({decap.GRE, decap.ERSPAN})

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.lab import Lab, unavailable_reason
-from components.lab.stack import load_plan
 from components.network_plan import NetworkPlan
+from lab import Lab, unavailable_reason
+from lab.stack import load_plan
 from tests.lab.environment import AWS_DEV_STACK, require_lab
 
 

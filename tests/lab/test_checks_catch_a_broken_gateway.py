@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from components import gateway
-from components.lab import Host, Lab, Status, checks
+from lab import Host, Lab, Status, checks
 
 pytestmark = pytest.mark.lab
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from components.lab import CheckResult, Host, Lab, Status, checks
+from lab import CheckResult, Host, Lab, Status, checks
 
 pytestmark = pytest.mark.lab
 

@@ -1,6 +1,6 @@
 """The aws-dev stack's rendered gateway, run in network namespaces: one test per behaviour.
 
-The tests call the same check functions as ``python -m components.lab``; each result carries its
+The tests call the same check functions as ``python -m lab``; each result carries its
 evidence, which becomes the assertion message.
 """
 
@@ -12,8 +12,8 @@ import pytest
 
 from components import gateway
 from components.cloud_config import asset_text, written_files
-from components.lab import CheckResult, Host, Lab, Status, checks
-from components.lab.topology import VPC_MTU
+from lab import CheckResult, Host, Lab, Status, checks
+from lab.topology import VPC_MTU
 
 pytestmark = pytest.mark.lab
 

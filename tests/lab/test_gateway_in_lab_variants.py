@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.lab import Host, Lab, Status, checks
 from components.network_plan import NetworkPlan, plan_network
+from lab import Host, Lab, Status, checks
 
 pytestmark = pytest.mark.lab
 

@@ -1,4 +1,4 @@
-"""``python -m components.lab``: the embedded default demo, end to end and when it cannot run."""
+"""``python -m lab``: the embedded default demo, end to end and when it cannot run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.lab import cli
+from lab import cli
 from tests.lab.environment import ROOT, machine_namespaces
 
 
@@ -18,7 +18,7 @@ def test_the_default_demo_passes_every_check_and_leaves_no_namespace(
     lab_environment: None,
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "components.lab"],
+        [sys.executable, "-m", "lab"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from components.lab import Host, Lab
 from components.network_plan import plan_network
+from lab import Host, Lab
 from tests.lab.environment import ROOT, machine_namespaces
 
 pytestmark = pytest.mark.lab
@@ -46,12 +46,12 @@ def test_two_labs_run_side_by_side(lab_environment: None) -> None:
         assert second.gateway("check").returncode == 0
 
 
-# `python -m components.lab`, but with Ctrl-C handled as in a terminal even when this test runs
+# `python -m lab`, but with Ctrl-C handled as in a terminal even when this test runs
 # as a background job of a non-interactive shell, which starts with SIGINT ignored (and Python
 # rightly keeps it ignored).
 COMMAND = (
     "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.argv = ['components.lab']; runpy.run_module('components.lab', run_name='__main__')"
+    "sys.argv = ['lab']; runpy.run_module('lab', run_name='__main__')"
 )
 
 

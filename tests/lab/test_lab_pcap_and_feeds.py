@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from components.lab import feeds
-from components.lab.lab import RecorderStats, recorder_stats
-from components.lab.pcap import FrameCounter, PcapError, compare, describe, read_pcap
+from lab import feeds
+from lab.lab import RecorderStats, recorder_stats
+from lab.pcap import FrameCounter, PcapError, compare, describe, read_pcap
 
 SENSOR = "10.0.128.10"
 SOURCE = "10.0.64.10"

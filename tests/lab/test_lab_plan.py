@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 
 from components.errors import CloudtapInputError
-from components.lab import Host, plan_topology
-from components.lab import lab as lab_module
-from components.lab.stack import default_stack_path, load_plan
-from components.lab.topology import (
+from components.network_plan import Tier, plan_network
+from lab import Host, plan_topology
+from lab import lab as lab_module
+from lab.stack import default_stack_path, load_plan
+from lab.topology import (
     GATEWAY_INTERFACES,
     INTERNET_MTU,
     MAX_INTERFACE_NAME,
     VPC_MTU,
     with_gateway_mirror,
 )
-from components.network_plan import Tier, plan_network
 from tests.lab.environment import AWS_DEV_STACK, require_lab
 
 

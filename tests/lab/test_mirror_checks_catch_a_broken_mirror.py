@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from components.lab import Host, Lab, Status, checks
-from components.lab.lab import MIRROR_TABLE, SENSOR_TABLE
+from lab import Host, Lab, Status, checks
+from lab.lab import MIRROR_TABLE, SENSOR_TABLE
 
 pytestmark = pytest.mark.lab
 

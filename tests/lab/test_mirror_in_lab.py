@@ -1,7 +1,7 @@
 """The gateway mirror and the sensor, rendered and run in network namespaces: one test per
 behaviour of the issue "Mirroring on AWS" (data plane).
 
-The tests call the same check functions as ``python -m components.lab``; each result carries its
+The tests call the same check functions as ``python -m lab``; each result carries its
 evidence, which becomes the assertion message.
 """
 
@@ -13,8 +13,8 @@ import pytest
 
 from components import sensor
 from components.cloud_config import written_files
-from components.lab import CheckResult, Host, Lab, Status, checks
-from components.lab.topology import VPC_MTU
+from lab import CheckResult, Host, Lab, Status, checks
+from lab.topology import VPC_MTU
 
 pytestmark = pytest.mark.lab
 

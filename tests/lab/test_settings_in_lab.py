@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components.lab import Host, Lab
 from components.network_plan import NetworkPlan
+from lab import Host, Lab
 
 pytestmark = pytest.mark.lab
 

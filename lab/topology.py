@@ -23,8 +23,8 @@ import ipaddress
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from ..mirroring import plan_gateway_mirror
-from ..network_plan import NetworkPlan, Tier
+from components.mirroring import plan_gateway_mirror
+from components.network_plan import NetworkPlan, Tier
 
 INTERNET_HOST = ipaddress.IPv4Address("203.0.113.10")
 """The internet host: TEST-NET-3 (RFC 5737), routable nowhere, carried on the inet host's lo."""

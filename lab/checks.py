@@ -1,11 +1,11 @@
 """What the lab proves about the rendered gateway: one function per behaviour.
 
-Each check takes a running :class:`~components.lab.lab.Lab`, sends real traffic, and returns
+Each check takes a running :class:`~lab.lab.Lab`, sends real traffic, and returns
 :class:`CheckResult` lines with the evidence in ``detail``. Negative results are always paired with
 a positive one on the same path (a listener that is shown to be up, the same connection succeeding
 once cloudtap's table is removed), so that "nothing arrived" cannot pass for the wrong reason.
 Checks that disturb the gateway (flush, sysctl, table removal) re-run ``apply`` before returning,
-so they can run in any order against one lab. ``python -m components.lab`` and ``tests/lab`` both
+so they can run in any order against one lab. ``python -m lab`` and ``tests/lab`` both
 run these functions.
 """
 
@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from ..mirroring import GatewayMirror, GatewayMirrorMode
-from ..network_plan import PortForward, Tier
+from components.mirroring import GatewayMirror, GatewayMirrorMode
+from components.network_plan import PortForward, Tier
+
 from . import feeds
 from .lab import (
     COMMAND_TIMEOUT,

@@ -8,18 +8,23 @@ from typing import Any, Final
 
 import yaml
 
-from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
-from ..network_plan import NETWORK_FIELDS, NetworkPlan, plan_network
+from components.errors import CloudtapInputError
+from components.fields import reject_unknown_fields
+from components.network_plan import NETWORK_FIELDS, NetworkPlan, plan_network
 
 DEFAULT_STACK: Final = Path("stacks") / "Pulumi.aws-dev.yaml"
 """The embedded default: the aws-dev stack, which needs no cloud to be exercised in the lab."""
 NETWORK_KEY: Final = "cloudtap:network"
 
 
+REPOSITORY: Final = Path(__file__).resolve().parent.parent
+"""The checkout holding the lab: the lab is a directory beside ``components/`` and ``stacks/``,
+never installed with the library."""
+
+
 def default_stack_path() -> Path:
-    """``stacks/Pulumi.aws-dev.yaml`` in the repository holding this package, else under cwd."""
-    candidates = [Path(__file__).resolve().parents[2] / DEFAULT_STACK, Path.cwd() / DEFAULT_STACK]
+    """``stacks/Pulumi.aws-dev.yaml`` in the checkout holding this package, else under cwd."""
+    candidates = [REPOSITORY / DEFAULT_STACK, Path.cwd() / DEFAULT_STACK]
     return next((path for path in candidates if path.is_file()), candidates[0])
 
 

@@ -1,7 +1,7 @@
 """A network-namespace lab that runs the gateway's and the sensor's rendered boot files here.
 
-``Lab.create(plan)`` builds one namespace per :class:`~components.lab.topology.Host`, wires them
-with veth pairs as :func:`~components.lab.topology.plan_topology` says, writes the settings files,
+``Lab.create(plan)`` builds one namespace per :class:`~lab.topology.Host`, wires them
+with veth pairs as :func:`~lab.topology.plan_topology` says, writes the settings files,
 scripts and decapsulator exactly as the gateway's and the sensor's cloud-configs would
 (``render_cloud_config`` then ``written_files``: never a hand-written copy), runs
 ``cloudtap-sensor apply`` in the sensor namespace and ``cloudtap-gateway apply`` (with the
@@ -35,10 +35,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Literal
 
-from .. import sensor
-from ..cloud_config import NET_LIBRARY_PATH, written_files
-from ..gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
-from ..network_plan import NetworkPlan, Tier
+from components import sensor
+from components.cloud_config import NET_LIBRARY_PATH, written_files
+from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
+from components.network_plan import NetworkPlan, Tier
+
 from .pcap import Frame, FrameCounter, read_pcap
 from .topology import VPC_MTU, Host, Topology, plan_topology
 
@@ -485,7 +486,7 @@ class Lab:
         python: str = sys.executable,
     ) -> Iterator[Lab]:
         """Build the lab for ``plan`` (gateway mirror on: see
-        :func:`~components.lab.topology.with_gateway_mirror`), run ``apply`` on the sensor and
+        :func:`~lab.topology.with_gateway_mirror`), run ``apply`` on the sensor and
         then the gateway, and remove it all on exit.
 
         ``apply_gateway=False`` / ``apply_sensor=False`` leave that host fresh (no rules, no
@@ -831,7 +832,7 @@ class Lab:
         vni: int = 77,
         rate: float = 5000.0,
     ) -> float:
-        """Send a mirror feed of ``kind`` (see :mod:`~components.lab.feeds`) from ``host``,
+        """Send a mirror feed of ``kind`` (see :mod:`~lab.feeds`) from ``host``,
         with outer source ``source``, to the sensor, ``rate`` packets a second (0: back to
         back); the seconds the sending took."""
         argv = [self.python, "-I", "-S", str(FEEDS), kind, "--source", str(source)]

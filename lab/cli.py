@@ -1,4 +1,4 @@
-"""``python -m components.lab``: run the gateway's and the sensor's rendered boot files in
+"""``python -m lab``: run the gateway's and the sensor's rendered boot files in
 network namespaces, no cloud.
 
 Exit status: 0 when every check passes, 1 when one fails (or the lab broke), 2 when the lab
@@ -18,8 +18,9 @@ from typing import TextIO
 
 import yaml
 
-from ..errors import CloudtapInputError
-from ..network_plan import NetworkPlan
+from components.errors import CloudtapInputError
+from components.network_plan import NetworkPlan
+
 from .checks import CheckResult, Status, run_checks
 from .lab import Lab, LabError, unavailable_reason
 from .stack import default_stack_path, load_plan
@@ -112,7 +113,7 @@ def run_lab(plan: NetworkPlan, stack: Path, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     parser = argparse.ArgumentParser(
-        prog="python -m components.lab",
+        prog="python -m lab",
         description="Run the cloudtap gateway's and sensor's rendered cloud-configs in network "
         "namespaces and check forwarding, masquerade, port forwards, tier isolation, the "
         "gateway mirror and the sensor's decapsulation with real traffic.",
