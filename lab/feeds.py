@@ -6,7 +6,7 @@ the sending host needs no tunnel driver. The lab imports the same module to know
 frame, what the sensor's capture interface must show. Every stream is deterministic: frame ``i``
 of a kind is the same bytes on both sides.
 
-Kinds (the formats follow the spike that verified them against tshark and scapy):
+Kinds (each format as tshark and scapy dissect it, field by field):
 
 ``aws-vxlan``
     AWS Traffic Mirroring: VXLAN (RFC 7348) to UDP 4789, flags 0x08, the session's VNI, UDP

@@ -1,7 +1,8 @@
 """Where every lab host sits and what it carries: pure, derived from a :class:`NetworkPlan`.
 
-Nothing here touches the machine, so the addressing is tested without root. The lab models the
-seeds' multi-homed gateway (000/001): one gateway interface per tier, each host on its own link::
+Nothing here touches the machine, so the addressing is tested without root. The lab's gateway is
+multi-homed, one interface per tier, each host on its own link (the script finds its interfaces
+by address, so the same script serves a one-armed cloud gateway)::
 
     inet (203.0.113.10, public router .1) --- gw-pub   (public .10)
                           app (private .10) --- gw-priv  (private .1)

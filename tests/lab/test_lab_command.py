@@ -35,7 +35,7 @@ def test_the_default_demo_passes_every_check_and_leaves_no_namespace(
     assert passes[0].startswith("PASS  sensor apply (rendered cloud-config): exit 0")
     assert passes[1].startswith("PASS  gateway apply (rendered cloud-config): exit 0")
     assert any("(masqueraded)" in line for line in passes)
-    # The seeds' check, on the sensor: the app's echo request and its reply, both copied.
+    # What the gateway mirror is for, seen on the sensor: the app's echo request and reply.
     assert any(
         "on the sensor's cloudtap0: ICMP echo request 10.0.64.10 > 203.0.113.10; "
         "ICMP echo reply 203.0.113.10 > 10.0.64.10" in line

@@ -1,0 +1,243 @@
+"""What the lab proves about the rendered sensor: every cloud's mirror feed arrives on the capture
+interface as the exact inner frames, even in back-to-back bursts; nothing from outside the feed
+sources does; ``cloudtap-sensor check`` notices each piece going missing; ``apply`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections import Counter
+from typing import Final
+
+from .. import feeds
+from ..lab import RECORD_FRAMES, SENSOR_TABLE, Lab
+from ..topology import Host
+from .common import (
+    SETTLE,
+    CheckResult,
+    Damage,
+    check_names,
+    check_result,
+    decap_pid,
+    failure_message,
+    feed_paths,
+    reapply_sensor,
+)
+
+OUTSIDE_SOURCE: Final = ipaddress.IPv4Address("198.51.100.7")
+"""TEST-NET-2 (RFC 5737): a feed source outside every network, which the sensor must refuse."""
+FEED_COUNT: Final = 100
+"""Packets per feed stream (the sizes cycle every 7, jumbo frames included)."""
+BURST_COUNT: Final = 2000
+"""Packets per feed in one unpaced burst, as a mirror session sends when a workload bursts."""
+ARRIVAL_TIMEOUT: Final = 20.0
+"""Seconds the inner frames of what was sent may take to arrive on the capture interface: well
+under one on an idle machine, more on a busy one, where the decapsulator runs late."""
+_FEED_OF_KIND: Final = {
+    "aws-vxlan": "vxlan",
+    "azure-vxlan": "vxlan",
+    "gwlb-geneve": "geneve",
+    "gre": "gre",
+    "erspan": "erspan",
+}
+_KIND_VNI: Final = {"aws-vxlan": 77, "azure-vxlan": 4_000_001}
+_KIND_SOURCE: Final = {"aws-vxlan": Host.APP, "azure-vxlan": Host.MANAGEMENT}
+_KIND_TITLE: Final = {
+    "aws-vxlan": "AWS Traffic Mirroring VXLAN (VNI 77, per-flow UDP source ports)",
+    "azure-vxlan": "Azure vTAP VXLAN (VNI 4000001)",
+    "gwlb-geneve": "AWS GWLB GENEVE (bare IP, class-0x0108 options)",
+    "gre": "OpenStack tap mirror GRE (TEB, with and without key, sequence, checksum)",
+    "erspan": "OpenStack tap mirror ERSPAN type II (Linux erspan_ver 1)",
+}
+
+
+def sensor_decapsulates_every_feed(lab: Lab) -> list[CheckResult]:
+    """Mirror feeds as AWS, Azure and OpenStack send them, from addresses in the network (sent
+    from the gateway host, which routes to the sensor), arrive on the capture interface as the
+    exact inner frames (bare IP from a GWLB behind the sensor's fixed Ethernet header); a feed
+    from outside the feed sources arrives not at all."""
+    name = "sensor_decapsulates_every_feed"
+    sensor = str(lab.address(Host.SENSOR))
+    paths = feed_paths(lab)
+    expected: dict[str, list[bytes]] = {}
+    with lab.record(Host.SENSOR, lab.sensor_plan.capture_interface) as recording:
+        for kind in feeds.KINDS:
+            source = lab.address(_KIND_SOURCE.get(kind, Host.APP))
+            vni = _KIND_VNI.get(kind, 77)
+            lab.send_feed(Host.GATEWAY, kind, source=source, count=FEED_COUNT, vni=vni)
+            expected[kind] = [
+                frame
+                for _, frame in feeds.stream(
+                    kind, FEED_COUNT, source=str(source), destination=sensor, vni=vni
+                )
+            ]
+        lab.send_feed(Host.GATEWAY, "aws-vxlan", source=OUTSIDE_SOURCE, count=20, vni=99)
+        recording.wait_for_frames(sum(map(len, expected.values())), ARRIVAL_TIMEOUT)
+        time.sleep(SETTLE)  # and the outsider's packets their chance to arrive, wrongly
+    frames = recording.frames()
+    arrived = Counter(frame.data for frame in frames)
+    results = []
+    for kind in feeds.KINDS:
+        want = Counter(expected[kind])
+        got = Counter({data: arrived[data] for data in want if arrived[data]})
+        found = sum((want & got).values())
+        duplicates = sum((got - want).values())
+        largest = max(len(data) for data in want)
+        ok = found == len(expected[kind]) and duplicates == 0
+        path = paths.get(_FEED_OF_KIND[kind], "no decapsulation path")
+        detail = (
+            f"{found}/{len(expected[kind])} inner frames byte-identical (60 to {largest} bytes), "
+            f"{duplicates} duplicated, via {path}"
+        )
+        results.append(check_result(name, _KIND_TITLE[kind], ok, detail))
+    wanted = Counter(data for frames_of_kind in expected.values() for data in frames_of_kind)
+    extra = sum((arrived - wanted).values())
+    truncated = sum(frame.truncated for frame in frames)
+    ok = extra == 0 and truncated == 0
+    detail = (
+        f"20 VXLAN packets from {OUTSIDE_SOURCE}: none arrived; {extra} unexpected frame(s) and "
+        f"{truncated} truncated on {lab.sensor_plan.capture_interface} in all"
+    )
+    results.append(check_result(name, "a feed from outside the feed sources", ok, detail))
+    return results
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key)}
+
+
+def sensor_loses_nothing_in_a_burst(
+    lab: Lab, *, arrival_timeout: float = ARRIVAL_TIMEOUT
+) -> list[CheckResult]:
+    """Each feed as one burst of :data:`BURST_COUNT` packets sent back to back: every inner
+    frame arrives on the capture interface, exactly once; where cloudtap-decap serves the feed,
+    its counters show each packet written and no send error; the capture interface drops none.
+
+    The recording's ring holds a whole burst, and the next burst waits until the recording has
+    caught up, so a recorder the machine runs late cannot lose a frame the sensor delivered. A
+    burst the sensor lost part of costs ``arrival_timeout`` seconds of waiting."""
+    name = "sensor_loses_nothing_in_a_burst"
+    sensor = str(lab.address(Host.SENSOR))
+    capture = lab.sensor_plan.capture_interface
+    paths = feed_paths(lab)
+    expected: dict[str, list[bytes]] = {}
+    evidence: dict[str, tuple[bool, str]] = {}
+    with lab.record(Host.SENSOR, capture, frames=max(BURST_COUNT, RECORD_FRAMES)) as recording:
+        for kind in feeds.KINDS:
+            source = lab.address(_KIND_SOURCE.get(kind, Host.APP))
+            vni = _KIND_VNI.get(kind, 77)
+            expected[kind] = [
+                frame
+                for _, frame in feeds.stream(
+                    kind, BURST_COUNT, source=str(source), destination=sensor, vni=vni
+                )
+            ]
+            decap_before = lab.decap_counters()
+            rx_before = lab.rx_counters(Host.SENSOR, capture)
+            overflows_before = lab.receive_buffer_overflows(Host.SENSOR)
+            written = recording.count()
+            started = time.monotonic()
+            seconds = lab.send_feed(
+                Host.GATEWAY, kind, source=source, count=BURST_COUNT, vni=vni, rate=0
+            )
+            recorded = recording.wait_for_frames(written + BURST_COUNT, arrival_timeout) - written
+            waited = time.monotonic() - started
+            decap = _delta(decap_before, lab.decap_counters())
+            received, dropped = (
+                now - then
+                for now, then in zip(lab.rx_counters(Host.SENSOR, capture), rx_before, strict=True)
+            )
+            overflows = lab.receive_buffer_overflows(Host.SENSOR) - overflows_before
+            feed = _FEED_OF_KIND[kind]
+            path = paths.get(feed, "no decapsulation path")
+            errors = {key: value for key, value in decap.items() if key.startswith("send_error")}
+            ok = dropped == 0 and overflows == 0 and not errors
+            detail = (
+                f"sent in {seconds:.2f}s, {recorded} recorded {waited:.2f}s after sending began; "
+                f"the sensor's socket receive buffers overflowed {overflows} times; {capture} "
+                f"received {received}, dropped {dropped}"
+            )
+            if path == "cloudtap-decap":
+                ok = ok and decap.get(feed, 0) == BURST_COUNT
+                detail += (
+                    f"; cloudtap-decap wrote {decap.get(feed, 0)}, send errors: "
+                    f"{', '.join(f'{key} {value}' for key, value in errors.items()) or 'none'}"
+                )
+            evidence[kind] = ok, f"{detail}; via {path}"
+    arrived = Counter(frame.data for frame in recording.frames())
+    results = []
+    for kind in feeds.KINDS:
+        want = Counter(expected[kind])
+        got = Counter({data: arrived[data] for data in want if arrived[data]})
+        found = sum((want & got).values())
+        duplicates = sum((got - want).values())
+        ok, detail = evidence[kind]
+        ok = ok and found == BURST_COUNT and duplicates == 0
+        detail = (
+            f"{found}/{BURST_COUNT} inner frames byte-identical, {duplicates} duplicated; {detail}"
+        )
+        results.append(
+            check_result(name, f"{_KIND_TITLE[kind]}, {BURST_COUNT} back to back", ok, detail)
+        )
+    return results
+
+
+def sensor_check_names_what_is_missing(lab: Lab) -> list[CheckResult]:
+    """Each piece of the sensor removed in turn: ``check`` fails naming it; ``apply`` repairs."""
+    capture = lab.sensor_plan.capture_interface
+    damages = [
+        Damage("capture interface deleted", Host.SENSOR, ["ip", "link", "del", "dev", capture],
+               expected="is missing"),
+        Damage("capture interface MTU 1500", Host.SENSOR,
+               ["ip", "link", "set", "dev", capture, "mtu", "1500"],
+               expected=f"has MTU 1500, not {lab.sensor_plan.capture_mtu}"),
+        Damage("kernel VXLAN device deleted", Host.SENSOR,
+               ["ip", "link", "del", "dev", "cloudtap-vxlan"],
+               expected="nothing decapsulates vxlan"),
+        Damage("cloudtap-decap killed", Host.SENSOR, lambda: ["kill", "-9", decap_pid(lab)],
+               expected="nothing decapsulates geneve"),
+        Damage("nftables table deleted", Host.SENSOR,
+               ["nft", "delete", "table", "inet", SENSOR_TABLE],
+               expected=f"inet {SENSOR_TABLE} is missing"),
+    ]  # fmt: skip
+    return [
+        check_names(
+            lab,
+            damage,
+            lambda: lab.sensor("check"),
+            reapply_sensor,
+            check="sensor_check_names_what_is_missing",
+            subject=f"sensor check with {damage.what}",
+            settle=0.1,  # a killed process takes a moment to go
+        )
+        for damage in damages
+    ]
+
+
+def sensor_apply_is_idempotent(lab: Lab) -> list[CheckResult]:
+    """``cloudtap-sensor apply`` again: same table, same interfaces, the same decapsulator
+    process (not restarted), the same tc redirect."""
+
+    def state() -> tuple[str, str, str, str]:
+        links = lab.run(Host.SENSOR, "ip", "-o", "link", "show").stdout
+        links = re.sub(r"\s+link/ether \S+ brd \S+", "", links)  # MACs are stable anyway
+        filters = lab.run(Host.SENSOR, "tc", "filter", "show", "dev", "cloudtap-vxlan", "ingress")
+        ready = (lab.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
+        return lab.sensor_table(), links, filters.stdout, ready
+
+    before = state()
+    runs = [lab.sensor("apply") for _ in range(2)]
+    after = state()
+    failed = [run for run in runs if run.returncode != 0]
+    names = ("nftables table", "links", "tc filters", "cloudtap-decap process")
+    changed = [label for label, old, new in zip(names, before, after, strict=True) if old != new]
+    ok = not failed and not changed
+    if failed:
+        detail = f"apply exited {failed[0].returncode}: {failure_message(failed[0].stderr)}"
+    elif changed:
+        detail = f"changed between runs: {', '.join(changed)}"
+    else:
+        detail = f"{', '.join(names)} unchanged after 2 more runs"
+    return [check_result("sensor_apply_is_idempotent", "sensor apply twice", ok, detail)]
