@@ -23,6 +23,7 @@ from .common import (
     decap_pid,
     failure_message,
     feed_paths,
+    kernel_device,
     reapply_sensor,
 )
 
@@ -216,28 +217,58 @@ def sensor_check_names_what_is_missing(lab: Lab) -> list[CheckResult]:
     ]
 
 
-def sensor_apply_is_idempotent(lab: Lab) -> list[CheckResult]:
-    """``cloudtap-sensor apply`` again: same table, same interfaces, the same decapsulator
-    process (not restarted), the same tc redirect."""
+_PATHS: Final = "decapsulation paths"
 
-    def state() -> tuple[str, str, str, str]:
-        links = lab.run(Host.SENSOR, "ip", "-o", "link", "show").stdout
-        links = re.sub(r"\s+link/ether \S+ brd \S+", "", links)  # MACs are stable anyway
-        filters = lab.run(Host.SENSOR, "tc", "filter", "show", "dev", "cloudtap-vxlan", "ingress")
+
+def _sensor_state(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
+    """What ``apply`` must leave as it found it, by what the report calls it: the sensor's table
+    and links, how each feed is decapsulated, the tc redirect of each kernel device that does
+    it, and the cloudtap-decap process where it serves a feed; and the paths, by feed."""
+    paths = feed_paths(lab)
+    links = lab.run(Host.SENSOR, "ip", "-o", "link", "show").stdout
+    state = {
+        "nftables table": lab.sensor_table(),
+        "links": re.sub(r"\s+link/ether \S+ brd \S+", "", links),  # MACs are stable anyway
+    }
+    devices = sorted({device for path in paths.values() if (device := kernel_device(path))})
+    if devices:
+        state["tc filters"] = "".join(
+            f"{device}: "
+            + lab.run(Host.SENSOR, "tc", "filter", "show", "dev", device, "ingress").stdout
+            for device in devices
+        )
+    if "cloudtap-decap" in paths.values():
         ready = (lab.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
-        return lab.sensor_table(), links, filters.stdout, ready
+        state["cloudtap-decap process"] = ready
+    state[_PATHS] = ", ".join(f"{feed}: {path}" for feed, path in sorted(paths.items()))
+    return state, paths
 
-    before = state()
+
+def sensor_apply_is_idempotent(lab: Lab) -> list[CheckResult]:
+    """``cloudtap-sensor apply`` again: same table, same interfaces, every feed decapsulated the
+    same way, the same tc redirect on each kernel device that decapsulates one, and the same
+    decapsulator process (not restarted).
+
+    The paths are those ``cloudtap-sensor check`` reports, so a kernel without a driver (whose
+    feed cloudtap-decap takes) is compared for what it really runs."""
+    name = "sensor_apply_is_idempotent"
+    before, paths = _sensor_state(lab)
     runs = [lab.sensor("apply") for _ in range(2)]
-    after = state()
+    after, _ = _sensor_state(lab)
     failed = [run for run in runs if run.returncode != 0]
-    names = ("nftables table", "links", "tc filters", "cloudtap-decap process")
-    changed = [label for label, old, new in zip(names, before, after, strict=True) if old != new]
-    ok = not failed and not changed
+    changed = [label for label in {**before, **after} if before.get(label) != after.get(label)]
+    unserved = [feed.value for feed in lab.sensor_plan.feeds if feed.value not in paths]
+    ok = not failed and not changed and not unserved
     if failed:
         detail = f"apply exited {failed[0].returncode}: {failure_message(failed[0].stderr)}"
-    elif changed:
-        detail = f"changed between runs: {', '.join(changed)}"
+    elif changed or unserved:
+        problems = [f"changed between runs: {', '.join(changed)}"] if changed else []
+        if unserved:
+            problems.append(f"the sensor's check named no path for {', '.join(unserved)}")
+        detail = "; ".join(problems)
     else:
-        detail = f"{', '.join(names)} unchanged after 2 more runs"
-    return [check_result("sensor_apply_is_idempotent", "sensor apply twice", ok, detail)]
+        compared = [label for label in before if label != _PATHS]
+        detail = f"{', '.join(compared)} unchanged after 2 more runs"
+        if "tc filters" not in before:
+            detail += "; no kernel device decapsulates a feed here, so no tc filter to compare"
+    return [check_result(name, "sensor apply twice", ok, detail)]

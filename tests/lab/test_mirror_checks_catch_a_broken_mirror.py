@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from lab import Host, Lab, Status, checks
+from lab.checks.common import feed_paths, kernel_device
 from lab.lab import MIRROR_TABLE, SENSOR_TABLE
 
 pytestmark = pytest.mark.lab
@@ -102,3 +103,19 @@ def test_without_its_icmp_rule_a_sensor_without_decapsulation_answers_every_copy
             lab.run(Host.APP, "sleep", "0.3")
         unreachables = errors.frames()
     assert unreachables, "the sensor sent no ICMP error even without the rule"
+
+
+def test_a_sensor_apply_that_repairs_a_redirect_fails_the_idempotence_check(lab: Lab) -> None:
+    """The idempotence check compares the tc filters of the device that really decapsulates
+    VXLAN here: a second redirect on it, which ``apply`` replaces by one, is a change."""
+    device = kernel_device(feed_paths(lab)["vxlan"])
+    if device is None:
+        pytest.skip("this kernel has no VXLAN driver: cloudtap-decap takes VXLAN")
+    feeder = f"{lab.sensor_plan.capture_interface}-tx"
+    second = ["tc", "filter", "add", "dev", device, "ingress", "pref", "2", "protocol", "all",
+              "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev",
+              feeder]  # fmt: skip
+    with broken(lab, Host.SENSOR, second):
+        results = checks.sensor_apply_is_idempotent(lab)
+    assert [result.status for result in results] == [Status.FAIL], results
+    assert "tc filters" in results[0].detail

@@ -1,5 +1,6 @@
 """Other mirror and sensor shapes in the lab: a sensor elsewhere in the monitor tier with its own
-VNI and capture interface, tee clones, and a one-armed gateway's choice of interface."""
+VNI and capture interface, tee clones, a one-armed gateway's choice of interface, and a sensor
+that no kernel device decapsulates for."""
 
 from __future__ import annotations
 
@@ -99,3 +100,20 @@ def test_tee_copies_are_not_claimed_to_be_byte_identical(tee_lab: Lab) -> None:
     results = checks.mirror_copies_every_forwarded_packet_exactly(tee_lab)
     assert [result.status for result in results] == [Status.SKIP]
     assert "TTL" in results[0].detail
+
+
+@pytest.fixture(scope="module")
+def decap_only_lab(lab_environment: None) -> Iterator[Lab]:
+    """A sensor taking only GENEVE, which cloudtap-decap always serves: no kernel device at all,
+    as on a kernel without the VXLAN, GRE and ERSPAN drivers."""
+    with Lab.create(plan_network(), sensor_args={"feeds": ["geneve"]}) as lab:
+        yield lab
+
+
+def test_a_sensor_without_kernel_devices_is_checked_for_what_it_runs(decap_only_lab: Lab) -> None:
+    results = checks.sensor_apply_is_idempotent(decap_only_lab)
+    assert [result.status for result in results] == [Status.PASS], [r.line() for r in results]
+    assert results[0].detail == (
+        "nftables table, links, cloudtap-decap process unchanged after 2 more runs; no kernel "
+        "device decapsulates a feed here, so no tc filter to compare"
+    )
