@@ -23,7 +23,7 @@ from components.network_plan import NetworkPlan
 
 from .checks import CheckResult, Status, run_checks
 from .lab import Lab, LabError, unavailable_reason
-from .stack import default_stack_path, load_plan
+from .stack import default_stack_path, load_stack
 from .topology import Host
 
 EXIT_OK = 0
@@ -62,8 +62,11 @@ def _emit(result: CheckResult, out: TextIO) -> CheckResult:
     return result
 
 
-def run_lab(plan: NetworkPlan, stack: Path, out: TextIO) -> int:
-    """Build the lab, apply the gateway, print one line per check; the exit status."""
+def run_lab(plan: NetworkPlan, stack: Path, out: TextIO, *, unmodelled: str | None = None) -> int:
+    """Build the lab, apply the gateway, print one line per check; the exit status.
+
+    ``unmodelled``: the sentence naming what of the stack the lab leaves out, printed after the
+    lab's hosts."""
     started = time.monotonic()
     with Lab.create(plan, apply_gateway=False, apply_sensor=False) as lab:
         forwards = len(plan.port_forwards)
@@ -82,6 +85,8 @@ def run_lab(plan: NetworkPlan, stack: Path, out: TextIO) -> int:
             file=out,
         )
         print("\n".join(describe_lab(lab)), file=out, flush=True)
+        if unmodelled is not None:
+            print(f"cloudtap lab: {unmodelled}", file=out, flush=True)
         results = []
         for host, apply in (("sensor", lab.sensor), ("gateway", lab.gateway)):
             applied = apply("apply")
@@ -122,13 +127,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "--stack",
         type=Path,
         default=None,
-        help="Pulumi stack file whose cloudtap:network config to test "
-        "(default: stacks/Pulumi.aws-dev.yaml)",
+        help="Pulumi stack file whose cloudtap:network config to test: any stack file "
+        "`pulumi preview` accepts; the cloud's own network fields (instance type, image, tags) "
+        "are checked and named, not modelled (default: stacks/Pulumi.aws-dev.yaml)",
     )
     args = parser.parse_args(argv)
     stack: Path = args.stack if args.stack is not None else default_stack_path()
     try:
-        plan = load_plan(stack)
+        loaded = load_stack(stack)
     except (OSError, yaml.YAMLError, CloudtapInputError) as error:
         print(f"cloudtap lab: cannot use {stack}: {error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -137,7 +143,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"cloudtap lab cannot run here: {reason}.", file=sys.stderr)
         return EXIT_CANNOT_RUN
     try:
-        return run_lab(plan, stack, out)
+        return run_lab(loaded.plan, stack, out, unmodelled=loaded.describe_unmodelled())
     except LabError as error:
         print(f"FAIL  lab: {error}", file=out)
         return EXIT_FAILED

@@ -6,9 +6,11 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from components.network_plan import NetworkPlan
 from lab import cli
 from tests.lab.environment import ROOT, machine_namespaces
 
@@ -73,3 +75,83 @@ def test_a_missing_stack_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     missing = tmp_path / "Pulumi.nope.yaml"
     assert cli.main(["--stack", str(missing)], out=io.StringIO()) == cli.EXIT_CANNOT_RUN
     assert str(missing) in capsys.readouterr().err
+
+
+AWS_STACK_WITH_CLOUD_FIELDS = """\
+config:
+  aws:region: eu-west-1
+  cloudtap:cloud: aws
+  cloudtap:network:
+    cidr_block: 10.20.0.0/16
+    gateway_instance_type: t3.micro
+    availability_zones: [eu-west-1a, eu-west-1b]
+    tags: {team: netops}
+  cloudtap:sensor: {}
+"""
+
+
+def run_with_the_lab_stubbed(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> tuple[int, dict[str, Any]]:
+    """``cli.main(argv)`` up to building the lab: the arguments run_lab would get."""
+    seen: dict[str, Any] = {}
+
+    def run_lab(plan: NetworkPlan, stack: Path, out: Any, *, unmodelled: str | None = None) -> int:
+        seen.update(plan=plan, stack=stack, unmodelled=unmodelled)
+        return cli.EXIT_OK
+
+    monkeypatch.setattr(cli, "unavailable_reason", lambda: None)
+    monkeypatch.setattr(cli, "run_lab", run_lab)
+    return cli.main(argv, out=io.StringIO()), seen
+
+
+def test_a_stack_with_the_clouds_own_network_fields_is_accepted_and_they_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = tmp_path / "Pulumi.aws-sized.yaml"
+    stack.write_text(AWS_STACK_WITH_CLOUD_FIELDS)
+    status, seen = run_with_the_lab_stubbed(monkeypatch, ["--stack", str(stack)])
+    assert status == cli.EXIT_OK
+    assert str(seen["plan"].cidr_block) == "10.20.0.0/16"
+    assert seen["unmodelled"] == (
+        "not modelled: cloudtap:network.availability_zones, "
+        "cloudtap:network.gateway_instance_type, cloudtap:network.tags (aws fields beyond the "
+        "cloud-neutral network: the lab's gateway is a network namespace running the same "
+        "script; `pulumi preview` checks their values)"
+    )
+
+
+def test_the_default_stack_leaves_nothing_of_its_network_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    status, seen = run_with_the_lab_stubbed(monkeypatch, [])
+    assert status == cli.EXIT_OK
+    assert seen["stack"] == ROOT / "stacks" / "Pulumi.aws-dev.yaml"
+    assert seen["unmodelled"] is None
+
+
+@pytest.mark.parametrize(
+    ("typo", "field"),
+    [
+        ("    gateway_instance_typ: t3.micro\n", "cloudtap:network.gateway_instance_typ"),
+        ("    cidr_blok: 10.0.0.0/16\n", "cloudtap:network.cidr_blok"),
+    ],
+)
+def test_a_typo_next_to_the_clouds_own_fields_is_still_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], typo: str, field: str
+) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    tags = "    tags: {team: netops}\n"
+    stack.write_text(AWS_STACK_WITH_CLOUD_FIELDS.replace(tags, tags + typo))
+    assert cli.main(["--stack", str(stack)], out=io.StringIO()) == cli.EXIT_CANNOT_RUN
+    assert field in capsys.readouterr().err
+
+
+def test_a_misspelt_stack_key_is_refused_as_the_program_refuses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text("config:\n  cloudtap:cloud: aws\n  cloudtap:netwrok: {}\n")
+    assert cli.main(["--stack", str(stack)], out=io.StringIO()) == cli.EXIT_CANNOT_RUN
+    assert "cloudtap:netwrok" in (err := capsys.readouterr().err)
+    assert "did you mean cloudtap:network?" in err

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from components.errors import CloudtapInputError
-from components.network_plan import Tier, plan_network
+from components.network_plan import NETWORK_FIELDS, Tier, plan_network
 from lab import Host, plan_topology
 from lab import lab as lab_module
-from lab.stack import default_stack_path, load_plan
+from lab.stack import AWS_NETWORK_FIELDS, default_stack_path, load_plan, load_stack
 from lab.topology import (
     GATEWAY_INTERFACES,
     INTERNET_MTU,
@@ -137,6 +137,69 @@ def test_unknown_network_fields_are_refused(tmp_path: Path) -> None:
     stack.write_text("config:\n  cloudtap:network:\n    port_forward: []\n")
     with pytest.raises(CloudtapInputError, match=r"cloudtap:network\.port_forward"):
         load_plan(stack)
+
+
+def test_the_labs_aws_network_fields_are_what_monitored_vpc_takes_beyond_network_args() -> None:
+    from components.aws.monitored_vpc import MonitoredVpcArgs  # noqa: PLC0415 - pulumi-aws
+
+    assert set(MonitoredVpcArgs.__annotations__) - NETWORK_FIELDS == AWS_NETWORK_FIELDS
+
+
+def test_reading_a_stack_file_imports_no_cloud_sdk() -> None:
+    program = (
+        "import sys; from lab.stack import load_stack; from lab import cli; "
+        f"load_stack(__import__('pathlib').Path({str(AWS_DEV_STACK)!r})); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pulumi', 'pulumi_aws', 'pulumi_azure_native', 'pulumi_openstack', 'boto3', "
+        "'botocore', 'openstack')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=AWS_DEV_STACK.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("path", sorted(AWS_DEV_STACK.parent.glob("Pulumi.*.yaml")), ids=str)
+def test_every_example_stack_is_accepted(path: Path) -> None:
+    """The azure and openstack examples build no network: the lab runs the default one."""
+    stack = load_stack(path)
+    if stack.cloud is not None and stack.cloud.value != "aws":
+        assert stack.plan == plan_network()
+
+
+def test_a_network_on_a_cloud_where_cloudtap_builds_none_is_refused(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.azure.yaml"
+    stack.write_text("config:\n  cloudtap:cloud: azure\n  cloudtap:network: {}\n")
+    with pytest.raises(CloudtapInputError, match=r"cloudtap:network: .*cloudtap:cloud azure"):
+        load_stack(stack)
+
+
+def test_an_unknown_cloud_is_refused(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.gcp.yaml"
+    stack.write_text("config:\n  cloudtap:cloud: gcp\n")
+    with pytest.raises(CloudtapInputError, match=r"cloudtap:cloud: .*'aws', 'azure', 'openstack'"):
+        load_stack(stack)
+
+
+def test_an_aws_field_needs_the_stack_to_say_it_is_aws(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.nocloud.yaml"
+    stack.write_text("config:\n  cloudtap:network:\n    gateway_instance_type: t3.micro\n")
+    with pytest.raises(CloudtapInputError, match=r"cloudtap:network\.gateway_instance_type"):
+        load_stack(stack)
+
+
+def test_errors_inside_the_network_are_named_from_the_stack_key(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text(
+        "config:\n  cloudtap:cloud: aws\n  cloudtap:network:\n    cidr_block: 10.0.0.1/16\n"
+    )
+    with pytest.raises(CloudtapInputError, match=r"^cloudtap:network\.cidr_block: "):
+        load_stack(stack)
 
 
 def test_without_root_the_lab_says_it_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
