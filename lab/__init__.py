@@ -1,9 +1,13 @@
-"""Network-namespace lab: the gateway's rendered boot files, run and checked on this machine.
+"""Network-namespace lab: the gateway's and the sensor's rendered boot files, run and checked on
+this machine.
 
-``with Lab.create(plan) as lab:`` builds the hosts of :mod:`~lab.topology` (internet,
-gateway, app, sensor, management) as network namespaces, runs the rendered ``cloudtap-gateway``
-script in the gateway, and removes everything afterwards. :mod:`~lab.checks` holds the
-behaviours it proves; ``python -m lab`` prints them as a report. Needs root, iproute2,
+A test harness beside the library, not part of it: it lives in the checkout (``lab/``, next to
+``components/`` and ``stacks/``), runs as root, and is never installed with ``cloudtap``.
+
+``with Lab.create(plan) as lab:`` builds the hosts of :mod:`~lab.topology` (internet, gateway,
+app, sensor, management) as network namespaces, runs the rendered ``cloudtap-sensor`` and
+``cloudtap-gateway`` scripts in them, and removes everything afterwards. :mod:`~lab.checks`
+holds the behaviours it proves; ``python -m lab`` prints them as a report. Needs root, iproute2,
 nftables, tcpdump and ping: :func:`unavailable_reason` says why it cannot run, or ``None``.
 
 Importing this package does nothing but import: no namespaces, no processes.
