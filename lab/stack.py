@@ -45,13 +45,15 @@ AWS_NETWORK_FIELDS: Final = frozenset(
         "gateway_ami_id",
         "gateway_instance_type",
         "gateway_key_name",
+        "gateway_os_family",
         "tags",
         "unlisted_instance_types",
     }
 )
 """The fields ``MonitoredVpcArgs`` takes beyond ``NetworkArgs``: where the gateway instance runs
-and what it is (zones, image, type, key pair, tags). Kept here because reading them off
-``MonitoredVpcArgs`` would import pulumi-aws; a test holds the two equal."""
+and what it is (zones, image and its distribution family, type, key pair, tags). Kept here
+because reading them off ``MonitoredVpcArgs`` would import pulumi-aws; a test holds the two
+equal."""
 
 CLOUD_NETWORK_FIELDS: Final[Mapping[Cloud, frozenset[str]]] = {Cloud.AWS: AWS_NETWORK_FIELDS}
 """Per cloud that builds a monitored network, the fields its network component takes beyond

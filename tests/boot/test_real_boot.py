@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from components import gateway, sensor
-from components.lab.stack import load_plan
 from components.mirroring import default_sensor_address
 from components.network_plan import NetworkPlan, Tier
 from components.os_family import OsFamily
+from lab.stack import load_plan
 from tests.boot.archive_proxy import ArchiveProxy
 from tests.boot.machine import Interface, Machine
 
