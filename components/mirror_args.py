@@ -59,3 +59,13 @@ def reject_fields_of_other_clouds(
                 f"sessions; {cloud.value} takes {sorted(own)}",
             )
     reject_unknown_fields(args, own, "")
+
+
+def session_fields(
+    args: Any, cloud: Cloud, reasons: Mapping[str, str] | None = None
+) -> Mapping[str, Any]:
+    """``args`` of ``cloud``'s mirror session: a mapping holding only that cloud's fields."""
+    if not isinstance(args, Mapping):
+        raise CloudtapInputError("args", args, "a mapping of MirrorSessionArgs fields")
+    reject_fields_of_other_clouds(args, cloud, reasons)
+    return args

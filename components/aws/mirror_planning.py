@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CloudtapInputError
-from ..mirror_args import reject_fields_of_other_clouds
+from ..mirror_args import session_fields
 from ..mirror_plan import (
     FilterPreset,
     FilterRule,
@@ -156,10 +156,7 @@ def _gateway_on(plan: NetworkPlan | None) -> bool:
 
 def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
     """Every field on its own; nothing looked up yet."""
-    raw: Any = args
-    if not isinstance(raw, Mapping):
-        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    reject_fields_of_other_clouds(raw, Cloud.AWS)
+    raw = session_fields(args, Cloud.AWS)
     target = check_target(raw.get("target"), sensor_types)
     specs = parse_sources(
         raw.get("sources"), validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))

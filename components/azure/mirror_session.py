@@ -35,7 +35,7 @@ from pulumi_azure_native import network
 from .. import mirror_session
 from ..errors import CloudtapInputError
 from ..fields import is_deferred
-from ..mirror_args import reject_fields_of_other_clouds
+from ..mirror_args import session_fields
 from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
@@ -151,10 +151,7 @@ class _AzureMirrorPlan:
 
 def _plan(args: Any) -> _AzureMirrorPlan:
     """Validate ``MirrorSessionArgs`` and resolve the defaults; nothing is registered."""
-    raw: Any = args
-    if not isinstance(raw, Mapping):
-        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    reject_fields_of_other_clouds(raw, Cloud.AZURE, reasons=_NOT_ON_AZURE)
+    raw = session_fields(args, Cloud.AZURE, reasons=_NOT_ON_AZURE)
     method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
     if method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from ..errors import CloudtapInputError
 from ..fields import is_deferred, parse_enum, reject_unknown_fields
-from ..mirror_args import reject_fields_of_other_clouds
+from ..mirror_args import session_fields
 from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
@@ -133,10 +133,7 @@ def plan_mirror_session(
     name: str, args: Any, check_monitor_port: MonitorPortCheck
 ) -> OpenStackMirrorPlan:
     """Validate ``MirrorSessionArgs``, allocate tunnel ids, check an existing monitor port."""
-    raw: Any = args
-    if not isinstance(raw, Mapping):
-        raise CloudtapInputError("args", raw, "a mapping of MirrorSessionArgs fields")
-    reject_fields_of_other_clouds(raw, Cloud.OPENSTACK, reasons=_NOT_ON_OPENSTACK)
+    raw = session_fields(args, Cloud.OPENSTACK, reasons=_NOT_ON_OPENSTACK)
     method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
     if method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(
