@@ -22,7 +22,7 @@ from .cloud_config import (
     render_settings_file,
 )
 from .errors import CloudtapInputError
-from .mirroring import VXLAN_PORT
+from .mirroring import VXLAN_PORT, clamped_mss
 from .network_plan import NetworkPlan, Tier
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
 
@@ -42,6 +42,7 @@ SETTINGS_KEYS = (
     "MIRROR_VNI",
     "MIRROR_VXLAN_PORT",
     "MIRROR_UNDERLAY_MTU",
+    "MIRROR_CLAMP_MSS",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 
@@ -90,6 +91,8 @@ def _mirror_settings(plan: NetworkPlan, underlay_mtu: int | None) -> list[Settin
             "# What the cloud's network carries: the interface towards the sensor is raised up to",
             "# this when copies would not fit whole (empty: never change an MTU).",
             ("MIRROR_UNDERLAY_MTU", underlay_mtu or ""),
+            "# The MSS forwarded TCP is clamped to so that copies fit that MTU (empty: no clamp).",
+            ("MIRROR_CLAMP_MSS", clamped_mss(mirror, underlay_mtu) or ""),
         ]
     return lines
 

@@ -23,6 +23,18 @@ VNI_MAX = 16_777_215
 DEFAULT_GATEWAY_VNI = 4242
 # The host offset of a sensor's default address in its monitor subnet (.10 in a /20).
 DEFAULT_SENSOR_HOST_OFFSET = 10
+VXLAN_OVERHEAD = 50
+"""Bytes a VXLAN copy adds to the IPv4 packet it copies: outer IPv4 (20), UDP (8), VXLAN (8) and
+the copy's own Ethernet header (14). The gateway script's ``VXLAN_OVERHEAD`` is the same."""
+TCP_IPV4_HEADERS = 40
+"""IPv4 and TCP headers without options: a segment is at most its MSS plus these."""
+FORWARDED_MTU = 1500
+"""The largest packets the gateway forwards: it carries traffic between the private tier and the
+internet (whose path MTU is 1500), never between instances of the network."""
+MSS_MIN = 536
+"""The smallest MSS every IPv4 host must accept (RFC 9293); a clamp below it breaks TCP."""
+MSS_MAX = 65_495
+"""The largest MSS an IPv4 packet can carry (65535 minus the headers)."""
 
 
 class Encapsulation(StrEnum):
@@ -70,6 +82,12 @@ class GatewayMirrorArgs(TypedDict, total=False):
     """``"vxlan"`` (default) or ``"tee"``; see :class:`GatewayMirrorMode`."""
     vni: int
     """VXLAN network identifier of the copies, 1-16777215. Default 4242."""
+    clamp_mss: bool | int
+    """Clamp the MSS of TCP connections the gateway forwards so that their VXLAN copies (50 bytes
+    bigger) cross the network to the sensor whole. Default: on where the network carries less
+    than a full-size (1500-byte) packet plus 50, at that MTU minus 90 (1410 on a 1500-byte
+    network); off on AWS's 9001. ``true`` forces it on at that value, ``false`` off, a number
+    536-65495 sets the MSS itself. Only the ``vxlan`` mode encapsulates, so only it clamps."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,49 @@ class GatewayMirror:
     sensor_address: ipaddress.IPv4Address
     mode: GatewayMirrorMode
     vni: int
+    clamp_mss: bool | int | None = None
+    """As given: ``None`` (automatic, from the network's MTU), ``True``, ``False`` or an MSS."""
+
+
+def parse_clamp_mss(field: str, value: Any, mode: GatewayMirrorMode) -> bool | int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        clamp: bool | int = value
+    elif isinstance(value, int) and MSS_MIN <= value <= MSS_MAX:
+        clamp = value
+    else:
+        raise CloudtapInputError(field, value, f"true, false or an MSS from {MSS_MIN} to {MSS_MAX}")
+    if clamp is not False and mode is not GatewayMirrorMode.VXLAN:
+        raise CloudtapInputError(
+            field, value, "false or nothing: only the vxlan mode encapsulates (and so clamps)"
+        )
+    return clamp
+
+
+def clamped_mss(mirror: GatewayMirror | None, underlay_mtu: int | None) -> int | None:
+    """The MSS the gateway clamps forwarded TCP to, or ``None`` for no clamp.
+
+    Automatic (``clamp_mss`` not given): on where the network's MTU is below a full-size
+    forwarded packet's copy, at the largest MSS whose copies still fit; off where the MTU is not
+    known (nothing is assumed). ``True`` needs the MTU to derive the value from.
+    """
+    if mirror is None or mirror.mode is not GatewayMirrorMode.VXLAN or mirror.clamp_mss is False:
+        return None
+    if not isinstance(mirror.clamp_mss, bool) and isinstance(mirror.clamp_mss, int):
+        return mirror.clamp_mss
+    if underlay_mtu is None:
+        if mirror.clamp_mss is True:
+            raise CloudtapInputError(
+                "underlay_mtu",
+                underlay_mtu,
+                "the network's MTU, from which gateway_mirror.clamp_mss: true derives the MSS",
+            )
+        return None
+    fitting = underlay_mtu - VXLAN_OVERHEAD - TCP_IPV4_HEADERS
+    if mirror.clamp_mss is True or underlay_mtu < FORWARDED_MTU + VXLAN_OVERHEAD:
+        return fitting
+    return None
 
 
 def parse_vni(field: str, value: Any) -> int:
@@ -112,4 +173,5 @@ def plan_gateway_mirror(
     mode_text = args.get("mode", GatewayMirrorMode.VXLAN.value)
     mode = parse_enum(f"{field}.mode", mode_text, GatewayMirrorMode)
     vni = parse_vni(f"{field}.vni", args.get("vni", DEFAULT_GATEWAY_VNI))
-    return GatewayMirror(address, mode, vni)
+    clamp = parse_clamp_mss(f"{field}.clamp_mss", args.get("clamp_mss"), mode)
+    return GatewayMirror(address, mode, vni, clamp)

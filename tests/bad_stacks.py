@@ -335,6 +335,30 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     (
         "aws-dev",
         "cloudtap:network.gateway_mirror",
+        {"clamp_mss": "1410"},
+        "cloudtap:network.gateway_mirror.clamp_mss",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:network.gateway_mirror",
+        {"clamp_mss": 535},
+        "cloudtap:network.gateway_mirror.clamp_mss",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:network.gateway_mirror",
+        {"clamp_mss": 1410.5},
+        "cloudtap:network.gateway_mirror.clamp_mss",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:network.gateway_mirror",
+        {"mode": "tee", "clamp_mss": True},
+        "cloudtap:network.gateway_mirror.clamp_mss",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:network.gateway_mirror",
         {"mode": "span"},
         "cloudtap:network.gateway_mirror.mode",
     ),

@@ -138,3 +138,46 @@ def test_gateway_script_refuses_an_unknown_mirror_mode(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "MIRROR_MODE must be off, vxlan or tee, not 'span'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("clamp", "underlay_mtu", "expected"),
+    [
+        (None, 1500, "1410"),  # Azure: a full-size packet's copy is 1550 bytes
+        (None, 1450, "1360"),  # an OpenStack VXLAN tenant network
+        (None, 1549, "1459"),
+        (None, 1550, ""),  # a full-size packet's copy fits
+        (None, gateway.AWS_VPC_MTU, ""),
+        (None, None, ""),  # nothing is assumed about an unknown network
+        (True, gateway.AWS_VPC_MTU, "8911"),
+        (False, 1500, ""),
+        (1200, 1500, "1200"),
+        (1200, None, "1200"),
+    ],
+)
+def test_forwarded_tcp_is_clamped_where_copies_would_not_fit(
+    clamp: bool | int | None, underlay_mtu: int | None, expected: str
+) -> None:
+    mirror = {} if clamp is None else {"clamp_mss": clamp}
+    settings = gateway.render_settings(
+        plan_network(mirrored_network(**mirror)), underlay_mtu=underlay_mtu
+    )
+    assert f'MIRROR_CLAMP_MSS="{expected}"' in settings
+
+
+def test_a_forced_clamp_needs_the_network_mtu() -> None:
+    with pytest.raises(CloudtapInputError, match="underlay_mtu: got None"):
+        gateway.render_settings(plan_network(mirrored_network(clamp_mss=True)))
+
+
+@pytest.mark.parametrize("clamp", ["yes", 535, 65496, 1.5, [1410]])
+def test_a_clamp_that_is_no_mss_is_refused(clamp: object) -> None:
+    with pytest.raises(CloudtapInputError, match="gateway_mirror.clamp_mss: got"):
+        plan_network(mirrored_network(clamp_mss=clamp))
+
+
+def test_a_tee_mirror_cannot_clamp() -> None:
+    with pytest.raises(CloudtapInputError, match="only the vxlan mode encapsulates"):
+        plan_network(mirrored_network(mode="tee", clamp_mss=True))
+    tee = plan_network(mirrored_network(mode="tee", clamp_mss=False))
+    assert 'MIRROR_CLAMP_MSS=""' in gateway.render_settings(tee, underlay_mtu=1500)

@@ -26,10 +26,12 @@ def stack_network(name: str) -> NetworkPlan:
     return plan_network(stack["config"]["cloudtap:network"])
 
 
-def render(plan: NetworkPlan, directory: Path, *host: str) -> subprocess.CompletedProcess[str]:
+def render(
+    plan: NetworkPlan, directory: Path, *host: str, underlay_mtu: int = AWS_VPC_MTU
+) -> subprocess.CompletedProcess[str]:
     """``cloudtap-gateway render HOST...`` of the script and settings ``plan`` renders."""
     local, env = write_rendered(
-        gateway.render_cloud_config(plan, underlay_mtu=AWS_VPC_MTU), directory
+        gateway.render_cloud_config(plan, underlay_mtu=underlay_mtu), directory
     )
     return subprocess.run(
         ["bash", str(local[SCRIPT_PATH]), "render", *host],
@@ -50,16 +52,19 @@ MULTI_HOMED = ("--wan", "eth0", "--mirrored", "eth1", "--own-addresses", "10.0.0
 """OpenStack: a port per tier; the private tier on its own interface."""
 
 CASES = {
-    "aws-dev-one-armed": ("aws-dev", ONE_ARMED),
-    "aws-gateway-one-armed": ("aws-gateway", ONE_ARMED),
-    "aws-gateway-multi-homed": ("aws-gateway", MULTI_HOMED),
+    "aws-dev-one-armed": ("aws-dev", ONE_ARMED, AWS_VPC_MTU),
+    "aws-gateway-one-armed": ("aws-gateway", ONE_ARMED, AWS_VPC_MTU),
+    "aws-gateway-multi-homed": ("aws-gateway", MULTI_HOMED, AWS_VPC_MTU),
+    # Azure and most OpenStack networks: copies of full-size packets would not fit, so TCP is
+    # clamped and oversize copies counted at 1450 bytes.
+    "aws-gateway-one-armed-1500": ("aws-gateway", ONE_ARMED, 1500),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_rule_set_matches_its_golden_file(case: str, tmp_path: Path) -> None:
-    stack, host = CASES[case]
-    result = render(stack_network(stack), tmp_path, *host)
+    stack, host, underlay_mtu = CASES[case]
+    result = render(stack_network(stack), tmp_path, *host, underlay_mtu=underlay_mtu)
     assert result.returncode == 0, result.stderr
     golden = GOLDEN / f"{case}.nft"
     if os.environ.get("CLOUDTAP_UPDATE_GOLDEN") == "1":
@@ -72,6 +77,22 @@ def test_every_rule_comment_the_script_defines_is_in_a_rule_set() -> None:
     for name, comment in gateway.rule_comments().items():
         assert f'comment "{comment}' in rendered, name
     assert gateway.port_forward_comment("tcp", 3389, "10.0.64.10", 3389) in rendered
+
+
+def test_the_clamp_only_ever_lowers_the_mss_of_forwarded_syns_both_ways(tmp_path: Path) -> None:
+    result = render(stack_network("aws-gateway"), tmp_path, *ONE_ARMED, underlay_mtu=1450)
+    assert result.returncode == 0, result.stderr
+    clamp = [line.strip() for line in result.stdout.splitlines() if "maxseg" in line]
+    assert [line.split()[1] for line in clamp] == ["saddr", "daddr"]
+    for line in clamp:
+        assert "tcp flags syn tcp option maxseg size > 1360 tcp option maxseg size set 1360" in line
+    assert "ip length > 1400 counter" in result.stdout
+
+
+def test_no_clamp_on_a_jumbo_underlay(tmp_path: Path) -> None:
+    result = render(stack_network("aws-gateway"), tmp_path, *ONE_ARMED)
+    assert result.returncode == 0, result.stderr
+    assert "maxseg" not in result.stdout
 
 
 def test_a_tee_mirror_clones_both_directions_to_the_sensor_as_next_hop(tmp_path: Path) -> None:

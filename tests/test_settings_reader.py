@@ -314,6 +314,8 @@ BAD_VALUES: dict[str, list[tuple[str, str, str]]] = {
         ("MIRROR_VXLAN_PORT", "0", "MIRROR_VXLAN_PORT must be a UDP port from 1 to 65535"),
         ("MIRROR_UNDERLAY_MTU", "576", "MIRROR_UNDERLAY_MTU must be empty or an MTU"),
         ("MIRROR_UNDERLAY_MTU", "9001.5", "not '9001.5'"),
+        ("MIRROR_CLAMP_MSS", "535", "MIRROR_CLAMP_MSS must be empty or a TCP MSS from 536"),
+        ("MIRROR_CLAMP_MSS", "1410 1400", "not '1410 1400'"),
         ("PRIVATE_CIDRS", "", "does not set PRIVATE_CIDRS"),
     ],
     "sensor": [
@@ -400,6 +402,7 @@ def test_the_gateway_settings_come_through_exactly(tmp_path: Path) -> None:
         "MIRROR_VNI": "4242",
         "MIRROR_VXLAN_PORT": "4789",
         "MIRROR_UNDERLAY_MTU": "9001",
+        "MIRROR_CLAMP_MSS": "",
     }
 
 

@@ -39,11 +39,14 @@ readonly MIRROR_TABLE=cloudtap_mirror
 readonly MIRROR_DEVICE=cloudtap-mirror
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + the copy's own Ethernet header (14).
 readonly VXLAN_OVERHEAD=50
+readonly OVERSIZE_COUNTER=oversize_copies
+# What the interface towards the sensor carries, once apply has fitted it (fit_underlay_mtu).
+UNDERLAY_HAVE=""
 CONF=${CLOUDTAP_GATEWAY_CONF:-/etc/cloudtap/gateway.conf}
 # Every key the settings file may set; components/gateway.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS PORT_FORWARDS
-    MIRROR_MODE MIRROR_SENSOR MIRROR_VNI MIRROR_VXLAN_PORT MIRROR_UNDERLAY_MTU
+    MIRROR_MODE MIRROR_SENSOR MIRROR_VNI MIRROR_VXLAN_PORT MIRROR_UNDERLAY_MTU MIRROR_CLAMP_MSS
 )
 
 # Each rule's comment, by which `check`, the namespace lab and the tests find it. Defined here
@@ -56,6 +59,8 @@ readonly COMMENT_EGRESS="cloudtap: egress"
 readonly COMMENT_FORWARD="cloudtap: forward" # + " PROTOCOL/PORT to HOST:PORT"
 readonly COMMENT_SENT="cloudtap: copy what private hosts send through" # + " DEVICE" (or tee)
 readonly COMMENT_RECEIVED="cloudtap: copy what private hosts receive through" # + " DEVICE"
+readonly COMMENT_CLAMP="cloudtap: clamp MSS so mirror copies cross the underlay whole"
+readonly COMMENT_OVERSIZE="cloudtap: count copies too big for the underlay (sent as fragments)"
 readonly COMMENT_MIRROR_DEVICE="cloudtap: the mirror only sends; VXLAN sent to this gateway goes nowhere"
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
@@ -134,7 +139,7 @@ render_tee_chains() { # clones with the sensor as next hop, in table ip cloudtap
 }
 
 render_ruleset() {
-    local forward protocol public_port host private_port
+    local forward protocol public_port host private_port direction
     # Declaring the table first makes the delete valid on a host that never had it.
     echo "table ip $TABLE"
     echo "delete table ip $TABLE"
@@ -162,6 +167,18 @@ render_ruleset() {
     echo "        oifname \"$WAN\" ip saddr @egress ip daddr != $NETWORK_CIDR masquerade" \
         "comment \"$COMMENT_MASQUERADE\""
     echo "    }"
+    if [ -n "$MIRROR_CLAMP_MSS" ]; then
+        # Before the filter (priority mangle), both ways: the SYN and the SYN-ACK each announce
+        # an MSS, and the smaller one sizes every segment. Only ever lowered, never raised.
+        echo "    chain clamp_mss {"
+        echo "        type filter hook forward priority mangle; policy accept;"
+        for direction in saddr daddr; do
+            echo "        ip $direction @private tcp flags syn" \
+                "tcp option maxseg size > $MIRROR_CLAMP_MSS" \
+                "tcp option maxseg size set $MIRROR_CLAMP_MSS comment \"$COMMENT_CLAMP\""
+        done
+        echo "    }"
+    fi
     echo "    chain forwarding {"
     echo "        type filter hook forward priority filter; policy drop;"
     echo "        ip saddr @isolated ip daddr @private drop comment \"$COMMENT_ISOLATE\""
@@ -172,6 +189,23 @@ render_ruleset() {
     echo "    }"
     if [ "$MIRROR_MODE" = tee ]; then render_tee_chains; fi
     echo "}"
+}
+
+copy_limit() { # the largest IPv4 packet whose copy crosses the underlay whole; "" if unknown
+    local have=${UNDERLAY_HAVE:-$MIRROR_UNDERLAY_MTU}
+    if [ -n "$have" ]; then echo $((have - VXLAN_OVERHEAD)); fi
+}
+
+oversize_rule() { # oversize_rule saddr|daddr: counts copies that will cross as fragments
+    local limit
+    limit=$(copy_limit)
+    [ -n "$limit" ] || return 0
+    # TCP is left out: the clamp sizes its segments, and a GSO super-packet (which nft sees
+    # whole) is cut into MSS-sized copies before it reaches the underlay.
+    local match="ip saddr @private ip daddr != @not_copied"
+    if [ "$1" = daddr ]; then match="ip daddr @private ip saddr != @not_copied"; fi
+    echo "        $match ip protocol != tcp ip length > $limit" \
+        "counter name \"$OVERSIZE_COUNTER\" comment \"$COMMENT_OVERSIZE\""
 }
 
 render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy points
@@ -187,6 +221,9 @@ render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy 
     # shellcheck disable=SC2046,SC2086
     echo "        elements = { $(elements $OWN_ADDRESSES $MONITOR_CIDRS) }"
     echo "    }"
+    echo "    counter $OVERSIZE_COUNTER {"
+    echo "        comment \"$COMMENT_OVERSIZE\""
+    echo "    }"
     echo "    chain mirror_device_in {"
     echo "        type filter hook ingress device \"$MIRROR_DEVICE\" priority filter; policy drop;"
     echo "        comment \"$COMMENT_MIRROR_DEVICE\""
@@ -195,11 +232,13 @@ render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy 
         index=$((index + 1))
         echo "    chain sent_$index {"
         echo "        type filter hook ingress device \"$device\" priority filter; policy accept;"
+        oversize_rule saddr
         echo "        ip saddr @private ip daddr != @not_copied dup to \"$MIRROR_DEVICE\"" \
             "comment \"$(sent_comment "$device")\""
         echo "    }"
         echo "    chain received_$index {"
         echo "        type filter hook egress device \"$device\" priority filter; policy accept;"
+        oversize_rule daddr
         echo "        ip daddr @private ip saddr != @not_copied dup to \"$MIRROR_DEVICE\"" \
             "comment \"$(received_comment "$device")\""
         echo "    }"
@@ -238,6 +277,10 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
     if [ -n "$MIRROR_UNDERLAY_MTU" ]; then
         check_setting MIRROR_UNDERLAY_MTU "empty or an MTU from 1280 to 65535" \
             is_integer_in 1280 65535
+    fi
+    if [ -n "$MIRROR_CLAMP_MSS" ]; then
+        check_setting MIRROR_CLAMP_MSS "empty or a TCP MSS from 536 to 65495" \
+            is_integer_in 536 65495
     fi
 }
 
@@ -310,8 +353,11 @@ fit_underlay_mtu() { # copies must cross to the sensor unfragmented where the cl
     fi
     if ((have < need)); then
         log "note: $underlay carries $have bytes: copies of packets over" \
-            "$((have - VXLAN_OVERHEAD)) bytes reach the sensor as IP fragments"
+            "$((have - VXLAN_OVERHEAD)) bytes reach the sensor as IP fragments" \
+            "(${MIRROR_CLAMP_MSS:+TCP clamped to MSS $MIRROR_CLAMP_MSS; }counted in" \
+            "$OVERSIZE_COUNTER, see check)"
     fi
+    UNDERLAY_HAVE=$have
     ip link set dev "$MIRROR_DEVICE" mtu $((have > 1500 + VXLAN_OVERHEAD ? have - VXLAN_OVERHEAD : 1500))
 }
 
@@ -380,7 +426,12 @@ check_mirror() { # prints what the mirror does
         grep -qF "dup to \"$MIRROR_DEVICE\" comment \"$(received_comment "$device")\"" \
             <<<"$rules" || die "the mirror does not copy what private hosts receive through $device"
     done
-    echo "mirroring private-tier traffic on $MIRRORED to $MIRROR_SENSOR (VXLAN VNI $MIRROR_VNI)"
+    local oversize
+    oversize=$(nft list counter netdev $MIRROR_TABLE $OVERSIZE_COUNTER 2>/dev/null |
+        sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p')
+    echo "mirroring private-tier traffic on $MIRRORED to $MIRROR_SENSOR (VXLAN VNI $MIRROR_VNI," \
+        "${MIRROR_CLAMP_MSS:+TCP MSS clamped to $MIRROR_CLAMP_MSS, }${oversize:-0} oversize" \
+        "non-TCP copies sent as fragments)"
 }
 
 check() {
@@ -402,6 +453,10 @@ check() {
         grep -qF "$(port_forward_comment "$protocol" "$public_port" "$host" "$private_port")" \
             <<<"$rules" || die "port forward $forward is missing"
     done
+    if [ -n "$MIRROR_CLAMP_MSS" ]; then
+        (($(grep -cF "maxseg size set $MIRROR_CLAMP_MSS comment \"$COMMENT_CLAMP\"" \
+            <<<"$rules") == 2)) || die "the clamp of forwarded TCP to MSS $MIRROR_CLAMP_MSS is missing"
+    fi
     mirror=$(check_mirror)
     # shellcheck disable=SC2086
     log "ok: forwarding on; masquerading $(elements $PRIVATE_CIDRS $MONITOR_CIDRS) out of $WAN;" \
