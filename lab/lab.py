@@ -65,6 +65,7 @@ REQUIRED_TOOLS: Final = {
     "tcpdump": "tcpdump",
     "ping": "iputils-ping",
     "sysctl": "procps",  # the gateway script itself needs it
+    "ethtool": "ethtool",  # offloads off, so the wire packets are real packets
 }
 """Commands the lab runs, and the Debian/Ubuntu package that provides each."""
 RECORD_FRAMES: Final = 1024
@@ -865,6 +866,76 @@ class Lab:
         overflows = int(dict(zip(udp[0], udp[1], strict=True))["RcvbufErrors"])
         raw = self.run(host, "cat", "/proc/net/raw").stdout.splitlines()[1:]
         return overflows + sum(int(line.split()[-1]) for line in raw if line.strip())  # drops
+
+    def offloads(self, host: Host, device: str, *, on: bool) -> None:
+        """Segmentation, receive merging and checksum offload of ``device`` on or off: off, every
+        packet on the wire is a real packet with its final checksums (a veth otherwise passes
+        64 KiB super-packets with unfinished checksums between namespaces)."""
+        state = "on" if on else "off"
+        settings = [word for feature in ("tx", "tso", "gso", "gro") for word in (feature, state)]
+        self.run(host, "ethtool", "-K", device, *settings)
+
+    def use_underlay(self, mtu: int) -> None:
+        """The network between the gateway and the sensor carries ``mtu`` bytes (both ends of
+        the monitor link), and the gateway runs the settings its cloud-config would write for
+        such a network (``underlay_mtu=mtu``), applied again."""
+        link = self.topology.link_of(Host.SENSOR)
+        self.run(Host.SENSOR, "ip", "link", "set", "dev", link.host_interface, "mtu", str(mtu))
+        self.run(Host.GATEWAY, "ip", "link", "set", "dev", link.gateway_interface, "mtu", str(mtu))
+        files = written_files(render_cloud_config(self.topology.plan, underlay_mtu=mtu))
+        self.settings_path.write_text(files[SETTINGS_PATH].content, encoding="utf-8")
+        for host in (Host.APP, Host.GATEWAY, Host.INTERNET):
+            self.run(host, "ip", "route", "flush", "cache", check=False)
+        self.gateway("apply", check=True)
+
+    def snmp(self, host: Host, *names: str) -> dict[str, int]:
+        """The kernel's SNMP counters ``names`` (``IpFragCreates``, ...) in ``host``, from
+        /proc/net/snmp (0 for a name it does not have)."""
+        lines = self.run(host, "cat", "/proc/net/snmp").stdout.splitlines()
+        values = {name: 0 for name in names}
+        for header, row in zip(lines[::2], lines[1::2], strict=False):
+            prefix = header.split(":")[0]
+            for key, value in zip(header.split()[1:], row.split()[1:], strict=False):
+                if f"{prefix}{key}" in values:
+                    values[f"{prefix}{key}"] = int(value)
+        return values
+
+    def bulk(
+        self,
+        host: Host,
+        address: ipaddress.IPv4Address,
+        port: int,
+        *,
+        upload: int,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> tuple[int, int]:
+        """A bulk TCP transfer from ``host`` with a :meth:`bulk_server`: (bytes sent, received)."""
+        argv = [self.python, "-I", "-S", str(PROBE), "bulk", "--address", str(address)]
+        argv += ["--port", str(port), "--source", str(self.address(host))]
+        argv += ["--upload", str(upload), "--timeout", str(timeout)]
+        result = self.run(host, *argv, check=False, timeout=timeout + COMMAND_TIMEOUT)
+        try:
+            answer = json.loads(result.stdout.strip().splitlines()[-1])
+            return int(answer["sent"]), int(answer["received"])
+        except (IndexError, KeyError, ValueError):
+            raise LabCommandError(
+                host.value, argv, result.returncode, _completed_output(result)
+            ) from None
+
+    @contextlib.contextmanager
+    def bulk_server(
+        self, host: Host, address: ipaddress.IPv4Address, port: int, *, download: int
+    ) -> Iterator[Background]:
+        """A bulk TCP server on ``host`` for the block: it reads each client's upload, then sends
+        ``download`` bytes."""
+        argv = [self.python, "-I", "-S", str(PROBE), "bulk", "--serve", "--address", str(address)]
+        argv += ["--port", str(port), "--download", str(download)]
+        with self.background(host, *argv) as process:
+            if process.wait_for(lambda line: '"event": "ready"' in line, COMMAND_TIMEOUT) is None:
+                raise LabError(
+                    f"{host.value}: bulk server did not start: " + " | ".join(process.lines)
+                )
+            yield process
 
     def mtu(self, host: Host, device: str) -> int:
         return int(self._link(host, device)["mtu"])

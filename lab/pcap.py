@@ -179,3 +179,51 @@ def describe(datagram: bytes) -> str:
         flags = payload[13] if len(payload) > 13 else 0
         return f"TCP {line} [{''.join(name for bit, name in _TCP_FLAGS if flags & bit)}]"
     return f"IP protocol {protocol} {source} > {destination}"
+
+
+def _ones_complement_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(int.from_bytes(data[index : index + 2], "big") for index in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def checksums_final(datagram: bytes) -> bool:
+    """Whether an IPv4 datagram's header checksum and, for TCP and UDP, its transport checksum
+    are complete and right (a UDP checksum of 0 means none). A fragment's transport checksum
+    covers the whole datagram: only its header is checked."""
+    header = (datagram[0] & 0x0F) * 4
+    if _ones_complement_sum(datagram[:header]) != 0xFFFF:
+        return False
+    protocol = datagram[9]
+    fragmented = int.from_bytes(datagram[6:8], "big") & 0x3FFF
+    if protocol not in (6, 17) or fragmented:
+        return True
+    segment = datagram[header:]
+    if protocol == 17 and segment[6:8] == b"\0\0":
+        return True
+    pseudo = datagram[12:20] + bytes([0, protocol]) + len(segment).to_bytes(2, "big")
+    return _ones_complement_sum(pseudo + segment) == 0xFFFF
+
+
+def tcp_mss(datagram: bytes) -> int | None:
+    """The MSS option of a TCP segment (a SYN's), ``None`` if it has none."""
+    if datagram[9] != 6:
+        return None
+    segment = datagram[(datagram[0] & 0x0F) * 4 :]
+    options = segment[20 : (segment[12] >> 4) * 4]
+    index = 0
+    while index < len(options):
+        kind = options[index]
+        if kind == 0:
+            break
+        if kind == 1:
+            index += 1
+            continue
+        length = options[index + 1] if index + 1 < len(options) else 0
+        if kind == 2 and length == 4:
+            return int.from_bytes(options[index + 2 : index + 4], "big")
+        index += max(length, 2)
+    return None

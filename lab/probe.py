@@ -7,6 +7,10 @@ standard library, so it needs neither the package nor the virtualenv's site-pack
 and prints ``{"sent": ..., "answered": ...}``: how many of the listener's answers came back, each
 datagram's answer counted once (a fixed stream, to count losses end to end).
 
+``bulk`` serves (``--serve``) or fetches a bulk TCP transfer: the client sends ``--upload``
+bytes, then the server answers with ``--download`` bytes and closes; the client prints
+``{"sent": ..., "received": ...}``. Traffic for comparing a TCP transfer byte for byte.
+
 ``listen`` prints one JSON line ``{"event": "ready"}`` once bound, then one ``{"event": "peer",
 "address": ..., "port": ...}`` per connection (TCP) or datagram (UDP), and answers each peer with
 ``seen <address> <port>``: the listener's view of who connected. ``connect`` prints one JSON line
@@ -127,12 +131,59 @@ def stream(
     return len(answered) == count
 
 
+def _pattern(count: int) -> bytes:
+    return bytes(index % 251 for index in range(count))
+
+
+def bulk_serve(address: str, port: int, download: int) -> None:
+    """Serve until killed: read what a client sends until it shuts down, then send it
+    ``download`` bytes and close."""
+    payload = _pattern(download)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((address, port))
+        server.listen(4)
+        _emit(event=READY, address=address, port=port, protocol="tcp")
+        while True:
+            connection, peer = server.accept()
+            with connection:
+                _emit(event=PEER, address=peer[0], port=peer[1])
+                connection.settimeout(10.0)
+                with contextlib.suppress(OSError):
+                    while connection.recv(65536):
+                        pass
+                    connection.sendall(payload)
+
+
+def bulk_fetch(source: str, address: str, port: int, upload: int, timeout: float) -> bool:
+    received = 0
+    try:
+        with socket.create_connection((address, port), timeout, (source, 0)) as client:
+            client.sendall(_pattern(upload))
+            client.shutdown(socket.SHUT_WR)
+            while chunk := client.recv(65536):
+                received += len(chunk)
+    except OSError as error:
+        _emit(sent=upload, received=received, error=error.strerror or str(error))
+        return False
+    _emit(sent=upload, received=received, error=None)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     listener = commands.add_parser("listen")
     client = commands.add_parser("connect")
     streamer = commands.add_parser("stream")
+    bulk = commands.add_parser("bulk")
+    bulk.add_argument("--address", required=True)
+    bulk.add_argument("--port", type=int, required=True)
+    bulk.add_argument("--serve", action="store_true")
+    bulk.add_argument("--source", default="")
+    bulk.add_argument("--upload", type=int, default=0)
+    bulk.add_argument("--download", type=int, default=0)
+    bulk.add_argument("--timeout", type=float, default=10.0)
     for command in (listener, client, streamer):
         command.add_argument("--protocol", choices=("tcp", "udp"), default="tcp")
         command.add_argument("--address", required=True)
@@ -143,6 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     streamer.add_argument("--count", type=int, default=100)
     streamer.add_argument("--rate", type=float, default=1000.0)
     args = parser.parse_args(argv)
+    if args.command == "bulk":
+        if args.serve:
+            bulk_serve(args.address, args.port, args.download)
+            return 0
+        return (
+            0 if bulk_fetch(args.source, args.address, args.port, args.upload, args.timeout) else 1
+        )
     if args.command == "listen":
         listen(args.protocol, args.address, args.port)
         return 0

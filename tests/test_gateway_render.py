@@ -172,7 +172,7 @@ def test_a_forced_clamp_needs_the_network_mtu() -> None:
 
 @pytest.mark.parametrize("clamp", ["yes", 535, 65496, 1.5, [1410]])
 def test_a_clamp_that_is_no_mss_is_refused(clamp: object) -> None:
-    with pytest.raises(CloudtapInputError, match="gateway_mirror.clamp_mss: got"):
+    with pytest.raises(CloudtapInputError, match=r"gateway_mirror\.clamp_mss: got"):
         plan_network(mirrored_network(clamp_mss=clamp))
 
 

@@ -10,6 +10,8 @@ purpose does it through :func:`~lab.checks.common.broken`, which repairs the hos
   gateway's ``check`` naming each missing rule;
 - :mod:`~lab.checks.mirror`: the gateway mirror's copies at the sensor, exact and complete,
   production traffic through a sensor outage, and the gateway's ``check`` naming a broken mirror;
+- :mod:`~lab.checks.dataplane`: a bulk TCP transfer over a 1500-byte underlay, copied whole
+  (the MSS clamp) and byte for byte, checksums included;
 - :mod:`~lab.checks.sensor`: every cloud's feed decapsulated onto the capture interface, in
   bursts too, and the sensor's ``check`` and ``apply``;
 - :mod:`~lab.checks.common`: the report line (:class:`CheckResult`) and breaking a host on purpose.
@@ -22,6 +24,7 @@ from typing import Final
 
 from ..lab import Lab, LabError
 from .common import Check, CheckResult, Status
+from .dataplane import bulk_tcp_copies_are_the_wire_packets
 from .gateway import (
     apply_is_idempotent,
     check_detects_a_flush_and_apply_restores,
@@ -59,6 +62,7 @@ CHECKS: Final[tuple[Check, ...]] = (
     own_traffic_to_a_forwarded_port_is_not_looped_back,
     mirror_shows_app_traffic_at_the_sensor,
     mirror_copies_every_forwarded_packet_exactly,
+    bulk_tcp_copies_are_the_wire_packets,
     sensor_decapsulates_every_feed,
     sensor_loses_nothing_in_a_burst,
     production_survives_a_sensor_outage,
@@ -87,6 +91,7 @@ __all__ = [
     "CheckResult",
     "Status",
     "apply_is_idempotent",
+    "bulk_tcp_copies_are_the_wire_packets",
     "check_detects_a_flush_and_apply_restores",
     "check_fails_when_forwarding_is_off",
     "check_names_each_missing_rule",

@@ -429,9 +429,9 @@ check_mirror() { # prints what the mirror does
     local oversize
     oversize=$(nft list counter netdev $MIRROR_TABLE $OVERSIZE_COUNTER 2>/dev/null |
         sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p')
-    echo "mirroring private-tier traffic on $MIRRORED to $MIRROR_SENSOR (VXLAN VNI $MIRROR_VNI," \
-        "${MIRROR_CLAMP_MSS:+TCP MSS clamped to $MIRROR_CLAMP_MSS, }${oversize:-0} oversize" \
-        "non-TCP copies sent as fragments)"
+    echo "mirroring private-tier traffic on $MIRRORED to $MIRROR_SENSOR (VXLAN VNI $MIRROR_VNI);" \
+        "${MIRROR_CLAMP_MSS:+forwarded TCP clamped to MSS $MIRROR_CLAMP_MSS; }${oversize:-0}" \
+        "oversize non-TCP copies sent as fragments"
 }
 
 check() {

@@ -81,9 +81,29 @@ quiet_link() { # no IPv6, no ARP, no multicast, no addresses: the device never s
     ip addr flush dev "$1"
     ip link set dev "$1" mtu "$CAPTURE_MTU" arp off multicast off
     if command -v ethtool >/dev/null 2>&1; then
-        # Frames must reach the IDS as they were mirrored: no merging, no re-segmenting.
-        ethtool -K "$1" gro off gso off tso off >/dev/null 2>&1 || true
+        # Frames must reach the IDS as they were mirrored: no merging, no re-segmenting, and
+        # no checksum left for a NIC to finish (a veth never finishes it: the stack must).
+        ethtool -K "$1" gro off gso off tso off tx off >/dev/null 2>&1 || true
     fi
+}
+
+no_merging() { # receive merging off on a tunnel device: copies stay the packets they were
+    # GRO on a VXLAN/GRE device merges a burst of mirrored segments into one super-packet, and
+    # cutting it up again for the capture interface leaves TCP checksums unfinished (Zeek and
+    # Suricata then ignore the packets). Without ethtool, a GRO size limit of 0 merges nothing.
+    if command -v ethtool >/dev/null 2>&1; then
+        ethtool -K "$1" gro off >/dev/null 2>&1 || true
+    else
+        ip link set dev "$1" gro_max_size 0 2>/dev/null || true
+    fi
+}
+
+merging_off() { # merging_off DEVICE: GRO off, or a GRO size limit of 0
+    local features
+    if command -v ethtool >/dev/null 2>&1 && features=$(ethtool -k "$1" 2>/dev/null); then
+        grep -q '^generic-receive-offload: off' <<<"$features" && return 0
+    fi
+    [ "$(link_fields "$1" gro_max_size)" = 0 ]
 }
 
 # -- the capture interface ---------------------------------------------------------------------
@@ -168,6 +188,7 @@ apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now te
     fi
     sysctl -qw "net/ipv6/conf/$device/disable_ipv6=1" 2>/dev/null || true
     ip link set dev "$device" mtu "$CAPTURE_MTU" arp off multicast off up
+    no_merging "$device"
     if ! tc qdisc show dev "$device" | grep -q '^qdisc clsact'; then
         tc qdisc add dev "$device" clsact
     fi
@@ -460,6 +481,8 @@ check_feed() { # check_feed FEED -> prints how the feed is decapsulated
             die "$device is not a '$(kernel_kind "$feed")' device"
         [[ $(link_flags "$device") == *,UP,* ]] || die "$device ($feed) is not up"
         redirect_ok "$device" || die "$device ($feed) does not redirect into $FEEDER"
+        merging_off "$device" || die "$device ($feed) merges received packets (GRO is on):" \
+            "copies would reach $CAPTURE_INTERFACE merged, with unfinished checksums"
         echo "$feed: kernel $device"
         return 0
     fi
