@@ -14,10 +14,15 @@ Kinds (each format as tshark and scapy dissect it, field by field):
 ``azure-vxlan``
     Azure virtual network TAP: the same format with the TAP's own VNI.
 ``gwlb-geneve``
-    An AWS Gateway Load Balancer: GENEVE (RFC 8926) to UDP 6081 carrying the bare IP packet
-    (protocol 0x0800/0x86DD) after three class-0x0108 options (endpoint 8 bytes, attachment
-    8 bytes, flow cookie 4 bytes), with a real UDP checksum. The sensor gives the packet a fixed
-    Ethernet header, :data:`SYNTHETIC_HEADER`.
+    AWS Traffic Mirroring to a Gateway Load Balancer endpoint, as AWS's packet-format page
+    describes it: GENEVE (RFC 8926) to UDP 6081, three class-0x0108 options (endpoint 8 bytes,
+    attachment 8 bytes, flow cookie 4 bytes), protocol 0x0800, a real UDP checksum; inside, the
+    VXLAN mirror packet itself (IPv4, UDP 4789, VXLAN with the session's VNI) around the
+    mirrored Ethernet frame. The capture interface shows that frame.
+``gwlb-inline``
+    A Gateway Load Balancer's own traffic (inline, not mirroring): the same GENEVE carrying the
+    bare IP packet (0x0800/0x86DD). The sensor gives it a fixed Ethernet header,
+    :data:`SYNTHETIC_HEADER`.
 ``gre``
     OpenStack tap mirror ``gre``: GRE transparent Ethernet bridging (0x6558), cycling through
     no options, key, key and sequence number, checksum and key and sequence number.
@@ -60,8 +65,14 @@ SYNTHETIC_HEADER: Final = {
 SIZES: Final = (60, 64, 128, 576, 1514, 1518, 8000)
 """Inner frame sizes, cycled: minimum, small, Internet-typical, full, tagged full, jumbo."""
 INNER_KINDS: Final = ("udp4", "tcp4", "udp6", "arp", "vlan_udp4")
-KINDS: Final = ("aws-vxlan", "azure-vxlan", "gwlb-geneve", "gre", "erspan")
-TAGS: Final = {"aws-vxlan": b"AWS", "azure-vxlan": b"AZV", "gwlb-geneve": b"GWL", "gre": b"GRE"}
+KINDS: Final = ("aws-vxlan", "azure-vxlan", "gwlb-geneve", "gwlb-inline", "gre", "erspan")
+TAGS: Final = {
+    "aws-vxlan": b"AWS",
+    "azure-vxlan": b"AZV",
+    "gwlb-geneve": b"GWL",
+    "gwlb-inline": b"GWI",
+    "gre": b"GRE",
+}
 """The tag every inner payload of a kind carries (``erspan`` uses ``ERS``)."""
 
 
@@ -194,6 +205,18 @@ def stream(
             protocol, payload = IPPROTO_UDP, udp(flow_port(frame), VXLAN_PORT, vxlan, None)
             expected = frame
         elif kind == "gwlb-geneve":
+            vxlan = struct.pack("!II", 0x08000000, (vni & 0xFFFFFF) << 8) + frame
+            mirrored = udp(flow_port(frame), VXLAN_PORT, vxlan, None)
+            mirrored = (
+                ipv4_header(outer_source, outer_destination, IPPROTO_UDP, len(mirrored), index)
+                + mirrored
+            )
+            options = gwlb_options(index)
+            geneve = struct.pack("!BBHI", len(options) // 4, 0, ETH_P_IP, 0) + options
+            pseudo = (outer_source, outer_destination)
+            payload = udp(flow_port(frame), GENEVE_PORT, geneve + mirrored, pseudo)
+            protocol, expected = IPPROTO_UDP, frame
+        elif kind == "gwlb-inline":
             ethertype = struct.unpack("!H", frame[12:14])[0]
             if ethertype not in SYNTHETIC_HEADER:
                 continue  # a GWLB carries IP packets only

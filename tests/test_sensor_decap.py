@@ -39,7 +39,7 @@ def outer_payload(kind: str, index: int = 0) -> tuple[bytes, bytes]:
     packet, expected = list(
         feeds.stream(kind, index + 1, source="10.0.64.10", destination="10.0.128.10")
     )[index]
-    if kind in ("aws-vxlan", "azure-vxlan", "gwlb-geneve"):
+    if kind in ("aws-vxlan", "azure-vxlan", "gwlb-geneve", "gwlb-inline"):
         return packet[28:], expected
     return packet, expected
 
@@ -56,14 +56,42 @@ def test_vxlan_without_the_vni_flag_is_refused() -> None:
 
 
 @pytest.mark.parametrize("index", range(6))
-def test_gwlb_geneve_gets_the_fixed_ethernet_header_in_front_of_the_bare_ip_packet(
+def test_gwlb_inline_geneve_gets_the_fixed_ethernet_header_in_front_of_the_bare_ip_packet(
+    index: int,
+) -> None:
+    payload, expected = outer_payload("gwlb-inline", index)
+    assert payload[8:10] == b"\x01\x08"  # the first option's class: Amazon
+    parsed = decap.parse_geneve(payload, len(payload))
+    assert inner(payload, parsed) == expected
+    assert expected[:12] == decap.SYNTHETIC_DESTINATION + decap.SYNTHETIC_SOURCE
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_a_mirror_to_a_gwlb_endpoint_gives_the_mirrored_frame_from_inside_both_layers(
     index: int,
 ) -> None:
     payload, expected = outer_payload("gwlb-geneve", index)
     assert payload[8:10] == b"\x01\x08"  # the first option's class: Amazon
     parsed = decap.parse_geneve(payload, len(payload))
     assert inner(payload, parsed) == expected
-    assert expected[:12] == decap.SYNTHETIC_DESTINATION + decap.SYNTHETIC_SOURCE
+    assert payload[-len(expected) :] == expected  # written as received: nothing recomputed
+
+
+def test_a_vxlan_mirror_packet_to_another_port_is_only_decapsulated_on_that_port() -> None:
+    payload, expected = outer_payload("gwlb-geneve", 2)
+    udp = 8 + 32 + 20  # GENEVE header and options, then the inner IPv4 header
+    moved = payload[: udp + 2] + (4790).to_bytes(2, "big") + payload[udp + 4 :]
+    assert inner(moved, decap.parse_geneve(moved, len(moved)))[:12] == (
+        decap.SYNTHETIC_DESTINATION + decap.SYNTHETIC_SOURCE
+    )
+    assert inner(moved, decap.parse_geneve(moved, len(moved), frozenset({4790}))) == expected
+
+
+def test_a_fragment_of_a_vxlan_mirror_packet_stays_an_ip_packet() -> None:
+    payload, _ = outer_payload("gwlb-geneve", 2)
+    ip = 8 + 32
+    fragment = payload[: ip + 6] + b"\x20\x00" + payload[ip + 8 :]  # more fragments
+    assert decap.parse_geneve(fragment, len(fragment))[1] == decap.SYNTHETIC_HEADERS[decap.ETH_P_IP]
 
 
 def test_geneve_with_an_ethernet_payload_is_passed_whole() -> None:

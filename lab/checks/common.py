@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from components.network_plan import PortForward
+from components.network_plan import PortForward, Tier
 
 from ..lab import Lab, LabError, Protocol
 from ..topology import Host
@@ -114,6 +114,27 @@ def decap_pid(lab: Lab) -> str:
     if found is None:
         raise LabError(f"cloudtap-decap's ready file names no process: {ready!r}")
     return found[1]
+
+
+@contextlib.contextmanager
+def real_wire(lab: Lab) -> Iterator[None]:
+    """For the block, the forwarding hosts' offloads off (app, internet, the gateway's two
+    interfaces between them): every packet on their wire is a real packet with final checksums,
+    as a NIC would send it, so a copy can be compared with it byte for byte. A veth otherwise
+    hands on super-packets whose checksums nobody finishes, and records them so."""
+    interfaces = [
+        (Host.APP, lab.topology.link_of(Host.APP).host_interface),
+        (Host.INTERNET, lab.topology.link_of(Host.INTERNET).host_interface),
+        (Host.GATEWAY, lab.topology.link(Tier.PRIVATE).gateway_interface),
+        (Host.GATEWAY, lab.topology.link(Tier.PUBLIC).gateway_interface),
+    ]
+    try:
+        for host, interface in interfaces:
+            lab.offloads(host, interface, on=False)
+        yield
+    finally:
+        for host, interface in interfaces:
+            lab.offloads(host, interface, on=True)
 
 
 # -- breaking a host on purpose ----------------------------------------------------------------

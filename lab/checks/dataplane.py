@@ -10,12 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from components.network_plan import Tier
-
 from ..lab import Lab
 from ..pcap import addresses, checksums_final, compare, datagrams, tcp_mss
 from ..topology import VPC_MTU, Host
-from .common import SERVICE_PORT, SETTLE, CheckResult, check_result
+from .common import SERVICE_PORT, SETTLE, CheckResult, check_result, real_wire
 
 SMALL_UNDERLAY: Final = 1500
 """Azure's virtual networks, most OpenStack tenant networks."""
@@ -29,23 +27,14 @@ RECORDED_FRAMES: Final = 4096
 
 @contextmanager
 def small_underlay(lab: Lab, mtu: int = SMALL_UNDERLAY) -> Iterator[None]:
-    """For the block: a ``mtu``-byte network between the gateway and the sensor, and the
-    forwarding hosts' offloads off (so what the app's interface records is what crossed the
-    wire); then the lab's jumbo underlay and offloads again."""
-    interfaces = [
-        (Host.APP, lab.topology.link_of(Host.APP).host_interface),
-        (Host.INTERNET, lab.topology.link_of(Host.INTERNET).host_interface),
-        (Host.GATEWAY, lab.topology.link(Tier.PRIVATE).gateway_interface),
-        (Host.GATEWAY, lab.topology.link(Tier.PUBLIC).gateway_interface),
-    ]
+    """For the block: a ``mtu``-byte network between the gateway and the sensor and a real wire
+    (:func:`~lab.checks.common.real_wire`); then the lab's jumbo underlay again, both hosts
+    re-applied."""
     try:
-        for host, interface in interfaces:
-            lab.offloads(host, interface, on=False)
-        lab.use_underlay(mtu)
-        yield
+        with real_wire(lab):
+            lab.use_underlay(mtu)
+            yield
     finally:
-        for host, interface in interfaces:
-            lab.offloads(host, interface, on=True)
         lab.sensor("apply", check=True)
         lab.use_underlay(VPC_MTU)
 

@@ -27,6 +27,7 @@ from .common import (
     check_names,
     check_result,
     protocol_of,
+    real_wire,
     reapply_gateway,
     reapply_sensor,
     removing,
@@ -158,6 +159,7 @@ def mirror_copies_every_forwarded_packet_exactly(lab: Lab) -> list[CheckResult]:
     app_interface = lab.topology.link_of(Host.APP).host_interface
     copies_before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
     with (
+        real_wire(lab),
         lab.record(Host.SENSOR, capture) as copies,
         lab.record(Host.APP, app_interface) as original,
     ):

@@ -40,6 +40,7 @@ _FEED_OF_KIND: Final = {
     "aws-vxlan": "vxlan",
     "azure-vxlan": "vxlan",
     "gwlb-geneve": "geneve",
+    "gwlb-inline": "geneve",
     "gre": "gre",
     "erspan": "erspan",
 }
@@ -48,7 +49,8 @@ _KIND_SOURCE: Final = {"aws-vxlan": Host.APP, "azure-vxlan": Host.MANAGEMENT}
 _KIND_TITLE: Final = {
     "aws-vxlan": "AWS Traffic Mirroring VXLAN (VNI 77, per-flow UDP source ports)",
     "azure-vxlan": "Azure vTAP VXLAN (VNI 4000001)",
-    "gwlb-geneve": "AWS GWLB GENEVE (bare IP, class-0x0108 options)",
+    "gwlb-geneve": "AWS mirror to a GWLB endpoint (GENEVE around VXLAN around Ethernet)",
+    "gwlb-inline": "AWS GWLB GENEVE inline (bare IP, class-0x0108 options)",
     "gre": "OpenStack tap mirror GRE (TEB, with and without key, sequence, checksum)",
     "erspan": "OpenStack tap mirror ERSPAN type II (Linux erspan_ver 1)",
 }

@@ -85,7 +85,7 @@ def test_the_sensors_own_traffic_and_the_feed_are_never_copied(lab: Lab) -> None
 def test_every_cloud_feed_format_arrives_decapsulated_and_byte_exact(lab: Lab) -> None:
     results = checks.sensor_decapsulates_every_feed(lab)
     assert_passed(results)
-    assert len(results) == 6  # five formats and the refused outsider
+    assert len(results) == 7  # six formats and the refused outsider
     assert "via kernel cloudtap-vxlan" in results[0].detail
     assert "60 to 8000 bytes" in results[0].detail
 

@@ -24,9 +24,12 @@
 #   vxlan   the kernel's `vxlan external` device (UDP 4789, any VNI), else cloudtap-decap
 #   gre     the kernel's `gretap external` device, else cloudtap-decap
 #   erspan  the kernel's `erspan external` device (types I/II/III), else cloudtap-decap
-#   geneve  always cloudtap-decap: an AWS Gateway Load Balancer sends bare IP packets, which a
+#   geneve  always cloudtap-decap: an AWS Gateway Load Balancer sends IP packets, which a
 #           `geneve external` device drops (and with `innerprotoinherit` the device has no
-#           Ethernet header to hand to an Ethernet capture interface)
+#           Ethernet header to hand to an Ethernet capture interface). Mirrored to a GWLB
+#           endpoint, that IP packet is the VXLAN mirror packet: both layers come off and the
+#           mirrored frame is written. A GWLB used inline expects its appliances to send every
+#           packet back; a sensor never does, so inline use blackholes the traffic it sees.
 # Each kernel device redirects everything it receives into the feeder end with tc (clsact
 # ingress, `u32 match u32 0 0`, mirred egress redirect). cloudtap-decap (Python, standard library
 # only) runs under systemd as cloudtap-decap.service (Restart=always), or as a detached process

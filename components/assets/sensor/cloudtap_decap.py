@@ -5,9 +5,12 @@ Installed as ``/usr/local/lib/cloudtap/cloudtap-decap`` and started by ``cloudta
 (through ``cloudtap-decap.service`` where systemd runs), which writes its settings to
 ``/run/cloudtap/decap.conf``. It receives
 
-- GENEVE on UDP 6081 (RFC 8926): always here, because an AWS Gateway Load Balancer sends bare IP
+- GENEVE on UDP 6081 (RFC 8926): always here, because an AWS Gateway Load Balancer sends IP
   packets (protocol 0x0800/0x86DD with class-0x0108 options), which the kernel's ``geneve
-  external`` device drops; Ethernet payloads (0x6558) are accepted too;
+  external`` device drops. When Traffic Mirroring targets a GWLB endpoint, that IP packet is the
+  VXLAN mirror packet (IPv4, UDP 4789, VXLAN, Ethernet): both layers are taken off and the
+  mirrored Ethernet frame is written. Any other IP packet (a GWLB used inline) gets the fixed
+  Ethernet header below; Ethernet payloads (0x6558) are accepted too;
 - VXLAN on UDP 4789 (RFC 7348), only on hosts without the kernel vxlan driver;
 - GRE transparent Ethernet bridging (0x6558) and ERSPAN type I/II (0x88BE) and III (0x22EB),
   through one raw IP-protocol-47 socket, only on hosts without the kernel ip_gre driver;
@@ -47,6 +50,7 @@ FEEDS = (VXLAN, GENEVE, GRE, ERSPAN)
 DEFAULT_VXLAN_PORT = 4789
 DEFAULT_GENEVE_PORT = 6081
 IPPROTO_GRE = 47
+IPPROTO_UDP = 17
 
 ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
@@ -95,8 +99,26 @@ def parse_vxlan(packet: Buffer, length: int) -> Decapsulated:
     return 8, b"", VXLAN
 
 
-def parse_geneve(packet: Buffer, length: int) -> Decapsulated:  # noqa: PLR0911 (one per reason)
-    """A GENEVE UDP payload: version 0, options skipped whole, OAM packets refused."""
+def mirrored_vxlan(packet: Buffer, length: int, offset: int, vxlan_ports: frozenset[int]) -> int:
+    """Where the Ethernet frame starts if an IPv4 packet at ``offset`` is a whole VXLAN mirror
+    packet (UDP to a VXLAN port, not a fragment, the VNI flag set); -1 otherwise."""
+    if length < offset + 20 or packet[offset] >> 4 != 4 or packet[offset + 9] != IPPROTO_UDP:
+        return -1
+    if ((packet[offset + 6] << 8) | packet[offset + 7]) & 0x3FFF:  # more fragments, or one
+        return -1
+    udp = offset + (packet[offset] & 0x0F) * 4
+    if length < udp + 16 + ETHERNET_HEADER:
+        return -1
+    if (packet[udp + 2] << 8) | packet[udp + 3] not in vxlan_ports or not packet[udp + 8] & 0x08:
+        return -1
+    return udp + 16
+
+
+def parse_geneve(  # noqa: PLR0911 (one per reason)
+    packet: Buffer, length: int, vxlan_ports: frozenset[int] = frozenset({DEFAULT_VXLAN_PORT})
+) -> Decapsulated:
+    """A GENEVE UDP payload: version 0, options skipped whole, OAM packets refused; an IPv4
+    VXLAN mirror packet inside (to one of ``vxlan_ports``) gives its Ethernet frame."""
     if length < 8:
         return _refused("geneve_short")
     if packet[0] >> 6:
@@ -114,6 +136,10 @@ def parse_geneve(packet: Buffer, length: int) -> Decapsulated:  # noqa: PLR0911 
         return _refused("geneve_protocol")
     if length <= offset:
         return _refused("geneve_short")
+    if protocol == ETH_P_IP:
+        frame = mirrored_vxlan(packet, length, offset, vxlan_ports)
+        if frame >= 0:
+            return frame, b"", GENEVE
     return offset, header, GENEVE
 
 
@@ -345,6 +371,8 @@ def run(args: argparse.Namespace) -> int:
     if args.ready_file:
         write_ready_file(args.ready_file, feeds, args.device)
 
+    # AWS mirrors to 4789 whatever this sensor's own VXLAN port is.
+    vxlan_ports = frozenset({DEFAULT_VXLAN_PORT, args.vxlan_port})
     buffer = bytearray(65536)
     view = memoryview(buffer)
     send = output.send
@@ -369,7 +397,7 @@ def run(args: argparse.Namespace) -> int:
                         counters.add("refused_source")
                         continue
                     if kind == GENEVE:
-                        offset, header, name = parse_geneve(buffer, length)
+                        offset, header, name = parse_geneve(buffer, length, vxlan_ports)
                     elif kind == VXLAN:
                         offset, header, name = parse_vxlan(buffer, length)
                     else:
