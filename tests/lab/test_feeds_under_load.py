@@ -81,12 +81,10 @@ def test_every_feed_arrives_whole_every_time_on_a_busy_machine(
 def test_a_burst_of_2000_packets_per_feed_loses_nothing_on_a_busy_machine(
     lab: Lab, busy_machine: None
 ) -> None:
-    started = time.monotonic()
     results = checks.sensor_loses_nothing_in_a_burst(lab)
     assert_passed(results)
     assert len(results) == 6
     assert "cloudtap-decap wrote 2000, send errors: none" in results[2].detail
-    assert time.monotonic() - started < 120
 
 
 def test_a_decapsulator_that_drops_part_of_a_burst_fails_the_burst_check(lab: Lab) -> None:
