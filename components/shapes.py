@@ -284,6 +284,7 @@ def check_package_name(
 # EC2 resource ids: a prefix and 8 (older resources) or 17 lower-case hex digits.
 _EC2_ID_SUFFIX: Final = "(?:[0-9a-f]{8}|[0-9a-f]{17})"
 _ENI_ID: Final = re.compile(f"eni-{_EC2_ID_SUFFIX}")
+_SUBNET_ID: Final = re.compile(f"subnet-{_EC2_ID_SUFFIX}")
 _INSTANCE_ID: Final = re.compile(f"i-{_EC2_ID_SUFFIX}")
 _VPC_ENDPOINT_ID: Final = re.compile(f"vpce-{_EC2_ID_SUFFIX}")
 _AMI_ID: Final = re.compile(f"ami-{_EC2_ID_SUFFIX}")
@@ -295,6 +296,7 @@ _LOAD_BALANCER_ARN: Final = re.compile(
     r"loadbalancer/(?:net|app)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}"
 )
 ENI_ID_EXAMPLE: Final = "eni-0123456789abcdef0"
+SUBNET_ID_EXAMPLE: Final = "subnet-0123456789abcdef0"
 INSTANCE_ID_EXAMPLE: Final = "i-0123456789abcdef0"
 VPC_ENDPOINT_ID_EXAMPLE: Final = "vpce-0123456789abcdef0"
 AMI_ID_EXAMPLE: Final = "ami-0123456789abcdef0"
@@ -309,6 +311,10 @@ def _fullmatch(pattern: re.Pattern[str], value: Any) -> TypeGuard[str]:
 
 def is_eni_id(value: Any) -> TypeGuard[str]:
     return _fullmatch(_ENI_ID, value)
+
+
+def is_subnet_id(value: Any) -> TypeGuard[str]:
+    return _fullmatch(_SUBNET_ID, value)
 
 
 def check_eni_id(
