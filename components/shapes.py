@@ -164,6 +164,29 @@ def check_unlisted_instance_types(field: str, value: Any) -> frozenset[str]:
     )
 
 
+MIRRORABLE_INSTANCE_TYPES: Final = "mirrorable_instance_types"
+"""The AWS mirror's override: types or families AWS mirrors although cloudtap's data says not."""
+
+
+def check_instance_types_or_families(field: str, value: Any) -> frozenset[str]:
+    """A list of ``family.size`` types or bare families (``m7i``), default none."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise CloudtapInputError(
+            field, value, "a list of EC2 instance types or families, e.g. ['m7i', 'c7i.large']"
+        )
+    checked = []
+    for index, text in enumerate(value):
+        family_only = isinstance(text, str) and "." not in text
+        if split_instance_type(f"{text}.large" if family_only else text) is None:
+            raise CloudtapInputError(
+                f"{field}[{index}]", text, "an EC2 instance type (family.size) or family (m7i)"
+            )
+        checked.append(str(text))
+    return frozenset(checked)
+
+
 # -- Linux: interfaces, paths, packages ------------------------------------------------------
 
 # The kernel's dev_valid_name(): shorter than IFNAMSIZ (16, with the terminating NUL), not "." or
