@@ -98,7 +98,7 @@ def test_the_aws_dev_stack_mirrors_its_server_natively_to_its_sensor(
     assert [r.name for r in run.of_type(SESSION)] == ["cloudtap-mirror-rdp-server-1"]
     assert lines == [
         "rdp-server (m5.large): native mirroring of 1 interface (eni-0123456789abcdef0) — "
-        "m5 is a Nitro type AWS mirrors"
+        "m5 is a Nitro type AWS mirrors (instance-type data of 2026-11-21)",
     ]
     assert run.exports["sensor_private_ip"] == "10.0.128.10"
     assert run.exports["mirror_native_sources"] == ["rdp-server"]
