@@ -308,6 +308,7 @@ def check_package_name(
 _EC2_ID_SUFFIX: Final = "(?:[0-9a-f]{8}|[0-9a-f]{17})"
 _ENI_ID: Final = re.compile(f"eni-{_EC2_ID_SUFFIX}")
 _SUBNET_ID: Final = re.compile(f"subnet-{_EC2_ID_SUFFIX}")
+_VPC_ID: Final = re.compile(f"vpc-{_EC2_ID_SUFFIX}")
 _INSTANCE_ID: Final = re.compile(f"i-{_EC2_ID_SUFFIX}")
 _VPC_ENDPOINT_ID: Final = re.compile(f"vpce-{_EC2_ID_SUFFIX}")
 _AMI_ID: Final = re.compile(f"ami-{_EC2_ID_SUFFIX}")
@@ -338,6 +339,10 @@ def is_eni_id(value: Any) -> TypeGuard[str]:
 
 def is_subnet_id(value: Any) -> TypeGuard[str]:
     return _fullmatch(_SUBNET_ID, value)
+
+
+def is_vpc_id(value: Any) -> TypeGuard[str]:
+    return _fullmatch(_VPC_ID, value)
 
 
 def check_eni_id(
