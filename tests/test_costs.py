@@ -21,9 +21,7 @@ from tests.mocks import StrictMocks, run_program
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 EXAMPLES = ("aws-dev", "aws-gateway")
-TABLE = re.compile(
-    r"(<!-- cost table: [^\n]*-->\n)(.*?)(\n<!-- end of cost table -->)", re.DOTALL
-)
+TABLE = re.compile(r"(<!-- cost table: [^\n]*-->\n)(.*?)(\n<!-- end of cost table -->)", re.DOTALL)
 
 
 def stack(name: str) -> dict[str, Any]:
@@ -94,7 +92,9 @@ def test_a_region_without_data_gets_default_prices_and_says_so(
 
 
 def test_an_instance_type_without_a_price_is_named_not_guessed() -> None:
-    estimate = estimate_aws("eu-west-1", gateway_instance_type="m9z.large", sensor=None, mirror=None)
+    estimate = estimate_aws(
+        "eu-west-1", gateway_instance_type="m9z.large", sensor=None, mirror=None
+    )
     assert estimate.unpriced == ["gateway m9z.large"]
     assert "plus gateway m9z.large (unpriced)" in estimate.line()
     assert "gateway m9z.large no price in the data" in estimate.line()

@@ -149,7 +149,7 @@ def test_a_launch_event_mirrors_every_interface_of_the_instance(world: World) ->
 
 
 def test_a_second_identical_event_creates_no_second_session(world: World) -> None:
-    instance, enis = world.launch(extra_enis=1)
+    instance, _ = world.launch(extra_enis=1)
     world.handle(world.event(instance, "running"))
     again = world.handle(world.event(instance, "running"))
     assert again["created"] == [] and again["deleted"] == []
@@ -241,12 +241,12 @@ def test_an_interface_already_mirrored_to_the_target_by_pulumi_is_not_mirrored_t
 
 
 def test_a_reconcile_after_missed_events_converges(world: World) -> None:
-    gone, gone_enis = world.launch()
+    gone, _ = world.launch()
     world.handle(world.event(gone, "running"))
     # Missed: gone's termination, two launches.
     world.ec2.terminate_instances(InstanceIds=[gone])
-    first, first_enis = world.launch(extra_enis=1)
-    second, second_enis = world.launch()
+    _, first_enis = world.launch(extra_enis=1)
+    _, second_enis = world.launch()
     scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
     result = world.handle(scheduled)
     assert len(result["created"]) == 3 and len(result["deleted"]) == 1
@@ -258,7 +258,7 @@ def test_a_reconcile_after_missed_events_converges(world: World) -> None:
 
 
 def test_a_session_on_an_old_target_is_replaced(world: World) -> None:
-    instance, enis = world.launch()
+    instance, _ = world.launch()
     world.handle(world.event(instance, "running"))
     old = world.owned()[0]["TrafficMirrorSessionId"]
     world.config["target_id"] = world.other_target()

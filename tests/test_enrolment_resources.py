@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -106,9 +108,7 @@ def test_the_policy_allows_each_call_the_handler_makes_and_scopes_it_by_tag(
     run = enrolled(mocks)
     registration = run.named("mirror-enrol-policy")
     assert registration.inputs["role"] == run.named("mirror-enrol-role").id
-    statements = {
-        s.pop("Sid"): s for s in json.loads(registration.inputs["policy"])["Statement"]
-    }
+    statements = {s.pop("Sid"): s for s in json.loads(registration.inputs["policy"])["Statement"]}
     ec2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
     target = run.named("mirror-target").state["arn"]
     mirror_filter = run.named("mirror-filter").state["arn"]
@@ -160,8 +160,7 @@ def test_the_policy_allows_each_call_the_handler_makes_and_scopes_it_by_tag(
 
 
 def test_the_handler_makes_no_call_the_policy_does_not_name() -> None:
-    source = (handler_module().__file__ or "").replace("\\", "/")
-    text = open(source).read()  # noqa: PTH123 - a plain read of the shipped file
+    text = Path(handler_module().__file__ or "").read_text()
     calls = {
         "describe_instances": "ec2:DescribeInstances",
         "describe_network_interfaces": "ec2:DescribeNetworkInterfaces",
@@ -169,8 +168,6 @@ def test_the_handler_makes_no_call_the_policy_does_not_name() -> None:
         "create_traffic_mirror_session": "ec2:CreateTrafficMirrorSession",
         "delete_traffic_mirror_session": "ec2:DeleteTrafficMirrorSession",
     }
-    import re  # noqa: PLC0415
-
     made = set(re.findall(r'"(describe_[a-z_]+|create_[a-z_]+|delete_[a-z_]+)"', text))
     made |= set(re.findall(r"ec2\.([a-z_]+)\(", text)) - {"get_paginator"}
     assert made == set(calls)
@@ -214,7 +211,9 @@ def test_the_cleanup_s_delete_removes_the_function_s_sessions_only(
             "NetworkInterface"
         ]["NetworkInterfaceId"]
     )["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
-    mirror_filter = ec2.create_traffic_mirror_filter()["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
+    mirror_filter = ec2.create_traffic_mirror_filter()["TrafficMirrorFilter"][
+        "TrafficMirrorFilterId"
+    ]
 
     def session(number: int, owner: str | None) -> str:
         tags = [{"Key": OWNER_TAG, "Value": owner}] if owner else [{"Key": "Name", "Value": "p"}]
@@ -231,9 +230,7 @@ def test_the_cleanup_s_delete_removes_the_function_s_sessions_only(
     mine = session(1, "cloudtap/cleanup-test/mirror")
     pulumis = session(2, None)
     others = session(3, "cloudtap/other-stack/mirror")
-    CleanupProvider().delete(
-        "id", {"owner": "cloudtap/cleanup-test/mirror", "region": REGION}
-    )
+    CleanupProvider().delete("id", {"owner": "cloudtap/cleanup-test/mirror", "region": REGION})
     left = {
         s["TrafficMirrorSessionId"]
         for s in ec2.describe_traffic_mirror_sessions()["TrafficMirrorSessions"]
@@ -304,9 +301,10 @@ def test_the_override_mirrors_a_type_the_data_refuses_and_the_preview_says_so(
         network={},
         sensor={},
     )
-    assert run.named("mirror-legacy-1").inputs["networkInterfaceId"] == LEGACY[
-        "network_interface_ids"
-    ][0]
+    assert (
+        run.named("mirror-legacy-1").inputs["networkInterfaceId"]
+        == LEGACY["network_interface_ids"][0]
+    )
     assert len(lines) == 1
     assert "t2.micro is in mirrorable_instance_types, which overrides cloudtap's data" in lines[0]
     assert lines[0].endswith("(instance-type data of 2026-11-21)")

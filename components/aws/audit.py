@@ -120,7 +120,7 @@ def _owner(session: Mapping[str, Any]) -> str:
     tags = {t["Key"]: t["Value"] for t in session.get("Tags") or []}
     if tags.get(ENROLLED_BY_TAG):
         return f"enrolment function {tags.get(OWNER_TAG, '?')}"
-    return tags.get("Name", "no Name tag")
+    return str(tags.get("Name", "no Name tag"))
 
 
 def audit_vpc(
@@ -147,9 +147,9 @@ def audit_vpc(
     per_interface: dict[str, list[dict[str, Any]]] = {}
     for session in facts.sessions:
         per_interface.setdefault(session["NetworkInterfaceId"], []).append(session)
-    for eni, sessions in sorted(per_interface.items()):
+    for source, sessions in sorted(per_interface.items()):
         if len(sessions) > SESSIONS_PER_INTERFACE:
-            over_quota.append(f"{eni}: {len(sessions)} sessions, AWS allows 3 per interface")
+            over_quota.append(f"{source}: {len(sessions)} sessions, AWS allows 3 per interface")
     for target_id, target in sorted(facts.targets.items()):
         count = sum(1 for s in facts.sessions if s["TrafficMirrorTargetId"] == target_id)
         if target.get("Type") == "network-interface" and count > SOURCES_PER_INTERFACE_TARGET:
@@ -164,10 +164,16 @@ def audit_vpc(
         instance_type = facts.instance_types.get(instance_id, "")
         address = eni.get("PrivateIpAddress") or ""
 
-        def row(coverage: Coverage, detail: str, *, _eni: str = eni_id) -> InterfaceCoverage:
-            return InterfaceCoverage(
-                _eni, instance_id or "-", instance_type or "-", address or "-", coverage, detail
-            )
+        def row(
+            coverage: Coverage,
+            detail: str,
+            *,
+            _eni: str = eni_id,
+            _instance: str = instance_id or "-",
+            _type: str = instance_type or "-",
+            _address: str = address or "-",
+        ) -> InterfaceCoverage:
+            return InterfaceCoverage(_eni, _instance, _type, _address, coverage, detail)
 
         sessions = per_interface.get(eni_id, [])
         live = [s for s in sessions if s["TrafficMirrorSessionId"] not in dead_ids]

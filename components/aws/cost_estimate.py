@@ -53,7 +53,9 @@ def estimate_aws(
         items.append(per_month("sensor root volume", gp3, prices.ROOT_VOLUME_GB))
         if sensor.log_volume_size_gb:
             items.append(
-                per_month(f"sensor {sensor.log_volume_size_gb} GB logs", gp3, sensor.log_volume_size_gb)
+                per_month(
+                    f"sensor {sensor.log_volume_size_gb} GB logs", gp3, sensor.log_volume_size_gb
+                )
             )
     if mirror is not None:
         session = prices.MIRROR_SESSION_HOURLY[at]

@@ -130,9 +130,7 @@ def build_enrolment(
         ),
         opts=child,
     )
-    config = pulumi.Output.all(
-        vpc_id, target.id, *(filters[s].id for s in scopes)
-    ).apply(
+    config = pulumi.Output.all(vpc_id, target.id, *(filters[s].id for s in scopes)).apply(
         lambda values: json.dumps(
             function_config(
                 plan,

@@ -29,8 +29,8 @@ Known gaps, stated rather than guessed: the exclusion list is AWS's as published
 new families; the list of Xen families below is cloudtap's (AWS publishes the Nitro list, not a
 Xen list) and only serves the wording of messages — an unknown family is refused either way.
 Update the sets and ``RETRIEVED`` together, then regenerate the copy the enrolment function
-ships (``python -m components.aws.mirror_support > components/assets/enrolment/mirror_support.json``;
-a test fails while the two differ).
+ships (``python -m components.aws.mirror_support >
+components/assets/enrolment/mirror_support.json``; a test fails while the two differ).
 
 AWS may widen its support before this data is updated: ``mirrorable_instance_types`` (a field of
 the AWS MirrorSession) names types or families a user has checked AWS mirrors, and wins over the

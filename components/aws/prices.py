@@ -60,4 +60,4 @@ ROOT_VOLUME_GB = 8
 
 def price_region(region: str | None) -> str:
     """The region whose prices apply: ``region`` when the data has it, else the default."""
-    return region if region in INSTANCE_HOURLY else DEFAULT_REGION
+    return region if region is not None and region in INSTANCE_HOURLY else DEFAULT_REGION

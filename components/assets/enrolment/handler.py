@@ -51,7 +51,7 @@ def load_support(path: Path = SUPPORT_FILE) -> dict[str, Any]:
     return data
 
 
-def verdict(
+def verdict(  # noqa: PLR0911 - the preview's decision table, in its order
     instance_type: str, data: Mapping[str, Any], assumed: Iterable[str] = ()
 ) -> tuple[str, str]:
     """(``supported``/``unsupported``/``unconfirmed``, why): the preview's rule, in its order
@@ -254,7 +254,7 @@ def _existing_interfaces(ec2: Any, eni_ids: set[str]) -> dict[str, str | None]:
     return {e["NetworkInterfaceId"]: (e.get("Attachment") or {}).get("InstanceId") for e in found}
 
 
-def _ensure(
+def _ensure(  # noqa: PLR0917 - one internal step of reconcile
     ec2: Any,
     config: Mapping[str, Any],
     eni_id: str,
