@@ -25,6 +25,11 @@ Every check runs at preview, before the first registration: instance types, AWS'
 ranges, the target's UDP 4789 listener. Sources given by ``instance_id`` alone are looked up then
 (:mod:`components.aws.discovery`), so *all* their interfaces are mirrored, not only the primary.
 The checks live in :mod:`components.aws.mirror_planning`; this module builds the resources.
+
+``enrol`` adds the enrolment function (:mod:`components.aws.enrolment`): sessions for instances
+launched after ``up``, owned by the function and tagged so (never by Pulumi).
+``mirrorable_instance_types`` overrides the dated instance-type data; every preview line names
+that data's date.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ class AwsMirrorSession(mirror_session.MirrorSession):
     Children (only when at least one source is mirrored natively): ``{name}-target``,
     ``{name}-filter`` with rules ``{name}-filter-{direction}-{rule}``, ``{name}-filter-all``
     when the gateway mirror is on and a native source is outside its path, and one
-    ``{name}-{source}-{key}`` session per source interface.
+    ``{name}-{source}-{key}`` session per source interface. With ``enrol``: the target and the
+    filters the function needs (even with no source), and the function's ``{name}-enrol-...``
+    children (:mod:`components.aws.enrolment`), whose sessions are the function's, not Pulumi's.
     """
 
     decisions: tuple[SourceDecision, ...]
