@@ -163,3 +163,20 @@ def test_bad_arguments_exit_2_without_asking_aws() -> None:
     )
     assert result.returncode == 2
     assert "not a VPC id" in result.stderr
+
+
+def test_an_interface_over_aws_s_session_quota_is_reported(fake_aws: FakeAws) -> None:
+    ec2 = fake_aws.ec2
+    vpc_id = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.7.0.0/20")["Subnet"]["SubnetId"]
+    sensor = _launch(ec2, subnet, "c5n.large")
+    target = ec2.create_traffic_mirror_target(NetworkInterfaceId=sensor)["TrafficMirrorTarget"]
+    mirror_filter = ec2.create_traffic_mirror_filter()["TrafficMirrorFilter"]
+    workload = _launch(ec2, subnet, "m5.large")
+    for _ in range(4):  # moto, unlike AWS, accepts a fourth
+        _session(
+            ec2, workload, target["TrafficMirrorTargetId"], mirror_filter["TrafficMirrorFilterId"]
+        )
+    report = audit_vpc(ec2, vpc_id)
+    assert report.over_quota == (f"{workload}: 4 sessions, AWS allows 3 per interface",)
+    assert report.exit_code == 1

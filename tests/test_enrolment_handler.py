@@ -298,3 +298,27 @@ def test_the_function_s_verdict_is_the_preview_s(family: str) -> None:
         assert kind == mirror_support.mirror_support(instance_type).verdict.value, instance_type
         overridden, _ = HANDLER.verdict(instance_type, SUPPORT, [family])
         assert overridden == mirror_support.mirror_support(instance_type, [family]).verdict.value
+
+
+def test_subnet_ids_select_interfaces_by_subnet(world: World) -> None:
+    world.config["subnet_cidrs"] = []
+    world.config["subnet_ids"] = [world.aws.subnets["10.0.0.0/20"]]
+    instance, enis = world.launch()
+    world.handle(world.event(instance, "running"))
+    assert world.sessions(enis[0]) == []
+    outside = world.ec2.create_network_interface(SubnetId=world.aws.subnets["10.0.0.0/20"])
+    eni = outside["NetworkInterface"]["NetworkInterfaceId"]
+    world.ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1)
+    world.handle(world.event(instance, "running"))
+    assert [s["NetworkInterfaceId"] for s in world.owned()] == [eni]
+
+
+def test_the_lambda_entry_point_reads_its_configuration_from_the_environment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("CLOUDTAP_ENROL", json.dumps(world.config))
+    instance, enis = world.launch()
+    result = HANDLER.handler(world.event(instance, "running"), None)
+    assert len(result["created"]) == 1
+    assert [s["NetworkInterfaceId"] for s in world.owned()] == enis

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components import CloudtapInputError
 from components.aws.enrolment import CleanupProvider
 from components.aws.enrolment_plan import ENROLLED_BY_TAG, OWNER_TAG, handler_module
 from tests.fakes.aws import LEGACY, WEB, FakeAws, mirror
-from tests.mocks import ACCOUNT, REGION, ProgramRun, StrictMocks
+from tests.mocks import ACCOUNT, REGION, ProgramRun, StrictMocks, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
 
 OWNER = "cloudtap/test/mirror"
 ENROL = {"tags": {"team": "web"}}
@@ -308,3 +312,40 @@ def test_the_override_mirrors_a_type_the_data_refuses_and_the_preview_says_so(
     assert len(lines) == 1
     assert "t2.micro is in mirrorable_instance_types, which overrides cloudtap's data" in lines[0]
     assert lines[0].endswith("(instance-type data of 2026-11-21)")
+
+
+def test_a_stack_may_enrol_without_any_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.aws-gateway.yaml").read_text())["config"]
+    config["cloudtap:mirror"] = {"method": "auto", "enrol": {"tags": {"team": "web"}}}
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *_, **__: lines.append(message))
+    run = run_program(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        StrictMocks(),
+        config=config,
+    )
+    assert not run.of_type("aws:ec2/trafficMirrorSession:TrafficMirrorSession")
+    function = run.named("cloudtap-mirror-enrol-function")
+    config_json = json.loads(function.inputs["environment"]["variables"]["CLOUDTAP_ENROL"])
+    assert config_json["owner"] == "cloudtap/test/cloudtap-mirror"
+    assert config_json["target_id"] == run.named("cloudtap-mirror-target").id
+    assert (
+        run.named("cloudtap-mirror-target").inputs["networkInterfaceId"]
+        == run.named("cloudtap-sensor-eni").id
+    )
+    assert run.exports["mirror_enrolment_function"] == function.id
+    (cost,) = [line for line in lines if line.startswith("cost estimate")]
+    assert "enrolment function $0.05" in cost
+
+
+def test_a_bad_enrol_in_a_stack_registers_nothing(mocks: StrictMocks) -> None:
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.aws-gateway.yaml").read_text())["config"]
+    config["cloudtap:mirror"] = {"enrol": {"subnets": "monitor"}}
+    with pytest.raises(CloudtapInputError) as error:
+        run_program(
+            lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+            mocks,
+            config=config,
+        )
+    assert error.value.field == "cloudtap:mirror.enrol.subnets"
+    assert mocks.registrations == []
