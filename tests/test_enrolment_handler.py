@@ -322,3 +322,17 @@ def test_the_lambda_entry_point_reads_its_configuration_from_the_environment(
     result = HANDLER.handler(world.event(instance, "running"), None)
     assert len(result["created"]) == 1
     assert [s["NetworkInterfaceId"] for s in world.owned()] == enis
+
+
+def test_the_override_wins_only_where_the_data_says_no() -> None:
+    assert mirror_support.mirror_support("t2.micro").verdict is mirror_support.Verdict.UNSUPPORTED
+    overridden = mirror_support.mirror_support("t2.micro", ["t2"])
+    assert overridden.mirrorable
+    assert overridden.reason == (
+        "t2.micro is in mirrorable_instance_types, which overrides cloudtap's data "
+        "(retrieved 2026-11-21: unsupported)"
+    )
+    assert mirror_support.mirror_support("m5.large", ["m5"]).reason == (
+        "m5 is a Nitro type AWS mirrors"
+    )
+    assert mirror_support.mirror_support("m7i.large", ["m7i.large"]).mirrorable
