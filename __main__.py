@@ -53,6 +53,7 @@ def _reject_network(key: str, args: Mapping[str, Any]) -> None:
 
 
 def _aws(stack: StackConfig) -> pulumi.ComponentResource:
+    from components.aws.cost_estimate import estimate_aws  # noqa: PLC0415 - only AWS stacks
     from components.aws.discovery import AwsClients  # noqa: PLC0415 - only AWS stacks load it
     from components.aws.mirror_session import plan_mirror_session  # noqa: PLC0415
     from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
@@ -76,17 +77,29 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     # cloudtap:mirror must not leave a network half-created by `pulumi up`.
     clients = AwsClients()
     with under("network"):
-        design = plan_monitored_vpc(network).design
+        network_plan = plan_monitored_vpc(network)
+    design = network_plan.design
     sensor_design = None
     if sensor_args is not None:
         with under("sensor", passed={"network": "network"}):
             sensor_design = plan_aws_sensor({**sensor_args, "network": design})
+    mirror_plan = None
     if mirror_args is not None:
         target = mirror_args.get("target") or {"sensor": sensor_design}
         with under("mirror", passed={"network": "network"}):
-            plan_mirror_session(
+            mirror_plan = plan_mirror_session(
                 MIRROR_NAME, {**mirror_args, "target": target, "network": design}, clients
             )
+    # One line for the whole stack, from the plans: the program is the one place that knows
+    # every component the stack creates.
+    estimate = estimate_aws(
+        pulumi.Config("aws").get("region"),
+        gateway_instance_type=network_plan.options.instance_type,
+        sensor=sensor_design,
+        mirror=mirror_plan,
+    )
+    pulumi.log.info(estimate.line())
+    pulumi.export("cost_estimate", estimate.as_output())
 
     with under("network"):
         vpc = components.MonitoredVpc(NETWORK_NAME, cast(components.MonitoredVpcArgs, network))

@@ -164,6 +164,29 @@ def check_unlisted_instance_types(field: str, value: Any) -> frozenset[str]:
     )
 
 
+MIRRORABLE_INSTANCE_TYPES: Final = "mirrorable_instance_types"
+"""The AWS mirror's override: types or families AWS mirrors although cloudtap's data says not."""
+
+
+def check_instance_types_or_families(field: str, value: Any) -> frozenset[str]:
+    """A list of ``family.size`` types or bare families (``m7i``), default none."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise CloudtapInputError(
+            field, value, "a list of EC2 instance types or families, e.g. ['m7i', 'c7i.large']"
+        )
+    checked = []
+    for index, text in enumerate(value):
+        family_only = isinstance(text, str) and "." not in text
+        if split_instance_type(f"{text}.large" if family_only else text) is None:
+            raise CloudtapInputError(
+                f"{field}[{index}]", text, "an EC2 instance type (family.size) or family (m7i)"
+            )
+        checked.append(str(text))
+    return frozenset(checked)
+
+
 # -- Linux: interfaces, paths, packages ------------------------------------------------------
 
 # The kernel's dev_valid_name(): shorter than IFNAMSIZ (16, with the terminating NUL), not "." or
@@ -284,6 +307,8 @@ def check_package_name(
 # EC2 resource ids: a prefix and 8 (older resources) or 17 lower-case hex digits.
 _EC2_ID_SUFFIX: Final = "(?:[0-9a-f]{8}|[0-9a-f]{17})"
 _ENI_ID: Final = re.compile(f"eni-{_EC2_ID_SUFFIX}")
+_SUBNET_ID: Final = re.compile(f"subnet-{_EC2_ID_SUFFIX}")
+_VPC_ID: Final = re.compile(f"vpc-{_EC2_ID_SUFFIX}")
 _INSTANCE_ID: Final = re.compile(f"i-{_EC2_ID_SUFFIX}")
 _VPC_ENDPOINT_ID: Final = re.compile(f"vpce-{_EC2_ID_SUFFIX}")
 _AMI_ID: Final = re.compile(f"ami-{_EC2_ID_SUFFIX}")
@@ -295,6 +320,7 @@ _LOAD_BALANCER_ARN: Final = re.compile(
     r"loadbalancer/(?:net|app)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}"
 )
 ENI_ID_EXAMPLE: Final = "eni-0123456789abcdef0"
+SUBNET_ID_EXAMPLE: Final = "subnet-0123456789abcdef0"
 INSTANCE_ID_EXAMPLE: Final = "i-0123456789abcdef0"
 VPC_ENDPOINT_ID_EXAMPLE: Final = "vpce-0123456789abcdef0"
 AMI_ID_EXAMPLE: Final = "ami-0123456789abcdef0"
@@ -309,6 +335,14 @@ def _fullmatch(pattern: re.Pattern[str], value: Any) -> TypeGuard[str]:
 
 def is_eni_id(value: Any) -> TypeGuard[str]:
     return _fullmatch(_ENI_ID, value)
+
+
+def is_subnet_id(value: Any) -> TypeGuard[str]:
+    return _fullmatch(_SUBNET_ID, value)
+
+
+def is_vpc_id(value: Any) -> TypeGuard[str]:
+    return _fullmatch(_VPC_ID, value)
 
 
 def check_eni_id(

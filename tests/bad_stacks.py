@@ -108,8 +108,15 @@ AWS_FULL["cloudtap:sensor"].update(
 AWS_FULL["cloudtap:mirror"].update(
     target={"network_interface_id": "eni-0123456789abcdef9"}, tags={"team": "netsec"}
 )
+AWS_ENROL = example("aws-dev")
+"""aws-dev with the enrolment function and the instance-type override."""
+AWS_ENROL["cloudtap:mirror"].update(
+    enrol={"tags": {"team": "web"}, "subnets": ["subnet-0123456789abcdef0"]},
+    mirrorable_instance_types=["m7i", "c7i.large"],
+)
 BASES = {
     "aws-dev": AWS_DEV,
+    "aws-enrol": AWS_ENROL,
     "aws-full": AWS_FULL,
     "aws-gateway": AWS_GATEWAY,
     "azure-dev": AZURE_DEV,
@@ -488,6 +495,40 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     ("aws-dev", "cloudtap:sensor.tags", {"Name": "s"}, "cloudtap:sensor.tags.Name"),
     # mirror (aws)
     ("aws-dev", "cloudtap:mirror.methd", "native", "cloudtap:mirror.methd"),
+    # the enrolment function and the instance-type override
+    ("aws-enrol", "cloudtap:mirror.enrol", "private", "cloudtap:mirror.enrol"),
+    ("aws-enrol", "cloudtap:mirror.enrol", ["private"], "cloudtap:mirror.enrol"),
+    ("aws-enrol", "cloudtap:mirror.enrol.tag", {"team": "web"}, "cloudtap:mirror.enrol.tag"),
+    ("aws-enrol", "cloudtap:mirror.enrol.tags", ["team"], "cloudtap:mirror.enrol.tags"),
+    ("aws-enrol", "cloudtap:mirror.enrol.subnets", "monitor", "cloudtap:mirror.enrol.subnets"),
+    ("aws-enrol", "cloudtap:mirror.enrol.subnets", "Private", "cloudtap:mirror.enrol.subnets"),
+    ("aws-enrol", "cloudtap:mirror.enrol.subnets", [], "cloudtap:mirror.enrol.subnets"),
+    ("aws-enrol", "cloudtap:mirror.enrol.subnets", 3, "cloudtap:mirror.enrol.subnets"),
+    (
+        "aws-enrol",
+        "cloudtap:mirror.enrol.subnets[0]",
+        "subnet-1",
+        "cloudtap:mirror.enrol.subnets[0]",
+    ),
+    ("aws-enrol", "cloudtap:mirror.method", "gateway", "cloudtap:mirror.enrol"),
+    (
+        "aws-enrol",
+        "cloudtap:mirror.tags",
+        {"cloudtap:owner": "x"},
+        "cloudtap:mirror.tags.cloudtap:owner",
+    ),
+    (
+        "aws-enrol",
+        "cloudtap:mirror.mirrorable_instance_types",
+        "m7i",
+        "cloudtap:mirror.mirrorable_instance_types",
+    ),
+    (
+        "aws-enrol",
+        "cloudtap:mirror.mirrorable_instance_types[0]",
+        7,
+        "cloudtap:mirror.mirrorable_instance_types[0]",
+    ),
     ("aws-dev", "cloudtap:mirror.method", "span", "cloudtap:mirror.method"),
     ("aws-dev", "cloudtap:mirror.method", "Native", "cloudtap:mirror.method"),
     ("aws-dev", "cloudtap:mirror.sources", [], "cloudtap:mirror.sources"),
@@ -682,6 +723,9 @@ SHAPED_FIELDS: list[tuple[str, str, str]] = [
     ("aws-dev", "cloudtap:mirror.sources[0].instance_type", "m5.large"),
     ("aws-dev", "cloudtap:mirror.sources[0].network_interface_ids[0]", "eni-0123456789abcdef0"),
     ("aws-full", "cloudtap:mirror.target.network_interface_id", "eni-0123456789abcdef9"),
+    ("aws-enrol", "cloudtap:mirror.enrol.subnets[0]", "subnet-0123456789abcdef0"),
+    ("aws-enrol", "cloudtap:mirror.mirrorable_instance_types[0]", "m7i"),
+    ("aws-enrol", "cloudtap:mirror.mirrorable_instance_types[1]", "c7i.large"),
     (
         "azure-dev",
         "cloudtap:mirror.sources[0].network_interface_id",
@@ -707,6 +751,7 @@ TAG_FIELDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("aws-full", "cloudtap:network.tags.team", _IAM_REFUSES),
     ("aws-full", "cloudtap:sensor.tags.team", _IAM_REFUSES),
     ("aws-full", "cloudtap:mirror.tags.team", _IAM_REFUSES),
+    ("aws-enrol", "cloudtap:mirror.enrol.tags.team", _IAM_REFUSES),
     ("azure-dev", "cloudtap:mirror.tags.project", ("newline",)),
 ]
 

@@ -293,6 +293,34 @@ def _mirror_session(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswe
     return rid, state
 
 
+def _log_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+    return name, {"name": name, "arn": _arn("logs", f"log-group:{name}")}
+
+
+def _function(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    if not str(args.inputs.get("role", "")).startswith(f"arn:aws:iam::{ACCOUNT}:role/"):
+        raise StrictMockError(f"function {args.name} needs a role ARN, got {args.inputs}")
+    name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+    arn = _arn("lambda", f"function:{name}")
+    return name, {"name": name, "arn": arn, "invokeArn": arn, "version": "$LATEST"}
+
+
+def _event_rule(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    pattern, schedule = args.inputs.get("eventPattern"), args.inputs.get("scheduleExpression")
+    if (pattern is None) == (schedule is None):
+        raise StrictMockError(f"event rule {args.name} needs a pattern or a schedule, not both")
+    name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+    return name, {"name": name, "arn": _arn("events", f"rule/{name}")}
+
+
+def _dynamic(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    # A pulumi.dynamic resource: its provider is serialized into the inputs, its id is its own.
+    if "__provider" not in args.inputs:
+        raise StrictMockError(f"dynamic resource {args.name} has no serialized provider")
+    return _id("dyn", args), {}
+
+
 def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     return _digest(args.typ, args.name, length=36), {}
 
@@ -320,6 +348,13 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter": _mirror_filter,
     "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule": _mirror_filter_rule,
     "aws:ec2/trafficMirrorSession:TrafficMirrorSession": _mirror_session,
+    "aws:iam/rolePolicy:RolePolicy": _plain_id("policy"),
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:lambda/function:Function": _function,
+    "aws:lambda/permission:Permission": _plain_id("permission"),
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": _plain_id("target"),
+    "pulumi-python:dynamic:Resource": _dynamic,
 }
 
 

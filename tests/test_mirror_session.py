@@ -218,9 +218,10 @@ def test_auto_mode_mirrors_nitro_natively_and_the_rest_at_the_gateway(
     assert lines == [
         f"web (m5.large): native mirroring of 2 interfaces ({ENI[0]}, {ENI[1]}) — m5 is a Nitro "
         "type AWS mirrors; east-west traffic only, because the gateway mirror already copies "
-        "everything crossing the gateway",
+        "everything crossing the gateway (instance-type data of 2026-11-21)",
         "legacy (t2.micro): gateway mirror — t2 is not a Nitro type and not in AWS's allowed "
-        "non-Nitro list; only traffic crossing the gateway (north-south) is seen",
+        "non-Nitro list; only traffic crossing the gateway (north-south) is seen "
+        "(instance-type data of 2026-11-21)",
     ]
 
 
@@ -239,7 +240,8 @@ def test_auto_preview_lines_name_discovered_instances_by_id(
     )
     assert lines == [
         f"{old} (t2.micro): gateway mirror — t2 is not a Nitro type and not in AWS's allowed "
-        "non-Nitro list; only traffic crossing the gateway (north-south) is seen"
+        "non-Nitro list; only traffic crossing the gateway (north-south) is seen "
+        "(instance-type data of 2026-11-21)"
     ]
 
 

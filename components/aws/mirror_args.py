@@ -46,13 +46,23 @@ class MirrorSourceArgs(TypedDict, total=False):
     """Explicit interfaces, no lookup."""
 
 
+class EnrolArgs(TypedDict, total=False):
+    """What the enrolment function mirrors: instances launched after ``pulumi up`` too."""
+
+    tags: Mapping[str, str]
+    """Instances carrying every one of these tags. Default: none, every instance in ``subnets``."""
+    subnets: str | Sequence[str]
+    """A tier of the network (``private``, ``public`` or ``management``) or a list of subnet
+    ids; an instance's interfaces in them are mirrored. Default: ``private``."""
+
+
 class MirrorSessionArgs(TypedDict, total=False):
     """Arguments of :class:`MirrorSession`. ``target`` and ``sources`` are required."""
 
     target: MirrorTargetArgs
     """Required. Exactly one target."""
     sources: Sequence[MirrorSourceArgs]
-    """Required, at least one."""
+    """Required, at least one (none is allowed with ``enrol``)."""
     method: str
     """``"auto"`` (default), ``"native"`` or ``"gateway"``; see
     :class:`~components.mirroring.MirrorMethod`."""
@@ -86,6 +96,14 @@ class MirrorSessionArgs(TypedDict, total=False):
     tags: Mapping[str, str]
     """Tags merged into every resource's tags; ``Name`` may not be given. IAM's tag rule
     applies, as on the network and the sensor, so one set of tags fits every component."""
+    mirrorable_instance_types: Sequence[str]
+    """Instance types or families (``m7i``, ``c7i.large``) that AWS mirrors although cloudtap's
+    instance-type data (:mod:`components.aws.mirror_support`, dated) calls them unsupported or
+    unconfirmed: an override for when AWS widens its support first. Default: none."""
+    enrol: EnrolArgs
+    """Deploy the enrolment function (:mod:`components.aws.enrolment`): it mirrors every
+    interface of matching instances as they start and removes its sessions as they terminate.
+    With ``enrol``, ``sources`` may be empty. Default: off."""
 
 
 FIELDS = frozenset(MirrorSessionArgs.__annotations__)

@@ -237,9 +237,13 @@ def _source(index: int, raw: Any, unlisted_instance_types: Collection[str]) -> S
     return SourceSpec(index, name, instance_id, instance_type, ids)
 
 
-def check_instance_type(field: str, instance_type: str, *, required: bool) -> MirrorSupport:
-    """Whether AWS mirrors the type; ``required`` (``native`` mode) turns "no" into an error."""
-    support = mirror_support(instance_type)
+def check_instance_type(
+    field: str, instance_type: str, *, required: bool, assumed_mirrorable: Collection[str] = ()
+) -> MirrorSupport:
+    """Whether AWS mirrors the type; ``required`` (``native`` mode) turns "no" into an error.
+
+    ``assumed_mirrorable``: the ``mirrorable_instance_types`` override."""
+    support = mirror_support(instance_type, assumed_mirrorable)
     if required and not support.mirrorable:
         raise NonMirrorableInstanceType(field, support)
     return support

@@ -39,8 +39,13 @@ from ..mirror_plan import (
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan
-from ..shapes import UNLISTED_INSTANCE_TYPES
+from ..shapes import (
+    MIRRORABLE_INSTANCE_TYPES,
+    UNLISTED_INSTANCE_TYPES,
+    check_instance_types_or_families,
+)
 from .discovery import AwsClients, mirrorable_interfaces
+from .enrolment_plan import EnrolmentPlan, check_session_tags, parse_enrol
 from .mirror_checks import (
     SourceSpec,
     TargetChoice,
@@ -60,6 +65,7 @@ from .mirror_checks import (
     parse_existing_sessions,
     parse_sources,
 )
+from .mirror_support import RETRIEVED
 from .validation import validate_tags, validate_unlisted_instance_types
 
 DEFAULT_SESSION_NUMBER = 1
@@ -89,6 +95,11 @@ class MirrorSessionPlan:
     packet_length: int | None
     tags: Mapping[str, str]
     warnings: tuple[str, ...]
+    enrolment: EnrolmentPlan | None = None
+    """The enrolment function's plan, ``None`` without ``enrol``."""
+    instance_type_data: str | None = None
+    """The date of the instance-type data the decisions used (``None``: method gateway, which
+    consults no data)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,8 @@ class _Args:
     health_port: int | None
     existing: tuple[int, Mapping[str, int]]
     tags: Mapping[str, str]
+    assumed_mirrorable: frozenset[str] = frozenset()
+    enrolment: EnrolmentPlan | None = None
 
 
 def plan_mirror_session(
@@ -137,6 +150,8 @@ def plan_mirror_session(
         packet_length=parsed.packet_length,
         tags=parsed.tags,
         warnings=tuple(warnings),
+        enrolment=parsed.enrolment,
+        instance_type_data=None if parsed.method is MirrorMethod.GATEWAY else RETRIEVED,
     )
 
 
@@ -158,10 +173,19 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
     """Every field on its own; nothing looked up yet."""
     raw = session_fields(args, Cloud.AWS)
     target = check_target(raw.get("target"), sensor_types)
-    specs = parse_sources(
-        raw.get("sources"), validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
+    enrolling = raw.get("enrol") is not None
+    sources = raw.get("sources")
+    specs = (
+        []
+        if enrolling and (sources is None or sources == [])
+        else parse_sources(
+            sources, validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
+        )
     )
     method = parse_method(raw.get("method"))
+    assumed = check_instance_types_or_families(
+        MIRRORABLE_INSTANCE_TYPES, raw.get(MIRRORABLE_INSTANCE_TYPES)
+    )
     network = raw.get("network")
     if network is None and target.kind is TargetKind.SENSOR:
         network = target.value.network
@@ -183,6 +207,9 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
         )
     existing = parse_existing_sessions(raw.get("existing_sessions_per_eni"))
     tags = validate_tags(raw.get("tags"))
+    enrolment = parse_enrol(raw.get("enrol"), plan, method, assumed)
+    if enrolment is not None:
+        check_session_tags(tags)
     return _Args(
         target=target,
         specs=specs,
@@ -196,6 +223,8 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
         health_port=health_port,
         existing=existing,
         tags=tags,
+        assumed_mirrorable=assumed,
+        enrolment=enrolment,
     )
 
 
@@ -204,7 +233,11 @@ def _decide_sources(parsed: _Args, clients: AwsClients) -> tuple[SourceDecision,
     sources = _resolve_sources(parsed.specs, clients)
     required = parsed.method is MirrorMethod.NATIVE
     return tuple(
-        decide(parsed.method, source, *_support(spec, source, required=required))
+        decide(
+            parsed.method,
+            source,
+            *_support(spec, source, required=required, assumed=parsed.assumed_mirrorable),
+        )
         for spec, source in zip(parsed.specs, sources, strict=True)
     )
 
@@ -249,7 +282,9 @@ def _plan_rules(
     name: str, parsed: _Args, sessions: Sequence[tuple[str, PlannedSession]]
 ) -> dict[FilterScope, tuple[FilterRule, ...]]:
     """One filter per scope the sessions use, its rules within AWS's limit."""
-    scopes = list(dict.fromkeys(s.scope for _, s in sessions))
+    # The enrolment function's filters exist even before it has an instance to mirror.
+    enrol_scopes = parsed.enrolment.scopes if parsed.enrolment is not None else ()
+    scopes = list(dict.fromkeys([*(s.scope for _, s in sessions), *enrol_scopes]))
     presets = parsed.presets
     if FilterScope.EAST_WEST in scopes and FilterPreset.DROP_INTRA_VPC in presets:
         raise CloudtapInputError(
@@ -281,7 +316,9 @@ def _check_target(
     """A Network Load Balancer target listens on UDP 4789 (looked up when it exists already).
     Returns the warnings."""
     target = parsed.target
-    if not sessions or target.kind is not TargetKind.NETWORK_LOAD_BALANCER:
+    if (not sessions and parsed.enrolment is None) or (
+        target.kind is not TargetKind.NETWORK_LOAD_BALANCER
+    ):
         return []
     if not isinstance(target.value, str):
         return [
@@ -341,13 +378,17 @@ def _resolve_sources(specs: Sequence[SourceSpec], clients: AwsClients) -> list[M
     return sources
 
 
-def _support(spec: SourceSpec, source: MirrorSource, *, required: bool) -> tuple[bool, str]:
+def _support(
+    spec: SourceSpec, source: MirrorSource, *, required: bool, assumed: frozenset[str]
+) -> tuple[bool, str]:
     field = (
         f"{spec.field}.instance_type"
         if spec.instance_type is not None
         else f"{spec.field}.instance_id"
     )
-    support = check_instance_type(field, source.instance_type, required=required)
+    support = check_instance_type(
+        field, source.instance_type, required=required, assumed_mirrorable=assumed
+    )
     return support.mirrorable, support.reason
 
 

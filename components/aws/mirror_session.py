@@ -25,6 +25,11 @@ Every check runs at preview, before the first registration: instance types, AWS'
 ranges, the target's UDP 4789 listener. Sources given by ``instance_id`` alone are looked up then
 (:mod:`components.aws.discovery`), so *all* their interfaces are mirrored, not only the primary.
 The checks live in :mod:`components.aws.mirror_planning`; this module builds the resources.
+
+``enrol`` adds the enrolment function (:mod:`components.aws.enrolment`): sessions for instances
+launched after ``up``, owned by the function and tagged so (never by Pulumi).
+``mirrorable_instance_types`` overrides the dated instance-type data; every preview line names
+that data's date.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
 from ..monitored_network import Cloud
 from . import mirror_planning
 from .discovery import AwsClients
+from .enrolment import Enrolment, build_enrolment
 from .mirror_args import MirrorSessionArgs
 from .mirror_checks import TargetChoice, TargetKind
 from .mirror_planning import MirrorSessionPlan, by_gateway, filter_child_name
@@ -56,7 +62,9 @@ class AwsMirrorSession(mirror_session.MirrorSession):
     Children (only when at least one source is mirrored natively): ``{name}-target``,
     ``{name}-filter`` with rules ``{name}-filter-{direction}-{rule}``, ``{name}-filter-all``
     when the gateway mirror is on and a native source is outside its path, and one
-    ``{name}-{source}-{key}`` session per source interface.
+    ``{name}-{source}-{key}`` session per source interface. With ``enrol``: the target and the
+    filters the function needs (even with no source), and the function's ``{name}-enrol-...``
+    children (:mod:`components.aws.enrolment`), whose sessions are the function's, not Pulumi's.
     """
 
     decisions: tuple[SourceDecision, ...]
@@ -70,6 +78,8 @@ class AwsMirrorSession(mirror_session.MirrorSession):
     """Child name -> session, one per natively mirrored interface."""
     native_sources: list[str]
     gateway_sources: list[str]
+    enrolment: Enrolment | None
+    """The enrolment function and its rules (``enrol``), else ``None``."""
 
     def __init__(
         self,
@@ -92,9 +102,15 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         self.native_sources = [d.source.name for d in planned.decisions if not by_gateway(d)]
         self.gateway_sources = [d.source.name for d in planned.decisions if by_gateway(d)]
         east_west = {s.source.name for s in planned.sessions if s.scope is FilterScope.EAST_WEST}
+        # The type data is dated: each line says which data decided it.
+        dated = (
+            f" (instance-type data of {planned.instance_type_data})"
+            if planned.instance_type_data
+            else ""
+        )
         for decision in planned.decisions:
             pulumi.log.info(
-                preview_line(decision, east_west_only=decision.source.name in east_west),
+                preview_line(decision, east_west_only=decision.source.name in east_west) + dated,
                 resource=self,
             )
         for warning in planned.warnings:
@@ -104,12 +120,36 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         self.filters = {}
         self.filter_rules = []
         self.sessions = {}
-        if planned.sessions:
+        self.enrolment = None
+        if planned.sessions or planned.enrolment is not None:
             self._build(planned)
+        if planned.enrolment is not None:
+            assert self.target is not None
+            network = args.get("network") or getattr(
+                (args.get("target") or {}).get("sensor"), "network", None
+            )
+            self.enrolment = build_enrolment(
+                name,
+                planned.enrolment,
+                parent=self,
+                target=self.target,
+                filters=self.filters,
+                vpc_id=getattr(network, "vpc_id", None),
+                session_number=planned.session_number,
+                vni=planned.vni,
+                packet_length=planned.packet_length,
+                session_tags=planned.tags,
+                tags=planned.tags,
+            )
         self._register_results(
             {
                 "target_id": self.target.id if self.target is not None else None,
                 "filter_ids": {scope: f.id for scope, f in self.filters.items()},
+                **(
+                    {"enrolment_function": self.enrolment.function.name}
+                    if self.enrolment is not None
+                    else {}
+                ),
             }
         )
 

@@ -28,12 +28,20 @@ themselves carry no revision date):
 Known gaps, stated rather than guessed: the exclusion list is AWS's as published, which may lag
 new families; the list of Xen families below is cloudtap's (AWS publishes the Nitro list, not a
 Xen list) and only serves the wording of messages — an unknown family is refused either way.
-Update the sets and ``RETRIEVED`` together.
+Update the sets and ``RETRIEVED`` together, then regenerate the copy the enrolment function
+ships (``python -m components.aws.mirror_support >
+components/assets/enrolment/mirror_support.json``; a test fails while the two differ).
+
+AWS may widen its support before this data is updated: ``mirrorable_instance_types`` (a field of
+the AWS MirrorSession) names types or families a user has checked AWS mirrors, and wins over the
+data (:func:`mirror_support`'s ``assumed_mirrorable``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -162,9 +170,27 @@ class NonMirrorableInstanceType(CloudtapInputError):  # noqa: N818
 
 
 # A program with many sources of few types asks the same question again and again.
+def mirror_support(instance_type: str, assumed_mirrorable: Collection[str] = ()) -> MirrorSupport:
+    """Whether AWS can mirror an interface of ``instance_type`` (``family.size``), and why.
+
+    ``assumed_mirrorable``: types or families the user says AWS mirrors (the
+    ``mirrorable_instance_types`` override); they win over the data."""
+    support = _data_verdict(instance_type)
+    if support.mirrorable or not (
+        instance_type in assumed_mirrorable or support.family in assumed_mirrorable
+    ):
+        return support
+    return MirrorSupport(
+        instance_type,
+        support.family,
+        Verdict.SUPPORTED,
+        f"{instance_type} is in mirrorable_instance_types, which overrides cloudtap's data "
+        f"(retrieved {RETRIEVED}: {support.verdict.value})",
+    )
+
+
 @functools.lru_cache(maxsize=512)
-def mirror_support(instance_type: str) -> MirrorSupport:  # noqa: PLR0911 - a decision table
-    """Whether AWS can mirror an interface of ``instance_type`` (``family.size``), and why."""
+def _data_verdict(instance_type: str) -> MirrorSupport:  # noqa: PLR0911 - a decision table
     parts = split_instance_type(instance_type)
     if parts is None:
         raise ValueError(f"not an EC2 instance type (family.size): {instance_type!r}")
@@ -209,3 +235,26 @@ def mirror_support(instance_type: str) -> MirrorSupport:  # noqa: PLR0911 - a de
         f"{family} is not in cloudtap's instance-type data (retrieved {RETRIEVED}); if AWS "
         "mirrors it, add it to components/aws/mirror_support.py",
     )
+
+
+def support_data() -> dict[str, object]:
+    """The data above as JSON-ready lists, in the order :func:`mirror_support` reads them: what
+    the enrolment function ships (``components/assets/enrolment/mirror_support.json``)."""
+    return {
+        "retrieved": RETRIEVED,
+        "source": LIMITATIONS_URL,
+        "allowed_non_nitro": sorted(ALLOWED_NON_NITRO),
+        "other_xen": sorted(OTHER_XEN),
+        "excluded": sorted(EXCLUDED),
+        "nitro_v5_v6": sorted(NITRO_V5 | NITRO_V6),
+        "nitro_v2_v3": sorted(NITRO_V2 | NITRO_V3),
+        "nitro_v4": sorted(NITRO_V4),
+    }
+
+
+def support_json() -> str:
+    return json.dumps(support_data(), indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(support_json(), end="")

@@ -1,0 +1,83 @@
+"""The monthly estimate of what an AWS stack creates, from its plans (before anything exists).
+
+Pure: it reads the plans the program makes anyway (network, sensor, mirror) and
+:mod:`.prices`. Counted: the gateway and the sensor (instance hours, root and log volumes), the
+gateway's Elastic IP (public IPv4 hours), one Traffic Mirroring session per natively mirrored
+interface, and the enrolment function (its scheduled invocations, their compute and logs). Not
+counted, and said so: a target load balancer (cloudtap never creates one), the sessions the
+enrolment function will create (each one priced in the line), data transfer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..costs import HOURS_PER_MONTH, CostItem, Estimate, hourly, per_month
+from . import prices
+from .mirror_checks import TargetKind
+
+if TYPE_CHECKING:
+    from .mirror_planning import MirrorSessionPlan
+    from .sensor import AwsSensorPlan
+
+SOURCE = "components/aws/prices.py"
+# The enrolment function's own use: one scheduled run every 5 minutes (events add a few more),
+# each well under ENROL_SECONDS at 128 MB, each logging about ENROL_LOG_BYTES.
+ENROL_INVOCATIONS = HOURS_PER_MONTH * 12
+ENROL_SECONDS = 2.0
+ENROL_MEMORY_GB = 0.125
+ENROL_LOG_BYTES = 2000
+
+
+def estimate_aws(
+    region: str | None,
+    *,
+    gateway_instance_type: str,
+    sensor: AwsSensorPlan | None,
+    mirror: MirrorSessionPlan | None,
+) -> Estimate:
+    """The stack's monthly estimate in ``region`` (``None``: unknown, default prices)."""
+    at = prices.price_region(region)
+    instance = prices.INSTANCE_HOURLY[at]
+    gp3 = prices.GP3_GB_MONTH[at]
+    items = [
+        hourly(f"gateway {gateway_instance_type}", instance.get(gateway_instance_type)),
+        per_month("gateway root volume", gp3, prices.ROOT_VOLUME_GB),
+        hourly("gateway Elastic IP", prices.PUBLIC_IPV4_HOURLY[at]),
+    ]
+    notes = []
+    if region != at:
+        notes.append(f"{at} prices: the data has none for {region or 'an unknown region'}")
+    if sensor is not None:
+        items.append(hourly(f"sensor {sensor.instance_type}", instance.get(sensor.instance_type)))
+        items.append(per_month("sensor root volume", gp3, prices.ROOT_VOLUME_GB))
+        if sensor.log_volume_size_gb:
+            items.append(
+                per_month(
+                    f"sensor {sensor.log_volume_size_gb} GB logs", gp3, sensor.log_volume_size_gb
+                )
+            )
+    if mirror is not None:
+        session = prices.MIRROR_SESSION_HOURLY[at]
+        if mirror.sessions:
+            count = len(mirror.sessions)
+            items.append(hourly(f"{count} mirror session{'s' * (count != 1)}", session, count))
+        if mirror.enrolment is not None:
+            items.append(_enrolment(at))
+            notes.append(
+                f"each interface the enrolment function mirrors adds "
+                f"${session * HOURS_PER_MONTH:.2f}"
+            )
+        if mirror.target.kind in (
+            TargetKind.NETWORK_LOAD_BALANCER,
+            TargetKind.GATEWAY_LOAD_BALANCER_ENDPOINT,
+        ):
+            notes.append("the target load balancer and its data processing are not counted")
+    return Estimate(tuple(items), at, prices.AS_OF, SOURCE, tuple(notes))
+
+
+def _enrolment(at: str) -> CostItem:
+    requests = ENROL_INVOCATIONS / 1_000_000 * prices.LAMBDA_PER_MILLION_REQUESTS[at]
+    compute = ENROL_INVOCATIONS * ENROL_SECONDS * ENROL_MEMORY_GB * prices.LAMBDA_GB_SECOND[at]
+    logs = ENROL_INVOCATIONS * ENROL_LOG_BYTES / 1e9 * prices.LOGS_INGESTED_GB[at]
+    return CostItem("enrolment function", requests + compute + logs)
