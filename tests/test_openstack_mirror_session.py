@@ -463,7 +463,11 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": uuid_of("port", str(i))} for i in range(512)]
             "target",
             "exactly one of port_id",
         ),
-        (args(target={"sensor": "10.0.128.10"}), "target.sensor", "an OpenStackSensor on the session"),
+        (
+            args(target={"sensor": "10.0.128.10"}),
+            "target.sensor",
+            "an OpenStackSensor on the session",
+        ),
         (args(target={"sensor_ip": "sensor.lab"}), "target.sensor_ip", "an IPv4 address"),
         (args(target={"sensor_ip": "224.0.0.1"}), "target.sensor_ip", "unicast"),
         (

@@ -66,9 +66,12 @@ def security_group(
     group = networking.SecGroup(
         name, name=name, description=description, delete_default_rules=True, opts=child
     )
-    for index, rule in enumerate(rules):
+    counts: dict[str, int] = {}
+    for rule in rules:
+        # Numbered per direction: a new published port never renames the egress rules.
+        counts[rule.direction] = counts.get(rule.direction, 0) + 1
         networking.SecGroupRule(
-            f"{name}-{rule.direction}-{index + 1}",
+            f"{name}-{rule.direction}-{counts[rule.direction]}",
             security_group_id=group.id,
             direction=rule.direction,
             ethertype="IPv4",
