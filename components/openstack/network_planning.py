@@ -265,7 +265,8 @@ def management_port_rules(plan: NetworkPlan, what: str) -> tuple[RulePlan, ...]:
     return tuple(rules)
 
 
-def _network_args(raw: Mapping[str, Any]) -> dict[str, Any]:
+def neutral_network_args(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``NetworkArgs`` part of ``raw`` with OpenStack's defaults: one zone, tee clones."""
     neutral = {key: raw[key] for key in raw if key in NEUTRAL_FIELDS}
     if neutral.get("availability_zone_count", 1) != 1:
         raise CloudtapInputError(
@@ -294,7 +295,7 @@ def plan_openstack_network(
     if not isinstance(raw, Mapping):
         raise CloudtapInputError("args", raw, "a mapping of OpenStackNetworkArgs fields")
     reject_unknown_fields(raw, NETWORK_FIELDS, "")
-    plan = plan_network(_network_args(raw))
+    plan = plan_network(neutral_network_args(raw))
     image = parse_name_or_id("image", raw.get("image"), "the gateway's Glance image")
     flavor = parse_name_or_id("flavor", raw.get("flavor"), "the gateway's Nova flavor")
     key_pair = None
