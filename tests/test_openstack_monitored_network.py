@@ -24,7 +24,6 @@ from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.openstack import (
     EXTERNAL_NETWORK,
     FLOATING_IP,
-    INSTANCE,
     NETWORK_TYPE,
     PORT,
     ROUTER,

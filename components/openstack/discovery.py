@@ -103,8 +103,7 @@ def discover_cloud(connect: ConnectFn, cloud: str | None, external_network: str)
         raise CloudtapInputError(
             field,
             external_network,
-            "the name or id of an existing external network (`openstack network list "
-            "--external`)",
+            "the name or id of an existing external network (`openstack network list --external`)",
         )
     if not found.is_router_external:
         raise CloudtapInputError(

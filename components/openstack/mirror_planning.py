@@ -238,7 +238,9 @@ def plan_mirror_session(
         elif port_id is not None:
             check_monitor_port(cloud, port_id)
 
-    reason = _reason(backend, sensor_ip, port_id, monitor_port, mirror_type, why, own_sensor)
+    reason = _reason(
+        backend, sensor_ip, port_id, monitor_port, mirror_type, why=why, own_sensor=own_sensor
+    )
     decisions = tuple(
         decide(
             MirrorMethod.NATIVE,
@@ -301,7 +303,11 @@ def _choose_backend(
                 given.value,
                 f"a backend the cloud has: its Neutron lists no '{_BACKEND_EXTENSIONS[given]}' "
                 "extension (`openstack extension list --network`)"
-                + ("; or no value, to let method auto choose" if method is MirrorMethod.AUTO else ""),
+                + (
+                    "; or no value, to let method auto choose"
+                    if method is MirrorMethod.AUTO
+                    else ""
+                ),
             )
         return given, f"Neutron has '{_BACKEND_EXTENSIONS[given]}'"
     for backend in (MirrorBackend.TAP_MIRROR, MirrorBackend.TAP_SERVICE):
@@ -613,6 +619,7 @@ def _reason(
     port_id: Any | None,
     monitor_port: MonitorPortPlan | None,
     mirror_type: MirrorType | None,
+    *,
     why: str = "",
     own_sensor: bool = False,
 ) -> Callable[[SourcePlan], str]:

@@ -83,9 +83,10 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
     ``{name}-{source}`` per source.
     """
 
-    backend: MirrorBackend
+    backend: MirrorBackend | None
+    """``None`` when the network's gateway copies every source."""
     decisions: tuple[SourceDecision, ...]
-    """Per source, in order: always native, with the reason the preview prints."""
+    """Per source, in order: native or gateway, with the reason the preview prints."""
     encapsulation: Encapsulation | None
     """How copies reach the sensor: GRE or ERSPAN (``tap_mirror``); ``None`` for a tap service,
     which delivers plain frames to the monitor port."""

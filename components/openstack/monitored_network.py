@@ -3,10 +3,10 @@ multi-homed gateway instance that masquerades, publishes ports and clones to the
 
 Layout (addresses from :func:`~components.openstack.network_planning.plan_openstack_network`)::
 
-    external network --- router --- public   (gateway port .10, floating IP; port security on)
-                                    private  (DHCP gateway: the gateway's port .1; port security off)
-                                    monitor  (DHCP gateway: the gateway's port .1; port security off)
-                                    management (no gateway; the gateway's port .1, SSH only)
+    external network --- router --- public  (gateway port .10, floating IP; port security on)
+                                    private (DHCP gateway: the gateway's .1; port security off)
+                                    monitor (DHCP gateway: the gateway's .1; port security off)
+                                    management (no gateway; the gateway's .1, SSH only)
 
 Only the public network has a Neutron router: the private and monitor tiers reach anything
 outside through the gateway instance, and no router joins the tiers, so the gateway's nftables
@@ -27,7 +27,7 @@ from ..monitored_network import NetworkDesign
 from ..network_plan import NetworkPlan, Tier
 from .discovery import discover_cloud
 from .network_args import OpenStackNetworkArgs
-from .network_planning import ImageRef, OpenStackNetworkPlan, RulePlan, plan_openstack_network
+from .network_planning import OpenStackNetworkPlan, RulePlan, plan_openstack_network
 from .taas_provider import ConnectFn, connect_from_config
 
 with warnings.catch_warnings():
@@ -48,14 +48,6 @@ def plan_monitored_openstack_network(
         args,
         functools.partial(discover_cloud, connect if connect is not None else connect_from_config),
     )
-
-
-def image_args(image: ImageRef, flavor: ImageRef) -> dict[str, str]:
-    """``compute.Instance``'s image and flavor arguments: by id or by name, as given."""
-    return {
-        "image_id" if image.is_id else "image_name": image.value,
-        "flavor_id" if flavor.is_id else "flavor_name": flavor.value,
-    }
 
 
 def security_group(
@@ -258,7 +250,10 @@ class MonitoredOpenStackNetwork(pulumi.ComponentResource):
         self.gateway_instance = compute.Instance(
             f"{name}-gateway",
             name=f"{name}-gateway",
-            **image_args(planned.image, planned.flavor),
+            image_id=planned.image.value if planned.image.is_id else None,
+            image_name=None if planned.image.is_id else planned.image.value,
+            flavor_id=planned.flavor.value if planned.flavor.is_id else None,
+            flavor_name=None if planned.flavor.is_id else planned.flavor.value,
             key_pair=planned.key_pair,
             # Public first: the image's first interface is the one it configures first.
             networks=[{"port": self.gateway_ports[tier.value].id} for tier in Tier],

@@ -355,4 +355,3 @@ def gateway_user_data(plan: NetworkPlan, underlay_mtu: int, os_family: OsFamily)
     """The gateway's user data: the one place it is rendered (the lead moves it to settings in
     Nova metadata later)."""
     return render_cloud_config(plan, underlay_mtu=underlay_mtu, os_family=os_family)
-

@@ -20,7 +20,7 @@ from typing import Any, Final
 import pulumi
 
 from ..errors import CloudtapInputError
-from ..fields import parse_host_in
+from ..fields import parse_host_in, parse_int
 from ..mirroring import GatewayMirrorMode, default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import Tier
@@ -40,7 +40,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from pulumi_openstack import blockstorage, compute, networking
 
-    from .monitored_network import MonitoredOpenStackNetwork, image_args, security_group
+    from .monitored_network import MonitoredOpenStackNetwork, security_group
 
 TYPE_TOKEN: Final = "cloudtap:openstack:Sensor"
 LOG_VOLUME_DEVICE: Final = "/dev/vdb"
@@ -108,10 +108,7 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
     plan = network.design.plan
     size = raw.get("log_volume_size_gb")
     if size is not None:
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_LOG_VOLUME_GB:
-            raise CloudtapInputError(
-                "log_volume_size_gb", size, f"an integer from 1 to {MAX_LOG_VOLUME_GB}"
-            )
+        size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
     sensor_plan = plan_sensor(
         raw,
         cloud_fields=OWN_SENSOR_FIELDS,
@@ -210,7 +207,9 @@ class OpenStackSensor(pulumi.ComponentResource):
             name=f"{name}-monitor-port",
             description=f"cloudtap sensor {name}: receives the mirror feeds",
             network_id=network.networks[monitor].id,
-            fixed_ips=[{"subnet_id": network.subnets[monitor][0].id, "ip_address": self.private_ip}],
+            fixed_ips=[
+                {"subnet_id": network.subnets[monitor][0].id, "ip_address": self.private_ip}
+            ],
             admin_state_up=True,
             # Copies addressed to other machines (tee clones, TaaS) must reach the sensor.
             port_security_enabled=False,
@@ -267,7 +266,10 @@ class OpenStackSensor(pulumi.ComponentResource):
         self.instance = compute.Instance(
             f"{name}-instance",
             name=f"{name}-instance",
-            **image_args(planned.image, planned.flavor),
+            image_id=planned.image.value if planned.image.is_id else None,
+            image_name=None if planned.image.is_id else planned.image.value,
+            flavor_id=planned.flavor.value if planned.flavor.is_id else None,
+            flavor_name=None if planned.flavor.is_id else planned.flavor.value,
             key_pair=planned.key_pair,
             # Monitor first: its subnet's DHCP gateway (the cloudtap gateway) is the way out.
             networks=[{"port": self.monitor_port.id}, {"port": self.management_port.id}],
