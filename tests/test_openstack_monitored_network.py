@@ -467,3 +467,12 @@ def test_the_rhel_family_names_its_own_packages(cloud_with: Callable[..., FakeCl
     run = run_main(config)
     sensor = yaml.safe_load(run.named("cloudtap-sensor-instance").inputs["userData"])
     assert "iproute-tc" in sensor["packages"]
+
+
+def test_components_exports_the_openstack_network_and_sensor_lazily() -> None:
+    import components  # noqa: PLC0415
+    from components.openstack.sensor import OpenStackSensor  # noqa: PLC0415
+
+    assert components.MonitoredOpenStackNetwork is MonitoredOpenStackNetwork
+    assert components.OpenStackSensor is OpenStackSensor
+    assert "network" in components.OpenStackSensorArgs.__annotations__
