@@ -10,8 +10,10 @@ On ``aws``:
     cloudtap:mirror   optional: what to mirror (``MirrorSessionArgs`` without ``network``);
                       ``target`` defaults to the sensor
 
-On ``azure`` and ``openstack`` cloudtap does not build a monitored network or a sensor yet: the
-program mirrors EXISTING network interfaces / ports to an EXISTING sensor, and refuses
+On ``openstack`` the same three keys build the seeds' design (``OpenStackNetworkArgs``,
+``OpenStackSensorArgs``, ``OpenStackMirrorSessionArgs`` with ``method`` auto by default); without
+``cloudtap:network`` the program mirrors EXISTING ports to an EXISTING sensor, as on ``azure``,
+where cloudtap does not build a monitored network or a sensor yet and the program refuses
 ``cloudtap:network`` and ``cloudtap:sensor``.
 
 Any other ``cloudtap:*`` key, or a value of the wrong shape, fails the preview naming the key;
@@ -186,7 +188,88 @@ def _azure(stack: StackConfig) -> pulumi.ComponentResource:
 
 
 def _openstack(stack: StackConfig) -> pulumi.ComponentResource:
-    return _existing_interfaces(stack, Cloud.OPENSTACK, "openstack:cloud", "cloud")
+    """The seeds' design (network, gateway, sensor, mirror) with ``cloudtap:network``; without
+    it, tap mirrors or flows of existing ports to an existing sensor."""
+    if stack.section("network") is None:
+        if stack.section("sensor") is not None:
+            raise CloudtapInputError(
+                "cloudtap:sensor",
+                stack.section("sensor"),
+                "no value without cloudtap:network: a cloudtap sensor lives in the monitor tier "
+                "of the network cloudtap builds; give cloudtap:network, or name an existing "
+                "sensor in cloudtap:mirror.target",
+            )
+        return _existing_interfaces(stack, Cloud.OPENSTACK, "openstack:cloud", "cloud")
+    # Only OpenStack stacks load pulumi-openstack and openstacksdk.
+    from components.openstack.mirror_session import (  # noqa: PLC0415
+        OpenStackMirrorSession,
+        plan_openstack_mirror_session,
+    )
+    from components.openstack.monitored_network import (  # noqa: PLC0415
+        MonitoredOpenStackNetwork,
+        plan_monitored_openstack_network,
+    )
+    from components.openstack.sensor import (  # noqa: PLC0415
+        OpenStackSensor,
+        plan_openstack_sensor,
+    )
+
+    network_args = dict(stack.section("network") or {})
+    sensor_args = stack.section("sensor")
+    mirror_args = stack.section("mirror")
+    for key, args in (("sensor", sensor_args), ("mirror", mirror_args)):
+        if args is not None:
+            _reject_network(key, args)
+    if mirror_args is not None and mirror_args.get("target") is None and sensor_args is None:
+        raise CloudtapInputError(
+            "cloudtap:mirror.target",
+            None,
+            "a target (sensor_ip, port_id or monitor_port), or a sensor in cloudtap:sensor to "
+            "mirror to",
+        )
+    provider_cloud = pulumi.Config("openstack").get("cloud")
+    if provider_cloud is not None:
+        network_args.setdefault("cloud", provider_cloud)
+        if mirror_args is not None:
+            mirror_args = {"cloud": provider_cloud, **mirror_args}
+
+    # Every component is planned, and so checked, before the first one registers.
+    with under("network"):
+        design = plan_monitored_openstack_network(network_args).design
+    sensor_design = None
+    if sensor_args is not None:
+        with under("sensor", passed={"network": "network"}):
+            sensor_design = plan_openstack_sensor({**sensor_args, "network": design})
+    if mirror_args is not None:
+        target = mirror_args.get("target") or {"sensor": sensor_design}
+        with under("mirror", passed={"network": "network"}):
+            plan_openstack_mirror_session(
+                MIRROR_NAME, {**mirror_args, "target": target, "network": design}
+            )
+
+    with under("network"):
+        network = MonitoredOpenStackNetwork(NETWORK_NAME, cast(Any, network_args))
+    pulumi.export("network_ids", network.network_ids)
+    pulumi.export("subnet_ids", network.subnet_ids)
+    pulumi.export("gateway_port_ids", network.gateway_port_ids)
+    pulumi.export("gateway_public_ip", network.gateway_public_ip)
+
+    sensor = None
+    if sensor_args is not None:
+        with under("sensor", passed={"network": "network"}):
+            sensor = OpenStackSensor(SENSOR_NAME, cast(Any, {**sensor_args, "network": network}))
+        pulumi.export("sensor_private_ip", sensor.private_ip)
+        pulumi.export("sensor_monitor_port_id", sensor.monitor_port_id)
+        pulumi.export("sensor_capture_interface", sensor.capture_interface)
+
+    if mirror_args is not None:
+        target = mirror_args.get("target") or {"sensor": sensor}
+        with under("mirror", passed={"network": "network"}):
+            mirror = OpenStackMirrorSession(
+                MIRROR_NAME, cast(Any, {**mirror_args, "target": target, "network": network})
+            )
+        _export_sessions(mirror)
+    return network
 
 
 CLOUDS: Mapping[str, Callable[[StackConfig], pulumi.ComponentResource]] = {

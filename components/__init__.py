@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .mirror_session import MirrorSession
     from .openstack.mirror_args import OpenStackMirrorBackend, OpenStackMirrorSessionArgs
     from .openstack.mirror_session import OpenStackMirrorSession
+    from .openstack.monitored_network import MonitoredOpenStackNetwork
+    from .openstack.network_args import OpenStackNetworkArgs, OpenStackSensorArgs
+    from .openstack.sensor import OpenStackSensor
 
 # name -> module that defines it; resolved lazily so `import components` stays cheap.
 _LAZY = {
@@ -39,6 +42,10 @@ _LAZY = {
     "OpenStackMirrorBackend": "components.openstack.mirror_args",
     "OpenStackMirrorSession": "components.openstack.mirror_session",
     "OpenStackMirrorSessionArgs": "components.openstack.mirror_args",
+    "MonitoredOpenStackNetwork": "components.openstack.monitored_network",
+    "OpenStackNetworkArgs": "components.openstack.network_args",
+    "OpenStackSensor": "components.openstack.sensor",
+    "OpenStackSensorArgs": "components.openstack.network_args",
 }
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "MirrorSession",
     "MirrorSessionArgs",
     "MonitoredNetwork",
+    "MonitoredOpenStackNetwork",
     "MonitoredVpc",
     "MonitoredVpcArgs",
     "NetworkArgs",
@@ -59,6 +67,9 @@ __all__ = [
     "OpenStackMirrorBackend",
     "OpenStackMirrorSession",
     "OpenStackMirrorSessionArgs",
+    "OpenStackNetworkArgs",
+    "OpenStackSensor",
+    "OpenStackSensorArgs",
     "PortForwardArgs",
     "Protocol",
     "Sensor",

@@ -586,6 +586,11 @@ UUID_EXAMPLE: Final = "3f1c6a52-8d5b-4d0e-9a57-0c2b1e6f7a10"
 _VLAN_FILTER: Final = re.compile(r"([0-9]+(-[0-9]+)?)(,([0-9]+(-[0-9]+)?))*")
 
 
+def is_uuid(value: Any) -> TypeGuard[str]:
+    """A canonical UUID: how an OpenStack id is told from a name."""
+    return _fullmatch(_UUID, value)
+
+
 def check_uuid(field: str, value: Any, what: str) -> str:
     if not _fullmatch(_UUID, value):
         raise CloudtapInputError(field, value, f"{what}: a UUID such as {UUID_EXAMPLE}")

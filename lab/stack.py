@@ -55,7 +55,24 @@ and what it is (zones, image and its distribution family, type, key pair, tags).
 because reading them off ``MonitoredVpcArgs`` would import pulumi-aws; a test holds the two
 equal."""
 
-CLOUD_NETWORK_FIELDS: Final[Mapping[Cloud, frozenset[str]]] = {Cloud.AWS: AWS_NETWORK_FIELDS}
+OPENSTACK_NETWORK_FIELDS: Final = frozenset(
+    {
+        "cloud",
+        "dns_nameservers",
+        "external_network",
+        "flavor",
+        "gateway_os_family",
+        "image",
+        "key_pair",
+        "network_mtu",
+    }
+)
+"""The fields ``OpenStackNetworkArgs`` takes beyond ``NetworkArgs`` (a test holds them equal)."""
+
+CLOUD_NETWORK_FIELDS: Final[Mapping[Cloud, frozenset[str]]] = {
+    Cloud.AWS: AWS_NETWORK_FIELDS,
+    Cloud.OPENSTACK: OPENSTACK_NETWORK_FIELDS,
+}
 """Per cloud that builds a monitored network, the fields its network component takes beyond
 ``NetworkArgs``. On the others cloudtap builds no network (yet), and the program refuses
 ``cloudtap:network`` there."""
@@ -130,8 +147,16 @@ def lab_stack(stack: Mapping[str, Any] | None) -> LabStack:
     network = given or {}
     own = CLOUD_NETWORK_FIELDS.get(cloud, frozenset()) if cloud is not None else frozenset()
     reject_unknown_fields(network, NETWORK_FIELDS | own, NETWORK_KEY)
+    neutral = {key: value for key, value in network.items() if key in NETWORK_FIELDS}
+    if cloud is Cloud.OPENSTACK:
+        # OpenStack's own defaults for the neutral fields (one zone, tee clones), without the
+        # cloud lookup: the same function the component plans with.
+        from components.openstack.network_planning import neutral_network_args  # noqa: PLC0415
+
+        with under("network"):
+            neutral = neutral_network_args(network)
     with under("network"):
-        plan = plan_network({key: value for key, value in network.items() if key in NETWORK_FIELDS})
+        plan = plan_network(neutral)
     unmodelled = {f"{NETWORK_KEY}.{key}": network[key] for key in sorted(network) if key in own}
     return LabStack(plan, cloud, unmodelled)
 

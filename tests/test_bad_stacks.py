@@ -7,23 +7,34 @@ import dataclasses
 import ipaddress
 import json
 import runpy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests_mock
 
 from components import CloudtapInputError, sensor
 from components.sensor import plan_sensor
 from tests.bad_stacks import BASES, HOSTILE, BadStack, cases
 from tests.fakes.azure import azure_mocks
-from tests.fakes.openstack import openstack_mocks
+from tests.fakes.openstack import FakeCloud, openstack_mocks
 from tests.mocks import StrictMocks, run_program
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack")
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 CATALOGUE = list(cases())
+
+
+@pytest.fixture(autouse=True)
+def openstack_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fake cloud for the OpenStack stacks' preview-time lookups, reached through the
+    program's own clouds.yaml entry (no extension: the gateway mirrors)."""
+    with requests_mock.Mocker() as mocker:
+        fake = FakeCloud(mocker, internal_mtus=(1450,))
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(fake.clouds_yaml(tmp_path)))
+        yield
 
 
 def mocks_for(case: BadStack) -> StrictMocks:

@@ -146,12 +146,12 @@ def test_azure_without_any_location_is_refused_naming_the_provider_key() -> None
 # -- openstack -----------------------------------------------------------------------------------
 
 
-def test_the_openstack_dev_stack_tunnels_each_port_to_the_sensor(
+def test_the_openstack_existing_stack_tunnels_each_port_to_the_sensor(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lines = capture_info(monkeypatch)
 
-    run = run_main(openstack_mocks(), stack("openstack-dev"), preview=True)
+    run = run_main(openstack_mocks(), stack("openstack-existing"), preview=True)
 
     mirrors = {m.name: m for m in run.of_type(TAP_MIRROR)}
     assert {name: (m.inputs["portId"], m.inputs["directions"]) for name, m in mirrors.items()} == {
@@ -179,9 +179,9 @@ def test_the_openstack_dev_stack_tunnels_each_port_to_the_sensor(
     }
 
 
-def test_the_openstack_dev_stack_s_tap_service_alternative_creates_its_monitor_port() -> None:
+def test_the_openstack_existing_stack_s_tap_service_alternative_creates_its_monitor_port() -> None:
     # The alternative the stack file describes in its comments, with a port cloudtap creates.
-    config = stack("openstack-dev")
+    config = stack("openstack-existing")
     mirror = config["cloudtap:mirror"]
     del mirror["mirror_type"]
     mirror["backend"] = "tap_service"
@@ -210,7 +210,7 @@ def test_the_openstack_dev_stack_s_tap_service_alternative_creates_its_monitor_p
 
 def test_an_existing_monitor_port_is_looked_up_with_the_stack_s_cloud() -> None:
     # No such cloud in any clouds.yaml: the preview-time lookup fails and says what to set.
-    config = stack("openstack-dev")
+    config = stack("openstack-existing")
     config["openstack:cloud"] = "cloudtap-test-no-such-cloud"
     mirror = config["cloudtap:mirror"]
     del mirror["mirror_type"]
@@ -230,7 +230,7 @@ def test_an_existing_monitor_port_is_looked_up_with_the_stack_s_cloud() -> None:
 # -- what azure and openstack refuse -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cloud", ["azure", "openstack"])
+@pytest.mark.parametrize("cloud", ["azure"])
 @pytest.mark.parametrize(
     ("key", "value"),
     [("cloudtap:network", {"cidr_block": "10.0.0.0/16"}), ("cloudtap:sensor", {})],
@@ -247,6 +247,19 @@ def test_a_network_or_sensor_is_refused_until_that_cloud_has_one(
 
     assert error.value.field == key
     assert "not built by cloudtap yet" in error.value.expected
+    assert mocks.registrations == []
+
+
+def test_an_openstack_sensor_without_a_network_is_refused_and_says_why() -> None:
+    config = stack("openstack-existing")
+    config["cloudtap:sensor"] = {}
+    mocks = openstack_mocks()
+
+    with pytest.raises(CloudtapInputError) as error:
+        run_main(mocks, config)
+
+    assert error.value.field == "cloudtap:sensor"
+    assert "without cloudtap:network" in error.value.expected
     assert mocks.registrations == []
 
 

@@ -452,8 +452,8 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": uuid_of("port", str(i))} for i in range(512)]
 @pytest.mark.parametrize(
     ("session_args", "field", "phrase"),
     [
-        (args(method="auto"), "method", "OpenStack monitored network"),
-        (args(method="gateway"), "method", "is not built by cloudtap yet"),
+        (args(method="auto"), "method", "pass network (MonitoredOpenStackNetwork)"),
+        (args(method="gateway"), "method", "native without network"),
         (args(backend="taas"), "backend", "['tap_mirror', 'tap_service']"),
         (args(target=None), "target", "mirroring needs a target"),
         (args(target={"port_id": MONITOR_PORT}), "target", "with backend tap_mirror"),
@@ -463,7 +463,11 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": uuid_of("port", str(i))} for i in range(512)]
             "target",
             "exactly one of port_id",
         ),
-        (args(target={"sensor": "10.0.128.10"}), "target.sensor", "one of the fields"),
+        (
+            args(target={"sensor": "10.0.128.10"}),
+            "target.sensor",
+            "an OpenStackSensor on the session",
+        ),
         (args(target={"sensor_ip": "sensor.lab"}), "target.sensor_ip", "an IPv4 address"),
         (args(target={"sensor_ip": "224.0.0.1"}), "target.sensor_ip", "unicast"),
         (
@@ -557,7 +561,7 @@ TOO_MANY_FOR_ERSPAN = [{"port_id": uuid_of("port", str(i))} for i in range(512)]
         ),
         (args(filter_presets=["drop_intra_vpc"]), "filter_presets", "vlan_filter"),
         (args(virtual_network_id=5), "virtual_network_id", "first_tunnel_id"),
-        (args(network="net-1"), "network", "is not built by cloudtap yet"),
+        (args(network="net-1"), "network", "MonitoredOpenStackNetwork whose gateway"),
         (args(tags={"team": "secops"}), "tags", "take no tags"),
         (args(session_number=1), "session_number", "AWS Traffic Mirroring setting"),
         (args(cloud=""), "cloud", "clouds.yaml"),

@@ -53,6 +53,10 @@ class MirrorTargetArgs(TypedDict, total=False):
     monitor_port: MonitorPortArgs
     """``tap_service``: create the monitor port, port security off (see
     :class:`MonitorPortArgs`)."""
+    sensor: object
+    """A cloudtap :class:`~components.openstack.sensor.OpenStackSensor` (or its plan) on the
+    session's ``network``: its monitor address for tap mirrors, its monitor port (port security
+    off) for a tap service, and the gateway mirror's sensor. The program's default target."""
 
 
 class MirrorSourceArgs(TypedDict, total=False):
@@ -73,15 +77,23 @@ class MirrorSourceArgs(TypedDict, total=False):
 class MirrorSessionArgs(TypedDict, total=False):
     """Arguments of :class:`MirrorSession`. ``target`` and ``sources`` are required."""
 
+    network: object
+    """The :class:`~components.openstack.monitored_network.MonitoredOpenStackNetwork` (or its
+    design) whose gateway copies what Tap-as-a-Service cannot. Default: none (existing ports
+    mirrored to an existing sensor, ``method`` native only)."""
     target: MirrorTargetArgs
     """Required. Exactly one field, the one ``backend`` uses."""
     sources: Sequence[MirrorSourceArgs]
     """Required, at least one; no port twice, never the monitor port."""
     method: str
-    """``"native"`` (default; the only method for now). ``"auto"`` and ``"gateway"`` need the
-    OpenStack monitored network's gateway, which cloudtap does not build yet, and are refused."""
+    """``"auto"`` (default with ``network``): per source, Tap-as-a-Service where the cloud's
+    Neutron has it (extension ``tap-mirror``, else ``taas``, discovered at preview), else the
+    network's gateway mirror. ``"native"`` (default without ``network``): Tap-as-a-Service only;
+    a cloud with neither extension fails the preview. ``"gateway"``: the gateway mirror only
+    (needs ``network`` with ``gateway_mirror`` on)."""
     backend: str
-    """``"tap_mirror"`` (default) or ``"tap_service"``; see :class:`MirrorBackend`."""
+    """``"tap_mirror"`` or ``"tap_service"``; see :class:`MirrorBackend`. Default: with
+    ``network``, the one the cloud has (``tap_mirror`` first); without, ``tap_mirror``."""
     direction: str
     """What each source copies: ``"IN"`` (what the port receives), ``"OUT"`` (what it sends) or
     ``"BOTH"`` (default). A tap mirror makes one tunnel per direction."""

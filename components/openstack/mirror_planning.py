@@ -25,7 +25,7 @@ from ..mirror_plan import (
     parse_source_name,
 )
 from ..mirroring import MirrorMethod
-from ..monitored_network import Cloud
+from ..monitored_network import Cloud, MonitoredNetwork, NetworkDesign
 from ..shapes import UUID_EXAMPLE
 from .mirror_args import (
     MONITOR_PORT_FIELDS,
@@ -54,6 +54,15 @@ from .taas_checks import (
 MonitorPortCheck = Callable[[str | None, str], None]
 """Checks an existing monitor port at preview, ``(cloud, port_id)``: raises
 :class:`~components.errors.CloudtapInputError` when Tap-as-a-Service could not use it."""
+ExtensionLookup = Callable[[str | None], frozenset[str]]
+"""The aliases of the cloud's Neutron extensions, ``(cloud)``, read at preview."""
+
+TAP_MIRROR_EXTENSION: Final = "tap-mirror"
+TAAS_EXTENSION: Final = "taas"
+_BACKEND_EXTENSIONS: Final = {
+    MirrorBackend.TAP_MIRROR: TAP_MIRROR_EXTENSION,
+    MirrorBackend.TAP_SERVICE: TAAS_EXTENSION,
+}
 
 SOURCE_KIND: Final = "Neutron port"
 """What the preview line calls a source (where the AWS facade names the instance type)."""
@@ -61,13 +70,8 @@ DEFAULT_TAP_FLOW_QUOTA: Final = 10
 """Neutron's default ``quota_tap_flow`` (tap-as-a-service); more flows fail at ``up``."""
 
 
-_NO_GATEWAY_YET = (
-    "the OpenStack monitored network (with the gateway that copies what Tap-as-a-Service cannot) "
-    "is not built by cloudtap yet"
-)
 # Fields of the AWS facade a user may carry over, with why OpenStack has no such thing.
 _NOT_ON_OPENSTACK: Final = {
-    "network": f"no value: {_NO_GATEWAY_YET}; mirror existing ports to an existing sensor",
     **dict.fromkeys(
         ("filter_presets", "health_check_cidrs", "health_check_port"),
         "no value: Tap-as-a-Service has no filter but the tap flows' vlan_filter (backend "
@@ -116,7 +120,8 @@ class SourcePlan:
 class OpenStackMirrorPlan:
     """Everything the OpenStack MirrorSession builds from, checked."""
 
-    backend: MirrorBackend
+    backend: MirrorBackend | None
+    """``None`` when the gateway copies every source (no Tap-as-a-Service object)."""
     sensor_ip: ipaddress.IPv4Address | None
     port_id: Any | None
     """``tap_service`` with an existing monitor port."""
@@ -127,21 +132,38 @@ class OpenStackMirrorPlan:
     decisions: tuple[SourceDecision, ...]
     cloud: str | None
     warnings: tuple[str, ...]
+    gateway_sources: tuple[str, ...] = ()
+    """Names of the sources the network's gateway mirror copies."""
 
 
 def plan_mirror_session(
-    name: str, args: Any, check_monitor_port: MonitorPortCheck
+    name: str,
+    args: Any,
+    check_monitor_port: MonitorPortCheck,
+    list_extensions: ExtensionLookup | None = None,
 ) -> OpenStackMirrorPlan:
-    """Validate ``MirrorSessionArgs``, allocate tunnel ids, check an existing monitor port."""
+    """Validate ``MirrorSessionArgs``, allocate tunnel ids, check an existing monitor port.
+
+    With ``network``, ``list_extensions`` reads the cloud's Neutron extensions at preview (unless
+    ``method`` is ``gateway``), which decide ``auto`` and the default ``backend``."""
     raw = session_fields(args, Cloud.OPENSTACK, reasons=_NOT_ON_OPENSTACK)
-    method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
-    if method is not MirrorMethod.NATIVE:
+    network = _parse_network(raw.get("network"))
+    method = parse_method(
+        raw.get("method", (MirrorMethod.AUTO if network else MirrorMethod.NATIVE).value)
+    )
+    if network is None and method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(
             "method",
             raw.get("method"),
-            f"native: OpenStack mirrors by Tap-as-a-Service only for now; {_NO_GATEWAY_YET}",
+            "native without network: only the monitored network's gateway copies what "
+            "Tap-as-a-Service cannot; pass network (MonitoredOpenStackNetwork) for auto or gateway",
         )
-    backend = _parse_backend(raw.get("backend", MirrorBackend.TAP_MIRROR.value))
+    cloud = raw.get("cloud")
+    if cloud is not None:
+        parse_cloud("cloud", cloud)
+    backend, why = _choose_backend(raw, network, method, cloud, list_extensions)
+    if backend is None:
+        return _plan_gateway_only(raw, network, method, why)
     tap_mirror = backend is MirrorBackend.TAP_MIRROR
     for field in ("mirror_type", "first_tunnel_id") if not tap_mirror else ("vlan_filter",):
         if raw.get(field) is not None:
@@ -151,9 +173,6 @@ def plan_mirror_session(
                 f"no value with backend {backend.value}: only "
                 f"{'tap_mirror' if not tap_mirror else 'tap_service'} uses it",
             )
-    cloud = raw.get("cloud")
-    if cloud is not None:
-        parse_cloud("cloud", cloud)
     direction = parse_flow_direction("direction", raw.get("direction", FlowDirection.BOTH.value))
     vlan_filter = (
         parse_vlan_filter("vlan_filter", raw["vlan_filter"])
@@ -173,7 +192,9 @@ def plan_mirror_session(
         else DEFAULT_FIRST_TUNNEL_ID
     )
 
-    sensor_ip, port_id, monitor_port = _parse_target(raw.get("target"), backend)
+    sensor_ip, port_id, monitor_port, own_sensor = _parse_target(
+        raw.get("target"), backend, network
+    )
     specs = _parse_sources(raw.get("sources"), backend, direction, vlan_filter)
     _check_no_loop(specs, port_id)
 
@@ -206,7 +227,9 @@ def plan_mirror_session(
                 f"{len(sources)} tap flows: Neutron's default quota is {DEFAULT_TAP_FLOW_QUOTA} "
                 "per project (quota_tap_flow); ask the operator for more before `pulumi up`"
             )
-        if port_id is not None and is_deferred(port_id):
+        if own_sensor:
+            pass  # cloudtap's sensor creates its monitor port with port security off
+        elif port_id is not None and is_deferred(port_id):
             warnings.append(
                 "the monitor port is created by this program, so cloudtap cannot check it: "
                 "Tap-as-a-Service needs its port security off (port_security_enabled=False, no "
@@ -215,7 +238,9 @@ def plan_mirror_session(
         elif port_id is not None:
             check_monitor_port(cloud, port_id)
 
-    reason = _reason(backend, sensor_ip, port_id, monitor_port, mirror_type)
+    reason = _reason(
+        backend, sensor_ip, port_id, monitor_port, mirror_type, why=why, own_sensor=own_sensor
+    )
     decisions = tuple(
         decide(
             MirrorMethod.NATIVE,
@@ -242,6 +267,115 @@ def plan_mirror_session(
     )
 
 
+def _parse_network(value: Any) -> NetworkDesign | None:
+    if value is None:
+        return None
+    if not isinstance(value, MonitoredNetwork) or value.design.cloud is not Cloud.OPENSTACK:
+        raise CloudtapInputError(
+            "network", value, "the MonitoredOpenStackNetwork whose gateway mirrors the rest"
+        )
+    return value.design
+
+
+def _choose_backend(
+    raw: Mapping[str, Any],
+    network: NetworkDesign | None,
+    method: MirrorMethod,
+    cloud: str | None,
+    list_extensions: ExtensionLookup | None,
+) -> tuple[MirrorBackend | None, str]:
+    """(backend, why) for the native sources; ``None`` when the gateway copies them all."""
+    given = _parse_backend(raw["backend"]) if raw.get("backend") is not None else None
+    if method is MirrorMethod.GATEWAY:
+        if given is not None:
+            raise CloudtapInputError(
+                "backend", given.value, "no value with method gateway: Tap-as-a-Service is unused"
+            )
+        return None, "method is gateway"
+    if network is None or list_extensions is None:
+        # Existing ports to an existing sensor: no lookup, the backend as given.
+        return given or MirrorBackend.TAP_MIRROR, ""
+    extensions = list_extensions(cloud)
+    if given is not None:
+        if _BACKEND_EXTENSIONS[given] not in extensions:
+            raise CloudtapInputError(
+                "backend",
+                given.value,
+                f"a backend the cloud has: its Neutron lists no '{_BACKEND_EXTENSIONS[given]}' "
+                "extension (`openstack extension list --network`)"
+                + (
+                    "; or no value, to let method auto choose"
+                    if method is MirrorMethod.AUTO
+                    else ""
+                ),
+            )
+        return given, f"Neutron has '{_BACKEND_EXTENSIONS[given]}'"
+    for backend in (MirrorBackend.TAP_MIRROR, MirrorBackend.TAP_SERVICE):
+        if _BACKEND_EXTENSIONS[backend] in extensions:
+            return backend, f"Neutron has '{_BACKEND_EXTENSIONS[backend]}'"
+    missing = (
+        f"the cloud's Neutron has neither '{TAP_MIRROR_EXTENSION}' nor '{TAAS_EXTENSION}' "
+        "(no Tap-as-a-Service)"
+    )
+    if method is MirrorMethod.NATIVE:
+        raise CloudtapInputError(
+            "method",
+            method.value,
+            f"auto or gateway: {missing}, so only the network's gateway can copy the sources",
+        )
+    return None, missing
+
+
+def _plan_gateway_only(
+    raw: Mapping[str, Any], network: NetworkDesign | None, method: MirrorMethod, why: str
+) -> OpenStackMirrorPlan:
+    """Every source copied by the gateway mirror: checked, nothing of Tap-as-a-Service."""
+    assert network is not None
+    mirror = network.gateway_mirror
+    if mirror is None:
+        raise CloudtapInputError(
+            "network.gateway_mirror",
+            None,
+            f"the gateway mirror turned on ({{}} for the defaults): {why}, so the gateway copies "
+            "the sources",
+        )
+    for field in ("mirror_type", "first_tunnel_id", "vlan_filter", "direction"):
+        if raw.get(field) is not None:
+            raise CloudtapInputError(
+                field, raw[field], "no value: the gateway mirror copies both directions whole"
+            )
+    target = raw.get("target")
+    if target is not None:
+        _parse_target(target, None, network)
+    specs = _parse_sources(raw.get("sources"), MirrorBackend.TAP_MIRROR, FlowDirection.BOTH, None)
+    how = "tees" if mirror.mode.value == "tee" else "sends VXLAN copies of"
+    reason = f"{why}: the gateway {how} it to the sensor {mirror.sensor_address}"
+    decisions = tuple(
+        SourceDecision(
+            MirrorSource(
+                name=spec.name,
+                instance_type=SOURCE_KIND,
+                interfaces=(MirrorInterface(spec.port_id, "1"),),
+            ),
+            MirrorMethod.GATEWAY,
+            reason if method is not MirrorMethod.GATEWAY else f"method is gateway: {reason}",
+        )
+        for spec in specs
+    )
+    return OpenStackMirrorPlan(
+        backend=None,
+        sensor_ip=None,
+        port_id=None,
+        monitor_port=None,
+        mirror_type=None,
+        sources=tuple(specs),
+        decisions=decisions,
+        cloud=raw.get("cloud"),
+        warnings=(),
+        gateway_sources=tuple(spec.name for spec in specs),
+    )
+
+
 def _parse_backend(value: Any) -> MirrorBackend:
     return parse_enum("backend", value, MirrorBackend)
 
@@ -257,37 +391,75 @@ def _uuid_or_deferred(field: str, value: Any, what: str) -> Any:
 
 
 def _parse_target(
-    value: Any, backend: MirrorBackend
-) -> tuple[ipaddress.IPv4Address | None, Any | None, MonitorPortPlan | None]:
-    """(sensor_ip, existing monitor port id, monitor port to create): the backend's one field."""
-    wanted = ("sensor_ip",) if backend is MirrorBackend.TAP_MIRROR else ("port_id", "monitor_port")
-    hint = (
-        "sensor_ip (the sensor's IPv4 address: tap mirrors tunnel the copies to it)"
-        if backend is MirrorBackend.TAP_MIRROR
-        else "port_id (the sensor's existing monitor port) or monitor_port (cloudtap creates "
-        "it, port security off)"
-    )
+    value: Any, backend: MirrorBackend | None, network: NetworkDesign | None
+) -> tuple[ipaddress.IPv4Address | None, Any | None, MonitorPortPlan | None, bool]:
+    """(sensor_ip, monitor port id, monitor port to create, whether the target is cloudtap's
+    own sensor): the backend's one field, or ``sensor``."""
+    if backend is None:
+        wanted: tuple[str, ...] = ("sensor",)
+        hint = "sensor (the network's gateway mirror copies to it)"
+    elif backend is MirrorBackend.TAP_MIRROR:
+        wanted = ("sensor_ip", "sensor")
+        hint = "sensor_ip (the sensor's IPv4 address: tap mirrors tunnel the copies to it)"
+    else:
+        wanted = ("port_id", "monitor_port", "sensor")
+        hint = (
+            "port_id (the sensor's existing monitor port) or monitor_port (cloudtap creates "
+            "it, port security off)"
+        )
+    if network is not None and backend is not None:
+        hint += ", or sensor (a cloudtap sensor on the network)"
     if value is None:
         raise CloudtapInputError("target", None, f"a mapping with {hint}: mirroring needs a target")
     target = _mapping("target", value, "{sensor_ip: 10.0.128.10}")
     reject_unknown_fields(target, TARGET_FIELDS, "target")
     given = [field for field in TARGET_FIELDS if target.get(field) is not None]
     if len(given) != 1 or given[0] not in wanted:
-        raise CloudtapInputError(
-            "target",
-            dict(target),
-            f"with backend {backend.value}, exactly one of {hint}",
-        )
+        with_what = f"backend {backend.value}" if backend is not None else "the gateway mirror"
+        raise CloudtapInputError("target", dict(target), f"with {with_what}, exactly one of {hint}")
     field = given[0]
+    if field == "sensor":
+        return (*_sensor_target(target[field], backend, network), None, True)
     if field == "sensor_ip":
-        return parse_remote_ip("target.sensor_ip", target[field]), None, None
+        return parse_remote_ip("target.sensor_ip", target[field]), None, None, False
     if field == "port_id":
         return (
             None,
             _uuid_or_deferred("target.port_id", target[field], "the monitor port's Neutron id"),
             None,
+            False,
         )
-    return None, None, _parse_monitor_port(target[field])
+    return None, None, _parse_monitor_port(target[field]), False
+
+
+def _sensor_target(
+    sensor: Any, backend: MirrorBackend | None, network: NetworkDesign | None
+) -> tuple[ipaddress.IPv4Address | None, Any | None]:
+    """(sensor_ip, monitor port id) of a cloudtap sensor (or its plan) on ``network``."""
+    where = "target.sensor"
+    own = getattr(sensor, "network", None)
+    if network is None or not isinstance(own, MonitoredNetwork) or own.design != network:
+        raise CloudtapInputError(
+            where,
+            type(sensor).__name__,
+            "an OpenStackSensor on the session's network (pass network too)",
+        )
+    address = ipaddress.IPv4Address(str(sensor.private_ip))
+    mirror = network.gateway_mirror
+    if backend is None and mirror is not None and mirror.sensor_address != address:
+        raise CloudtapInputError(
+            where,
+            str(address),
+            f"the sensor the gateway mirror copies to ({mirror.sensor_address})",
+        )
+    if backend is MirrorBackend.TAP_SERVICE:
+        # A planned sensor has no port yet: the session builds it from the sensor itself.
+        return None, getattr(sensor, "monitor_port_id", None) or _PLANNED_PORT
+    return address, None
+
+
+_PLANNED_PORT: Final = "(the sensor's monitor port)"
+"""A monitor port that exists only once the sensor is built (a program planned before build)."""
 
 
 def _parse_monitor_port(value: Any) -> MonitorPortPlan:
@@ -447,15 +619,20 @@ def _reason(
     port_id: Any | None,
     monitor_port: MonitorPortPlan | None,
     mirror_type: MirrorType | None,
+    *,
+    why: str = "",
+    own_sensor: bool = False,
 ) -> Callable[[SourcePlan], str]:
-    """The preview's "why" for a source: what copies it, to where."""
+    """The preview's "why" for a source: what copies it, to where (and, with a network, why
+    Tap-as-a-Service)."""
+    lead = f"{why}: " if why else ""
 
     def tap_mirror(source: SourcePlan) -> str:
         assert source.tap_mirror is not None and mirror_type is not None
         ids = ", ".join(f"{d.value} {i}" for d, i in source.tap_mirror.directions.items())
         return (
-            f"Tap-as-a-Service tap mirror to {sensor_ip} over {_TYPE_TEXT[mirror_type]}, tunnel "
-            f"ids {ids}"
+            f"{lead}Tap-as-a-Service tap mirror to {sensor_ip} over {_TYPE_TEXT[mirror_type]}, "
+            f"tunnel ids {ids}"
         )
 
     if monitor_port is not None:
@@ -465,11 +642,16 @@ def _reason(
             if isinstance(network, str)
             else "the monitor port cloudtap creates"
         )
+    elif own_sensor:
+        where = "the sensor's monitor port"
     else:
         where = f"monitor port {port_id}" if isinstance(port_id, str) else "the monitor port"
 
     def tap_flow(source: SourcePlan) -> str:
-        text = f"Tap-as-a-Service tap flow ({source.direction.value}) to the tap service on {where}"
+        text = (
+            f"{lead}Tap-as-a-Service tap flow ({source.direction.value}) to the tap service on "
+            f"{where}"
+        )
         if source.vlan_filter is not None:
             text += f", VLANs {source.vlan_filter} only"
         return text

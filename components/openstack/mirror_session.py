@@ -18,8 +18,11 @@ The same facade as :class:`components.aws.mirror_session.MirrorSession` — a ``
   needs the monitor port's port security off: cloudtap creates such a port (``target.monitor_port``)
   or checks an existing one (``target.port_id``) at preview, with one Neutron call.
 
-``method`` is ``native`` only: the OpenStack monitored network, whose gateway would copy what TaaS
-cannot, is not built by cloudtap yet. TaaS has no filter but a tap flow's ``vlan_filter``; the AWS
+With ``network`` (a :class:`~components.openstack.monitored_network.MonitoredOpenStackNetwork`),
+``method`` ``auto`` reads the cloud's Neutron extensions at preview and copies each source by tap
+mirror (``tap-mirror``), else tap service and flow (``taas``), else by the network's gateway
+mirror, which needs no object here (the gateway already copies everything it forwards). Without a
+network, ``method`` is ``native`` only. TaaS has no filter but a tap flow's ``vlan_filter``; the AWS
 facade's filter and session settings are refused by name.
 
 Every check runs before the first registration (:mod:`.mirror_planning`, with the monitor port's
@@ -31,15 +34,15 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Final
+from typing import Any, Final
 
 import pulumi
 
 from .. import mirror_session
 from ..mirror_plan import SourceDecision, preview_line
-from ..mirroring import Encapsulation
+from ..mirroring import Encapsulation, MirrorMethod
 from ..monitored_network import Cloud
-from .discovery import check_monitor_port
+from .discovery import check_monitor_port, list_extensions
 from .mirror_args import MirrorBackend, MirrorSessionArgs
 from .mirror_planning import OpenStackMirrorPlan, plan_mirror_session
 from .taas_checks import MirrorDirection, MirrorType, TapMirrorPlan
@@ -80,9 +83,10 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
     ``{name}-{source}`` per source.
     """
 
-    backend: MirrorBackend
+    backend: MirrorBackend | None
+    """``None`` when the network's gateway copies every source."""
     decisions: tuple[SourceDecision, ...]
-    """Per source, in order: always native, with the reason the preview prints."""
+    """Per source, in order: native or gateway, with the reason the preview prints."""
     encapsulation: Encapsulation | None
     """How copies reach the sensor: GRE or ERSPAN (``tap_mirror``); ``None`` for a tap service,
     which delivers plain frames to the monitor port."""
@@ -102,7 +106,8 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
     """Child name -> the per-source resource (tap mirror or tap flow): what comes and goes."""
     native_sources: list[str]
     gateway_sources: list[str]
-    """Always empty (no gateway mirror on OpenStack yet); present so every facade has it."""
+    """Names of the sources the network's gateway mirror copies (``method`` auto on a cloud
+    without Tap-as-a-Service, or gateway)."""
 
     def __init__(
         self,
@@ -119,21 +124,17 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
         by the engine later."""
         mirror_session.check_backend_cloud(cloud, Cloud.OPENSTACK)
         # Every check (and the monitor port's lookup) before the first registration.
-        planned = plan_mirror_session(
-            name,
-            args,
-            functools.partial(
-                check_monitor_port, connect if connect is not None else connect_from_config
-            ),
-        )
+        planned = plan_openstack_mirror_session(name, args, connect)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.backend = planned.backend
         self.decisions = planned.decisions
         self.encapsulation = (
             _ENCAPSULATIONS[planned.mirror_type] if planned.mirror_type is not None else None
         )
-        self.native_sources = [d.source.name for d in planned.decisions]
-        self.gateway_sources = []
+        self.native_sources = [
+            d.source.name for d in planned.decisions if d.method is MirrorMethod.NATIVE
+        ]
+        self.gateway_sources = list(planned.gateway_sources)
         for decision in planned.decisions:
             pulumi.log.info(preview_line(decision), resource=self)
         for warning in planned.warnings:
@@ -148,12 +149,13 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
         self.tap_flows = {}
         if planned.backend is MirrorBackend.TAP_MIRROR:
             self._build_tap_mirrors(name, planned)
-        else:
+        elif planned.backend is MirrorBackend.TAP_SERVICE:
             self._build_tap_service(name, planned)
+        # backend None: the network's gateway copies every source; nothing to build here.
         self.sessions = {**self.tap_mirrors, **self.tap_flows}
         self._register_results(
             {
-                "backend": planned.backend.value,
+                "backend": planned.backend.value if planned.backend is not None else "gateway",
                 "tunnel_ids": self.tunnel_ids,
                 "tap_service_id": self.tap_service.id if self.tap_service is not None else None,
                 "monitor_port_id": self.monitor_port_id,
@@ -246,6 +248,21 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
             if planned.cloud is not None:
                 flow["cloud"] = planned.cloud
             self.tap_flows[child_name] = TapFlow(child_name, flow, child)
+
+
+def plan_openstack_mirror_session(
+    name: str, args: MirrorSessionArgs | Any, connect: ConnectFn | None = None
+) -> OpenStackMirrorPlan:
+    """Every check of the session (and its preview-time lookups: an existing monitor port, the
+    cloud's extensions with a network) through ``connect`` (default: clouds.yaml / ``OS_*``);
+    registers nothing."""
+    opener = connect if connect is not None else connect_from_config
+    return plan_mirror_session(
+        name,
+        args,
+        functools.partial(check_monitor_port, opener),
+        functools.partial(list_extensions, opener),
+    )
 
 
 def _directions_args(mirror: TapMirrorPlan) -> TaasTapMirrorV2DirectionsArgsDict:
