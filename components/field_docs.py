@@ -38,13 +38,16 @@ class FieldDoc:
         required field, else the text of its ``Default`` sentence (empty when it has none)."""
         if self.required:
             return "required"
-        found = _DEFAULT.search(" ".join(self.doc.split()))
+        text = " ".join(self.doc.split())
+        found = _DEFAULT.search(text) or _INLINE_DEFAULT.search(text)
         return found.group(1).strip() if found else ""
 
 
 # "Default ``x``." / "Default: none (...)" up to the end of that sentence. A sentence ends at a
 # full stop followed by a space or the end, so ``10.0.0.0/16`` and "e.g." inside it survive.
 _DEFAULT = re.compile(r"(?:^|(?<=[.;] ))Default:?\s+(.+?)(?:\.\s|\.$|$)")
+# "``"tcp"`` (default) or ``"udp"``": the value marked as the default among those listed.
+_INLINE_DEFAULT = re.compile(r"(``[^`]+``) \(default[);]")
 
 
 @cache

@@ -28,7 +28,7 @@ from types import UnionType
 from typing import Any, ForwardRef, Optional, Required, TypedDict, Union, get_args, get_origin
 
 import pulumi
-from pulumi.provider.experimental.analyzer import Analyzer, PropertyDefinition
+from pulumi.provider.experimental.analyzer import Analyzer, PropertyDefinition, PropertyType
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.schema import generate_schema
 from pulumi.provider.provider import Provider
@@ -163,7 +163,11 @@ class _Resolver:
                 f"{path}.{field.name}" if path else field.name,
                 field.annotation,
             )
-            fields[field.name] = typ if field.name in optional else Required[typ]
+            # The docstring is the contract ("Required. ..."): the TypedDicts are total=False
+            # so that Python callers may build them piecemeal, but other languages' SDKs
+            # should make those fields mandatory.
+            required = field.required or field.name not in optional
+            fields[field.name] = Required[typ] if required else typ
             docs[field.name] = field.doc
         prefix = next(
             (p for m, p in CLOUD_PREFIXES.items() if typed_dict.__module__.startswith(m)), ""
@@ -329,6 +333,44 @@ class CloudtapProvider(ComponentProvider):
             self._dependencies,
         )
         Provider.__init__(self, PACKAGE_VERSION, json.dumps(schema.to_json()))
+
+
+    def map_input_properties(
+        self,
+        inputs: pulumi.Inputs,
+        properties: dict[str, PropertyDefinition],
+        mapping: dict[str, str],
+        component_name: str,
+        property_path: str,
+    ) -> pulumi.Inputs:
+        """The SDK's mapping, then integers made ``int`` again.
+
+        Numbers cross the wire as floats; the SDK converts an integer property and then
+        overwrites the result with the float it came from (pulumi 3.272), and never converts
+        the items of a list or map. cloudtap's checks refuse ``3.0`` for a count, so every
+        whole float where the schema says integer becomes an ``int``; ``3.5`` stays a float
+        and is refused, naming the field.
+        """
+        mapped = dict(
+            super().map_input_properties(
+                inputs, properties, mapping, component_name, property_path
+            )
+        )
+        for schema_name, prop in properties.items():
+            py_name = mapping[schema_name]
+            if py_name in mapped:
+                mapped[py_name] = _integers(mapped[py_name], prop)
+        return mapped
+
+
+def _integers(value: Any, prop: PropertyDefinition) -> Any:
+    if prop.type is PropertyType.INTEGER and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if prop.items is not None and isinstance(value, list):
+        return [_integers(item, prop.items) for item in value]
+    if prop.additional_properties is not None and isinstance(value, dict):
+        return {key: _integers(item, prop.additional_properties) for key, item in value.items()}
+    return value
 
 
 def provider() -> CloudtapProvider:
