@@ -276,7 +276,12 @@ def _host(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRes
         values = {output: getattr(built, output) for output in outputs}
         for output, value in values.items():
             setattr(self, output, value)
-        self.register_outputs(values)
+        # The construct response carries every output (the provider reads the attributes);
+        # the state registered here leaves the resources out, as the Python components do:
+        # each resource reference in it would be read back by the engine as a lookup.
+        self.register_outputs(
+            {output: value for output, value in values.items() if not _holds_resource(value)}
+        )
 
     # The analyzer reads the constructor's `args` annotation: the resolved copy.
     __init__.__annotations__ = {"name": str, "args": args_type, "opts": Optional[pulumi.ResourceOptions]}  # noqa: UP045
@@ -293,6 +298,16 @@ def _host(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRes
         },
     )
     return host
+
+
+def _holds_resource(value: Any) -> bool:
+    if isinstance(value, pulumi.Resource):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_resource(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_resource(item) for item in value)
+    return False
 
 
 def hosted_components() -> list[type[pulumi.ComponentResource]]:
