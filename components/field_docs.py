@@ -53,9 +53,7 @@ _INLINE_DEFAULT = re.compile(r"(``[^`]+``) \(default[);]")
 @cache
 def _class_nodes(module_name: str) -> dict[str, ast.ClassDef]:
     source = inspect.getsource(sys.modules[module_name])
-    return {
-        node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)
-    }
+    return {node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
 
 
 def _own_fields(typed_dict: type) -> list[FieldDoc]:

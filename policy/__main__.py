@@ -6,8 +6,7 @@ from pathlib import Path
 # The pack runs from its own directory, not as a package.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pulumi_policy import PolicyPack  # noqa: E402
-
-from cloudtap_policies import policies  # noqa: E402
+from cloudtap_policies import policies
+from pulumi_policy import PolicyPack
 
 PolicyPack(name="cloudtap-security", policies=policies())

@@ -248,7 +248,9 @@ def _tier_tables(resources: Iterable[Any], tier: str) -> dict[str, Any]:
     }
 
 
-def _routes(resources: Iterable[Any], table_id: str, table: Any) -> list[tuple[str, Mapping[str, Any]]]:
+def _routes(
+    resources: Iterable[Any], table_id: str, table: Any
+) -> list[tuple[str, Mapping[str, Any]]]:
     found = [(table.name, route) for route in table.props.get("routes") or []]
     found += [
         (r.name, r.props)

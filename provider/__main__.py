@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi.provider import main  # noqa: E402 - after the checkout is importable
+from pulumi.provider import main
 
-from components.package import serve  # noqa: E402
+from components.package import serve
 
 if __name__ == "__main__":
     # The CLI passes the engine's address (and flags such as --logtostderr) as arguments.

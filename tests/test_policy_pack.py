@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -23,10 +23,17 @@ def _opts(parent: str | None = None) -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
 
 
+def _collect(into: list[str]) -> Callable[[str, str | None], None]:
+    def report(message: str, urn: str | None = None) -> None:
+        into.append(message)
+
+    return report
+
+
 def resource_violations(policy: str, typ: str, props: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     args = ResourceValidationArgs(typ, props, f"urn:pulumi:s::p::{typ}::res", "res", _opts(), None)
-    pack.RESOURCE_POLICIES[policy][1](args, lambda message, urn=None: found.append(message))
+    pack.RESOURCE_POLICIES[policy][1](args, _collect(found))
     return found
 
 
@@ -34,7 +41,7 @@ def stack_violations(resources: list[PolicyResource]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for name, (_, validate) in pack.STACK_POLICIES.items():
         messages: list[str] = []
-        validate(StackValidationArgs(resources), lambda m, urn=None: messages.append(m))
+        validate(StackValidationArgs(resources), _collect(messages))
         found[name] = messages
     return found
 
@@ -50,7 +57,11 @@ WORLD_SSH = {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.
         (
             "cloudtap-aws-security-group-world-open",
             SG,
-            {"ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "ipv6CidrBlocks": ["::/0"]}]},
+            {
+                "ingress": [
+                    {"protocol": "-1", "fromPort": 0, "toPort": 0, "ipv6CidrBlocks": ["::/0"]}
+                ]
+            },
             "4789/udp (VXLAN mirror feed)",
         ),
         (
@@ -128,9 +139,18 @@ def test_each_resource_rule_reports_a_violation_naming_resource_and_fix(
         (
             "cloudtap-aws-security-group-world-open",
             SG,
-            {"ingress": [{**WORLD_SSH, "cidrBlocks": ["10.0.192.0/20"]}, {**WORLD_SSH, "fromPort": 443, "toPort": 443}]},
+            {
+                "ingress": [
+                    {**WORLD_SSH, "cidrBlocks": ["10.0.192.0/20"]},
+                    {**WORLD_SSH, "fromPort": 443, "toPort": 443},
+                ]
+            },
         ),
-        ("cloudtap-aws-imdsv2-required", "aws:ec2/instance:Instance", {"metadataOptions": {"httpTokens": "required"}, "rootBlockDevice": {"encrypted": True}}),
+        (
+            "cloudtap-aws-imdsv2-required",
+            "aws:ec2/instance:Instance",
+            {"metadataOptions": {"httpTokens": "required"}, "rootBlockDevice": {"encrypted": True}},
+        ),
         ("cloudtap-aws-volumes-encrypted", "aws:ebs/volume:Volume", {"encrypted": True}),
         (
             "cloudtap-aws-volumes-encrypted",
@@ -145,13 +165,29 @@ def test_each_resource_rule_reports_a_violation_naming_resource_and_fix(
         (
             "cloudtap-azure-nsg-world-open",
             "azure-native:network:SecurityRule",
-            {"direction": "Inbound", "access": "Allow", "protocol": "Udp", "sourceAddressPrefix": "10.1.0.0/16", "destinationPortRange": "4789"},
+            {
+                "direction": "Inbound",
+                "access": "Allow",
+                "protocol": "Udp",
+                "sourceAddressPrefix": "10.1.0.0/16",
+                "destinationPortRange": "4789",
+            },
         ),
-        ("cloudtap-azure-disk-not-exportable", "azure-native:compute:Disk", {"networkAccessPolicy": "DenyAll"}),
+        (
+            "cloudtap-azure-disk-not-exportable",
+            "azure-native:compute:Disk",
+            {"networkAccessPolicy": "DenyAll"},
+        ),
         (
             "cloudtap-openstack-rule-world-open",
             "openstack:networking/secGroupRule:SecGroupRule",
-            {"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22, "remoteIpPrefix": "192.0.2.0/24"},
+            {
+                "direction": "ingress",
+                "protocol": "tcp",
+                "portRangeMin": 22,
+                "portRangeMax": 22,
+                "remoteIpPrefix": "192.0.2.0/24",
+            },
         ),
     ],
 )

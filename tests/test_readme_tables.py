@@ -15,7 +15,9 @@ def test_readme_tables_match_the_code() -> None:
 
 def test_a_changed_docstring_makes_the_readme_stale() -> None:
     text = README.read_text()
-    edited = text.replace("| `cidr_block` | `str` | `10.0.0.0/16` |", "| `cidr_block` | `str` | x |")
+    edited = text.replace(
+        "| `cidr_block` | `str` | `10.0.0.0/16` |", "| `cidr_block` | `str` | x |"
+    )
     assert edited != text
     assert update(edited) == text
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, get_args
 
 from components.field_docs import FieldDoc, field_docs
@@ -67,7 +67,8 @@ def table(typed_dict: type, heading: str) -> list[str]:
 def args_type(component: type) -> type:
     from components.package import _evaluate  # noqa: PLC0415
 
-    written = inspect.get_annotations(component.__init__)["args"]
+    constructor: Any = vars(component)["__init__"]
+    written = inspect.get_annotations(constructor)["args"]
     typ = _evaluate(str(written), component.__module__)
     members = [t for t in get_args(typ) if t is not type(None)] or [typ]
     found: type = members[0]
@@ -119,6 +120,11 @@ def _wrap(name: str, lines: list[str]) -> str:
     return f"<!-- BEGIN generated: {name} -->\n{body}\n<!-- END generated: {name} -->"
 
 
+def _constant(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement taken as it is (``re.sub`` would read backslashes in a string)."""
+    return lambda _: text
+
+
 def update(readme: str) -> str:
     """``readme`` with every generated block as the code says it should be."""
     for name, lines in blocks().items():
@@ -129,7 +135,7 @@ def update(readme: str) -> str:
         )
         wrapped = _wrap(name, lines)
         if pattern.search(readme):
-            readme = pattern.sub(lambda _: wrapped, readme)
+            readme = pattern.sub(_constant(wrapped), readme)
         elif REFERENCE_END in readme:
             readme = readme.replace(REFERENCE_END, f"{wrapped}\n\n{REFERENCE_END}")
         else:
