@@ -95,7 +95,8 @@ class MirrorSessionArgs(TypedDict, total=False):
     data cannot know them either: ``auto`` copies such sources at the gateway. Default: none."""
     tags: Mapping[str, str]
     """Tags merged into every resource's tags; ``Name`` may not be given. IAM's tag rule
-    applies, as on the network and the sensor, so one set of tags fits every component."""
+    applies, as on the network and the sensor, so one set of tags fits every component.
+    Default: none."""
     mirrorable_instance_types: Sequence[str]
     """Instance types or families (``m7i``, ``c7i.large``) that AWS mirrors although cloudtap's
     instance-type data (:mod:`components.aws.mirror_support`, dated) calls them unsupported or

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict
 
 import pulumi
+
+if TYPE_CHECKING:
+    from .monitored_network import MonitoredOpenStackNetwork
+    from .sensor import OpenStackSensor
 
 
 class MirrorBackend(StrEnum):
@@ -53,7 +57,7 @@ class MirrorTargetArgs(TypedDict, total=False):
     monitor_port: MonitorPortArgs
     """``tap_service``: create the monitor port, port security off (see
     :class:`MonitorPortArgs`)."""
-    sensor: object
+    sensor: OpenStackSensor
     """A cloudtap :class:`~components.openstack.sensor.OpenStackSensor` (or its plan) on the
     session's ``network``: its monitor address for tap mirrors, its monitor port (port security
     off) for a tap service, and the gateway mirror's sensor. The program's default target."""
@@ -77,7 +81,7 @@ class MirrorSourceArgs(TypedDict, total=False):
 class MirrorSessionArgs(TypedDict, total=False):
     """Arguments of :class:`MirrorSession`. ``target`` and ``sources`` are required."""
 
-    network: object
+    network: MonitoredOpenStackNetwork
     """The :class:`~components.openstack.monitored_network.MonitoredOpenStackNetwork` (or its
     design) whose gateway copies what Tap-as-a-Service cannot. Default: none (existing ports
     mirrored to an existing sensor, ``method`` native only)."""
@@ -86,11 +90,11 @@ class MirrorSessionArgs(TypedDict, total=False):
     sources: Sequence[MirrorSourceArgs]
     """Required, at least one; no port twice, never the monitor port."""
     method: str
-    """``"auto"`` (default with ``network``): per source, Tap-as-a-Service where the cloud's
-    Neutron has it (extension ``tap-mirror``, else ``taas``, discovered at preview), else the
-    network's gateway mirror. ``"native"`` (default without ``network``): Tap-as-a-Service only;
-    a cloud with neither extension fails the preview. ``"gateway"``: the gateway mirror only
-    (needs ``network`` with ``gateway_mirror`` on)."""
+    """``"auto"``: per source, Tap-as-a-Service where the cloud's Neutron has it (extension
+    ``tap-mirror``, else ``taas``, discovered at preview), else the network's gateway mirror.
+    ``"native"``: Tap-as-a-Service only; a cloud with neither extension fails the preview.
+    ``"gateway"``: the gateway mirror only (needs ``network`` with ``gateway_mirror`` on).
+    Default: ``"auto"`` with ``network``, ``"native"`` without."""
     backend: str
     """``"tap_mirror"`` or ``"tap_service"``; see :class:`MirrorBackend`. Default: with
     ``network``, the one the cloud has (``tap_mirror`` first); without, ``tap_mirror``."""

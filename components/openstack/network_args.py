@@ -5,10 +5,13 @@ pulumi-openstack."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..network_plan import NetworkArgs
 from ..sensor import SensorArgs
+
+if TYPE_CHECKING:
+    from .monitored_network import MonitoredOpenStackNetwork
 
 
 class OpenStackNetworkArgs(NetworkArgs, total=False):
@@ -34,9 +37,9 @@ class OpenStackNetworkArgs(NetworkArgs, total=False):
     dns_nameservers: Sequence[str]
     """DNS servers every subnet's DHCP hands out. Default: none (Neutron's own resolver)."""
     gateway_os_family: str
-    """Distribution family of ``image``: ``"debian"`` (default: Debian and Ubuntu, whose kernels
-    run both gateway mirror modes) or ``"rhel"`` (RHEL, Rocky, Alma, CentOS Stream: the seeds'
-    CentOS). ``"amazon-linux"`` is refused (there is no such image on OpenStack)."""
+    """Distribution family of ``image``: ``"debian"`` (Debian and Ubuntu, whose kernels run both
+    gateway mirror modes) or ``"rhel"`` (RHEL, Rocky, Alma, CentOS Stream: the seeds' CentOS).
+    ``"amazon-linux"`` is refused (there is no such image on OpenStack). Default ``"debian"``."""
     network_mtu: int
     """MTU of the four networks cloudtap creates, 1280-9000. Default: not set, so Neutron gives
     them its default for tenant networks; cloudtap reads what that is at preview (the smallest
@@ -52,7 +55,7 @@ class OpenStackSensorArgs(SensorArgs, total=False):
     """Arguments of :class:`~components.openstack.sensor.OpenStackSensor`: the cloud-neutral
     ``SensorArgs`` plus OpenStack fields. ``network``, ``image`` and ``flavor`` are required."""
 
-    network: object
+    network: MonitoredOpenStackNetwork
     """Required. The :class:`MonitoredOpenStackNetwork` (or its design) the sensor lives in."""
     image: str
     """Required. Glance image, by name or id (an id when ``log_volume_size_gb`` is set: the log
