@@ -81,8 +81,8 @@ ETHERNET_OVERHEAD: Final = 18
 PROBE: Final = Path(__file__).with_name("probe.py")
 FEEDS: Final = Path(__file__).with_name("feeds.py")
 
-GatewayCommand = Literal["apply", "check", "render"]
-SensorCommand = Literal["apply", "check", "render"]
+GatewayCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
+SensorCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
 Protocol = Literal["tcp", "udp"]
 
 
@@ -468,6 +468,10 @@ class Lab:
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
         self.sensor_run_dir = workdir / "sensor-run"
         """The sensor's /run/cloudtap: cloudtap-decap's settings, ready file and log."""
+        self.gateway_state_dir = workdir / "gateway-state"
+        """The gateway's /var/lib/cloudtap: last good settings and the status of the last offer."""
+        self.sensor_state_dir = workdir / "sensor-state"
+        """The sensor's /var/lib/cloudtap."""
         self._namespaces: list[str] = []
         self._background: list[Background] = []
         self._recordings = 0
@@ -909,6 +913,7 @@ class Lab:
         host: Host,
         script: Path,
         command: str,
+        arguments: Sequence[str],
         *,
         env: Mapping[str, str],
         check: bool,
@@ -925,25 +930,45 @@ class Lab:
             *interpreter,
             str(script),
             command,
+            *arguments,
             check=check,
             timeout=timeout,
             env={**os.environ, **env},
         )
 
-    def gateway(
-        self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace."""
-        env = {
+    def gateway_env(self) -> dict[str, str]:
+        """What points the rendered gateway script at the lab's files instead of /etc and
+        /var/lib (``apply-settings`` keeps its last good settings and status there)."""
+        return {
             "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
             "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+            "CLOUDTAP_STATE_DIR": str(self.gateway_state_dir),
         }
+
+    def gateway(
+        self,
+        command: GatewayCommand,
+        *arguments: str,
+        check: bool = False,
+        timeout: float = 30.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-gateway <command> [arguments]`` in the gateway namespace."""
         return self._script(
-            Host.GATEWAY, self.script_path, command, env=env, check=check, timeout=timeout
+            Host.GATEWAY,
+            self.script_path,
+            command,
+            arguments,
+            env=self.gateway_env(),
+            check=check,
+            timeout=timeout,
         )
 
     def sensor(
-        self, command: SensorCommand, *, check: bool = False, timeout: float = 30.0
+        self,
+        command: SensorCommand,
+        *arguments: str,
+        check: bool = False,
+        timeout: float = 30.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run the rendered ``cloudtap-sensor <command>`` in the sensor namespace.
 
@@ -958,9 +983,16 @@ class Lab:
             "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
         }
         return self._script(
-            Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
+            Host.SENSOR,
+            self.sensor_script_path,
+            command,
+            arguments,
+            env=env,
+            check=check,
+            timeout=timeout,
         )
 
     def mirror_table(self) -> str:
