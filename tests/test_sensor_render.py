@@ -169,7 +169,7 @@ def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
         env={**os.environ, **env},
     )
     assert result.returncode == 1
-    assert "unknown command 'teardown' (expected apply, check, render or install-ids)" in (
+    assert "unknown command 'teardown' (expected apply, check, apply-settings, preflight, render or install-ids)" in (
         result.stderr
     )
 
