@@ -9,12 +9,14 @@ VXLAN device with it), which is rolled back. Nothing may be lost and the stream 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +177,35 @@ def test_settings_applied_while_traffic_flows_lose_nothing_and_a_broken_one_roll
     )
     assert transmitted == answered, f"{transmitted - answered} pings lost"
     assert all(interval["bytes"] > 0 for interval in intervals), "the TCP stream stalled"
+
+
+def applied_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_sensor_takes_new_feeds_in_place_and_refuses_a_hostile_file(lab: Lab) -> None:
+    original = lab.sensor_settings_path.read_text()
+    assert "6081" in lab.sensor_table()  # GENEVE admitted from the feed sources
+    vxlan_only = lab.workdir / "sensor-vxlan.conf"
+    vxlan_only.write_text(with_setting(original, "FEEDS", "vxlan"))
+    applied = lab.sensor("apply-settings", str(vxlan_only))
+    assert applied.returncode == 0, applied.stderr
+    status = json.loads((lab.sensor_state_dir / "sensor.status").read_text())
+    assert status["result"] == "applied"
+    assert "6081" not in lab.sensor_table()  # the GENEVE port is no feed any more
+    assert lab.decap_pid() is None  # nothing left for the userspace decapsulator
+
+    hostile = lab.workdir / "sensor-hostile.conf"
+    hostile.write_text(with_setting(original, "FEEDS", "vxlan $(reboot)"))
+    refused = lab.sensor("apply-settings", str(hostile))
+    assert refused.returncode == 1
+    status = json.loads((lab.sensor_state_dir / "sensor.status").read_text())
+    assert status["result"] == "refused", status
+    assert status["sha256"] == applied_sha256(vxlan_only)  # still the settings in force
+    checked = lab.sensor("check")  # CLOUDTAP_SENSOR_CONF: the original, all four feeds
+    assert checked.returncode == 1  # the host still has only the vxlan path: nothing changed
+    assert "nothing decapsulates geneve" in checked.stderr
+
+    restored = lab.sensor("apply-settings", str(lab.sensor_settings_path))
+    assert restored.returncode == 0, restored.stderr
+    assert lab.sensor("check").returncode == 0
