@@ -4,15 +4,25 @@
 #   cloudtap-sensor apply   build the capture interface, a decapsulation path per feed and
 #                           cloudtap's nftables table, then verify
 #   cloudtap-sensor check   verify only; exit 1 and say why if anything is missing
+#   cloudtap-sensor apply-settings FILE
+#                           make FILE the settings in force, in place (feeds, devices, rules;
+#                           the log volume is never touched): preflight, apply, check; on any
+#                           failure apply the last good settings again. Status (JSON) in
+#                           /var/lib/cloudtap/sensor.status. New IDS packages are installed
+#                           afterwards; their failure is logged, not rolled back
+#   cloudtap-sensor preflight
+#                           check the settings and their rule set (`nft -c`); change nothing
 #   cloudtap-sensor render  print the nftables table apply would load
 #   cloudtap-sensor install-ids
 #                           install IDS_PACKAGES (dnf or apt-get); kept apart from cloud-init's
 #                           `packages` so that an IDS package a distribution lacks cannot stop
 #                           the capture tools from being installed
 #
-# Settings come from a small key=value file (CLOUDTAP_SENSOR_CONF, default
-# /etc/cloudtap/sensor.conf) that cloudtap renders, read as data (read_settings) and checked key
-# by key before anything on the host is touched.
+# Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
+# and checked key by key before anything on the host is touched: CLOUDTAP_SENSOR_CONF, else the
+# last good settings apply-settings kept (/var/lib/cloudtap/sensor.conf.good: what a reboot
+# applies), else /etc/cloudtap/sensor.conf. cloudtap-settings delivers new ones through
+# apply-settings, so neither the user data nor the instance changes with them.
 #
 # Capture interface: a veth pair. The IDS (Zeek, Suricata, tcpdump) watches $CAPTURE_INTERFACE;
 # decapsulated frames are written into the other end, "$CAPTURE_INTERFACE-tx", and arrive on the
@@ -45,7 +55,15 @@ readonly DECAP_UNIT=cloudtap-decap.service
 readonly VXLAN_DEVICE=cloudtap-vxlan
 readonly GRE_DEVICE=cloudtap-gre
 readonly ERSPAN_DEVICE=cloudtap-erspan
-CONF=${CLOUDTAP_SENSOR_CONF:-/etc/cloudtap/sensor.conf}
+STATE_DIR=${CLOUDTAP_STATE_DIR:-/var/lib/cloudtap}
+GOOD_SETTINGS=$STATE_DIR/sensor.conf.good
+STATUS_FILE=$STATE_DIR/sensor.status
+SETTINGS_ENV=CLOUDTAP_SENSOR_CONF
+SELF=${BASH_SOURCE[0]}
+CONF=${CLOUDTAP_SENSOR_CONF:-}
+if [ -z "$CONF" ]; then
+    if [ -r "$GOOD_SETTINGS" ]; then CONF=$GOOD_SETTINGS; else CONF=/etc/cloudtap/sensor.conf; fi
+fi
 RUN_DIR=${CLOUDTAP_SENSOR_RUN_DIR:-/run/cloudtap}
 DECAP=${CLOUDTAP_SENSOR_DECAP:-/usr/local/lib/cloudtap/cloudtap-decap}
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
@@ -565,11 +583,22 @@ main() {
         load_settings
         render_ruleset
         ;;
+    preflight) # nothing on the host changes: nft only checks the transaction
+        load_settings
+        render_ruleset | nft -c -f - || die "nft refused the rule set (nft -c)"
+        ;;
+    apply-settings)
+        (($# == 2)) || die "usage: cloudtap-sensor apply-settings FILE"
+        offer_settings "$2"
+        # Capture works without the IDS packages: a failure to install them is no reason to
+        # return to other feeds.
+        run_self install-ids "$2" || log "warning: IDS packages not installed: $(last_failure)"
+        ;;
     install-ids)
         parse_settings
         install_ids
         ;;
-    *) die "unknown command '$command' (expected apply, check, render or install-ids)" ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render or install-ids)" ;;
     esac
 }
 
