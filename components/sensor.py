@@ -6,6 +6,7 @@ runs exactly these files.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import yaml
 from .cloud_config import (
     SettingsLine,
     WrittenFile,
+    asset_bytes,
     asset_text,
     net_library,
     render,
@@ -150,6 +152,10 @@ def plan_sensor(
 SETTINGS_PATH = "/etc/cloudtap/sensor.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-sensor"
 DECAP_PATH = "/usr/local/lib/cloudtap/cloudtap-decap"
+BPF_OBJECT_PATH = "/usr/local/lib/cloudtap/cloudtap_decap.bpf.o"
+"""The tc decapsulator, built from ``assets/sensor/bpf/cloudtap_decap.bpf.c`` by
+``scripts/build-bpf`` and shipped compiled: a sensor needs no compiler."""
+BPF_HELPER_PATH = "/usr/local/lib/cloudtap/cloudtap-bpf"
 UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
 SERVICE = "cloudtap-sensor.service"
@@ -224,13 +230,20 @@ def _check_written_text(plan: SensorPlan) -> None:
 
 
 def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
-    """Everything the sensor's cloud-config writes: settings, script, decapsulator, units."""
+    """Everything the sensor's cloud-config writes: settings, script, shell library, the
+    decapsulators (tc BPF object and its map tool, Python fallback), units."""
     _check_written_text(plan)
     return [
         WrittenFile(SETTINGS_PATH, render_settings(plan)),
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
         net_library(),
         WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
+        WrittenFile(
+            BPF_OBJECT_PATH,
+            base64.b64encode(asset_bytes("sensor", "bpf", "cloudtap_decap.bpf.o")).decode(),
+            encoding="b64",
+        ),
+        WrittenFile(BPF_HELPER_PATH, asset_text("sensor", "cloudtap_bpf.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
     ]

@@ -467,6 +467,11 @@ class Lab:
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
+        self.bpf_object_path = workdir / Path(sensor.BPF_OBJECT_PATH).name
+        self.bpf_helper_path = workdir / Path(sensor.BPF_HELPER_PATH).name
+        self.sensor_paths: str | None = None
+        """``CLOUDTAP_SENSOR_PATHS`` for the sensor script (the decapsulation paths it may
+        use, fastest first); ``None``: the script's default, ``kernel bpf python``."""
         self.sensor_run_dir = workdir / "sensor-run"
         """The sensor's /run/cloudtap: cloudtap-decap's settings, ready file and log."""
         self._namespaces: list[str] = []
@@ -569,9 +574,11 @@ class Lab:
             (sensor.SETTINGS_PATH, self.sensor_settings_path),
             (sensor.SCRIPT_PATH, self.sensor_script_path),
             (sensor.DECAP_PATH, self.decap_path),
+            (sensor.BPF_OBJECT_PATH, self.bpf_object_path),
+            (sensor.BPF_HELPER_PATH, self.bpf_helper_path),
             (NET_LIBRARY_PATH, self.net_library_path),
         ):
-            local.write_text(files[rendered].content, encoding="utf-8")
+            local.write_bytes(files[rendered].data())
             local.chmod(int(files[rendered].permissions, 8))
         self.sensor_run_dir.mkdir()
 
@@ -1029,7 +1036,11 @@ class Lab:
             "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
+            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
         }
+        if self.sensor_paths is not None:
+            env["CLOUDTAP_SENSOR_PATHS"] = self.sensor_paths
         return self._script(
             Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
         )

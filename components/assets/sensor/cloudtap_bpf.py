@@ -12,6 +12,7 @@ library only (Python 3.9, Amazon Linux 2023's), finding the maps through the id 
                            [--vxlan-port P --geneve-port P]
     cloudtap-bpf verify    (the same arguments): exit 1, saying what differs, unless the maps
                            hold exactly that; prints the counters line when they do
+    cloudtap-bpf served --prog-id N: the feeds the program serves now, space-separated
     cloudtap-bpf counters --prog-id N: the counters as one JSON object
 
 The counters (packets and bytes per feed and outcome, summed over CPUs) are named
@@ -202,6 +203,12 @@ def differences(args: argparse.Namespace) -> list[str]:
     return found
 
 
+def served(prog_id: int) -> list[str]:
+    config = program_maps(prog_id)[CONFIG_MAP].lookup(struct.pack("=I", 0), CONFIG.size)
+    bits = CONFIG.unpack(config)[1]
+    return [feed for index, feed in enumerate(FEEDS) if bits & (1 << index)]
+
+
 def counters(prog_id: int) -> dict[str, dict[str, int]]:
     table = program_maps(prog_id)[COUNTERS_MAP]
     stride = (table.value_size + 7) // 8 * 8
@@ -237,7 +244,7 @@ def counters_line(prog_id: int, feeds: Sequence[str]) -> str:
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cloudtap-bpf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("configure", "verify", "counters"))
+    parser.add_argument("command", choices=("configure", "verify", "served", "counters"))
     parser.add_argument("--prog-id", type=int, required=True)
     parser.add_argument("--feeder", help="the feeder end of the capture interface")
     parser.add_argument("--feeds", default="", help="space-separated: vxlan geneve gre erspan")
@@ -246,7 +253,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--geneve-port", type=int, default=6081)
     args = parser.parse_args(argv)
     args.feeds = args.feeds.split()
-    if args.command != "counters":
+    if args.command in ("configure", "verify"):
         if not args.feeder:
             parser.error("--feeder is required")
         if not args.feeds or any(feed not in FEEDS for feed in args.feeds):
@@ -271,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"cloudtap-bpf: program {args.prog_id} " + "; ".join(found), file=sys.stderr)
                 return 1
             print(counters_line(args.prog_id, args.feeds))
+        elif args.command == "served":
+            print(" ".join(served(args.prog_id)))
         else:
             print(json.dumps(counters(args.prog_id), sort_keys=True))
     except (OSError, BpfError) as error:
