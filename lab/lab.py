@@ -955,6 +955,24 @@ class Lab:
                 return int(found[1])
         return None
 
+    def bpf_program(self) -> tuple[str, int] | None:
+        """(underlay interface, program id) of the sensor's tc BPF decapsulator; ``None``
+        when none is loaded."""
+        device = self.topology.link_of(Host.SENSOR).host_interface
+        listing = self.run(Host.SENSOR, "tc", "filter", "show", "dev", device, "ingress").stdout
+        found = re.search(r" id (\d+) name cloudtap_decap ", listing)
+        return (device, int(found[1])) if found else None
+
+    def bpf_counters(self) -> dict[str, int]:
+        """The tc BPF decapsulator's packet counters (``<feed>_<outcome>``), as
+        ``cloudtap-bpf counters`` reads them; ``{}`` when no program is loaded."""
+        program = self.bpf_program()
+        if program is None:
+            return {}
+        argv = [self.python, "-I", str(self.bpf_helper_path), "counters"]
+        output = self.run(Host.SENSOR, *argv, "--prog-id", str(program[1])).stdout
+        return {name: int(value["packets"]) for name, value in json.loads(output).items()}
+
     def decap_counters(self) -> dict[str, int]:
         """cloudtap-decap's counters (frames written per feed, refusals, send errors), from the
         line it logs on SIGUSR1; ``{}`` when it is not running."""

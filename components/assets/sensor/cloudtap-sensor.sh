@@ -191,6 +191,11 @@ redirect_ok() { # exactly one ingress filter, redirecting everything into the fe
 apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now terminates FEED
     local feed=$1 device error
     device=$(kernel_device "$feed") || return 1
+    # cloudtap-decap serving this feed holds its port: the device could not come up beside it.
+    # apply_decap starts it again for the feeds left to it.
+    if is_decap "$(ready_value PID || true)" && [[ " $(ready_value FEEDS) " == *" $feed "* ]]; then
+        stop_decap
+    fi
     if ip link show dev "$device" >/dev/null 2>&1 && ! kernel_device_ok "$feed" "$device"; then
         ip link del dev "$device"
     fi
