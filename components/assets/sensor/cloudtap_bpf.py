@@ -110,7 +110,7 @@ class Map:
     def delete(self, key: bytes) -> None:
         self._element(BPF_MAP_DELETE_ELEM, key, None)
 
-    def keys(self) -> list[bytes]:
+    def all_keys(self) -> list[bytes]:
         found: list[bytes] = []
         key: ctypes.Array[ctypes.c_char] | None = None
         while True:
@@ -171,7 +171,7 @@ def configure(args: argparse.Namespace) -> None:
     maps = program_maps(args.prog_id)
     sources = maps[SOURCES_MAP]
     wanted = {source_key(network) for network in args.allow}
-    for key in sources.keys():
+    for key in sources.all_keys():
         if key not in wanted:
             sources.delete(key)
     for key in sorted(wanted):
@@ -193,7 +193,7 @@ def differences(args: argparse.Namespace) -> list[str]:
         found.append(f"serves {' '.join(serving) or 'no feed'}, not {' '.join(args.feeds)}")
     if (vxlan_port, geneve_port) != (args.vxlan_port, args.geneve_port):
         found.append(f"has ports VXLAN {vxlan_port} GENEVE {geneve_port}")
-    keys = set(maps[SOURCES_MAP].keys())
+    keys = set(maps[SOURCES_MAP].all_keys())
     if keys != {source_key(network) for network in args.allow}:
         networks = sorted(
             f"{socket.inet_ntoa(address)}/{prefix}"
