@@ -295,5 +295,5 @@ def sensor_apply_is_idempotent(lab: Lab) -> list[CheckResult]:
         compared = [label for label in before if label != _PATHS]
         detail = f"{', '.join(compared)} unchanged after 2 more runs"
         if "tc filters" not in before:
-            detail += "; no kernel device decapsulates a feed here, so no tc filter to compare"
+            detail += "; no kernel device decapsulates a feed here, so no tc redirect to compare"
     return [check_result(name, "sensor apply twice", ok, detail)]
