@@ -8,6 +8,7 @@ apply-settings``), so a change of feeds never re-creates the sensor or touches i
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import yaml
 from .cloud_config import (
     SettingsLine,
     WrittenFile,
+    asset_bytes,
     asset_text,
     net_library,
     render,
@@ -153,6 +155,10 @@ def plan_sensor(
 SETTINGS_PATH = "/etc/cloudtap/sensor.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-sensor"
 DECAP_PATH = "/usr/local/lib/cloudtap/cloudtap-decap"
+BPF_OBJECT_PATH = "/usr/local/lib/cloudtap/cloudtap_decap.bpf.o"
+"""The tc decapsulator, built from ``assets/sensor/bpf/cloudtap_decap.bpf.c`` by
+``scripts/build-bpf`` and shipped compiled: a sensor needs no compiler."""
+BPF_HELPER_PATH = "/usr/local/lib/cloudtap/cloudtap-bpf"
 UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
 SERVICE = "cloudtap-sensor.service"
@@ -227,12 +233,19 @@ def _check_written_text(plan: SensorPlan) -> None:
 
 
 def sensor_files(source: SettingsSource) -> list[WrittenFile]:
-    """What the sensor's user data writes: script, library, decapsulator, units and the settings
-    delivery (fetcher, its units, the source file), never the settings themselves."""
+    """What the sensor's user data writes: script, library, decapsulators (tc BPF object and its
+    map tool, the Python fallback), units and the settings delivery (fetcher, its units, the
+    source file), never the settings themselves."""
     return [
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
         net_library(),
         WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
+        WrittenFile(
+            BPF_OBJECT_PATH,
+            base64.b64encode(asset_bytes("sensor", "bpf", "cloudtap_decap.bpf.o")).decode(),
+            encoding="b64",
+        ),
+        WrittenFile(BPF_HELPER_PATH, asset_text("sensor", "cloudtap_bpf.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
         *delivery_files(source, "sensor"),

@@ -470,6 +470,11 @@ class Lab:
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
+        self.bpf_object_path = workdir / Path(sensor.BPF_OBJECT_PATH).name
+        self.bpf_helper_path = workdir / Path(sensor.BPF_HELPER_PATH).name
+        self.sensor_paths: str | None = None
+        """``CLOUDTAP_SENSOR_PATHS`` for the sensor script (the decapsulation paths it may
+        use, fastest first); ``None``: the script's default, ``kernel bpf python``."""
         self.sensor_run_dir = workdir / "sensor-run"
         """The sensor's /run/cloudtap: cloudtap-decap's settings, ready file and log."""
         self.gateway_state_dir = workdir / "gateway-state"
@@ -584,9 +589,11 @@ class Lab:
             (sensor.SETTINGS_PATH, self.sensor_settings_path),
             (sensor.SCRIPT_PATH, self.sensor_script_path),
             (sensor.DECAP_PATH, self.decap_path),
+            (sensor.BPF_OBJECT_PATH, self.bpf_object_path),
+            (sensor.BPF_HELPER_PATH, self.bpf_helper_path),
             (NET_LIBRARY_PATH, self.net_library_path),
         ):
-            local.write_text(files[rendered].content, encoding="utf-8")
+            local.write_bytes(files[rendered].data())
             local.chmod(int(files[rendered].permissions, 8))
         self.sensor_run_dir.mkdir()
 
@@ -963,6 +970,24 @@ class Lab:
                 return int(found[1])
         return None
 
+    def bpf_program(self) -> tuple[str, int] | None:
+        """(underlay interface, program id) of the sensor's tc BPF decapsulator; ``None``
+        when none is loaded."""
+        device = self.topology.link_of(Host.SENSOR).host_interface
+        listing = self.run(Host.SENSOR, "tc", "filter", "show", "dev", device, "ingress").stdout
+        found = re.search(r" id (\d+) name cloudtap_decap ", listing)
+        return (device, int(found[1])) if found else None
+
+    def bpf_counters(self) -> dict[str, int]:
+        """The tc BPF decapsulator's packet counters (``<feed>_<outcome>``), as
+        ``cloudtap-bpf counters`` reads them; ``{}`` when no program is loaded."""
+        program = self.bpf_program()
+        if program is None:
+            return {}
+        argv = [self.python, "-I", str(self.bpf_helper_path), "counters"]
+        output = self.run(Host.SENSOR, *argv, "--prog-id", str(program[1])).stdout
+        return {name: int(value["packets"]) for name, value in json.loads(output).items()}
+
     def decap_counters(self) -> dict[str, int]:
         """cloudtap-decap's counters (frames written per feed, refusals, send errors), from the
         line it logs on SIGUSR1; ``{}`` when it is not running."""
@@ -1096,7 +1121,11 @@ class Lab:
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
             "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
+            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
+            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
         }
+        if self.sensor_paths is not None:
+            env["CLOUDTAP_SENSOR_PATHS"] = self.sensor_paths
         return self._script(
             Host.SENSOR,
             self.sensor_script_path,

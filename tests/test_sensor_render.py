@@ -98,6 +98,8 @@ def test_cloud_config_writes_every_file_and_starts_the_sensor_unit_at_boot() -> 
         sensor.SETTINGS_PATH,
         sensor.SCRIPT_PATH,
         sensor.DECAP_PATH,
+        sensor.BPF_OBJECT_PATH,
+        sensor.BPF_HELPER_PATH,
         sensor.UNIT_PATH,
         sensor.DECAP_UNIT_PATH,
         NET_LIBRARY_PATH,
