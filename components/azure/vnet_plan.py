@@ -461,7 +461,7 @@ def subnet_security_rules(
                 (ANY,),
                 (str(forward.private_host),),
                 str(forward.private_port),
-                f"cloudtap: {forward.protocol.value}/{forward.public_port} forwarded by the gateway",
+                f"cloudtap: {forward.protocol.value}/{forward.public_port} via the gateway",
             )
             for index, forward in enumerate(plan.port_forwards)
         ]

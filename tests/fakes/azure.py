@@ -42,6 +42,12 @@ def _network(resource_group: str) -> str:
     )
 
 
+def _compute(resource_group: str) -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/Microsoft.Compute"
+    )
+
+
 def _digest(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:8]
 
@@ -201,7 +207,7 @@ class AzureFabric:
     def disk(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         group = self._group(args)
         name = self._name(args, "diskName")
-        rid = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Compute/disks/{name}"
+        rid = f"{_compute(group)}/disks/{name}"
         self.disks.add(rid)
         return rid, {"name": name}
 
@@ -215,7 +221,7 @@ class AzureFabric:
             if (disk.get("managedDisk") or {}).get("id") not in self.disks:
                 raise StrictMockError(f"VM {args.name} attaches an unknown disk {disk}")
         name = self._name(args, "vmName")
-        rid = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/{name}"
+        rid = f"{_compute(group)}/virtualMachines/{name}"
         return rid, {"name": name, "vmId": _digest(rid) * 4}
 
     def dynamic(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
