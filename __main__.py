@@ -177,12 +177,23 @@ def _azure(stack: StackConfig) -> pulumi.ComponentResource:
     """A monitored virtual network, a sensor and mirroring; without ``cloudtap:network``, a TAP
     of existing NICs to an existing sensor."""
     if stack.section("network") is None:
+        if stack.section("sensor") is not None:
+            raise CloudtapInputError(
+                "cloudtap:sensor",
+                stack.section("sensor"),
+                "no value without cloudtap:network: an Azure sensor lives in the monitor tier of "
+                "the monitored network cloudtap:network describes (cloudtap:network: {} for the "
+                "defaults); to mirror to an existing sensor, name it in cloudtap:mirror.target",
+            )
         return _existing_interfaces(stack, Cloud.AZURE, "azure-native:location", "location")
     from components.azure.mirror_session import plan_mirror_session  # noqa: PLC0415
     from components.azure.monitored_vnet import MonitoredVNet, MonitoredVNetArgs  # noqa: PLC0415
     from components.azure.monitored_vnet import plan as plan_vnet  # noqa: PLC0415
-    from components.azure.sensor import AzureSensor, AzureSensorArgs  # noqa: PLC0415
-    from components.azure.sensor import plan_azure_sensor  # noqa: PLC0415
+    from components.azure.sensor import (  # noqa: PLC0415
+        AzureSensor,
+        AzureSensorArgs,
+        plan_azure_sensor,
+    )
 
     network = stack.section("network") or {}
     sensor_args = stack.section("sensor")
@@ -212,7 +223,7 @@ def _azure(stack: StackConfig) -> pulumi.ComponentResource:
         target = mirror_args.get("target") or {"sensor": sensor_design}
         with under("mirror", passed={"network": "network"}):
             plan_mirror_session(
-                {"location": location, **mirror_args, "target": target, "network": design}
+                {**mirror_args, "target": target, "network": design}, network_location=location
             )
 
     with under("network"):

@@ -660,3 +660,26 @@ def check_azure_zones(field: str, value: Any) -> tuple[str, ...]:
             raise CloudtapInputError(f"{field}[{index}]", zone, "a zone not already listed")
         zones.append(zone)
     return tuple(zones)
+
+
+# Standard_<family letters><vCPUs><feature letters>[_<more>][_v<version>]: "Standard_D2s_v5".
+_AZURE_VM_SIZE_PARTS: Final = re.compile(
+    r"Standard_(?P<family>[A-Z]+)(?P<vcpus>[0-9]+)[a-z0-9-]*(_[A-Za-z0-9]+)*?(_v(?P<version>[0-9]+))?"
+)
+
+
+@dataclass(frozen=True)
+class AzureVmSize:
+    family: str
+    """The series' letters: ``D`` of ``Standard_D2s_v5``."""
+    vcpus: int
+    version: int
+    """1 for a size without ``_v<n>``."""
+
+
+def split_azure_vm_size(value: Any) -> AzureVmSize | None:
+    """The parts of a Standard VM size, or ``None`` when it is not of that form."""
+    match = _fullmatch_groups(_AZURE_VM_SIZE_PARTS, value)
+    if match is None:
+        return None
+    return AzureVmSize(match["family"], int(match["vcpus"]), int(match["version"] or 1))

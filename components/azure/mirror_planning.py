@@ -34,7 +34,7 @@ from ..mirror_plan import (
 )
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud, MonitoredNetwork, NetworkDesign
-from ..shapes import check_azure_vm_size, is_arm_name, match_nic_id
+from ..shapes import check_azure_vm_size, is_arm_name, is_azure_region, match_nic_id
 from .mirror_args import SOURCE_FIELDS, TARGET_FIELDS
 from .tap_support import TAP_REGIONS, tap_support
 from .vtap_checks import (
@@ -115,11 +115,19 @@ def parse_regions(value: Any) -> tuple[str, ...]:
         return TAP_REGIONS
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise CloudtapInputError("tap_regions", value, "a list of Azure regions, e.g. [westeurope]")
-    return tuple(normalize_location(f"tap_regions[{i}]", text) for i, text in enumerate(value))
+    regions = []
+    for index, text in enumerate(value):
+        # Written as ARM spells a region: the list is compared, never normalised.
+        if not is_azure_region(text):
+            raise CloudtapInputError(
+                f"tap_regions[{index}]", text, "a region as ARM spells it, e.g. westeurope"
+            )
+        regions.append(text)
+    return tuple(regions)
 
 
-def _location(raw: Mapping[str, Any], network: Any) -> str:
-    own = getattr(network, "location", None)
+def _location(raw: Mapping[str, Any], network: Any, network_location: str | None) -> str:
+    own = getattr(network, "location", network_location)
     given = raw.get("location")
     if given is None:
         if own is None:
@@ -201,14 +209,21 @@ def _sources(value: Any) -> list[_Source]:
     return parsed
 
 
-def plan_on_network(raw: Mapping[str, Any], sensor_types: tuple[type, ...]) -> NetworkMirrorPlan:
-    """``MirrorSessionArgs`` with a ``network``, checked and decided; registers nothing."""
+def plan_on_network(
+    raw: Mapping[str, Any],
+    sensor_types: tuple[type, ...],
+    network_location: str | None = None,
+) -> NetworkMirrorPlan:
+    """``MirrorSessionArgs`` with a ``network``, checked and decided; registers nothing.
+
+    ``network_location``: the region of a network given as its design (a built
+    ``MonitoredVNet`` knows its own)."""
     network = raw["network"]
     if not isinstance(network, MonitoredNetwork) or network.design.cloud is not Cloud.AZURE:
         raise CloudtapInputError("network", network, f"a cloudtap {NETWORK_KIND}")
     design = network.design
     plan = design.plan
-    location = _location(raw, network)
+    location = _location(raw, network, network_location)
     method = parse_method(raw.get("method"))
     regions = parse_regions(raw.get("tap_regions"))
     destination, sensor = _target(raw, design, sensor_types)

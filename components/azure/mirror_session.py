@@ -161,12 +161,14 @@ class AzureMirrorPlan:
     warnings: tuple[str, ...] = ()
 
 
-def plan_mirror_session(args: MirrorSessionArgs | Mapping[str, Any]) -> AzureMirrorPlan:
+def plan_mirror_session(
+    args: MirrorSessionArgs | Mapping[str, Any], *, network_location: str | None = None
+) -> AzureMirrorPlan:
     """Check ``MirrorSessionArgs`` and decide every source's way; registers nothing.
 
     ``network`` may be a :class:`~components.azure.monitored_vnet.MonitoredVNet` or its design
-    (with ``location`` given), and ``target.sensor`` an ``AzureSensor`` or its plan, so a program
-    can check its mirror before the network and the sensor exist.
+    (with ``network_location``, its region), and ``target.sensor`` an ``AzureSensor`` or its
+    plan, so a program can check its mirror before the network and the sensor exist.
     """
     raw = session_fields(args, Cloud.AZURE, reasons=_NOT_ON_AZURE)
     if raw.get("network") is None:
@@ -174,7 +176,7 @@ def plan_mirror_session(args: MirrorSessionArgs | Mapping[str, Any]) -> AzureMir
     from .sensor import AzureSensor, AzureSensorPlan  # noqa: PLC0415 - loads compute
 
     with _facade_fields():
-        on_network = plan_on_network(raw, (AzureSensor, AzureSensorPlan))
+        on_network = plan_on_network(raw, (AzureSensor, AzureSensorPlan), network_location)
     return AzureMirrorPlan(
         cast(VirtualNetworkTapMirrorArgs, on_network.vtap_args),
         on_network.vtap,

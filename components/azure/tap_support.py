@@ -6,11 +6,11 @@ whose region Microsoft has added since overrides the list with the session's ``t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ..shapes import split_azure_vm_size
 from .vtap_checks import OVERVIEW_URL
 
 RETRIEVED: Final = "2026-11-21"
@@ -25,7 +25,7 @@ TAP_REGIONS: Final = (
 )
 """The public preview's regions ("Supported Regions" of the overview, ms.date 2025-04-21, read
 2026-11-21). It changes during the preview: ``tap_regions`` replaces it."""
-_UNSUPPORTED_SIZE: Final = re.compile(r"Standard_[A-Za-z0-9]+_v6")
+UNSUPPORTED_SIZE_VERSIONS: Final = frozenset({6})
 """v6 sizes cannot be TAP sources ("Limitations" of the overview)."""
 
 
@@ -44,7 +44,8 @@ def tap_support(location: str, vm_size: str | None, regions: Sequence[str]) -> T
             f"virtual network TAP is not offered in {location} (preview regions as of "
             f"{RETRIEVED}: {', '.join(regions)}; set tap_regions when Microsoft adds one)",
         )
-    if vm_size is not None and _UNSUPPORTED_SIZE.fullmatch(vm_size):
+    size = split_azure_vm_size(vm_size)
+    if size is not None and size.version in UNSUPPORTED_SIZE_VERSIONS:
         return TapSupport(False, f"{vm_size} is a v6 size, which TAP cannot copy ({OVERVIEW_URL})")
-    size = vm_size if vm_size is not None else "a size not stated (give vm_size to have it checked)"
-    return TapSupport(True, f"virtual network TAP is offered in {location} for {size}")
+    stated = vm_size if vm_size is not None else "a size not stated (give vm_size to check it)"
+    return TapSupport(True, f"virtual network TAP is offered in {location} for {stated}")

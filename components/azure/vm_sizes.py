@@ -10,16 +10,13 @@ moves that refusal to the preview, and a size this table does not cover defaults
 
 from __future__ import annotations
 
-import re
 from typing import Final
+
+from ..shapes import split_azure_vm_size
 
 SOURCE: Final = (
     "https://learn.microsoft.com/azure/virtual-network/accelerated-networking-overview "
     "(read 2026-11-21)"
-)
-# Standard_<family letters><vCPUs><features>[_v<version>]
-_SIZE: Final = re.compile(
-    r"Standard_(?P<family>[A-Z]+)(?P<vcpus>[0-9]+)(?P<features>[a-z-0-9]*)(_v(?P<version>[0-9]+))?"
 )
 SUPPORTED_FAMILIES: Final = frozenset(
     {"B", "D", "DC", "E", "EC", "F", "FX", "HB", "HC", "L", "M", "NC", "ND", "NV"}
@@ -29,14 +26,13 @@ SUPPORTED_FAMILIES: Final = frozenset(
 
 def accelerated_networking(vm_size: str) -> tuple[bool, str]:
     """(supported, why) for ``vm_size``, by the table above."""
-    match = _SIZE.fullmatch(vm_size)
-    if match is None:
+    size = split_azure_vm_size(vm_size)
+    if size is None:
         return False, f"{vm_size} is not a size cloudtap's table describes ({SOURCE})"
-    family, version = match["family"], int(match["version"] or 1)
-    if family == "B" and version < 2:
+    if size.family == "B" and size.version < 2:
         return False, "the first B-series (no _v2) has no accelerated networking"
-    if int(match["vcpus"]) < 2:
+    if size.vcpus < 2:
         return False, "1-vCPU sizes have no accelerated networking"
-    if family not in SUPPORTED_FAMILIES:
-        return False, f"the {family}-series is not one with accelerated networking ({SOURCE})"
-    return True, f"the {family}-series with {match['vcpus']} vCPUs has it"
+    if size.family not in SUPPORTED_FAMILIES:
+        return False, f"the {size.family}-series is not one with accelerated networking ({SOURCE})"
+    return True, f"the {size.family}-series with {size.vcpus} vCPUs has it"
