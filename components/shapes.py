@@ -595,7 +595,7 @@ def check_azure_vm_size(field: str, value: Any) -> str:
         raise CloudtapInputError(
             field, value, "an Azure VM size such as Standard_B2s or Standard_D2s_v5"
         )
-    return value
+    return str(value)
 
 
 def check_azure_resource_group_name(field: str, value: Any) -> str:
@@ -606,7 +606,7 @@ def check_azure_resource_group_name(field: str, value: Any) -> str:
             "a resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending "
             "in '.'",
         )
-    return value
+    return str(value)
 
 
 def check_azure_admin_username(field: str, value: Any) -> str:
@@ -617,7 +617,7 @@ def check_azure_admin_username(field: str, value: Any) -> str:
             "a Linux user name of 1-32 lower-case letters, digits, '_' or '-' starting with a "
             "letter or '_', and not one Azure reserves (root, admin, administrator, ...)",
         )
-    return value
+    return str(value)
 
 
 def check_ssh_public_key(field: str, value: Any) -> str:
@@ -628,7 +628,7 @@ def check_ssh_public_key(field: str, value: Any) -> str:
             "one OpenSSH public key line, 'ssh-ed25519 AAAA... comment' or 'ssh-rsa AAAA...' "
             "(the types Azure accepts for Linux VMs)",
         )
-    return value
+    return str(value)
 
 
 def check_azure_image_part(field: str, value: Any) -> str:
@@ -636,13 +636,13 @@ def check_azure_image_part(field: str, value: Any) -> str:
         raise CloudtapInputError(
             field, value, "a marketplace name of letters, digits, '.', '_' and '-'"
         )
-    return value
+    return str(value)
 
 
 def check_azure_image_version(field: str, value: Any) -> str:
     if not _fullmatch(_AZURE_IMAGE_VERSION, value):
         raise CloudtapInputError(field, value, "latest or a version such as 24.04.202511110")
-    return value
+    return str(value)
 
 
 def check_azure_zones(field: str, value: Any) -> tuple[str, ...]:

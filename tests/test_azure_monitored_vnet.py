@@ -11,9 +11,9 @@ import yaml
 
 from components import CloudtapInputError
 from components.azure.monitored_vnet import MonitoredVNet
-from components.gateway import SETTINGS_PATH, render_settings
 from components.azure.sensor import AzureSensor
 from components.azure.ssh_key import Ed25519KeyProvider
+from components.gateway import SETTINGS_PATH, render_settings
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.azure import NIC, PUBLIC_IP, ROUTE_TABLE, SECURITY_GROUP, SUBNET, VM, vnet_mocks
 from tests.mocks import ProgramRun, Registration, run_program

@@ -159,11 +159,12 @@ def _target(
     reject_unknown_fields(target, TARGET_FIELDS, "target")
     if "sensor" not in target:
         return target, None
-    sensor = target["sensor"]
+    sensor: Any = target["sensor"]
     if len(target) != 1:
         raise CloudtapInputError("target", dict(target), "sensor alone, or one of the ids")
     if not isinstance(sensor, sensor_types) or getattr(sensor, "network", None) is None:
         raise CloudtapInputError("target.sensor", sensor, "an AzureSensor (or its plan)")
+    sensor = target["sensor"]  # isinstance with a tuple of types narrows it to object
     if sensor.network.design != design:
         raise CloudtapInputError(
             "target.sensor", sensor, "a sensor of the session's network, whose tiers it mirrors"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pulumi
-from pulumi_azure_native import compute, network
+from pulumi_azure_native import compute
+from pulumi_azure_native import network as azure_network
 
 from ..errors import CloudtapInputError
 from ..fields import parse_host_in, parse_int
@@ -194,8 +195,8 @@ class AzureSensor(pulumi.ComponentResource):
     private_ip: str
     capture_interface: str
     user_data: str
-    security_group: network.NetworkSecurityGroup
-    network_interface: network.NetworkInterface
+    security_group: azure_network.NetworkSecurityGroup
+    network_interface: azure_network.NetworkInterface
     network_interface_id: pulumi.Output[str]
     network_interface_ip_configuration_id: pulumi.Output[str]
     """What a virtual network TAP names as its destination."""
@@ -220,7 +221,7 @@ class AzureSensor(pulumi.ComponentResource):
         self.capture_interface = planned.plan.capture_interface
         self.user_data = self._sensor_user_data(planned)
         tags = dict(planned.tags) if planned.tags is not None else vnet.tags()
-        common = {
+        common: dict[str, Any] = {
             "resource_group_name": vnet.resource_group_name,
             "location": vnet.location,
             "tags": tags or None,
@@ -231,10 +232,10 @@ class AzureSensor(pulumi.ComponentResource):
             self.plan.feed_source_cidrs,
             vnet.plan.management_cidrs,
         )
-        self.security_group = network.NetworkSecurityGroup(
+        self.security_group = azure_network.NetworkSecurityGroup(
             f"{name}-nsg", security_rules=[nsg_rule(rule) for rule in rules], **common, opts=child
         )
-        self.network_interface = network.NetworkInterface(
+        self.network_interface = azure_network.NetworkInterface(
             f"{name}-nic",
             # The sensor only receives copies addressed to it: no forwarding.
             enable_ip_forwarding=False,
