@@ -130,6 +130,23 @@ class Topology:
         """Every address of the gateway, on every link."""
         return tuple(address.ip for link in self.links for address in link.gateway_addresses)
 
+    @property
+    def one_armed(self) -> bool:
+        """Whether the gateway has one interface behind a router (the Azure shape,
+        :mod:`lab.one_armed`) rather than one per tier."""
+        return False
+
+    @property
+    def gateway_interface(self) -> str:
+        """The gateway's interface towards the internet (its only one when one-armed)."""
+        return self.link(Tier.PUBLIC).gateway_interface
+
+    @property
+    def gateway_underlay_mtu(self) -> int | None:
+        """What the gateway's settings say the network carries: jumbo frames inside a VPC;
+        ``None`` (1500, never raise an MTU) on a 1500-byte underlay."""
+        return VPC_MTU if all(link.mtu >= VPC_MTU for link in self.links[1:]) else None
+
 
 def with_gateway_mirror(plan: NetworkPlan) -> NetworkPlan:
     """``plan`` with the gateway mirror on: as given, or with every default."""
