@@ -230,6 +230,8 @@ def test_the_vms_take_keys_only_boot_diagnostics_and_ubuntu_2404() -> None:
         }
         # Platform keys by default: no encryption at host asked for.
         assert "securityProfile" not in vm.inputs
+        # Replaced (old one first: the NIC attaches to one VM) when its custom data changes.
+        assert vm.delete_before_replace
     assert run.resolve(network.ssh_private_key).startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
 
 

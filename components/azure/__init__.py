@@ -3,8 +3,8 @@ sensor (``AzureSensor``), virtual network TAP, and the ``MirrorSession`` facade 
 
 :mod:`.vtap_checks`, :mod:`.vnet_plan`, :mod:`.mirror_planning`, :mod:`.tap_support` and
 :mod:`.vm_sizes` are pure Python. :mod:`.vtap`, :mod:`.monitored_vnet`, :mod:`.sensor` and
-:mod:`.mirror_session` load pulumi-azure-native; they are imported on first use of one of their names,
-so importing this package (or the checks) loads no cloud SDK and creates nothing.
+:mod:`.mirror_session` load pulumi-azure-native; they are imported on first use of one of their
+names, so importing this package (or the checks) loads no cloud SDK and creates nothing.
 """
 
 from __future__ import annotations

@@ -386,7 +386,9 @@ def network_vm(
         opts=pulumi.ResourceOptions(
             parent=parent if parent is not None else network_component,
             depends_on=depends_on,
-            # A newer "latest" image must not replace a running VM; custom data changes do.
-            ignore_changes=["storageProfile.imageReference.version"],
+            # cloud-init writes its files once per VM: new settings need a new VM. Its NIC (and
+            # data disk) attach to one VM at a time, so the old one goes first.
+            replace_on_changes=["osProfile.customData"],
+            delete_before_replace=True,
         ),
     )

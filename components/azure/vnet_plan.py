@@ -61,7 +61,8 @@ class ImageArgs(TypedDict, total=False):
     sku: str
     """Default ``server`` (generation 2)."""
     version: str
-    """Default ``latest``: taken when the VM is created; a newer image never replaces it."""
+    """Default ``latest``: the newest image when the VM is created (Azure resolves it then; a
+    newer image later does not replace a running VM). Pin a version to control it."""
 
 
 DEFAULT_IMAGE: Final[Mapping[str, str]] = {

@@ -72,11 +72,12 @@ port forwards, SSH, isolation), then how its ``apply`` and ``check`` behave, the
 mirror and the sensor that receives it; the checks that break the sensor come last of those."""
 
 
+_ONE_ARMED_INSTEAD: Final[dict[Check, Check]] = {
+    isolated_tiers_cannot_reach_the_private_tier: fabric_isolates_the_tiers,
+    mirror_copies_every_forwarded_packet_exactly: one_armed_copies_are_byte_identical,
+}
 ONE_ARMED_CHECKS: Final[tuple[Check, ...]] = tuple(
-    {
-        isolated_tiers_cannot_reach_the_private_tier: fabric_isolates_the_tiers,
-        mirror_copies_every_forwarded_packet_exactly: one_armed_copies_are_byte_identical,
-    }.get(check, check)
+    _ONE_ARMED_INSTEAD.get(check, check)
     for check in CHECKS
     # Multi-homed machinery: feeds sent from the gateway's private-tier address, the sensor's
     # outage through the gateway's monitor interface. The sensor runs the same files either way.

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.azure.vnet_plan import AZURE_NETWORK_FIELDS, FIELDS, NETWORK_FIELDS
+from components.azure.vnet_plan import AZURE_NETWORK_FIELDS, FIELDS
+from components.network_plan import NETWORK_FIELDS
 from lab import Lab
 from lab.checks import ONE_ARMED_CHECKS, Status, run_checks
 from lab.checks.one_armed import fabric_isolates_the_tiers, one_armed_copies_are_byte_identical
