@@ -356,6 +356,7 @@ def render_cloud_config_part(
     credentials: HostCredentials | None = None,
     *,
     os_family: OsFamily = DEFAULT_OS_FAMILY,
+    cert_dir: str = CERT_DIR,
 ) -> str:
     """The host's user-data part (``#cloud-config`` with ``merge_how``: lists appended, the
     host's own keys kept), to send beside the host's own part in a MIME multipart message, or
@@ -365,7 +366,8 @@ def render_cloud_config_part(
     if plan.transport is HostFeedTransport.VXLAN:
         document["packages"] = list(HOST_PACKAGES[os_family])
     document.update(skeleton)
-    return render(yaml.safe_dump(document, sort_keys=False), host_feed_files(plan, credentials))
+    files = host_feed_files(plan, credentials, cert_dir=cert_dir)
+    return render(yaml.safe_dump(document, sort_keys=False), files)
 
 
 # -- the sensor's side -------------------------------------------------------------------------

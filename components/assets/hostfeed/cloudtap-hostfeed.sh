@@ -125,14 +125,18 @@ render_table() { # table netdev cloudtap_hostfeed: the copy points on the host's
     for direction in sent received; do
         if [ "$direction" = sent ]; then
             hook=egress
-            match="ip daddr $SENSOR_ADDRESS udp dport $FEED_PORT"
+            match="ip daddr $SENSOR_ADDRESS"
         else
             hook=ingress
-            match="ip saddr $SENSOR_ADDRESS udp dport $FEED_PORT"
+            match="ip saddr $SENSOR_ADDRESS"
         fi
         echo "    chain $direction {"
         echo "        type filter hook $hook device \"$INTERFACE\" priority filter; policy accept;"
-        echo "        $match return comment \"$COMMENT_NOT_THE_FEED\""
+        echo "        $match udp dport $FEED_PORT return comment \"$COMMENT_NOT_THE_FEED\""
+        # A copy bigger than the path leaves as IP fragments; after the first, a fragment has
+        # no UDP header to match, and copying it would copy the feed (and again, endlessly).
+        echo "        $match ip protocol udp ip frag-off & 0x1fff != 0 return" \
+            "comment \"$COMMENT_NOT_THE_FEED\""
         echo "        ip saddr @excluded return comment \"$COMMENT_EXCLUDED\""
         echo "        ip daddr @excluded return comment \"$COMMENT_EXCLUDED\""
         echo "        meta l4proto { tcp, udp } th sport @excluded_ports return" \
@@ -191,7 +195,7 @@ check_vxlan() {
         die "nftables table netdev $TABLE (the host feed) is missing"
     grep -q "device \"$FEED_DEVICE\" priority filter; policy drop;" <<<"$rules" ||
         die "the drop of anything received through $FEED_DEVICE is missing"
-    (($(grep -cF "return comment \"$COMMENT_NOT_THE_FEED\"" <<<"$rules") == 2)) ||
+    (($(grep -cF "return comment \"$COMMENT_NOT_THE_FEED\"" <<<"$rules") == 4)) ||
         die "the rules that keep the feed from copying itself are missing"
     grep -qF "dup to \"$FEED_DEVICE\" comment \"$COMMENT_SENT\"" <<<"$rules" ||
         die "the feed does not copy what this host sends through $INTERFACE"

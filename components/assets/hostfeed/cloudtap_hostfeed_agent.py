@@ -137,11 +137,13 @@ class Exclusions:
             at = offset + header
             if length >= at + 4:
                 ports = ((frame[at] << 8) | frame[at + 1], (frame[at + 2] << 8) | frame[at + 3])
-        if protocol == IPPROTO_TCP and (
-            (destination == self.sensor and ports[1] == self.feed_port)
-            or (source == self.sensor and ports[0] == self.feed_port)
-        ):
-            return True
+        if protocol == IPPROTO_TCP and self.sensor in (source, destination):
+            if fragment:  # a fragment of the feed has no ports to tell it by
+                return True
+            if (destination == self.sensor and ports[1] == self.feed_port) or (
+                source == self.sensor and ports[0] == self.feed_port
+            ):
+                return True
         if self.ports and (ports[0] in self.ports or ports[1] in self.ports):
             return True
         if self.networks and (
@@ -207,12 +209,16 @@ def peer_closed(connection: ssl.SSLSocket) -> bool:
     readable, _, _ = select.select([connection], [], [], 0.5)
     if not readable:
         return False
+    # Readable is also a TLS 1.3 session ticket, which carries no data: read without waiting.
+    connection.settimeout(0)
     try:
         return connection.recv(1) == b""
-    except ssl.SSLWantReadError:
+    except (ssl.SSLWantReadError, BlockingIOError):
         return False
     except OSError:
         return True
+    finally:
+        connection.settimeout(SEND_TIMEOUT)
 
 
 def send_frames(feed: Feed, args: argparse.Namespace, running: List[bool]) -> None:
