@@ -234,6 +234,7 @@ def serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    write_file(args.status_file, clients.snapshot() + "\n")  # before ready: check reads it
     if args.ready_file:
         write_file(args.ready_file, f'PID={os.getpid()}\nDEVICE="{args.device}"\n')
     next_status = 0.0

@@ -329,7 +329,11 @@ host_feeds() { # host_feeds apply|check: start the listener, or print its hosts;
         return 0
     fi
     pid=$(sed -n 's/^PID=//p' "$ready" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]]; then kill "$pid" 2>/dev/null || true; fi
+    if [[ $pid =~ ^[0-9]+$ ]] && kill "$pid" 2>/dev/null; then
+        # Its port must be free before the next one binds it.
+        while kill -0 "$pid" 2>/dev/null && ((waited++ < DECAP_WAIT * 10)); do sleep 0.1; done
+        waited=0
+    fi
     rm -f "$ready"
     case "$(supervisor)" in
     systemd) systemctl restart cloudtap-hostfeed-listener.service ||
