@@ -308,7 +308,7 @@ check_tls() {
 # -- commands ----------------------------------------------------------------------------------
 
 main() {
-    local command=${1:-apply} done
+    local command=${1:-apply} summary
     case "$command" in
     apply)
         parse_settings
@@ -316,19 +316,19 @@ main() {
         if [ "$TRANSPORT" = vxlan ]; then
             stop_agent
             apply_vxlan
-            done=$(check_vxlan)
+            summary=$(check_vxlan)
         else
             remove_vxlan
             apply_tls
-            done=$(check_tls)
+            summary=$(check_tls)
         fi
-        log "ok: $done"
+        log "ok: $summary"
         ;;
     check)
         parse_settings
         discover
-        if [ "$TRANSPORT" = vxlan ]; then done=$(check_vxlan); else done=$(check_tls); fi
-        log "ok: $done"
+        if [ "$TRANSPORT" = vxlan ]; then summary=$(check_vxlan); else summary=$(check_tls); fi
+        log "ok: $summary"
         ;;
     render)
         shift

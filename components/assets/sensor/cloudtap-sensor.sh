@@ -322,8 +322,9 @@ host_feeds() { # host_feeds apply|check: start the listener, or print its hosts;
     local ready="$RUN_DIR/hostfeed-listener.ready" pid waited=0
     if [ "$1" = check ]; then
         pid=$(sed -n 's/^PID=//p' "$ready" 2>/dev/null || true)
-        [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null ||
+        if ! [[ $pid =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
             die "cloudtap-hostfeed-listener is not running"
+        fi
         "$PYTHON" -I "$HOSTFEED_LISTENER" --config "$HOSTFEED_LISTENER_CONF" --report |
             while IFS= read -r line; do log "$line"; done
         return 0
