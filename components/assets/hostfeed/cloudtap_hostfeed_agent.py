@@ -14,7 +14,8 @@ which checks the host's settings and writes this program's own to
   mutual authentication: the sensor's certificate must chain to the stack's CA and carry the
   sensor's name or address; the host presents its own certificate, issued by the same CA.
 - Never in the host's way: frames wait in a bounded queue; when it is full (the sensor slow,
-  down or unreachable) the copy is dropped and counted, and the host's own traffic is untouched.
+  down or unreachable) the copy is dropped and counted (``dropped``), and the host's own traffic
+  is untouched. Copies the kernel dropped because the agent fell behind are ``dropped_kernel``.
   The connection is retried with exponential backoff (0.5 s doubling to 30 s).
 - Counters (captured, sent, dropped, excluded, connections, the last error) go to a JSON status
   file every second and at exit; ``cloudtap-hostfeed check`` reads it.
@@ -56,6 +57,8 @@ SEND_TIMEOUT = 10.0
 """Seconds a stalled sensor may hold one write before the connection is dropped and retried."""
 STATUS_INTERVAL = 1.0
 SO_RCVBUFFORCE = 33
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
 KEYS = frozenset(
     {
         "INTERFACE",
@@ -165,6 +168,7 @@ class Feed:
             "excluded": 0,
             "queued": 0,
             "dropped": 0,
+            "dropped_kernel": 0,
             "sent": 0,
             "sent_bytes": 0,
             "connections": 0,
@@ -358,6 +362,13 @@ def run(args: argparse.Namespace) -> int:
                     feed.offer(bytes(view[:length]))
             now = time.monotonic()
             if now >= next_status:
+                # Copies the kernel dropped before the agent read them (its socket buffer full):
+                # the statistics reset on every read.
+                with contextlib.suppress(OSError):
+                    _packets, drops = struct.unpack(
+                        "II", capture.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+                    )
+                    counters["dropped_kernel"] += drops
                 write_status(args.status_file, feed)
                 next_status = now + STATUS_INTERVAL
     finally:
