@@ -95,9 +95,8 @@ def measure_transport(transport: HostFeedTransport, options: Options) -> Transpo
                         cpu = _cpu_seconds(int(before["pid"]))
                     result.on.append(_iperf(lab, options.seconds))
                     if transport is HostFeedTransport.TLS:
-                        lab.wait_for(
-                            lambda: lab.agent_status()["time"] > before["time"] + 1, what="status"
-                        )
+                        since = before["time"] + 1
+                        lab.wait_for(lambda s=since: lab.agent_status()["time"] > s, what="status")
                         after = lab.agent_status()
                         used = _cpu_seconds(int(after["pid"])) - cpu
                         sent = after["counters"]["sent"] - before["counters"]["sent"]
@@ -190,7 +189,10 @@ def run(quick: bool) -> Report:
     options = QUICK if quick else Options()
     if reason is not None:
         return Report(
-            "hostfeed", "Host feeds: not run", ["case", "measured"], [["hostfeed", reason]],
+            "hostfeed",
+            "Host feeds: not run",
+            ["case", "measured"],
+            [["hostfeed", reason]],
             [Summary("not run", reason, "-", None)],
         )
     return report([measure_transport(t, options) for t in HostFeedTransport], options)

@@ -239,7 +239,9 @@ def plan_host_feed(name: str, args: Mapping[str, Any] | None, field: str = "") -
             f"{where}exclude_ports", len(ports), f"at most {MAX_EXCLUSIONS} ports"
         )
     if "queue_frames" in args and transport is not HostFeedTransport.TLS:
-        raise CloudtapInputError(f"{where}queue_frames", args["queue_frames"], "no value unless tls")
+        raise CloudtapInputError(
+            f"{where}queue_frames", args["queue_frames"], "no value unless tls"
+        )
     queue = parse_int(
         f"{where}queue_frames", args.get("queue_frames", DEFAULT_QUEUE_FRAMES), 16, 1_048_576
     )
@@ -274,7 +276,7 @@ def render_settings(plan: HostFeedPlan, *, cert_dir: str = CERT_DIR) -> str:
     _check_written_text(plan)
     check_mount_point("cert_dir", cert_dir)
     lines: list[SettingsLine] = [
-        "# cloudtap host feed settings, rendered by cloudtap: edit the Pulumi stack, not this file.",
+        "# cloudtap host feed settings, rendered by cloudtap: edit the stack, not this file.",
         "# vxlan (in-network, UDP FEED_PORT) or tls (mutual TLS, TCP FEED_PORT).",
         ("TRANSPORT", plan.transport.value),
         ("SENSOR_ADDRESS", str(plan.sensor_address)),
@@ -320,12 +322,12 @@ def host_feed_files(
             raise ValueError(f"host feed {plan.name}: transport tls needs its credentials")
         files += [
             WrittenFile(AGENT_PATH, asset_text("hostfeed", "cloudtap_hostfeed_agent.py"), "0755"),
-            WrittenFile(
-                AGENT_UNIT_PATH, asset_text("hostfeed", "cloudtap-hostfeed-agent.service")
-            ),
+            WrittenFile(AGENT_UNIT_PATH, asset_text("hostfeed", "cloudtap-hostfeed-agent.service")),
             WrittenFile(f"{cert_dir}/ca.pem", _pem(credentials.ca_certificate, "CERTIFICATE")),
             WrittenFile(f"{cert_dir}/host.pem", _pem(credentials.certificate, "CERTIFICATE")),
-            WrittenFile(f"{cert_dir}/host.key", _pem(credentials.private_key, "PRIVATE KEY"), "0600"),
+            WrittenFile(
+                f"{cert_dir}/host.key", _pem(credentials.private_key, "PRIVATE KEY"), "0600"
+            ),
         ]
     return files
 
@@ -420,7 +422,7 @@ def render_listener_settings(
     check_mount_point("cert_dir", cert_dir)
     check_mount_point("run_dir", run_dir)
     lines: list[SettingsLine] = [
-        "# cloudtap host feed listener, rendered by cloudtap: edit the Pulumi stack, not this file.",
+        "# cloudtap host feed listener, rendered by cloudtap: edit the stack, not this file.",
         "# Frames are written into the capture interface's feeder end, as cloudtap-decap does.",
         ("DEVICE", f"{check_interface_name('capture_interface', plan.capture_interface)}-tx"),
         ("PORT", plan.port),
@@ -448,14 +450,14 @@ def listener_files(plan: ListenerPlan, credentials: SensorCredentials) -> list[W
     starts the listener when its settings file exists)."""
     return [
         WrittenFile(LISTENER_SETTINGS_PATH, render_listener_settings(plan)),
-        WrittenFile(
-            LISTENER_PATH, asset_text("hostfeed", "cloudtap_hostfeed_listener.py"), "0755"
-        ),
+        WrittenFile(LISTENER_PATH, asset_text("hostfeed", "cloudtap_hostfeed_listener.py"), "0755"),
         WrittenFile(
             LISTENER_UNIT_PATH, asset_text("hostfeed", "cloudtap-hostfeed-listener.service")
         ),
         WrittenFile(f"{LISTENER_CERT_DIR}/ca.pem", _pem(credentials.ca_certificate, "CERTIFICATE")),
-        WrittenFile(f"{LISTENER_CERT_DIR}/sensor.pem", _pem(credentials.certificate, "CERTIFICATE")),
+        WrittenFile(
+            f"{LISTENER_CERT_DIR}/sensor.pem", _pem(credentials.certificate, "CERTIFICATE")
+        ),
         WrittenFile(
             f"{LISTENER_CERT_DIR}/sensor.key", _pem(credentials.private_key, "PRIVATE KEY"), "0600"
         ),

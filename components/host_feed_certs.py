@@ -56,7 +56,7 @@ def _name(common_name: str) -> x509.Name:
 
 def _now() -> datetime.datetime:
     # An hour back: a host whose clock runs a little behind still accepts a fresh certificate.
-    return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    return datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
 
 
 def issue_ca(stack_name: str) -> IssuedCertificate:
@@ -89,7 +89,9 @@ def issue_ca(stack_name: str) -> IssuedCertificate:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return IssuedCertificate(certificate.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
+    return IssuedCertificate(
+        certificate.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key)
+    )
 
 
 def _alt_names(names: tuple[str, ...]) -> list[x509.GeneralName]:
@@ -130,4 +132,6 @@ def issue_leaf(
     alt = _alt_names(names or (common_name,))
     builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
     certificate = builder.sign(ca_key, hashes.SHA256())
-    return IssuedCertificate(certificate.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key))
+    return IssuedCertificate(
+        certificate.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key)
+    )

@@ -29,7 +29,10 @@ SECRET_OUTPUTS = ("ca_key", "sensor_key", "host_keys")
 def _issue_hosts(
     ca: IssuedCertificate, names: Sequence[str], have: Mapping[str, Any]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    certificates, keys = dict(have.get("host_certificates") or {}), dict(have.get("host_keys") or {})
+    certificates, keys = (
+        dict(have.get("host_certificates") or {}),
+        dict(have.get("host_keys") or {}),
+    )
     for name in list(certificates):
         if name not in names:  # a host removed from the stack loses its certificate
             certificates.pop(name)

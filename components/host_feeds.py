@@ -10,7 +10,7 @@ the rule in words, for their own security group or NSG.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
@@ -97,6 +97,17 @@ def _plans(args: Mapping[str, Any]) -> tuple[list[HostFeedPlan], ListenerPlan | 
     return plans, listener
 
 
+def _tls_part(plan: HostFeedPlan) -> Callable[[list[Any]], str]:
+    """The host's part, once its certificate and key (of every host's) are known."""
+
+    def render(values: list[Any]) -> str:
+        ca, certificates, keys = values
+        credentials = HostCredentials(ca, certificates[plan.name], keys[plan.name])
+        return render_cloud_config_part(plan, credentials)
+
+    return render
+
+
 class HostFeeds(pulumi.ComponentResource):
     """Host feeds to one sensor: certificates (for ``tls`` hosts), user-data parts, rules."""
 
@@ -129,22 +140,12 @@ class HostFeeds(pulumi.ComponentResource):
                 hosts=tls_hosts,
                 opts=child,
             )
+            every = pulumi.Output.all(
+                credentials.ca_certificate, credentials.host_certificates, credentials.host_keys
+            )
             for plan in plans:
                 if plan.transport is HostFeedTransport.TLS:
-                    parts[plan.name] = pulumi.Output.secret(
-                        pulumi.Output.all(
-                            credentials.ca_certificate,
-                            credentials.host_certificates,
-                            credentials.host_keys,
-                        ).apply(
-                            lambda values, plan=plan: render_cloud_config_part(
-                                plan,
-                                HostCredentials(
-                                    values[0], values[1][plan.name], values[2][plan.name]
-                                ),
-                            )
-                        )
-                    )
+                    parts[plan.name] = pulumi.Output.secret(every.apply(_tls_part(plan)))
             self.listener_files = pulumi.Output.secret(
                 pulumi.Output.all(
                     credentials.ca_certificate,
@@ -171,7 +172,7 @@ class HostFeeds(pulumi.ComponentResource):
         security_group_id: pulumi.Input[str],
         child: pulumi.ResourceOptions,
     ) -> None:
-        import pulumi_aws as aws  # only this optional rule needs the AWS SDK
+        import pulumi_aws as aws  # noqa: PLC0415 - only this optional rule needs the AWS SDK
 
         for index, network in enumerate(listener.host_networks):
             aws.vpc.SecurityGroupIngressRule(

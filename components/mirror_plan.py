@@ -129,9 +129,7 @@ HOST_FEED_SWITCH = "it runs on the host itself, so whoever controls the host can
 """Said of every source copied by a host feed, in the preview."""
 
 
-def parse_method(
-    value: Any, field: str = "method", *, host_feeds: bool = False
-) -> MirrorMethod:
+def parse_method(value: Any, field: str = "method", *, host_feeds: bool = False) -> MirrorMethod:
     """The method; ``host`` only where the caller wires host feeds (``host_feeds``)."""
     method = parse_enum(
         field, value if value is not None else MirrorMethod.AUTO.value, MirrorMethod

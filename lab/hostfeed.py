@@ -150,10 +150,8 @@ class HostFeedLab:
             ("r-sensor", FeedHost.SENSOR, SENSOR_ADDRESS, ROUTER_SENSOR_SIDE),
         ):
             peer_ns = self.namespace(peer)
-            _run(
-                ["ip", "-n", router, "link", "add", "name", device, "mtu", str(LINK_MTU)]
-                + ["type", "veth", "peer", "name", "eth0", "mtu", str(LINK_MTU), "netns", peer_ns]
-            )
+            veth = ["type", "veth", "peer", "name", "eth0", "mtu", str(LINK_MTU), "netns", peer_ns]
+            _run(["ip", "-n", router, "link", "add", "name", device, "mtu", str(LINK_MTU), *veth])
             self.run(FeedHost.ROUTER, "ip", "addr", "add", f"{router_address}/24", "dev", device)
             self.run(FeedHost.ROUTER, "ip", "link", "set", device, "up")
             self.run(peer, "ip", "addr", "add", f"{peer_address}/24", "dev", "eth0")
@@ -183,7 +181,8 @@ class HostFeedLab:
                 text = host_feed.render_listener_settings(
                     self.listener_plan, cert_dir=str(cert_dir), run_dir=str(self.sensor_run_dir)
                 )
-                entry = dataclasses.replace(entry, content=text)
+                self._write(self.sensor_dir, dataclasses.replace(entry, content=text))
+                continue
             target = cert_dir if entry.path.startswith(f"{host_feed.LISTENER_CERT_DIR}/") else None
             self._write(target or self.sensor_dir, entry)
 
@@ -207,7 +206,9 @@ class HostFeedLab:
                 self._write(self.host_dir, entry)
 
     def _credentials(self, issued: IssuedCertificate) -> host_feed.HostCredentials:
-        return host_feed.HostCredentials(self.ca.certificate, issued.certificate, issued.private_key)
+        return host_feed.HostCredentials(
+            self.ca.certificate, issued.certificate, issued.private_key
+        )
 
     @staticmethod
     def _write(directory: Path, entry: Any) -> None:
@@ -265,11 +266,24 @@ class HostFeedLab:
         self._processes.append(process)
         return process
 
-    def _script(self, host: FeedHost, script: Path, command: str, env: Mapping[str, str], *,
-                check: bool, timeout: float) -> subprocess.CompletedProcess[str]:
+    def _script(
+        self,
+        host: FeedHost,
+        script: Path,
+        command: str,
+        env: Mapping[str, str],
+        *,
+        check: bool,
+        timeout: float,
+    ) -> subprocess.CompletedProcess[str]:
         interpreter = script.read_text().splitlines()[0][2:].split()
         return self.run(
-            host, *interpreter, str(script), command, check=check, timeout=timeout,
+            host,
+            *interpreter,
+            str(script),
+            command,
+            check=check,
+            timeout=timeout,
             env={**os.environ, **env},
         )
 
@@ -299,9 +313,7 @@ class HostFeedLab:
             "CLOUDTAP_HOSTFEED_LISTENER_CONF": str(
                 self.sensor_dir / Path(host_feed.LISTENER_SETTINGS_PATH).name
             ),
-            "CLOUDTAP_HOSTFEED_LISTENER": str(
-                self.sensor_dir / Path(host_feed.LISTENER_PATH).name
-            ),
+            "CLOUDTAP_HOSTFEED_LISTENER": str(self.sensor_dir / Path(host_feed.LISTENER_PATH).name),
         }
         script = self.sensor_dir / Path(sensor.SCRIPT_PATH).name
         return self._script(FeedHost.SENSOR, script, command, env, check=check, timeout=30.0)
@@ -345,8 +357,21 @@ class HostFeedLab:
         answered = 0
         for size in sizes:
             result = self.run(
-                FeedHost.HOST, "ping", "-n", "-q", "-c", str(count), "-i", "0.05", "-W", "2",
-                "-s", str(size), str(PEER_ADDRESS), check=False, timeout=20.0,
+                FeedHost.HOST,
+                "ping",
+                "-n",
+                "-q",
+                "-c",
+                str(count),
+                "-i",
+                "0.05",
+                "-W",
+                "2",
+                "-s",
+                str(size),
+                str(PEER_ADDRESS),
+                check=False,
+                timeout=20.0,
             )
             for line in result.stdout.splitlines():
                 if " received" in line:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import dill
+import dill  # type: ignore[import-untyped]
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 from pulumi.runtime import settings as pulumi_settings

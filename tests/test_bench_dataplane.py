@@ -48,7 +48,7 @@ def test_without_root_it_says_why_and_exits_2(
 
 @pytest.mark.lab
 def test_the_host_feed_bench_measures_both_transports(capsys: pytest.CaptureFixture[str]) -> None:
-    from bench import hostfeed
+    from bench import hostfeed  # noqa: PLC0415 - beside the data-plane bench's own test
 
     require_lab(hostfeed.bench_unavailable_reason(), os.environ)
     assert "hostfeed" in BENCHES

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
+from pulumi.runtime.sync_await import _sync_await
 
 from components.cloud_config import written_files
 from components.errors import CloudtapInputError
@@ -64,8 +65,6 @@ def test_keys_are_secret_outputs_of_the_dynamic_resource(mocks: StrictMocks) -> 
 
 
 def pulumi_is_secret(output: Any) -> bool:
-    from pulumi.runtime.sync_await import _sync_await
-
     return bool(_sync_await(output.is_secret()))
 
 

@@ -188,7 +188,9 @@ def test_host_refuses_a_man_in_the_middle_then_resumes(tls_lab: HostFeedLab) -> 
     certificate, key = _write_certificate(
         tls_lab.workdir, "impostor", (impostor.certificate, impostor.private_key)
     )
-    mitm = tls_lab.start(FeedHost.ROUTER, tls_lab.python, "-I", "-c", MITM, "3007", certificate, key)
+    mitm = tls_lab.start(
+        FeedHost.ROUTER, tls_lab.python, "-I", "-c", MITM, "3007", certificate, key
+    )
     tls_lab.wait_for(lambda: "listening" in mitm.output(), what="the man in the middle")
     # The router (the untrusted network between) hands the host's connection to the impostor.
     tls_lab.run(FeedHost.ROUTER, "nft", "add", "table", "ip", "mitm")

@@ -39,7 +39,7 @@ import struct
 import sys
 import threading
 import time
-from typing import Deque, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
@@ -76,9 +76,9 @@ KEYS = frozenset(
 )
 
 
-def read_config(path: str) -> Dict[str, str]:
+def read_config(path: str) -> dict[str, str]:
     """``KEY="value"`` lines as ``cloudtap-hostfeed apply`` writes them; anything else refused."""
-    settings: Dict[str, str] = {}
+    settings: dict[str, str] = {}
     with open(path, encoding="utf-8") as handle:
         for number, raw in enumerate(handle, 1):
             line = raw.strip()
@@ -101,13 +101,13 @@ class Exclusions:
         sensor: str,
         feed_port: int,
         networks: Sequence[ipaddress.IPv4Network],
-        ports: FrozenSet[int],
+        ports: frozenset[int],
     ) -> None:
         self.sensor = ipaddress.IPv4Address(sensor).packed
         self.feed_port = feed_port
         self.networks = tuple(networks)
         self.ports = ports
-        self._cache: Dict[bytes, bool] = {}
+        self._cache: dict[bytes, bool] = {}
 
     def _excluded_address(self, address: bytes) -> bool:
         known = self._cache.get(address)
@@ -135,7 +135,7 @@ class Exclusions:
         source = bytes(frame[offset + 12 : offset + 16])
         destination = bytes(frame[offset + 16 : offset + 20])
         fragment = ((frame[offset + 6] & 0x1F) << 8) | frame[offset + 7]
-        ports: Tuple[int, int] = (-1, -1)
+        ports: tuple[int, int] = (-1, -1)
         if protocol in (IPPROTO_TCP, IPPROTO_UDP) and fragment == 0:
             at = offset + header
             if length >= at + 4:
@@ -149,11 +149,9 @@ class Exclusions:
                 return True
         if self.ports and (ports[0] in self.ports or ports[1] in self.ports):
             return True
-        if self.networks and (
+        return bool(self.networks) and (
             self._excluded_address(source) or self._excluded_address(destination)
-        ):
-            return True
-        return False
+        )
 
 
 class Feed:
@@ -161,9 +159,9 @@ class Feed:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.frames: Deque[bytes] = collections.deque()
+        self.frames: collections.deque[bytes] = collections.deque()
         self.ready = threading.Event()
-        self.counters: Dict[str, int] = {
+        self.counters: dict[str, int] = {
             "captured": 0,
             "excluded": 0,
             "queued": 0,
@@ -225,7 +223,7 @@ def peer_closed(connection: ssl.SSLSocket) -> bool:
         connection.settimeout(SEND_TIMEOUT)
 
 
-def send_frames(feed: Feed, args: argparse.Namespace, running: List[bool]) -> None:
+def send_frames(feed: Feed, args: argparse.Namespace, running: list[bool]) -> None:
     context = tls_context(args.ca_file, args.cert_file, args.key_file)
     backoff = BACKOFF_FIRST
     while running[0]:
@@ -262,7 +260,7 @@ def send_frames(feed: Feed, args: argparse.Namespace, running: List[bool]) -> No
                         if peer_closed(connection):
                             raise ConnectionResetError("the sensor closed the connection")
                         continue
-                batch = []
+                batch: list[bytes] = []
                 while feed.frames and len(batch) < SEND_BATCH:
                     frame = feed.frames.popleft()
                     batch.append(FRAME_HEADER.pack(len(frame)))
@@ -287,7 +285,7 @@ def write_status(path: str, feed: Feed) -> None:
     os.replace(temporary, path)
 
 
-def parse_arguments(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cloudtap-hostfeed-agent", description=__doc__)
     parser.add_argument("--config", required=True, help="settings file (KEY=value)")
     args = parser.parse_args(argv)
@@ -350,7 +348,7 @@ def run(args: argparse.Namespace) -> int:
         while running[0]:
             try:
                 length = receive(buffer)
-            except socket.timeout:
+            except TimeoutError:
                 length = 0
             except InterruptedError:
                 continue
@@ -377,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     return run(parse_arguments(argv))
 
 

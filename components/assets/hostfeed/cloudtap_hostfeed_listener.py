@@ -36,7 +36,8 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 FRAME_HEADER = struct.Struct("!I")
 MAX_FRAME = 65535 + 14 + 8
@@ -61,9 +62,9 @@ KEYS = frozenset(
 )
 
 
-def read_config(path: str) -> Dict[str, str]:
+def read_config(path: str) -> dict[str, str]:
     """``KEY="value"`` lines as cloudtap renders them; unknown or repeated keys are refused."""
-    settings: Dict[str, str] = {}
+    settings: dict[str, str] = {}
     with open(path, encoding="utf-8") as handle:
         for number, raw in enumerate(handle, 1):
             line = raw.strip()
@@ -83,14 +84,14 @@ class Clients:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.hosts: Dict[str, Dict[str, Any]] = {}
-        self.refused: Dict[str, int] = {}
+        self.hosts: dict[str, dict[str, Any]] = {}
+        self.refused: dict[str, int] = {}
 
     def refuse(self, reason: str) -> None:
         with self.lock:
             self.refused[reason] = self.refused.get(reason, 0) + 1
 
-    def connected(self, name: str, address: str) -> Dict[str, Any]:
+    def connected(self, name: str, address: str) -> dict[str, Any]:
         with self.lock:
             host = self.hosts.setdefault(
                 name, {"frames": 0, "bytes": 0, "last_frame": None, "connections": 0}
@@ -125,9 +126,9 @@ def receive_exactly(connection: ssl.SSLSocket, buffer: memoryview, length: int) 
 def client_name(connection: ssl.SSLSocket) -> str:
     certificate = connection.getpeercert() or {}
     for field in certificate.get("subject", ()):
-        for key, value in field:
-            if key == "commonName":
-                return str(value)
+        for pair in field:
+            if pair[0] == "commonName":
+                return str(pair[1])
     return "unnamed"
 
 
@@ -242,7 +243,7 @@ def serve(args: argparse.Namespace) -> int:
         while running[0]:
             try:
                 raw, peer = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 raw = None
             except InterruptedError:
                 continue
@@ -298,7 +299,7 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_arguments(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cloudtap-hostfeed-listener", description=__doc__)
     parser.add_argument("--config", required=True, help="settings file (KEY=value)")
     parser.add_argument("--report", action="store_true", help="print the hosts and exit")
@@ -321,7 +322,7 @@ def parse_arguments(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     return report(args) if args.report else serve(args)
 
@@ -330,4 +331,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__: List[str] = ["main"]
+__all__: list[str] = ["main"]
