@@ -234,3 +234,32 @@ def test_host_reconnects_after_a_sensor_restart_and_resumes(tls_lab: HostFeedLab
     assert collections.Counter(own) == collections.Counter(delivered)
     checked = tls_lab.sensor("check")
     assert f"host feed {HOST_NAME} (10.1.0.10): connected" in checked.stderr, checked.stderr
+
+
+def test_sensor_refuses_hosts_outside_the_declared_networks(tls_lab: HostFeedLab) -> None:
+    # The router's sensor-side address, 10.2.0.1, is outside host_cidrs (10.1.0.0/24).
+    before = tls_lab.listener_status()["refused"].get("source", 0)
+    python = [tls_lab.python, "-I", "-c", CLIENT, str(SENSOR_ADDRESS), "3005", "plain"]
+    answer = tls_lab.run(FeedHost.ROUTER, *python).stdout
+    assert answer.startswith("refused"), answer
+    tls_lab.wait_for(
+        lambda: tls_lab.listener_status()["refused"].get("source", 0) == before + 1,
+        what="the listener to count the refusal",
+    )
+
+
+def test_host_check_fails_when_the_feed_is_broken(feed_lab: HostFeedLab) -> None:
+    if feed_lab.feed_plan.transport is HostFeedTransport.VXLAN:
+        table = ("netdev", "cloudtap_hostfeed")
+        feed_lab.run(FeedHost.HOST, "nft", "flush", "chain", *table, "sent")
+        expected = "the rules that keep the feed from copying itself are missing"
+    else:
+        os.kill(int(feed_lab.agent_status()["pid"]), signal.SIGKILL)
+        expected = "cloudtap-hostfeed-agent is not running"
+    try:
+        broken = feed_lab.host("check")
+        assert broken.returncode == 1
+        assert expected in broken.stderr, broken.stderr
+    finally:
+        feed_lab.host("apply", check=True)
+    assert feed_lab.host("check").returncode == 0
