@@ -241,8 +241,13 @@ def render_cloud_config(
     *,
     log_device: str = DEFAULT_LOG_DEVICE,
     os_family: OsFamily = DEFAULT_OS_FAMILY,
+    extra_files: Sequence[WrittenFile] = (),
 ) -> str:
     """The sensor's user data (``#cloud-config``) for an image of ``os_family``.
+
+    ``extra_files`` are written too: the host-feed listener's
+    (:func:`components.host_feed.listener_files`), which ``cloudtap-sensor apply`` starts when
+    its settings file is there.
 
     Installs the family's :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs
     ``plan.ids_packages`` with ``cloudtap-sensor install-ids`` (apart from cloud-init's
@@ -285,4 +290,5 @@ def render_cloud_config(
         # Before the unit starts: the sensor's own failure stays the last, decisive command.
         skeleton["runcmd"].insert(1, [SCRIPT_PATH, "install-ids"])
     document.update(skeleton)
-    return render(yaml.safe_dump(document, sort_keys=False), sensor_files(plan))
+    files = [*sensor_files(plan), *extra_files]
+    return render(yaml.safe_dump(document, sort_keys=False), files)

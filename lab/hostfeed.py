@@ -165,9 +165,8 @@ class HostFeedLab:
         self.run(FeedHost.ROUTER, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 
     def _write_sensor_files(self) -> None:
-        files = written_files(sensor.render_cloud_config(self.sensor_plan))
-        for path in (sensor.SETTINGS_PATH, sensor.SCRIPT_PATH, sensor.DECAP_PATH, NET_LIBRARY_PATH):
-            self._write(self.sensor_dir, files[path])
+        """The sensor's cloud-config, with the listener's files, written out; the listener's
+        settings point at the lab's directories instead of /etc and /run."""
         cert_dir = self.sensor_dir / "certs"
         cert_dir.mkdir()
         credentials = host_feed.SensorCredentials(
@@ -175,16 +174,16 @@ class HostFeedLab:
             self.sensor_credentials.certificate,
             self.sensor_credentials.private_key,
         )
-        for entry in host_feed.listener_files(self.listener_plan, credentials):
+        listener = host_feed.listener_files(self.listener_plan, credentials)
+        text = sensor.render_cloud_config(self.sensor_plan, extra_files=listener)
+        for entry in written_files(text).values():
             if entry.path == host_feed.LISTENER_SETTINGS_PATH:
-                # The same settings, pointing at the lab's directories instead of /etc and /run.
-                text = host_feed.render_listener_settings(
+                settings = host_feed.render_listener_settings(
                     self.listener_plan, cert_dir=str(cert_dir), run_dir=str(self.sensor_run_dir)
                 )
-                self._write(self.sensor_dir, dataclasses.replace(entry, content=text))
-                continue
-            target = cert_dir if entry.path.startswith(f"{host_feed.LISTENER_CERT_DIR}/") else None
-            self._write(target or self.sensor_dir, entry)
+                entry = dataclasses.replace(entry, content=settings)  # noqa: PLW2901
+            inside = entry.path.startswith(f"{host_feed.LISTENER_CERT_DIR}/")
+            self._write(cert_dir if inside else self.sensor_dir, entry)
 
     def write_host_files(
         self,

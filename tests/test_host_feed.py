@@ -258,6 +258,23 @@ def test_sensor_script_with_the_hook_passes_shellcheck(tmp_path: Path) -> None:
     assert_passes_shellcheck(sensor.render_cloud_config(plan), sensor.SCRIPT_PATH, tmp_path)
 
 
+def test_sensor_cloud_config_with_the_listener_passes_cloud_init_schema(
+    ca: IssuedCertificate,
+) -> None:
+    issued = issue_leaf(ca, "sensor", server=True, names=(SENSOR,))
+    plan = host_feed.plan_listener(None, ["10.1.0.0/24"], "cloudtap0")
+    files = host_feed.listener_files(
+        plan, host_feed.SensorCredentials(ca.certificate, issued.certificate, issued.private_key)
+    )
+    sensor_plan = sensor.plan_sensor(
+        {"feed_source_cidrs": ["10.0.0.0/16"]}, default_feed_sources=[]
+    )
+    text = sensor.render_cloud_config(sensor_plan, extra_files=files)
+    assert_valid_cloud_config(text)
+    assert host_feed.LISTENER_PATH in written_files(text)
+    assert sensor.SCRIPT_PATH in written_files(text)
+
+
 def test_listener_files_for_the_sensor(ca: IssuedCertificate) -> None:
     issued = issue_leaf(ca, "sensor", server=True, names=(SENSOR,))
     plan = host_feed.plan_listener(None, ["10.1.0.0/24"], "cloudtap0")

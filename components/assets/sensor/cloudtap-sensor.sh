@@ -319,6 +319,7 @@ apply_decap() {
 
 host_feeds() { # host_feeds apply|check: start the listener, or print its hosts; off without conf
     [ -r "$HOSTFEED_LISTENER_CONF" ] || return 0
+    # The listener's settings name the same run directory for its ready and status files.
     local ready="$RUN_DIR/hostfeed-listener.ready" pid waited=0
     if [ "$1" = check ]; then
         pid=$(sed -n 's/^PID=//p' "$ready" 2>/dev/null || true)
