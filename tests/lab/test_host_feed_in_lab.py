@@ -18,6 +18,7 @@ from lab import unavailable_reason
 from lab.hostfeed import (
     CAPTURE_INTERFACE,
     HOST_NAME,
+    PEER_ADDRESS,
     SENSOR_ADDRESS,
     FeedHost,
     HostFeedLab,
@@ -263,3 +264,27 @@ def test_host_check_fails_when_the_feed_is_broken(feed_lab: HostFeedLab) -> None
     finally:
         feed_lab.host("apply", check=True)
     assert feed_lab.host("check").returncode == 0
+
+
+def test_excluded_networks_and_ports_are_never_copied(feed_lab: HostFeedLab) -> None:
+    transport = feed_lab.feed_plan.transport
+    excluding = HostFeedLab.plan(transport, exclude_cidrs=["198.51.100.10/32"])
+    feed_lab.write_host_files(excluding)
+    feed_lab.host("apply", check=True)
+    try:
+        if transport is HostFeedTransport.TLS:
+            feed_lab.wait_for(lambda: feed_lab.agent_status()["connected"], 40, "the agent")
+        own, delivered, _feed, answered = copied(feed_lab, 56, 1000)
+        assert answered == 6
+        peer = PEER_ADDRESS.packed
+        to_peer = [data for data in own if peer in (data[26:30], data[30:34])]
+        assert len(to_peer) == 12, "the pings crossed the host's wire"
+        copied_to_peer = [data for data in delivered if peer in (data[26:30], data[30:34])]
+        assert copied_to_peer == [], f"{len(copied_to_peer)} excluded frames copied"
+    finally:
+        feed_lab.write_host_files(feed_lab.feed_plan)
+        feed_lab.host("apply", check=True)
+    if transport is HostFeedTransport.TLS:
+        feed_lab.wait_for(lambda: feed_lab.agent_status()["connected"], 40, "the agent")
+    own, delivered, _feed, _answered = copied(feed_lab, 56)
+    assert collections.Counter(own) == collections.Counter(delivered)
