@@ -19,6 +19,7 @@ BENCHES: dict[str, str] = {
     "program-scale": "bench.program_scale",
     "dataplane": "bench.dataplane",
     "hostfeed": "bench.hostfeed",
+    "decap": "bench.decap",
 }
 
 

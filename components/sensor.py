@@ -1,11 +1,14 @@
 """The sensor's boot configuration: every mirror feed decapsulated onto one capture interface.
 
 Cloud-neutral: the AWS, Azure and OpenStack sensors all render their user data here, and the lab
-runs exactly these files.
+runs exactly these files. The user data (:func:`render_boot_cloud_config`) holds no settings: they
+(:func:`render_settings`) are delivered apart and applied in place (``cloudtap-sensor
+apply-settings``), so a change of feeds never re-creates the sensor or touches its log volume.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ import yaml
 from .cloud_config import (
     SettingsLine,
     WrittenFile,
+    asset_bytes,
     asset_text,
     net_library,
     render,
@@ -25,6 +29,7 @@ from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
+from .settings_delivery import SettingsSource, delivery_files, delivery_runcmd
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
 
 DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
@@ -150,6 +155,10 @@ def plan_sensor(
 SETTINGS_PATH = "/etc/cloudtap/sensor.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-sensor"
 DECAP_PATH = "/usr/local/lib/cloudtap/cloudtap-decap"
+BPF_OBJECT_PATH = "/usr/local/lib/cloudtap/cloudtap_decap.bpf.o"
+"""The tc decapsulator, built from ``assets/sensor/bpf/cloudtap_decap.bpf.c`` by
+``scripts/build-bpf`` and shipped compiled: a sensor needs no compiler."""
+BPF_HELPER_PATH = "/usr/local/lib/cloudtap/cloudtap-bpf"
 UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
 SERVICE = "cloudtap-sensor.service"
@@ -223,17 +232,63 @@ def _check_written_text(plan: SensorPlan) -> None:
         raise ValueError(f"a SensorPlan that plan_sensor would refuse: {error}") from None
 
 
-def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
-    """Everything the sensor's cloud-config writes: settings, script, decapsulator, units."""
-    _check_written_text(plan)
+def sensor_files(source: SettingsSource) -> list[WrittenFile]:
+    """What the sensor's user data writes: script, library, decapsulators (tc BPF object and its
+    map tool, the Python fallback), units and the settings delivery (fetcher, its units, the
+    source file), never the settings themselves."""
     return [
-        WrittenFile(SETTINGS_PATH, render_settings(plan)),
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
         net_library(),
         WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
+        WrittenFile(
+            BPF_OBJECT_PATH,
+            base64.b64encode(asset_bytes("sensor", "bpf", "cloudtap_decap.bpf.o")).decode(),
+            encoding="b64",
+        ),
+        WrittenFile(BPF_HELPER_PATH, asset_text("sensor", "cloudtap_bpf.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
+        *delivery_files(source, "sensor"),
     ]
+
+
+@dataclass(frozen=True)
+class LogVolume:
+    """The sensor's separate log volume, a boot matter (formatted and mounted by cloud-init)."""
+
+    mount_point: str = DEFAULT_LOG_MOUNT_POINT
+    device: str = DEFAULT_LOG_DEVICE
+
+
+def render_boot_cloud_config(
+    *,
+    source: SettingsSource,
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    log_volume: LogVolume | None = None,
+    extra_files: Sequence[WrittenFile] = (),
+) -> str:
+    """The sensor's user data (``#cloud-config``) for an image of ``os_family``, its settings
+    read from ``source``: the same for every feed, capture and IDS setting.
+
+    Installs the family's :data:`BASE_PACKAGES` and writes :func:`sensor_files`. At boot
+    ``cloudtap-settings`` fetches the settings and applies them, ``cloudtap-sensor
+    install-ids`` installs ``IDS_PACKAGES`` (apart from cloud-init's ``packages``, which
+    installs all of its list or none: an IDS package the distribution lacks, such as
+    ``suricata`` on Amazon Linux 2023 without its supplementary repository, must not cost the
+    sensor its capture tools; nothing without packages), then ``cloudtap-sensor.service``
+    applies the last good settings and fails the boot's ``runcmd`` (visible in
+    ``cloud-init status --long``) if the capture interface or a feed's decapsulation is missing.
+    With ``log_volume`` the volume at its ``device`` gets an ext4 file system labelled
+    ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
+    its logs; a volume holding any other file system is left alone), mounted at its
+    ``mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail`` (cloud-init's
+    ``mounts`` silently drops ``LABEL=`` entries).
+
+    ``extra_files`` are written too: the host-feed listener's
+    (:func:`components.host_feed.listener_files`), which ``cloudtap-sensor apply`` starts when
+    its settings file is there.
+    """
+    return _render(source, os_family, log_volume, tuple(extra_files))
 
 
 def render_cloud_config(
@@ -243,35 +298,41 @@ def render_cloud_config(
     os_family: OsFamily = DEFAULT_OS_FAMILY,
     extra_files: Sequence[WrittenFile] = (),
 ) -> str:
-    """The sensor's user data (``#cloud-config``) for an image of ``os_family``.
+    """User data that carries its settings: the boot cloud-config with a ``file`` source at
+    :data:`SETTINGS_PATH`, and that file (for a host whose settings change only with the
+    instance, such as the real-boot test). ``plan.log_volume`` says whether the volume at
+    ``log_device`` is formatted and mounted at ``plan.log_mount_point``. ``extra_files`` as in
+    :func:`render_boot_cloud_config`."""
+    _check_written_text(plan)
+    volume = LogVolume(plan.log_mount_point, log_device) if plan.log_volume else None
+    settings = WrittenFile(SETTINGS_PATH, render_settings(plan))
+    extra = (settings, *extra_files)
+    return _render(SettingsSource.file(SETTINGS_PATH), os_family, volume, extra)
 
-    ``extra_files`` are written too: the host-feed listener's
-    (:func:`components.host_feed.listener_files`), which ``cloudtap-sensor apply`` starts when
-    its settings file is there.
 
-    Installs the family's :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs
-    ``plan.ids_packages`` with ``cloudtap-sensor install-ids`` (apart from cloud-init's
-    ``packages``, which installs all of its list or none: an IDS package the distribution
-    lacks, such as ``suricata`` on Amazon Linux 2023 without its supplementary repository, must
-    not cost the sensor its capture tools), then starts ``cloudtap-sensor.service``, which
-    fails the boot's ``runcmd`` (visible in ``cloud-init status --long``) if the capture
-    interface or a feed's decapsulation is missing.
-    With ``plan.log_volume`` the volume at ``log_device`` gets an ext4 file system labelled
-    ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
-    its logs; a volume holding any other file system is left alone), mounted at
-    ``plan.log_mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail``
-    (cloud-init's ``mounts`` silently drops ``LABEL=`` entries).
-    """
-    if not log_device.startswith("/dev/"):
-        raise CloudtapInputError("log_device", log_device, "a device path such as /dev/sdf")
-    skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml"))
+def _render(
+    source: SettingsSource,
+    os_family: OsFamily,
+    log_volume: LogVolume | None,
+    extra: tuple[WrittenFile, ...] = (),
+) -> str:
+    if log_volume is not None:
+        if not log_volume.device.startswith("/dev/"):
+            raise CloudtapInputError(
+                "log_device", log_volume.device, "a device path such as /dev/sdf"
+            )
+        try:
+            check_mount_point("log_mount_point", log_volume.mount_point)
+        except CloudtapInputError as error:
+            raise ValueError(f"a LogVolume that plan_sensor would refuse: {error}") from None
+    skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml")) or {}
     document: dict[str, Any] = {"packages": list(BASE_PACKAGES[os_family])}
-    if plan.log_volume:
+    if log_volume is not None:
         document["fs_setup"] = [
             {
                 "label": LOG_VOLUME_LABEL,
                 "filesystem": "ext4",
-                "device": log_device,
+                "device": log_volume.device,
                 # "auto": reuse a file system with this label, format only an empty device.
                 "partition": "auto",
             }
@@ -279,16 +340,15 @@ def render_cloud_config(
         document["mounts"] = [
             [
                 f"/dev/disk/by-label/{LOG_VOLUME_LABEL}",
-                plan.log_mount_point,
+                log_volume.mount_point,
                 "ext4",
                 LOG_MOUNT_OPTIONS,
                 "0",
                 "2",
             ]
         ]
-    if plan.ids_packages:
-        # Before the unit starts: the sensor's own failure stays the last, decisive command.
-        skeleton["runcmd"].insert(1, [SCRIPT_PATH, "install-ids"])
-    document.update(skeleton)
-    files = [*sensor_files(plan), *extra_files]
-    return render(yaml.safe_dump(document, sort_keys=False), files)
+    runcmd = delivery_runcmd(source, SERVICE)
+    # After the first fetch, before the unit: the sensor's own failure stays the last command.
+    runcmd.insert(-1, [SCRIPT_PATH, "install-ids"])
+    document.update({**skeleton, "runcmd": runcmd})
+    return render(yaml.safe_dump(document, sort_keys=False), [*extra, *sensor_files(source)])

@@ -260,6 +260,36 @@ def check_mount_point(field: str, value: Any) -> str:
     return value.rstrip("/")
 
 
+_SSM_PARAMETER_NAME: Final = re.compile(r"(/[A-Za-z0-9_.-]+){1,15}")
+SSM_PARAMETER_NAME_MAX_LENGTH: Final = 1011
+
+
+def check_ssm_parameter_name(field: str, value: Any) -> str:
+    """A fully qualified SSM parameter name: ``/a/b``, at most 15 levels of letters, digits,
+    ``_ . -``, not under ``/aws`` or ``/ssm`` (reserved by AWS)."""
+    if (
+        not isinstance(value, str)
+        or len(value) > SSM_PARAMETER_NAME_MAX_LENGTH
+        or _SSM_PARAMETER_NAME.fullmatch(value) is None
+        or value.lower().startswith(("/aws", "/ssm"))
+    ):
+        raise CloudtapInputError(
+            field,
+            value,
+            "an SSM parameter name /a/b of at most 15 levels and "
+            f"{SSM_PARAMETER_NAME_MAX_LENGTH} characters: letters, digits, '_', '.', '-' "
+            "between single '/', not starting with /aws or /ssm",
+        )
+    return value
+
+
+_SSM_DOCUMENT_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{3,128}")
+
+
+def is_ssm_document_name(value: Any) -> TypeGuard[str]:
+    return _fullmatch(_SSM_DOCUMENT_NAME, value)
+
+
 class PackageGrammar(StrEnum):
     """How a distribution spells its package names."""
 

@@ -96,6 +96,8 @@ class HostFeedLab:
         self.sensor_dir = workdir / "sensor"
         self.host_run_dir = self.host_dir / "run"
         self.sensor_run_dir = self.sensor_dir / "run"
+        self.sensor_state_dir = self.sensor_dir / "state"
+        self.host_state_dir = self.host_dir / "state"
         self.sensor_plan = sensor.plan_sensor(
             {"feeds": ["vxlan"], "feed_source_cidrs": [HOST_NETWORK]}, default_feed_sources=[]
         )
@@ -127,7 +129,14 @@ class HostFeedLab:
                 lab._cleanup()
 
     def _build(self) -> None:
-        for directory in (self.host_dir, self.sensor_dir, self.host_run_dir, self.sensor_run_dir):
+        for directory in (
+            self.host_dir,
+            self.sensor_dir,
+            self.host_run_dir,
+            self.sensor_run_dir,
+            self.sensor_state_dir,
+            self.host_state_dir,
+        ):
             directory.mkdir(parents=True, exist_ok=True)
         self._write_sensor_files()
         for _attempt in range(8):
@@ -212,7 +221,7 @@ class HostFeedLab:
     @staticmethod
     def _write(directory: Path, entry: Any) -> None:
         target = directory / Path(entry.path).name
-        target.write_text(entry.content, encoding="utf-8")
+        target.write_bytes(entry.data())
         target.chmod(int(entry.permissions, 8))
 
     def _cleanup(self) -> None:
@@ -309,6 +318,9 @@ class HostFeedLab:
             "CLOUDTAP_SENSOR_DECAP": str(self.sensor_dir / Path(sensor.DECAP_PATH).name),
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
+            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.sensor_dir / Path(sensor.BPF_OBJECT_PATH).name),
+            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.sensor_dir / Path(sensor.BPF_HELPER_PATH).name),
             "CLOUDTAP_HOSTFEED_LISTENER_CONF": str(
                 self.sensor_dir / Path(host_feed.LISTENER_SETTINGS_PATH).name
             ),

@@ -3,7 +3,7 @@
 ``Lab.create(plan)`` builds one namespace per :class:`~lab.topology.Host`, wires them
 with veth pairs as :func:`~lab.topology.plan_topology` says, writes the settings files,
 scripts and decapsulator exactly as the gateway's and the sensor's cloud-configs would
-(``render_cloud_config`` then ``written_files``: never a hand-written copy), runs
+(``render_boot_cloud_config`` and ``render_settings``: never a hand-written copy), runs
 ``cloudtap-sensor apply`` in the sensor namespace and ``cloudtap-gateway apply`` (with the
 gateway mirror on, towards that sensor) in the gateway namespace. Everything it creates
 (namespaces, veth pairs, the temporary directory, background processes, the sensor's
@@ -35,9 +35,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Literal
 
-from components import sensor
+from components import sensor, settings_delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
+from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_boot_cloud_config, render_settings
 from components.network_plan import NetworkPlan, Tier
 
 from .pcap import Frame, FrameCounter, read_pcap
@@ -82,8 +82,8 @@ ETHERNET_OVERHEAD: Final = 18
 PROBE: Final = Path(__file__).with_name("probe.py")
 FEEDS: Final = Path(__file__).with_name("feeds.py")
 
-GatewayCommand = Literal["apply", "check", "render"]
-SensorCommand = Literal["apply", "check", "render"]
+GatewayCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
+SensorCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
 Protocol = Literal["tcp", "udp"]
 
 
@@ -457,6 +457,9 @@ class Lab:
         self.workdir = workdir
         self.python = python
         self.settings_path = workdir / Path(SETTINGS_PATH).name
+        """The gateway's settings: its ``file`` settings source, and ``CLOUDTAP_GATEWAY_CONF``."""
+        self.fetcher_path = workdir / Path(settings_delivery.FETCHER_PATH).name
+        self.settings_source_path = workdir / Path(settings_delivery.SOURCE_PATH).name
         self.script_path = workdir / Path(SCRIPT_PATH).name
         self.net_library_path = workdir / Path(NET_LIBRARY_PATH).name
         """The shell library both scripts source (``CLOUDTAP_NET_LIBRARY``)."""
@@ -467,8 +470,17 @@ class Lab:
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
+        self.bpf_object_path = workdir / Path(sensor.BPF_OBJECT_PATH).name
+        self.bpf_helper_path = workdir / Path(sensor.BPF_HELPER_PATH).name
+        self.sensor_paths: str | None = None
+        """``CLOUDTAP_SENSOR_PATHS`` for the sensor script (the decapsulation paths it may
+        use, fastest first); ``None``: the script's default, ``kernel bpf python``."""
         self.sensor_run_dir = workdir / "sensor-run"
         """The sensor's /run/cloudtap: cloudtap-decap's settings, ready file and log."""
+        self.gateway_state_dir = workdir / "gateway-state"
+        """The gateway's /var/lib/cloudtap: last good settings and the status of the last offer."""
+        self.sensor_state_dir = workdir / "sensor-state"
+        """The sensor's /var/lib/cloudtap."""
         self._namespaces: list[str] = []
         self._background: list[Background] = []
         self._recordings = 0
@@ -510,6 +522,8 @@ class Lab:
                 if apply_sensor:
                     lab.sensor("apply", check=True)
                 if apply_gateway:
+                    # As at boot: the first fetch applies the settings, then the unit's apply.
+                    lab.fetch_gateway_settings(check=True)
                     lab.gateway("apply", check=True)
                 yield lab
             except BaseException:
@@ -553,15 +567,21 @@ class Lab:
         _run(["ip", "-n", gw, "route", "add", "default", "via", via], host=gw)
 
     def _write_gateway_files(self) -> None:
-        # The lab's links model a VPC, whose network carries jumbo frames (as AWS's does).
-        files = written_files(render_cloud_config(self.topology.plan, underlay_mtu=VPC_MTU))
+        # The boot cloud-config, its settings from a file (the lab's source); the settings
+        # themselves as a cloud would deliver them. The lab's links model a VPC, whose network
+        # carries jumbo frames (as AWS's does).
+        source = settings_delivery.SettingsSource.file(str(self.settings_path))
+        files = written_files(render_boot_cloud_config(source=source))
         for rendered, local in (
-            (SETTINGS_PATH, self.settings_path),
             (SCRIPT_PATH, self.script_path),
             (NET_LIBRARY_PATH, self.net_library_path),
+            (settings_delivery.FETCHER_PATH, self.fetcher_path),
+            (settings_delivery.SOURCE_PATH, self.settings_source_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
+        settings = render_settings(self.topology.plan, underlay_mtu=VPC_MTU)
+        self.settings_path.write_text(settings, encoding="utf-8")
 
     def _write_sensor_files(self) -> None:
         files = written_files(sensor.render_cloud_config(self.sensor_plan))
@@ -569,9 +589,11 @@ class Lab:
             (sensor.SETTINGS_PATH, self.sensor_settings_path),
             (sensor.SCRIPT_PATH, self.sensor_script_path),
             (sensor.DECAP_PATH, self.decap_path),
+            (sensor.BPF_OBJECT_PATH, self.bpf_object_path),
+            (sensor.BPF_HELPER_PATH, self.bpf_helper_path),
             (NET_LIBRARY_PATH, self.net_library_path),
         ):
-            local.write_text(files[rendered].content, encoding="utf-8")
+            local.write_bytes(files[rendered].data())
             local.chmod(int(files[rendered].permissions, 8))
         self.sensor_run_dir.mkdir()
 
@@ -882,8 +904,8 @@ class Lab:
         link = self.topology.link_of(Host.SENSOR)
         self.run(Host.SENSOR, "ip", "link", "set", "dev", link.host_interface, "mtu", str(mtu))
         self.run(Host.GATEWAY, "ip", "link", "set", "dev", link.gateway_interface, "mtu", str(mtu))
-        files = written_files(render_cloud_config(self.topology.plan, underlay_mtu=mtu))
-        self.settings_path.write_text(files[SETTINGS_PATH].content, encoding="utf-8")
+        settings = render_settings(self.topology.plan, underlay_mtu=mtu)
+        self.settings_path.write_text(settings, encoding="utf-8")
         for host in (Host.APP, Host.GATEWAY, Host.INTERNET):
             self.run(host, "ip", "route", "flush", "cache", check=False)
         self.gateway("apply", check=True)
@@ -948,6 +970,24 @@ class Lab:
                 return int(found[1])
         return None
 
+    def bpf_program(self) -> tuple[str, int] | None:
+        """(underlay interface, program id) of the sensor's tc BPF decapsulator; ``None``
+        when none is loaded."""
+        device = self.topology.link_of(Host.SENSOR).host_interface
+        listing = self.run(Host.SENSOR, "tc", "filter", "show", "dev", device, "ingress").stdout
+        found = re.search(r" id (\d+) name cloudtap_decap ", listing)
+        return (device, int(found[1])) if found else None
+
+    def bpf_counters(self) -> dict[str, int]:
+        """The tc BPF decapsulator's packet counters (``<feed>_<outcome>``), as
+        ``cloudtap-bpf counters`` reads them; ``{}`` when no program is loaded."""
+        program = self.bpf_program()
+        if program is None:
+            return {}
+        argv = [self.python, "-I", str(self.bpf_helper_path), "counters"]
+        output = self.run(Host.SENSOR, *argv, "--prog-id", str(program[1])).stdout
+        return {name: int(value["packets"]) for name, value in json.loads(output).items()}
+
     def decap_counters(self) -> dict[str, int]:
         """cloudtap-decap's counters (frames written per feed, refusals, send errors), from the
         line it logs on SIGUSR1; ``{}`` when it is not running."""
@@ -980,6 +1020,7 @@ class Lab:
         host: Host,
         script: Path,
         command: str,
+        arguments: Sequence[str],
         *,
         env: Mapping[str, str],
         check: bool,
@@ -996,25 +1037,75 @@ class Lab:
             *interpreter,
             str(script),
             command,
+            *arguments,
             check=check,
             timeout=timeout,
             env={**os.environ, **env},
         )
 
-    def gateway(
-        self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace."""
-        env = {
+    def gateway_env(self) -> dict[str, str]:
+        """What points the rendered gateway script at the lab's files instead of /etc and
+        /var/lib (``apply-settings`` keeps its last good settings and status there)."""
+        return {
             "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
             "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+            "CLOUDTAP_STATE_DIR": str(self.gateway_state_dir),
         }
+
+    def gateway(
+        self,
+        command: GatewayCommand,
+        *arguments: str,
+        check: bool = False,
+        timeout: float = 30.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-gateway <command> [arguments]`` in the gateway namespace."""
         return self._script(
-            Host.GATEWAY, self.script_path, command, env=env, check=check, timeout=timeout
+            Host.GATEWAY,
+            self.script_path,
+            command,
+            arguments,
+            env=self.gateway_env(),
+            check=check,
+            timeout=timeout,
         )
 
+    def fetch_gateway_settings(
+        self, *, check: bool = False, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-settings`` in the gateway, as its timer would: it reads
+        :attr:`settings_path` (the ``file`` source) and applies a change with
+        ``cloudtap-gateway apply-settings``."""
+        env = {
+            **os.environ,
+            **self.gateway_env(),
+            "CLOUDTAP_SETTINGS_SOURCE": str(self.settings_source_path),
+            "CLOUDTAP_ROLE_SCRIPT": str(self.script_path),
+        }
+        return self.run(
+            Host.GATEWAY,
+            self.python,
+            "-I",
+            str(self.fetcher_path),
+            check=check,
+            timeout=timeout,
+            env=env,
+        )
+
+    def gateway_status(self) -> dict[str, Any]:
+        """The gateway's status file (``{}`` before any settings were offered)."""
+        path = self.gateway_state_dir / "gateway.status"
+        if not path.exists():
+            return {}
+        status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return status
+
     def sensor(
-        self, command: SensorCommand, *, check: bool = False, timeout: float = 30.0
+        self,
+        command: SensorCommand,
+        *arguments: str,
+        check: bool = False,
+        timeout: float = 30.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run the rendered ``cloudtap-sensor <command>`` in the sensor namespace.
 
@@ -1029,9 +1120,20 @@ class Lab:
             "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
+            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
+            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
         }
+        if self.sensor_paths is not None:
+            env["CLOUDTAP_SENSOR_PATHS"] = self.sensor_paths
         return self._script(
-            Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
+            Host.SENSOR,
+            self.sensor_script_path,
+            command,
+            arguments,
+            env=env,
+            check=check,
+            timeout=timeout,
         )
 
     def mirror_table(self) -> str:

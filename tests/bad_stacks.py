@@ -841,6 +841,19 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     ("openstack-dev", "cloudtap:mirror.target.sensor_ip", "192.168.4.10", "cloudtap:mirror.target"),
     ("openstack-dev", "cloudtap:network.gateway_mirror", DELETE, "cloudtap:network.gateway_mirror"),
     ("openstack-existing", "cloudtap:sensor", {}, "cloudtap:sensor"),
+    # settings too big for the 4096-byte SSM parameter that delivers them (AWS)
+    (
+        "aws-dev",
+        "cloudtap:network.port_forwards",
+        [{"public_port": 10000 + i, "private_host": "10.0.64.10"} for i in range(200)],
+        "cloudtap:network.port_forwards",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:sensor.ids_packages",
+        [f"ids-package-number-{i}" for i in range(250)],
+        "cloudtap:sensor.ids_packages",
+    ),
 ]
 
 # -- hostile strings in every field that reaches a script, a settings file or a resource name ----

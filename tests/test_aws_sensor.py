@@ -24,6 +24,10 @@ CHILDREN = {
     "sensor-role",
     "sensor-ssm",
     "sensor-profile",
+    "sensor-settings",
+    "sensor-settings-read",
+    "sensor-fetch",
+    "sensor-fetch-association",
     "sensor-instance",
 }
 FEED_PORTS = {("udp", 4789), ("udp", 6081), ("47", 0)}
@@ -289,7 +293,7 @@ def test_tags_are_merged_into_every_taggable_child(mocks: StrictMocks) -> None:
     tags = {"team": "soc"}
     run = build(mocks, {"tags": tags, "log_volume_size_gb": 500})
     for resource in sensor_children(run):
-        if resource.name in ("sensor-ssm", "sensor-logs-attachment"):
+        if resource.name in ("sensor-ssm", "sensor-settings-read", "sensor-logs-attachment"):
             continue
         assert resource.inputs["tags"] == {**tags, "Name": resource.name}, resource.name
 
@@ -307,6 +311,7 @@ def test_outputs_are_plain_where_known_and_always_present(mocks: StrictMocks) ->
         "private_ip": "10.0.128.10",
         "capture_interface": "cloudtap0",
         "security_group_id": run.named("sensor-sg").id,
+        "settings_parameter": "/cloudtap/cloudtap/test/sensor/sensor",
         # log_volume_id is None without a volume: the engine drops None outputs.
     }
 

@@ -24,7 +24,9 @@ def test_the_default_demo_passes_every_check_and_leaves_no_namespace(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        # Only a guard against a hung lab, not a speed claim: the demo takes about a minute
+        # alone and several under load on this shared machine (the bench measures speed).
+        timeout=900,
         check=False,
     )
     report = result.stdout.splitlines()

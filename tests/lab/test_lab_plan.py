@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.errors import CloudtapInputError
+from components.monitored_network import Cloud
 from components.network_plan import NETWORK_FIELDS, Tier, plan_network
 from lab import Host, plan_topology
 from lab import lab as lab_module
@@ -166,9 +168,12 @@ def test_reading_a_stack_file_imports_no_cloud_sdk() -> None:
 
 @pytest.mark.parametrize("path", sorted(AWS_DEV_STACK.parent.glob("Pulumi.*.yaml")), ids=str)
 def test_every_example_stack_is_accepted(path: Path) -> None:
-    """The azure and openstack examples build no network: the lab runs the default one."""
+    """A stack without ``cloudtap:network`` (existing interfaces mirrored to an existing
+    sensor) gets the default network; one with it gets its own addressing."""
     stack = load_stack(path)
-    if stack.cloud is not None and stack.cloud.value != "aws":
+    network = (yaml.safe_load(path.read_text(encoding="utf-8"))["config"]).get("cloudtap:network")
+    assert str(stack.plan.cidr_block) == (network or {}).get("cidr_block", "10.0.0.0/16")
+    if network is None and stack.cloud is not Cloud.OPENSTACK:  # OpenStack's default: one zone
         assert stack.plan == plan_network()
 
 
