@@ -38,10 +38,16 @@ from typing import Any, Final, Literal
 from components import sensor, settings_delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_boot_cloud_config, render_settings
-from components.network_plan import NetworkPlan, Tier
+from components.network_plan import NetworkPlan
 
+from .one_armed import (
+    OneArmedTopology,
+    plan_one_armed_topology,
+    router_commands,
+    router_namespace,
+)
 from .pcap import Frame, FrameCounter, read_pcap
-from .topology import VPC_MTU, Host, Topology, plan_topology
+from .topology import Host, Topology, plan_topology
 
 NAME_PREFIX: Final = "ct"
 """Namespace names are ``ct<4 random hex>-<host>``: random per lab, so labs run side by side."""
@@ -497,6 +503,7 @@ class Lab:
         apply_sensor: bool = True,
         sensor_args: Mapping[str, Any] | None = None,
         python: str = sys.executable,
+        one_armed: bool = False,
     ) -> Iterator[Lab]:
         """Build the lab for ``plan`` (gateway mirror on: see
         :func:`~lab.topology.with_gateway_mirror`), run ``apply`` on the sensor and
@@ -507,9 +514,10 @@ class Lab:
         :class:`~components.sensor.SensorArgs` (default: all defaults, feeds accepted from the
         whole network). ``python`` runs the probes and the
         sensor's decapsulator inside the namespaces (default: this interpreter; only its
-        standard library is used).
+        standard library is used). ``one_armed``: the Azure shape (:mod:`lab.one_armed`), a
+        gateway with one interface behind a router, on 1500-byte links.
         """
-        topology = plan_topology(plan)
+        topology = plan_one_armed_topology(plan) if one_armed else plan_topology(plan)
         with _SIGNALS.active():
             workdir = Path(tempfile.mkdtemp(prefix="cloudtap-lab-"))
             try:
@@ -542,17 +550,25 @@ class Lab:
             no_ipv6 = ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]
             _run(["ip", "netns", "exec", ns, *no_ipv6], host=ns, check=False)
         gw = self.namespace(Host.GATEWAY)
-        for link in self.topology.links:
+        # The links hang off the gateway, or off the router when it is one-armed.
+        hub, links = gw, list(self.topology.links)
+        if self.topology.one_armed:
+            hub = router_namespace(self)
+            _run(["ip", "netns", "add", hub], host=hub)
+            self._namespaces.append(hub)
+            _run(["ip", "-n", hub, "link", "set", "lo", "up"], host=hub)
+            links.append(self.topology.link_of(Host.INTERNET))
+        for link in links:
             peer = self.namespace(link.host)
             # Created inside the namespaces, so the names never meet another lab's (or anyone's).
             mtu = ["mtu", str(link.mtu)]
             veth = ["type", "veth", "peer", "name", link.host_interface, *mtu, "netns", peer]
             _run(
-                ["ip", "-n", gw, "link", "add", "name", link.gateway_interface, *mtu, *veth],
-                host=gw,
+                ["ip", "-n", hub, "link", "add", "name", link.gateway_interface, *mtu, *veth],
+                host=hub,
             )
             for ns, device, addresses in (
-                (gw, link.gateway_interface, link.gateway_addresses),
+                (hub, link.gateway_interface, link.gateway_addresses),
                 (peer, link.host_interface, link.host_addresses),
             ):
                 for address in addresses:
@@ -563,13 +579,19 @@ class Lab:
                 _run(["ip", "-n", peer, "route", "add", "default", "via", via], host=peer)
         inet = self.namespace(Host.INTERNET)
         _run(["ip", "-n", inet, "addr", "add", f"{self.topology.internet_address}/32", "dev", "lo"])
+        if self.topology.one_armed:
+            assert isinstance(self.topology, OneArmedTopology)
+            for argv in router_commands(self.topology, hub):
+                _run(argv, host=hub)
+            return
         via = str(self.topology.gateway_default_route)
         _run(["ip", "-n", gw, "route", "add", "default", "via", via], host=gw)
 
     def _write_gateway_files(self) -> None:
         # The boot cloud-config, its settings from a file (the lab's source); the settings
-        # themselves as a cloud would deliver them. The lab's links model a VPC, whose network
-        # carries jumbo frames (as AWS's does).
+        # themselves as a cloud would deliver them. The multi-homed lab's links model a VPC,
+        # whose network carries jumbo frames (as AWS's does); the one-armed lab's model Azure's
+        # 1500 bytes.
         source = settings_delivery.SettingsSource.file(str(self.settings_path))
         files = written_files(render_boot_cloud_config(source=source))
         for rendered, local in (
@@ -580,7 +602,9 @@ class Lab:
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
-        settings = render_settings(self.topology.plan, underlay_mtu=VPC_MTU)
+        settings = render_settings(
+            self.topology.plan, underlay_mtu=self.topology.gateway_underlay_mtu
+        )
         self.settings_path.write_text(settings, encoding="utf-8")
 
     def _write_sensor_files(self) -> None:
@@ -762,7 +786,7 @@ class Lab:
     def capture(self, host: Host, *expression: str, count: int = 1) -> Iterator[Background]:
         """tcpdump on ``host``'s lab interface until ``count`` packets match ``expression``."""
         interface = (
-            self.topology.link(Tier.PUBLIC).gateway_interface
+            self.topology.gateway_interface
             if host is Host.GATEWAY
             else self.topology.link_of(host).host_interface
         )
