@@ -37,7 +37,7 @@ from typing import Any, Final, Literal
 
 from components import sensor
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
+from components.gateway import HEARTBEAT_PATH, SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
 from components.network_plan import NetworkPlan, Tier
 
 from .pcap import Frame, FrameCounter, read_pcap
@@ -460,10 +460,19 @@ class Lab:
         self.script_path = workdir / Path(SCRIPT_PATH).name
         self.net_library_path = workdir / Path(NET_LIBRARY_PATH).name
         """The shell library both scripts source (``CLOUDTAP_NET_LIBRARY``)."""
+        self.heartbeat_path = workdir / Path(HEARTBEAT_PATH).name
         self.sensor_plan = sensor.plan_sensor(
-            sensor_args, default_feed_sources=[topology.plan.cidr_block]
+            sensor_args,
+            default_feed_sources=[topology.plan.cidr_block],
+            heartbeats=sensor.gateway_heartbeats(
+                topology.plan, topology.address(Host.SENSOR)
+            ),
         )
-        """The lab sensor's plan: by default every feed, accepted from the whole network."""
+        """The lab sensor's plan: by default every feed, accepted from the whole network, and
+        the gateway mirror's heartbeats expected."""
+        self.health_path = workdir / Path(sensor.HEALTH_PATH).name
+        self.heartbeats: Background | None = None
+        """The gateway's ``cloudtap-gateway heartbeat``, running as its unit would."""
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
@@ -511,6 +520,7 @@ class Lab:
                     lab.sensor("apply", check=True)
                 if apply_gateway:
                     lab.gateway("apply", check=True)
+                    lab.start_heartbeats()
                 yield lab
             except BaseException:
                 lab._cleanup(strict=False)
@@ -559,6 +569,7 @@ class Lab:
             (SETTINGS_PATH, self.settings_path),
             (SCRIPT_PATH, self.script_path),
             (NET_LIBRARY_PATH, self.net_library_path),
+            (HEARTBEAT_PATH, self.heartbeat_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
@@ -569,6 +580,7 @@ class Lab:
             (sensor.SETTINGS_PATH, self.sensor_settings_path),
             (sensor.SCRIPT_PATH, self.sensor_script_path),
             (sensor.DECAP_PATH, self.decap_path),
+            (sensor.HEALTH_PATH, self.health_path),
             (NET_LIBRARY_PATH, self.net_library_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
@@ -1001,14 +1013,63 @@ class Lab:
             env={**os.environ, **env},
         )
 
+    def _gateway_env(self) -> dict[str, str]:
+        return {
+            "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
+            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+            "CLOUDTAP_GATEWAY_HEARTBEAT": str(self.heartbeat_path),
+            "CLOUDTAP_GATEWAY_PYTHON": self.python,
+        }
+
+    def _sensor_env(self) -> dict[str, str]:
+        return {
+            "CLOUDTAP_SENSOR_CONF": str(self.sensor_settings_path),
+            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+            "CLOUDTAP_SENSOR_RUN_DIR": str(self.sensor_run_dir),
+            "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
+            "CLOUDTAP_SENSOR_HEALTH": str(self.health_path),
+            "CLOUDTAP_SENSOR_HEALTH_EVERY": "0.5",
+            "CLOUDTAP_SENSOR_PYTHON": self.python,
+            "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+        }
+
+    def _service(self, host: Host, script: Path, command: str, env: Mapping[str, str]) -> Background:
+        """A rendered script's long-running command, started as its systemd unit would."""
+        interpreter = script.read_text(encoding="utf-8").splitlines()[0][2:].strip().split()
+        settings = [f"{key}={value}" for key, value in env.items()]
+        return self.start(host, "env", *settings, *interpreter, str(script), command)
+
+    def start_heartbeats(self) -> Background:
+        """``cloudtap-gateway heartbeat`` in the background (as cloudtap-heartbeat.service runs
+        it), once; stopped with the lab or by :meth:`stop_heartbeats`."""
+        if self.heartbeats is None:
+            self.heartbeats = self._service(
+                Host.GATEWAY, self.script_path, "heartbeat", self._gateway_env()
+            )
+        return self.heartbeats
+
+    def stop_heartbeats(self) -> None:
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
+            self._background.remove(self.heartbeats)
+            self.heartbeats = None
+
+    @contextlib.contextmanager
+    def health_responder(self) -> Iterator[Background]:
+        """``cloudtap-sensor health`` (cloudtap-health.service) for the block's length, checking
+        every half second."""
+        process = self._service(Host.SENSOR, self.sensor_script_path, "health", self._sensor_env())
+        try:
+            yield process
+        finally:
+            process.stop()
+            self._background.remove(process)
+
     def gateway(
         self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
     ) -> subprocess.CompletedProcess[str]:
         """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace."""
-        env = {
-            "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
-            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
-        }
+        env = self._gateway_env()
         return self._script(
             Host.GATEWAY, self.script_path, command, env=env, check=check, timeout=timeout
         )
@@ -1022,14 +1083,7 @@ class Lab:
         (``CLOUDTAP_SENSOR_SUPERVISOR=process``) with :attr:`python`, and keeps its state in
         :attr:`sensor_run_dir` instead of ``/run/cloudtap``.
         """
-        env = {
-            "CLOUDTAP_SENSOR_CONF": str(self.sensor_settings_path),
-            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
-            "CLOUDTAP_SENSOR_RUN_DIR": str(self.sensor_run_dir),
-            "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
-            "CLOUDTAP_SENSOR_PYTHON": self.python,
-            "CLOUDTAP_SENSOR_SUPERVISOR": "process",
-        }
+        env = self._sensor_env()
         return self._script(
             Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
         )

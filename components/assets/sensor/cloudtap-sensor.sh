@@ -9,6 +9,8 @@
 #                           install IDS_PACKAGES (dnf or apt-get); kept apart from cloud-init's
 #                           `packages` so that an IDS package a distribution lacks cannot stop
 #                           the capture tools from being installed
+#   cloudtap-sensor health  run the health responder (cloudtap-health.service): TCP HEALTH_PORT
+#                           listens, and answers HTTP GET with 200, only while check passes
 #
 # Settings come from a small key=value file (CLOUDTAP_SENSOR_CONF, default
 # /etc/cloudtap/sensor.conf) that cloudtap renders, read as data (read_settings) and checked key
@@ -36,11 +38,23 @@
 # where systemd does not run (CLOUDTAP_SENSOR_SUPERVISOR=process).
 #
 # nftables: table `inet cloudtap_sensor`, replaced whole in one transaction at every run, accepts
-# feed traffic only from $FEED_SOURCE_CIDRS and never answers a feed with an ICMP error. The
-# underlay interface (where feeds arrive) is found by address, never by name.
+# feed traffic only from $FEED_SOURCE_CIDRS (the health port only from $HEALTH_SOURCE_CIDRS) and
+# never answers a feed with an ICMP error. The underlay interface (where feeds arrive) is found
+# by address, never by name.
+#
+# Heartbeats: each gateway mirror in HEARTBEAT_SOURCES sends a marked datagram (HEARTBEAT_* in the
+# shared library) through its copy path every HEARTBEAT_INTERVAL seconds. A rule per source counts
+# it (VXLAN: by the gateway's address and the VNI, read at fixed offsets of the feed packet; tee:
+# the clone itself) and drops it as it enters this host's stack, before any decapsulator: it
+# never reaches the capture interface, whatever decapsulates the feed. (A drop after
+# decapsulation cannot work for every path: nftables' egress hook skips packets tc redirected,
+# and packet sockets of the capture interface see a frame before its ingress hook.) check keeps
+# each counter's last increase in $RUN_DIR/heartbeats and names every source silent for more
+# than HEARTBEAT_MISSED intervals, and since when.
 set -euo pipefail
 
 readonly TABLE=cloudtap_sensor
+readonly COMMENT_HEALTH="cloudtap: health checks only from the health-check networks"
 readonly DECAP_UNIT=cloudtap-decap.service
 readonly VXLAN_DEVICE=cloudtap-vxlan
 readonly GRE_DEVICE=cloudtap-gre
@@ -51,10 +65,14 @@ DECAP=${CLOUDTAP_SENSOR_DECAP:-/usr/local/lib/cloudtap/cloudtap-decap}
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
 # Seconds apply waits for cloudtap-decap to open its sockets.
 DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
+HEALTH=${CLOUDTAP_SENSOR_HEALTH:-/usr/local/lib/cloudtap/cloudtap-health}
+# Seconds between the health responder's checks (a load balancer's probes never run one).
+HEALTH_EVERY=${CLOUDTAP_SENSOR_HEALTH_EVERY:-5}
 # Every key the settings file may set; components/sensor.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
-    LOG_VOLUME LOG_MOUNT_POINT
+    LOG_VOLUME LOG_MOUNT_POINT HEALTH_PORT HEALTH_SOURCE_CIDRS HEARTBEAT_SOURCES
+    HEARTBEAT_INTERVAL HEARTBEAT_MISSED
 )
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
@@ -324,6 +342,59 @@ feed_ports() { # UDP ports of the configured feeds
     elements "${ports[@]}"
 }
 
+# Bit offsets from the UDP header of a VXLAN feed packet carrying a heartbeat: VXLAN header at
+# byte 8 (VNI: bytes 12-14), the inner Ethernet header at 16 (type at 28), the inner IPv4 header
+# at 30 (sent without options), the inner UDP header at 50, its payload at 58.
+readonly VXLAN_INNER_IPV4="@th,224,16 0x0800 @th,240,8 0x45"
+readonly VXLAN_INNER_SOURCE_BIT=336
+
+heartbeat_datagram() { # HEARTBEAT_* at bit offset $1 (its inner IPv4 destination address)
+    echo "@th,$1,32 $(ip4_to_int "$HEARTBEAT_ADDRESS") @th,$(($1 + 48)),16 $HEARTBEAT_PORT" \
+        "@th,$(($1 + 96)),64 $HEARTBEAT_MAGIC"
+}
+
+prefix_match() { # prefix_match BIT CIDR -> raw match of an address field's first n bits
+    local length=${2#*/}
+    echo "@th,$1,$length $(($(ip4_to_int "${2%/*}") >> (32 - length)))"
+}
+
+heartbeat_rules() { # heartbeat_rules vxlan|tee: one counting rule per source, then the rest
+    local source network vni index=0 vxlan
+    vxlan="$VXLAN_INNER_IPV4 $(heartbeat_datagram $((VXLAN_INNER_SOURCE_BIT + 32)))"
+    for source in $HEARTBEAT_SOURCES; do
+        index=$((index + 1))
+        network=${source%:*} vni=${source##*:}
+        if [ "$1" = vxlan ] && [ "$vni" != tee ]; then
+            echo "        udp dport $VXLAN_PORT @th,96,24 $vni" \
+                "$(prefix_match $VXLAN_INNER_SOURCE_BIT "$network") $vxlan" \
+                "counter name \"heartbeat_$index\" drop comment \"$(heartbeat_comment "$source")\""
+        elif [ "$1" = tee ] && [ "$vni" = tee ]; then
+            echo "        ip saddr $network ip daddr $HEARTBEAT_ADDRESS udp dport $HEARTBEAT_PORT" \
+                "@th,64,64 $HEARTBEAT_MAGIC counter name \"heartbeat_$index\" drop" \
+                "comment \"$(heartbeat_comment "$source")\""
+        fi
+    done
+    if [ "$1" = vxlan ]; then
+        echo "        udp dport $VXLAN_PORT $vxlan counter name \"heartbeat_other\" drop" \
+            "comment \"cloudtap: heartbeats from no expected source or VNI\""
+    else
+        echo "        ip daddr $HEARTBEAT_ADDRESS udp dport $HEARTBEAT_PORT" \
+            "@th,64,64 $HEARTBEAT_MAGIC counter name \"heartbeat_other\" drop" \
+            "comment \"cloudtap: heartbeats from no expected source or VNI\""
+    fi
+}
+
+heartbeat_comment() { echo "cloudtap: heartbeats from $(heartbeat_source_name "$1")"; }
+
+heartbeat_source_name() { # NETWORK:VNI -> "the gateway mirror in NETWORK (VXLAN VNI n)"
+    local vni=${1##*:}
+    if [ "$vni" = tee ]; then
+        echo "the gateway mirror in ${1%:*} (tee)"
+    else
+        echo "the gateway mirror in ${1%:*} (VXLAN VNI $vni)"
+    fi
+}
+
 wants_gre() { [[ " $FEEDS " == *" gre "* || " $FEEDS " == *" erspan "* ]]; }
 
 render_ruleset() {
@@ -337,6 +408,20 @@ render_ruleset() {
     echo "        type ipv4_addr; flags interval"
     # shellcheck disable=SC2086
     echo "        elements = { $(elements $FEED_SOURCE_CIDRS) }"
+    echo "    }"
+    echo "    set health_sources {"
+    echo "        type ipv4_addr; flags interval"
+    # shellcheck disable=SC2086
+    echo "        elements = { $(elements $HEALTH_SOURCE_CIDRS) }"
+    echo "    }"
+    local index
+    for index in $(seq 1 "$(wc -w <<<"$HEARTBEAT_SOURCES")") other; do
+        echo "    counter heartbeat_$index {"
+        echo "    }"
+    done
+    echo "    chain heartbeats_in {"
+    echo "        type filter hook prerouting priority filter; policy accept;"
+    heartbeat_rules tee
     echo "    }"
     echo "    chain feeds_in {"
     echo "        type filter hook input priority filter; policy accept;"
@@ -352,6 +437,10 @@ render_ruleset() {
         echo "        meta nfproto ipv6 meta l4proto gre drop" \
             "comment \"cloudtap: feeds only from the mirror sources\""
     fi
+    echo "        tcp dport $HEALTH_PORT ip saddr != @health_sources drop" \
+        "comment \"$COMMENT_HEALTH\""
+    echo "        meta nfproto ipv6 tcp dport $HEALTH_PORT drop comment \"$COMMENT_HEALTH\""
+    heartbeat_rules vxlan
     echo "    }"
     # An ICMP error quotes the packet it is about: 8 bytes of ICMP header, then the feed's IPv4
     # header (protocol at byte 9) and, after its 20 bytes, the UDP header (destination port).
@@ -383,6 +472,13 @@ render_ruleset() {
 # The feeder end, NAME-tx, must be a valid interface name too.
 is_capture_interface() { [[ ${#1} -le 12 ]] && is_interface_name "$1"; }
 
+is_health_port() { is_port "$1" && [ "$1" != 22 ]; }
+is_narrow_cidr() { is_cidr "$1" && ((${1#*/} >= 8)); }
+is_heartbeat_source() { # NETWORK:VNI or NETWORK:tee
+    [[ $1 == *:* ]] && is_narrow_cidr "${1%:*}" &&
+        { [ "${1##*:}" = tee ] || is_integer_in 1 16777215 "${1##*:}"; }
+}
+
 parse_settings() { # every value read as data and checked whole; nothing on the host is touched
     local key
     read_settings "$CONF" "${SETTINGS_KEYS[@]}"
@@ -405,6 +501,18 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
         "distribution package names (letters, digits, + . _ -, starting with a letter or digit)" \
         is_package_name
     check_setting LOG_VOLUME "yes or no" is_one_of yes no
+    HEALTH_PORT=${HEALTH_PORT:-8480}
+    HEALTH_SOURCE_CIDRS=${HEALTH_SOURCE_CIDRS:-$FEED_SOURCE_CIDRS}
+    HEARTBEAT_INTERVAL=${HEARTBEAT_INTERVAL:-10}
+    HEARTBEAT_MISSED=${HEARTBEAT_MISSED:-3}
+    check_setting HEALTH_PORT "a TCP port from 1 to 65535 other than 22" is_health_port
+    check_setting_words HEALTH_SOURCE_CIDRS "IPv4 networks a.b.c.d/n (octets 0-255, n 8-32)" \
+        is_narrow_cidr
+    check_setting_words HEARTBEAT_SOURCES \
+        "gateway mirrors NETWORK:VNI or NETWORK:tee (a.b.c.d/n with n 8-32, VNI 1-16777215)" \
+        is_heartbeat_source
+    check_setting HEARTBEAT_INTERVAL "seconds from 1 to 3600" is_integer_in 1 3600
+    check_setting HEARTBEAT_MISSED "a count from 1 to 100" is_integer_in 1 100
     if [ -n "$LOG_MOUNT_POINT" ]; then
         check_setting LOG_MOUNT_POINT \
             "an absolute directory other than / (letters, digits, . _ / -)" is_mount_point
@@ -471,6 +579,82 @@ check_ruleset() {
         <<<"$rules" || die "the capture interface's ingress drop is missing from inet $TABLE"
     grep -q "drop comment \"cloudtap: never answer a feed\"" <<<"$rules" ||
         die "the rule suppressing ICMP errors to feed sources is missing from inet $TABLE"
+    grep -qF "tcp dport $HEALTH_PORT ip saddr != @health_sources drop comment \"$COMMENT_HEALTH\"" \
+        <<<"$rules" || die "the rule admitting health checks only from $HEALTH_SOURCE_CIDRS" \
+        "is missing from inet $TABLE"
+    local source
+    for source in $HEARTBEAT_SOURCES; do
+        grep -qF "drop comment \"$(heartbeat_comment "$source")\"" <<<"$rules" ||
+            die "the rule counting heartbeats from $(heartbeat_source_name "$source") is" \
+                "missing from inet $TABLE"
+    done
+}
+
+counter_packets() { # counter_packets NAME -> packets counted by inet $TABLE's named counter
+    nft list counter inet $TABLE "$1" 2>/dev/null | sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
+}
+
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+check_heartbeats() { # prints what was heard; dies naming every silent source
+    local state=$RUN_DIR/heartbeats now index=0 source packets heard watched silent=() heard_list=()
+    local -A old_packets=() old_heard=() old_watched=()
+    local word_source word_packets word_heard word_watched limit last
+    [ -n "$HEARTBEAT_SOURCES" ] || {
+        echo "no heartbeats expected"
+        return 0
+    }
+    now=$(date +%s)
+    limit=$((HEARTBEAT_INTERVAL * HEARTBEAT_MISSED))
+    if [ -r "$state" ]; then
+        # Our own file, still read as data: only sources still expected, only numbers.
+        while read -r word_source word_packets word_heard word_watched; do
+            is_heartbeat_source "$word_source" && [[ " $HEARTBEAT_SOURCES " == *" $word_source "* ]] ||
+                continue
+            [[ $word_packets =~ ^[0-9]+$ && $word_heard =~ ^[0-9]+$ && $word_watched =~ ^[0-9]+$ ]] ||
+                continue
+            old_packets[$word_source]=$word_packets
+            old_heard[$word_source]=$word_heard
+            old_watched[$word_source]=$word_watched
+        done <"$state"
+    fi
+    mkdir -p "$RUN_DIR"
+    : >"$state.$$"
+    for source in $HEARTBEAT_SOURCES; do
+        index=$((index + 1))
+        packets=$(counter_packets "heartbeat_$index")
+        packets=${packets:-0}
+        heard=${old_heard[$source]:-0}
+        watched=${old_watched[$source]:-$now}
+        # The counter restarts at 0 when apply replaces the table: only growth is a heartbeat.
+        if ((packets > ${old_packets[$source]:-0})); then heard=$now; fi
+        echo "$source $packets $heard $watched" >>"$state.$$"
+        last=$((heard > 0 ? heard : watched))
+        if ((now - last > limit)); then
+            if ((heard > 0)); then
+                silent+=("$(heartbeat_source_name "$source"): no heartbeat since $(utc "$heard")" \
+                    "($((now - heard)) s; one expected every $HEARTBEAT_INTERVAL s)")
+            else
+                silent+=("$(heartbeat_source_name "$source"): never heard (watched since" \
+                    "$(utc "$watched"), $((now - watched)) s; one expected every" \
+                    "$HEARTBEAT_INTERVAL s)")
+            fi
+        elif ((heard > 0)); then
+            heard_list+=("$(heartbeat_source_name "$source") heard $((now - heard)) s ago")
+        else
+            heard_list+=("$(heartbeat_source_name "$source") not heard yet")
+        fi
+    done
+    mv -f "$state.$$" "$state"
+    if ((${#silent[@]} > 0)); then
+        local other
+        other=$(counter_packets heartbeat_other)
+        if ((${other:-0} > 0)); then
+            silent+=("(${other} heartbeat(s) arrived from another source or with another VNI)")
+        fi
+        die "silent gateway mirror(s): $(printf '%s; ' "${silent[@]}" | sed 's/; $//')"
+    fi
+    echo "heartbeats: $(elements "${heard_list[@]}")"
 }
 
 check_feed() { # check_feed FEED -> prints how the feed is decapsulated
@@ -530,7 +714,7 @@ install_ids() {
 }
 
 check() {
-    local feed paths=() missing
+    local feed paths=() missing heartbeats
     check_capture_interface
     check_ruleset
     for feed in $FEEDS; do
@@ -544,9 +728,15 @@ check() {
     if [ -n "$missing" ]; then
         log "warning: IDS package(s) not installed: $missing (see cloudtap-sensor install-ids)"
     fi
+    heartbeats=$(check_heartbeats)
     log "ok: capture interface $CAPTURE_INTERFACE (MTU $CAPTURE_MTU);" \
         "$(elements "${paths[@]}"); feeds from $FEED_SOURCE_CIDRS arrive on $UNDERLAY" \
-        "(MTU $(link_mtu "$UNDERLAY"))"
+        "(MTU $(link_mtu "$UNDERLAY")); $heartbeats"
+}
+
+health() { # runs cloudtap-health in this process's place
+    [ -r "$HEALTH" ] || die "the health responder $HEALTH is missing"
+    exec "$PYTHON" -I "$HEALTH" --port "$HEALTH_PORT" --every "$HEALTH_EVERY" -- "$0" check
 }
 
 main() {
@@ -569,7 +759,11 @@ main() {
         parse_settings
         install_ids
         ;;
-    *) die "unknown command '$command' (expected apply, check, render or install-ids)" ;;
+    health)
+        parse_settings
+        health
+        ;;
+    *) die "unknown command '$command' (expected apply, check, render, install-ids or health)" ;;
     esac
 }
 
