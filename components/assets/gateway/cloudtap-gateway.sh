@@ -152,7 +152,9 @@ render_tee_chains() { # clones with the sensor as next hop, in table ip cloudtap
     echo "    }"
     echo "    chain mirror_heartbeat {"
     echo "        type filter hook output priority filter; policy accept;"
-    echo "        $(heartbeat_match) dup to $MIRROR_SENSOR drop comment \"$COMMENT_HEARTBEAT\""
+    # The clone passes this hook again (untracked, as dup leaves it): it must not be dropped.
+    echo "        ct state != untracked $(heartbeat_match) dup to $MIRROR_SENSOR drop" \
+        "comment \"$COMMENT_HEARTBEAT\""
     echo "    }"
 }
 
@@ -354,9 +356,10 @@ given_host() { # --wan IF --mirrored "IF..." --own-addresses "ADDRESS...": the h
         die "render: the VXLAN mirror needs --own-addresses"
 }
 
-mirror_device_ok() {
+mirror_device_ok() { # TTL 0: the route's hop limit (64); a small fixed TTL dies on the way
     link_matches "$MIRROR_DEVICE" linkinfo.info_kind=vxlan linkinfo.info_data.id="$MIRROR_VNI" \
-        linkinfo.info_data.remote="$MIRROR_SENSOR" linkinfo.info_data.port="$MIRROR_VXLAN_PORT"
+        linkinfo.info_data.remote="$MIRROR_SENSOR" linkinfo.info_data.port="$MIRROR_VXLAN_PORT" \
+        linkinfo.info_data.ttl=0
 }
 
 fit_underlay_mtu() { # copies must cross to the sensor unfragmented where the cloud allows it
@@ -442,7 +445,7 @@ check_mirror() { # prints what the mirror does
     esac
     mirror_device_ok ||
         die "the mirror's VXLAN device $MIRROR_DEVICE (VNI $MIRROR_VNI to $MIRROR_SENSOR," \
-            "UDP $MIRROR_VXLAN_PORT) is missing or different"
+            "UDP $MIRROR_VXLAN_PORT, TTL from the route) is missing or different"
     [[ $(link_flags "$MIRROR_DEVICE") == *,UP,* ]] || die "$MIRROR_DEVICE is down"
     rules=$(nft list table netdev $MIRROR_TABLE 2>/dev/null) ||
         die "nftables table netdev $MIRROR_TABLE (the mirror) is missing"

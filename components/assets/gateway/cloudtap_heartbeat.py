@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import ipaddress
 import signal
 import socket
@@ -143,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     sender.sendto(data, (args.address, args.port))
             except OSError as error:
+                if error.errno == (errno.ENOBUFS if device else errno.EPERM):
+                    # What a socket reports when a rule drops what it sent: the copy rule's own
+                    # drop, once it has copied it (the gateway's check names a missing rule).
+                    continue
                 # The sensor names the silence; a vanished device needs a fresh start (systemd).
                 print(f"cloudtap-heartbeat: {device or 'send'}: {error}", file=sys.stderr)
                 if device:

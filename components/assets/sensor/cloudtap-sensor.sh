@@ -367,10 +367,11 @@ heartbeat_rules() { # heartbeat_rules vxlan|tee: one counting rule per source, t
         if [ "$1" = vxlan ] && [ "$vni" != tee ]; then
             echo "        udp dport $VXLAN_PORT @th,96,24 $vni" \
                 "$(prefix_match $VXLAN_INNER_SOURCE_BIT "$network") $vxlan" \
-                "counter name \"heartbeat_$index\" drop comment \"$(heartbeat_comment "$source")\""
+                "update @heard_$index { ip saddr } counter name \"heartbeat_$index\" drop comment \"$(heartbeat_comment "$source")\""
         elif [ "$1" = tee ] && [ "$vni" = tee ]; then
             echo "        ip saddr $network ip daddr $HEARTBEAT_ADDRESS udp dport $HEARTBEAT_PORT" \
-                "@th,64,64 $HEARTBEAT_MAGIC counter name \"heartbeat_$index\" drop" \
+                "@th,64,64 $HEARTBEAT_MAGIC update @heard_$index { ip saddr }" \
+                "counter name \"heartbeat_$index\" drop" \
                 "comment \"$(heartbeat_comment "$source")\""
         fi
     done
@@ -415,10 +416,15 @@ render_ruleset() {
     echo "        elements = { $(elements $HEALTH_SOURCE_CIDRS) }"
     echo "    }"
     local index
-    for index in $(seq 1 "$(wc -w <<<"$HEARTBEAT_SOURCES")") other; do
+    for index in $(seq 1 "$(wc -w <<<"$HEARTBEAT_SOURCES")"); do
         echo "    counter heartbeat_$index {"
         echo "    }"
+        echo "    set heard_$index {"
+        echo "        type ipv4_addr; flags dynamic,timeout; timeout ${HEARD_TIMEOUT}s"
+        echo "    }"
     done
+    echo "    counter heartbeat_other {"
+    echo "    }"
     echo "    chain heartbeats_in {"
     echo "        type filter hook prerouting priority filter; policy accept;"
     heartbeat_rules tee
@@ -594,65 +600,92 @@ counter_packets() { # counter_packets NAME -> packets counted by inet $TABLE's n
     nft list counter inet $TABLE "$1" 2>/dev/null | sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
 }
 
+# `nft -j list set` of a heard_N set -> "SECONDS_AGO ADDRESS" of its most recent element. Every
+# heartbeat refreshes its sender's element (timeout HEARD_TIMEOUT), so the time left tells
+# exactly when the last one came. The set's name arrives as an argument, never in the program.
+readonly HEARD_TIMEOUT=86400
+readonly HEARD_PROGRAM='
+import json, sys
+ages = []
+for item in json.load(sys.stdin).get("nftables", []):
+    for element in (item.get("set") or {}).get("elem") or []:
+        element = element.get("elem", element) if isinstance(element, dict) else {}
+        if isinstance(element, dict) and "val" in element and "expires" in element:
+            ages.append((int(element.get("timeout", int(sys.argv[1]))) - int(element["expires"]),
+                         str(element["val"])))
+if ages:
+    print(*min(ages))
+'
+
+last_heard() { # last_heard INDEX -> "SECONDS_AGO ADDRESS", or nothing
+    local json
+    json=$(nft -j list set inet $TABLE "heard_$1" 2>/dev/null) || return 0
+    python3 -I -c "$HEARD_PROGRAM" "$HEARD_TIMEOUT" <<<"$json"
+}
+
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 check_heartbeats() { # prints what was heard; dies naming every silent source
-    local state=$RUN_DIR/heartbeats now index=0 source packets heard watched silent=() heard_list=()
-    local -A old_packets=() old_heard=() old_watched=()
-    local word_source word_packets word_heard word_watched limit last
-    [ -n "$HEARTBEAT_SOURCES" ] || {
+    local state=$RUN_DIR/heartbeats now index=0 source heard watched from silent=() heard_list=()
+    local -A old_heard=() old_watched=() old_from=()
+    local word_source word_heard word_watched word_from limit last age name
+    if [ -z "$HEARTBEAT_SOURCES" ]; then
         echo "no heartbeats expected"
         return 0
-    }
+    fi
     now=$(date +%s)
     limit=$((HEARTBEAT_INTERVAL * HEARTBEAT_MISSED))
+    # When each source was last heard outlives the sets (apply replaces the table) in $state:
+    # our own file, still read as data (sources still expected, numbers, addresses only).
     if [ -r "$state" ]; then
-        # Our own file, still read as data: only sources still expected, only numbers.
-        while read -r word_source word_packets word_heard word_watched; do
-            is_heartbeat_source "$word_source" && [[ " $HEARTBEAT_SOURCES " == *" $word_source "* ]] ||
-                continue
-            [[ $word_packets =~ ^[0-9]+$ && $word_heard =~ ^[0-9]+$ && $word_watched =~ ^[0-9]+$ ]] ||
-                continue
-            old_packets[$word_source]=$word_packets
+        while read -r word_source word_heard word_watched word_from; do
+            is_heartbeat_source "$word_source" || continue
+            [[ " $HEARTBEAT_SOURCES " == *" $word_source "* ]] || continue
+            [[ $word_heard =~ ^[0-9]+$ && $word_watched =~ ^[0-9]+$ ]] || continue
+            { [ "$word_from" = - ] || is_ipv4 "$word_from"; } || continue
             old_heard[$word_source]=$word_heard
             old_watched[$word_source]=$word_watched
+            old_from[$word_source]=$word_from
         done <"$state"
     fi
     mkdir -p "$RUN_DIR"
     : >"$state.$$"
     for source in $HEARTBEAT_SOURCES; do
         index=$((index + 1))
-        packets=$(counter_packets "heartbeat_$index")
-        packets=${packets:-0}
         heard=${old_heard[$source]:-0}
         watched=${old_watched[$source]:-$now}
-        # The counter restarts at 0 when apply replaces the table: only growth is a heartbeat.
-        if ((packets > ${old_packets[$source]:-0})); then heard=$now; fi
-        echo "$source $packets $heard $watched" >>"$state.$$"
+        from=${old_from[$source]:--}
+        read -r age name <<<"$(last_heard "$index")"
+        if [[ ${age:-} =~ ^[0-9]+$ ]] && ((now - age > heard)); then
+            heard=$((now - age)) from=$name
+        fi
+        echo "$source $heard $watched $from" >>"$state.$$"
         last=$((heard > 0 ? heard : watched))
         if ((now - last > limit)); then
             if ((heard > 0)); then
-                silent+=("$(heartbeat_source_name "$source"): no heartbeat since $(utc "$heard")" \
-                    "($((now - heard)) s; one expected every $HEARTBEAT_INTERVAL s)")
+                silent+=("$(heartbeat_source_name "$source"): no heartbeat since $(utc "$heard")
+                    (from $from; $((now - heard)) s ago, one expected every
+                    $HEARTBEAT_INTERVAL s)")
             else
-                silent+=("$(heartbeat_source_name "$source"): never heard (watched since" \
-                    "$(utc "$watched"), $((now - watched)) s; one expected every" \
-                    "$HEARTBEAT_INTERVAL s)")
+                silent+=("$(heartbeat_source_name "$source"): never heard (watched since
+                    $(utc "$watched"), $((now - watched)) s; one expected every
+                    $HEARTBEAT_INTERVAL s)")
             fi
         elif ((heard > 0)); then
-            heard_list+=("$(heartbeat_source_name "$source") heard $((now - heard)) s ago")
+            heard_list+=("$(heartbeat_source_name "$source") heard from $from $((now - heard)) s ago")
         else
             heard_list+=("$(heartbeat_source_name "$source") not heard yet")
         fi
     done
     mv -f "$state.$$" "$state"
     if ((${#silent[@]} > 0)); then
-        local other
+        local other joined
         other=$(counter_packets heartbeat_other)
         if ((${other:-0} > 0)); then
             silent+=("(${other} heartbeat(s) arrived from another source or with another VNI)")
         fi
-        die "silent gateway mirror(s): $(printf '%s; ' "${silent[@]}" | sed 's/; $//')"
+        joined=$(printf '%s; ' "${silent[@]}" | tr -s ' \n' '  ')
+        die "silent gateway mirror(s): ${joined%; }"
     fi
     echo "heartbeats: $(elements "${heard_list[@]}")"
 }
