@@ -172,7 +172,8 @@ def plan_sensor(
     health_sources = _source_networks(
         args,
         "health_check_cidrs",
-        default_feed_sources,
+        # A caller without a network to default to: the feed sources, as given.
+        default_feed_sources or sources,
         "the networks a load balancer checks from (prefix /8 or longer): the health port "
         "is never open to the world",
     )

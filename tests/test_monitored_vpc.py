@@ -14,7 +14,14 @@ import pytest
 
 from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs, PortForwardArgs
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import SCRIPT_PATH, SETTINGS_PATH, UNIT_PATH, render_settings
+from components.gateway import (
+    HEARTBEAT_PATH,
+    HEARTBEAT_UNIT_PATH,
+    SCRIPT_PATH,
+    SETTINGS_PATH,
+    UNIT_PATH,
+    render_settings,
+)
 from components.network_plan import Tier
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
@@ -586,7 +593,14 @@ def test_user_data_writes_the_gateway_script_settings_and_unit(mocks: StrictMock
     user_data = run.named("cloudtap-gateway").inputs["userData"]
     assert user_data == run.result.gateway_user_data
     files = written_files(user_data)
-    assert set(files) == {SETTINGS_PATH, SCRIPT_PATH, UNIT_PATH, NET_LIBRARY_PATH}
+    assert set(files) == {
+        SETTINGS_PATH,
+        SCRIPT_PATH,
+        UNIT_PATH,
+        HEARTBEAT_PATH,
+        HEARTBEAT_UNIT_PATH,
+        NET_LIBRARY_PATH,
+    }
     assert files[SETTINGS_PATH].content == render_settings(run.result.plan)
     assert 'PORT_FORWARDS="tcp:3389:10.0.64.10:3389"' in files[SETTINGS_PATH].content
     assert files[SCRIPT_PATH].content.startswith("#!/usr/bin/env bash")
