@@ -6,6 +6,7 @@ runs exactly these files.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -207,6 +208,16 @@ def plan_sensor(
         health_check_cidrs=health_sources,
         heartbeat_sources=heartbeats[0],
         heartbeat_interval=heartbeats[1],
+    )
+
+
+def replace_heartbeats(
+    plan: SensorPlan, heartbeats: tuple[tuple[HeartbeatSource, ...], int]
+) -> SensorPlan:
+    """``plan`` expecting ``heartbeats`` (what :func:`gateway_heartbeats` says), for a cloud
+    module that learns the sensor's address only after :func:`plan_sensor` checked the rest."""
+    return dataclasses.replace(
+        plan, heartbeat_sources=heartbeats[0], heartbeat_interval=heartbeats[1]
     )
 
 

@@ -464,9 +464,7 @@ class Lab:
         self.sensor_plan = sensor.plan_sensor(
             sensor_args,
             default_feed_sources=[topology.plan.cidr_block],
-            heartbeats=sensor.gateway_heartbeats(
-                topology.plan, topology.address(Host.SENSOR)
-            ),
+            heartbeats=sensor.gateway_heartbeats(topology.plan, topology.address(Host.SENSOR)),
         )
         """The lab sensor's plan: by default every feed, accepted from the whole network, and
         the gateway mirror's heartbeats expected."""
@@ -1033,7 +1031,9 @@ class Lab:
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
         }
 
-    def _service(self, host: Host, script: Path, command: str, env: Mapping[str, str]) -> Background:
+    def _service(
+        self, host: Host, script: Path, command: str, env: Mapping[str, str]
+    ) -> Background:
         """A rendered script's long-running command, started as its systemd unit would."""
         interpreter = script.read_text(encoding="utf-8").splitlines()[0][2:].strip().split()
         settings = [f"{key}={value}" for key, value in env.items()]

@@ -57,7 +57,9 @@ def test_cloud_config_installs_nftables_and_starts_the_unit_at_boot() -> None:
     assert files[gateway.SCRIPT_PATH].permissions == "0755"
     assert files[gateway.HEARTBEAT_PATH].permissions == "0755"
     assert f"ExecStart={gateway.SCRIPT_PATH} apply" in files[gateway.UNIT_PATH].content
-    assert f"ExecStart={gateway.SCRIPT_PATH} heartbeat" in files[gateway.HEARTBEAT_UNIT_PATH].content
+    assert (
+        f"ExecStart={gateway.SCRIPT_PATH} heartbeat" in files[gateway.HEARTBEAT_UNIT_PATH].content
+    )
 
 
 def test_settings_list_every_port_forward() -> None:

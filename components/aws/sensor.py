@@ -27,7 +27,15 @@ from ..fields import parse_host_in_zone, parse_int
 from ..mirroring import default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
-from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
+from ..sensor import (
+    SENSOR_FIELDS,
+    SensorArgs,
+    SensorPlan,
+    gateway_heartbeats,
+    plan_sensor,
+    render_cloud_config,
+    replace_heartbeats,
+)
 from ..shapes import UNLISTED_INSTANCE_TYPES
 from .instances import METADATA_OPTIONS, latest_al2023, ssm_instance_profile
 from .mirror_support import mirror_support
@@ -314,6 +322,9 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         log_volume=size is not None,
     )
     zone, address, warnings = resolve_placement(raw, plan)
+    # Only the sensor the gateway mirror sends to expects its heartbeats.
+    sensor_plan = replace_heartbeats(sensor_plan, gateway_heartbeats(plan, address))
+
     instance_type = validate_instance_type(
         raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
         "instance_type",

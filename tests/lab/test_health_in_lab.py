@@ -46,9 +46,9 @@ OUTSIDER = "10.0.128.1"
 @pytest.fixture(scope="module")
 def health_lab(lab_environment: None) -> Iterator[Lab]:
     plan = plan_network({"gateway_mirror": {"heartbeat_interval": 1}})
-    with Lab.create(plan, sensor_args={"health_check_cidrs": ["10.0.0.0/20"]}) as lab:
-        with lab.health_responder():
-            yield lab
+    sensor_args = {"health_check_cidrs": ["10.0.0.0/20"]}
+    with Lab.create(plan, sensor_args=sensor_args) as lab, lab.health_responder():
+        yield lab
 
 
 def probe(lab: Lab, kind: str, source: str = LOAD_BALANCER) -> str:

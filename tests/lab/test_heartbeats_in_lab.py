@@ -65,7 +65,7 @@ def _silent_check(lab: Lab) -> str:
 def _settings_with(path: Path, key: str, value: str) -> str:
     """The settings file's text with ``key`` set to ``value``; returns the original."""
     original = path.read_text(encoding="utf-8")
-    changed, count = re.subn(rf'^{key}=.*$', f'{key}="{value}"', original, flags=re.MULTILINE)
+    changed, count = re.subn(rf"^{key}=.*$", f'{key}="{value}"', original, flags=re.MULTILINE)
     if count != 1:
         raise LabError(f"{path.name} sets {key} {count} times")
     path.write_text(changed, encoding="utf-8")
@@ -112,7 +112,9 @@ def _mirror_device_deleted(lab: Lab) -> Callable[[], None]:
 def _ttl_one_past_a_router(lab: Lab) -> Callable[[], None]:
     # The lab's gateway and sensor share a link, where TTL 1 still arrives; in a cloud a router
     # lies between them. The sensor's ingress models that hop: it discards what a router would.
-    lab.run(Host.GATEWAY, "ip", "link", "set", "dev", "cloudtap-mirror", "type", "vxlan", "ttl", "1")
+    lab.run(
+        Host.GATEWAY, "ip", "link", "set", "dev", "cloudtap-mirror", "type", "vxlan", "ttl", "1"
+    )
     interface = lab.topology.link_of(Host.SENSOR).host_interface
     for argv in (
         ["nft", "add", "table", "netdev", "lab_router"],
@@ -196,4 +198,3 @@ def test_a_sensor_expecting_a_gateway_that_never_speaks_names_it_never_heard(
     assert re.search(GATEWAY_MIRROR + r": never heard \(watched since \d{4}-", result.stderr), (
         result.stderr
     )
-

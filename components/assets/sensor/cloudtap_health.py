@@ -130,8 +130,11 @@ def run(args: argparse.Namespace) -> int:
                     try:
                         server = listener(args.bind, args.port)
                     except OSError as error:
-                        print(f"cloudtap-health: cannot listen on {args.port}: {error}",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"cloudtap-health: cannot listen on {args.port}: {error}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         return 1
                     selector.register(server, selectors.EVENT_READ)
                 elif not passed and server is not None:
