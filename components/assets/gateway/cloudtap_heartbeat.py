@@ -108,24 +108,19 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    senders: list[tuple[str, socket.socket, bytes]] = []
+    senders: dict[str, tuple[socket.socket, bytes] | None] = {}
     try:
         if args.mode == "vxlan":
             for device in args.device:
-                # Protocol 0: this socket only sends. No PACKET_QDISC_BYPASS: the frame must pass
-                # the device's egress hook, where the mirror's copy rule is.
-                sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-                sender.bind((device, 0))
-                ethernet = DESTINATION_MAC + device_mac(device) + struct.pack("!H", ETH_P_IP)
-                senders.append((device, sender, ethernet))
+                senders[device] = frame_sender(device)
         else:
             sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sender.bind((args.source, 0))
-            senders.append(("", sender, b""))
+            senders[""] = (sender, b"")
     except OSError as error:
         print(f"cloudtap-heartbeat: cannot open its sockets: {error}", file=sys.stderr)
         return 1
-    where = ", ".join(device for device, _, _ in senders) or "the tee mirror"
+    where = ", ".join(senders) if args.mode == "vxlan" else "the tee mirror"
     print(
         f"cloudtap-heartbeat: every {args.interval:g}s from {args.source} to "
         f"{args.address}:{args.port} through {where} ({args.mode})",
@@ -133,31 +128,55 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     sequence = 0
+    failing: dict[str, str] = {}
     next_round = time.monotonic()
     while running[0]:
         sequence += 1
         data = payload(args.magic, sequence)
-        for device, sender, ethernet in senders:
+        for device in list(senders):
+            problem = ""
+            opened = senders[device]
             try:
-                if args.mode == "vxlan":
+                if opened is None:  # the device went away: until it is back
+                    opened = senders[device] = frame_sender(device)
+                sender, ethernet = opened
+                if device:
                     sender.send(ethernet + ip_packet(args.source, args.address, args.port, data))
                 else:
                     sender.sendto(data, (args.address, args.port))
             except OSError as error:
-                if error.errno == (errno.ENOBUFS if device else errno.EPERM):
-                    # What a socket reports when a rule drops what it sent: the copy rule's own
-                    # drop, once it has copied it (the gateway's check names a missing rule).
-                    continue
-                # The sensor names the silence; a vanished device needs a fresh start (systemd).
-                print(f"cloudtap-heartbeat: {device or 'send'}: {error}", file=sys.stderr)
-                if device:
-                    return 1
+                if error.errno != (errno.ENOBUFS if device else errno.EPERM):
+                    problem = str(error)
+                # ENOBUFS / EPERM: what a socket reports when a rule drops what it sent, here
+                # the copy rule's own drop once it has copied it (a missing rule is the
+                # gateway check's to name).
+                if device and error.errno in (errno.ENODEV, errno.ENXIO) and opened is not None:
+                    opened[0].close()
+                    senders[device] = None
+            # Keep sending whatever fails: the sensor names the silence, and the path may heal.
+            if problem != failing.get(device, ""):
+                said = f"failing: {problem}" if problem else "sending again"
+                print(f"cloudtap-heartbeat: {device or 'tee'}: {said}", file=sys.stderr, flush=True)
+                failing[device] = problem
         if args.count and sequence >= args.count:
             break
         next_round += args.interval
         with contextlib.suppress(InterruptedError):
             time.sleep(max(0.0, next_round - time.monotonic()))
     return 0
+
+
+def frame_sender(device: str) -> tuple[socket.socket, bytes]:
+    """A packet socket on ``device`` and the Ethernet header of its heartbeat frames."""
+    # Protocol 0: this socket only sends. No PACKET_QDISC_BYPASS: the frame must pass the
+    # device's egress hook, where the mirror's copy rule is.
+    sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        sender.bind((device, 0))
+        return sender, DESTINATION_MAC + device_mac(device) + struct.pack("!H", ETH_P_IP)
+    except OSError:
+        sender.close()
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
