@@ -37,6 +37,9 @@ SETTINGS_PATH = "/etc/cloudtap/gateway.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-gateway"
 UNIT_PATH = "/etc/systemd/system/cloudtap-gateway.service"
 SERVICE = "cloudtap-gateway.service"
+HEARTBEAT_PATH = "/usr/local/lib/cloudtap/cloudtap-heartbeat"
+HEARTBEAT_UNIT_PATH = "/etc/systemd/system/cloudtap-heartbeat.service"
+HEARTBEAT_SERVICE = "cloudtap-heartbeat.service"
 SETTINGS_KEYS = (
     "NETWORK_CIDR",
     "PUBLIC_CIDRS",
@@ -50,6 +53,7 @@ SETTINGS_KEYS = (
     "MIRROR_VXLAN_PORT",
     "MIRROR_UNDERLAY_MTU",
     "MIRROR_CLAMP_MSS",
+    "MIRROR_HEARTBEAT_INTERVAL",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 
@@ -100,6 +104,8 @@ def _mirror_settings(plan: NetworkPlan, underlay_mtu: int | None) -> list[Settin
             ("MIRROR_UNDERLAY_MTU", underlay_mtu or ""),
             "# The MSS forwarded TCP is clamped to so that copies fit that MTU (empty: no clamp).",
             ("MIRROR_CLAMP_MSS", clamped_mss(mirror, underlay_mtu) or ""),
+            "# Seconds between the heartbeats sent through the mirror's copy path to the sensor.",
+            ("MIRROR_HEARTBEAT_INTERVAL", mirror.heartbeat_interval),
         ]
     return lines
 
@@ -139,6 +145,8 @@ def gateway_files(source: SettingsSource) -> list[WrittenFile]:
         WrittenFile(SCRIPT_PATH, asset_text("gateway", "cloudtap-gateway.sh"), "0755"),
         net_library(),
         WrittenFile(UNIT_PATH, asset_text("gateway", "cloudtap-gateway.service")),
+        WrittenFile(HEARTBEAT_PATH, asset_text("gateway", "cloudtap_heartbeat.py"), "0755"),
+        WrittenFile(HEARTBEAT_UNIT_PATH, asset_text("gateway", "cloudtap-heartbeat.service")),
         *delivery_files(source, "gateway"),
     ]
 
@@ -159,7 +167,7 @@ def _render(
     document = {
         "packages": list(BASE_PACKAGES[os_family]),
         **skeleton,
-        "runcmd": delivery_runcmd(source, SERVICE),
+        "runcmd": delivery_runcmd(source, SERVICE, (HEARTBEAT_SERVICE,)),
     }
     return render(yaml.safe_dump(document, sort_keys=False), [*extra, *gateway_files(source)])
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from .errors import CloudtapInputError
-from .fields import parse_enum, parse_host_in, reject_unknown_fields
+from .fields import parse_enum, parse_host_in, parse_int, reject_unknown_fields
 
 VXLAN_PORT = 4789
 GENEVE_PORT = 6081
@@ -35,6 +35,10 @@ MSS_MIN = 536
 """The smallest MSS every IPv4 host must accept (RFC 9293); a clamp below it breaks TCP."""
 MSS_MAX = 65_495
 """The largest MSS an IPv4 packet can carry (65535 minus the headers)."""
+DEFAULT_HEARTBEAT_INTERVAL = 10
+HEARTBEAT_INTERVAL_MAX = 3600
+HEARTBEAT_MISSED = 3
+"""Heartbeats a sensor may miss in a row before its check names the gateway mirror silent."""
 
 
 class Encapsulation(StrEnum):
@@ -92,6 +96,10 @@ class GatewayMirrorArgs(TypedDict, total=False):
     than a full-size (1500-byte) packet plus 50, at that MTU minus 90 (1410 on a 1500-byte
     network); off on AWS's 9001. ``true`` forces it on at that value, ``false`` off, a number
     536-65495 sets the MSS itself. Only the ``vxlan`` mode encapsulates, so only it clamps."""
+    heartbeat_interval: int
+    """Seconds between the mirror's heartbeats, 1-3600. Default 10. The gateway sends a marked
+    datagram through its own copy path at this interval; the sensor drops it before it is
+    decapsulated and its check fails, naming the gateway, after three missed in a row."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class GatewayMirror:
     vni: int
     clamp_mss: bool | int | None = None
     """As given: ``None`` (automatic, from the network's MTU), ``True``, ``False`` or an MSS."""
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
 
 
 def parse_clamp_mss(field: str, value: Any, mode: GatewayMirrorMode) -> bool | int | None:
@@ -178,4 +187,10 @@ def plan_gateway_mirror(
     mode = parse_enum(f"{field}.mode", mode_text, GatewayMirrorMode)
     vni = parse_vni(f"{field}.vni", args.get("vni", DEFAULT_GATEWAY_VNI))
     clamp = parse_clamp_mss(f"{field}.clamp_mss", args.get("clamp_mss"), mode)
-    return GatewayMirror(address, mode, vni, clamp)
+    interval = parse_int(
+        f"{field}.heartbeat_interval",
+        args.get("heartbeat_interval", DEFAULT_HEARTBEAT_INTERVAL),
+        1,
+        HEARTBEAT_INTERVAL_MAX,
+    )
+    return GatewayMirror(address, mode, vni, clamp, interval)

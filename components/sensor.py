@@ -9,6 +9,7 @@ apply-settings``), so a change of feeds never re-creates the sensor or touches i
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,15 @@ from .cloud_config import (
 )
 from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
-from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
+from .mirroring import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    GENEVE_PORT,
+    HEARTBEAT_MISSED,
+    VXLAN_PORT,
+    Encapsulation,
+    GatewayMirrorMode,
+)
+from .network_plan import SSH_PORT, NetworkPlan, Tier
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
 from .settings_delivery import SettingsSource, delivery_files, delivery_runcmd
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
@@ -36,6 +45,9 @@ DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
 # Big enough for a 9001-byte cloud jumbo frame plus a VLAN tag: copies arrive whole.
 DEFAULT_CAPTURE_MTU = 9216
 DEFAULT_LOG_MOUNT_POINT = "/var/log/cloudtap"
+DEFAULT_HEALTH_PORT = 8480
+"""TCP port of the health responder: no IDS or capture tool listens there (Zeek's cluster and
+Broker use 27760-27780, 47760-47761 and 9999, Arkime's viewer 8005, Suricata none)."""
 LOG_VOLUME_LABEL = "cloudtap-logs"
 
 
@@ -62,6 +74,14 @@ class SensorArgs(TypedDict, total=False):
     """Where the log volume is mounted, when the cloud module attaches one: an absolute path of
     letters, digits, ``.``, ``_``, ``-`` and ``/`` (it goes into fstab and a sourced settings
     file). Default ``/var/log/cloudtap``."""
+    health_port: int
+    """TCP port of the health responder, for load balancer target groups (NLB, GWLB) checking
+    TCP or HTTP: while ``cloudtap-sensor check`` passes it accepts connections and answers
+    ``GET``/``HEAD`` with ``200``; while it fails it does not listen at all. 1-65535, not 22.
+    Default 8480."""
+    health_check_cidrs: Sequence[str]
+    """Networks allowed to reach ``health_port`` (a load balancer's nodes live in them). Default:
+    the whole monitored network (the cloud module fills it in); never 0.0.0.0/0."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,42 @@ class SensorPlan:
     log_volume: bool
     """Whether a separate log volume (filesystem label ``cloudtap-logs``) is formatted and
     mounted at ``log_mount_point``."""
+    health_port: int = DEFAULT_HEALTH_PORT
+    """TCP port of the health responder. Every cloud's sensor admits it, from
+    ``health_check_cidrs`` only, in its firewall (AWS security group, Azure NSG, OpenStack
+    security group); the sensor's own nftables table refuses it from anywhere else too."""
+    health_check_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    heartbeat_sources: tuple[HeartbeatSource, ...] = ()
+    """The gateway mirrors whose heartbeats this sensor expects (from the network's design)."""
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+
+
+@dataclass(frozen=True)
+class HeartbeatSource:
+    """A gateway mirror that sends this sensor heartbeats: from an address in ``network`` (the
+    gateway's public-tier address), inside VXLAN with ``vni``, or teed (``vni`` ``None``)."""
+
+    network: ipaddress.IPv4Network
+    vni: int | None
+
+    @property
+    def setting(self) -> str:
+        """``NETWORK:VNI`` or ``NETWORK:tee``, as the sensor's settings file lists it."""
+        return f"{self.network}:{'tee' if self.vni is None else self.vni}"
+
+
+def gateway_heartbeats(
+    plan: NetworkPlan, sensor_address: ipaddress.IPv4Address
+) -> tuple[tuple[HeartbeatSource, ...], int]:
+    """(sources, interval) of the heartbeats a sensor at ``sensor_address`` receives: the
+    network's gateway mirror's, when it sends its copies there; none otherwise."""
+    mirror = plan.gateway_mirror
+    if mirror is None or mirror.sensor_address != sensor_address:
+        return (), DEFAULT_HEARTBEAT_INTERVAL
+    # The gateway lives in the first public subnet (as the monitor tier's network ACL assumes).
+    vni = mirror.vni if mirror.mode is GatewayMirrorMode.VXLAN else None
+    source = HeartbeatSource(plan.subnets[Tier.PUBLIC][0], vni)
+    return (source,), mirror.heartbeat_interval
 
 
 SENSOR_FIELDS = frozenset(SensorArgs.__annotations__)
@@ -92,8 +148,11 @@ def plan_sensor(
     default_feed_sources: Sequence[ipaddress.IPv4Network],
     log_volume: bool = False,
     cloud_fields: Iterable[str] = frozenset(),
+    heartbeats: tuple[tuple[HeartbeatSource, ...], int] = ((), DEFAULT_HEARTBEAT_INTERVAL),
 ) -> SensorPlan:
     """Validate ``SensorArgs`` and resolve defaults.
+
+    ``heartbeats``: what :func:`gateway_heartbeats` says this sensor receives.
 
     ``cloud_fields`` are the keys the calling cloud module checks itself (``network``,
     ``instance_type``...); any other key that is not a ``SensorArgs`` field is refused here.
@@ -109,23 +168,24 @@ def plan_sensor(
     if not feeds:
         raise CloudtapInputError("feeds", list(feeds_raw), "at least one encapsulation")
 
-    if "feed_source_cidrs" in args:
-        sources = tuple(
-            parse_network(f"feed_source_cidrs[{i}]", text)
-            for i, text in enumerate(_string_list("feed_source_cidrs", args["feed_source_cidrs"]))
-        )
-    else:
-        sources = tuple(default_feed_sources)
-    for index, cidr in enumerate(sources):
-        if cidr.prefixlen < 8:
-            raise CloudtapInputError(
-                f"feed_source_cidrs[{index}]",
-                str(cidr),
-                "the networks the mirror sources live in (prefix /8 or longer): a feed port "
-                "open to the world lets anyone inject traffic into the IDS",
-            )
-    if not sources:
-        raise CloudtapInputError("feed_source_cidrs", [], "at least one network")
+    sources = _source_networks(
+        args,
+        "feed_source_cidrs",
+        default_feed_sources,
+        "the networks the mirror sources live in (prefix /8 or longer): a feed port "
+        "open to the world lets anyone inject traffic into the IDS",
+    )
+    health_sources = _source_networks(
+        args,
+        "health_check_cidrs",
+        # A caller without a network to default to: the feed sources, as given.
+        default_feed_sources or sources,
+        "the networks a load balancer checks from (prefix /8 or longer): the health port "
+        "is never open to the world",
+    )
+    health_port = parse_int("health_port", args.get("health_port", DEFAULT_HEALTH_PORT), 1, 65535)
+    if health_port == SSH_PORT:
+        raise CloudtapInputError("health_port", health_port, "any TCP port but 22 (SSH's)")
 
     interface = check_capture_interface_name(
         "capture_interface",
@@ -149,7 +209,42 @@ def plan_sensor(
         ids_packages=packages,
         log_mount_point=mount,
         log_volume=log_volume,
+        health_port=health_port,
+        health_check_cidrs=health_sources,
+        heartbeat_sources=heartbeats[0],
+        heartbeat_interval=heartbeats[1],
     )
+
+
+def replace_heartbeats(
+    plan: SensorPlan, heartbeats: tuple[tuple[HeartbeatSource, ...], int]
+) -> SensorPlan:
+    """``plan`` expecting ``heartbeats`` (what :func:`gateway_heartbeats` says), for a cloud
+    module that learns the sensor's address only after :func:`plan_sensor` checked the rest."""
+    return dataclasses.replace(
+        plan, heartbeat_sources=heartbeats[0], heartbeat_interval=heartbeats[1]
+    )
+
+
+def _source_networks(
+    args: Mapping[str, Any],
+    field: str,
+    default: Sequence[ipaddress.IPv4Network],
+    expected: str,
+) -> tuple[ipaddress.IPv4Network, ...]:
+    if field in args:
+        networks = tuple(
+            parse_network(f"{field}[{i}]", text)
+            for i, text in enumerate(_string_list(field, args[field]))
+        )
+    else:
+        networks = tuple(default)
+    for index, cidr in enumerate(networks):
+        if cidr.prefixlen < 8:
+            raise CloudtapInputError(f"{field}[{index}]", str(cidr), expected)
+    if not networks:
+        raise CloudtapInputError(field, [], "at least one network")
+    return networks
 
 
 SETTINGS_PATH = "/etc/cloudtap/sensor.conf"
@@ -161,8 +256,11 @@ BPF_OBJECT_PATH = "/usr/local/lib/cloudtap/cloudtap_decap.bpf.o"
 BPF_HELPER_PATH = "/usr/local/lib/cloudtap/cloudtap-bpf"
 UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
+HEALTH_PATH = "/usr/local/lib/cloudtap/cloudtap-health"
+HEALTH_UNIT_PATH = "/etc/systemd/system/cloudtap-health.service"
 SERVICE = "cloudtap-sensor.service"
 DECAP_SERVICE = "cloudtap-decap.service"
+HEALTH_SERVICE = "cloudtap-health.service"
 SETTINGS_KEYS = (
     "FEEDS",
     "FEED_SOURCE_CIDRS",
@@ -173,6 +271,11 @@ SETTINGS_KEYS = (
     "IDS_PACKAGES",
     "LOG_VOLUME",
     "LOG_MOUNT_POINT",
+    "HEALTH_PORT",
+    "HEALTH_SOURCE_CIDRS",
+    "HEARTBEAT_SOURCES",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_MISSED",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
@@ -210,6 +313,15 @@ def render_settings(plan: SensorPlan) -> str:
         ("IDS_PACKAGES", " ".join(plan.ids_packages)),
         ("LOG_VOLUME", "yes" if plan.log_volume else "no"),
         ("LOG_MOUNT_POINT", plan.log_mount_point),
+        "# The health responder (cloudtap-health.service) answers on TCP HEALTH_PORT, from these",
+        "# networks only, while `cloudtap-sensor check` passes.",
+        ("HEALTH_PORT", plan.health_port),
+        ("HEALTH_SOURCE_CIDRS", " ".join(str(cidr) for cidr in plan.health_check_cidrs)),
+        "# Gateway mirrors sending heartbeats (NETWORK:VNI, or NETWORK:tee), every",
+        "# HEARTBEAT_INTERVAL seconds; check names one silent for more than HEARTBEAT_MISSED.",
+        ("HEARTBEAT_SOURCES", " ".join(source.setting for source in plan.heartbeat_sources)),
+        ("HEARTBEAT_INTERVAL", plan.heartbeat_interval),
+        ("HEARTBEAT_MISSED", HEARTBEAT_MISSED),
     ]
     return render_settings_file(lines, keys=SETTINGS_KEYS)
 
@@ -248,6 +360,8 @@ def sensor_files(source: SettingsSource) -> list[WrittenFile]:
         WrittenFile(BPF_HELPER_PATH, asset_text("sensor", "cloudtap_bpf.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
+        WrittenFile(HEALTH_PATH, asset_text("sensor", "cloudtap_health.py"), "0755"),
+        WrittenFile(HEALTH_UNIT_PATH, asset_text("sensor", "cloudtap-health.service")),
         *delivery_files(source, "sensor"),
     ]
 
@@ -347,8 +461,10 @@ def _render(
                 "2",
             ]
         ]
-    runcmd = delivery_runcmd(source, SERVICE)
-    # After the first fetch, before the unit: the sensor's own failure stays the last command.
-    runcmd.insert(-1, [SCRIPT_PATH, "install-ids"])
+    runcmd = delivery_runcmd(source, SERVICE, (HEALTH_SERVICE,))
+    if source.polled:
+        # After the first fetch, before the health responder and the unit: the sensor's own
+        # failure stays the last command. Pushed settings install their IDS when they arrive.
+        runcmd.insert(len(runcmd) - 2, [SCRIPT_PATH, "install-ids"])
     document.update({**skeleton, "runcmd": runcmd})
     return render(yaml.safe_dump(document, sort_keys=False), [*extra, *sensor_files(source)])

@@ -125,9 +125,13 @@ def delivery_files(source: SettingsSource, role: str) -> list[WrittenFile]:
     return files
 
 
-def delivery_runcmd(source: SettingsSource, role_service: str) -> list[list[str]]:
+def delivery_runcmd(
+    source: SettingsSource, role_service: str, companions: tuple[str, ...] = ()
+) -> list[list[str]]:
     """The boot's commands up to and including the role's unit, which must stay last: its
-    failure is the boot's (``cloud-init status --long``)."""
+    failure is the boot's (``cloud-init status --long``). ``companions``: units ordered after
+    the role's (the heartbeat sender, the health responder), enabled before it without waiting
+    for them, so that only the role's own failure fails the boot."""
     commands = [["systemctl", "daemon-reload"]]
     if source.polled:
         commands += [
@@ -137,12 +141,13 @@ def delivery_runcmd(source: SettingsSource, role_service: str) -> list[list[str]
             ["systemctl", "start", FETCHER_SERVICE],
             ["systemctl", "start", FETCHER_TIMER],
         ]
+        commands += [["systemctl", "enable", "--now", "--no-block", unit] for unit in companions]
         commands.append(["systemctl", "enable", "--now", role_service])
     else:
         # Pushed settings arrive after the boot and apply themselves (apply-settings); the unit
         # applies the last good ones at every later boot. Started now, with nothing to apply
         # yet, it would only fail the boot.
-        commands.append(["systemctl", "enable", role_service])
+        commands += [["systemctl", "enable", unit] for unit in (*companions, role_service)]
     return commands
 
 

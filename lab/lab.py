@@ -37,7 +37,13 @@ from typing import Any, Final, Literal
 
 from components import sensor, settings_delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_boot_cloud_config, render_settings
+from components.gateway import (
+    HEARTBEAT_PATH,
+    SCRIPT_PATH,
+    SETTINGS_PATH,
+    render_boot_cloud_config,
+    render_settings,
+)
 from components.network_plan import NetworkPlan
 
 from .one_armed import (
@@ -469,10 +475,17 @@ class Lab:
         self.script_path = workdir / Path(SCRIPT_PATH).name
         self.net_library_path = workdir / Path(NET_LIBRARY_PATH).name
         """The shell library both scripts source (``CLOUDTAP_NET_LIBRARY``)."""
+        self.heartbeat_path = workdir / Path(HEARTBEAT_PATH).name
         self.sensor_plan = sensor.plan_sensor(
-            sensor_args, default_feed_sources=[topology.plan.cidr_block]
+            sensor_args,
+            default_feed_sources=[topology.plan.cidr_block],
+            heartbeats=sensor.gateway_heartbeats(topology.plan, topology.address(Host.SENSOR)),
         )
-        """The lab sensor's plan: by default every feed, accepted from the whole network."""
+        """The lab sensor's plan: by default every feed, accepted from the whole network, and
+        the gateway mirror's heartbeats expected."""
+        self.health_path = workdir / Path(sensor.HEALTH_PATH).name
+        self.heartbeats: Background | None = None
+        """The gateway's ``cloudtap-gateway heartbeat``, running as its unit would."""
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
@@ -533,6 +546,7 @@ class Lab:
                     # As at boot: the first fetch applies the settings, then the unit's apply.
                     lab.fetch_gateway_settings(check=True)
                     lab.gateway("apply", check=True)
+                    lab.start_heartbeats()
                 yield lab
             except BaseException:
                 lab._cleanup(strict=False)
@@ -599,6 +613,7 @@ class Lab:
             (NET_LIBRARY_PATH, self.net_library_path),
             (settings_delivery.FETCHER_PATH, self.fetcher_path),
             (settings_delivery.SOURCE_PATH, self.settings_source_path),
+            (HEARTBEAT_PATH, self.heartbeat_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
@@ -615,6 +630,7 @@ class Lab:
             (sensor.DECAP_PATH, self.decap_path),
             (sensor.BPF_OBJECT_PATH, self.bpf_object_path),
             (sensor.BPF_HELPER_PATH, self.bpf_helper_path),
+            (sensor.HEALTH_PATH, self.health_path),
             (NET_LIBRARY_PATH, self.net_library_path),
         ):
             local.write_bytes(files[rendered].data())
@@ -1074,7 +1090,63 @@ class Lab:
             "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
             "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
             "CLOUDTAP_STATE_DIR": str(self.gateway_state_dir),
+            "CLOUDTAP_GATEWAY_HEARTBEAT": str(self.heartbeat_path),
+            "CLOUDTAP_GATEWAY_PYTHON": self.python,
         }
+
+    def sensor_env(self) -> dict[str, str]:
+        """What points the rendered sensor script at the lab's files (state, decapsulators,
+        health responder) instead of /etc, /run and /var/lib."""
+        env = {
+            "CLOUDTAP_SENSOR_CONF": str(self.sensor_settings_path),
+            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+            "CLOUDTAP_SENSOR_RUN_DIR": str(self.sensor_run_dir),
+            "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
+            "CLOUDTAP_SENSOR_HEALTH": str(self.health_path),
+            "CLOUDTAP_SENSOR_HEALTH_EVERY": "0.5",
+            "CLOUDTAP_SENSOR_PYTHON": self.python,
+            "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
+            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
+            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
+        }
+        if self.sensor_paths is not None:
+            env["CLOUDTAP_SENSOR_PATHS"] = self.sensor_paths
+        return env
+
+    def _service(
+        self, host: Host, script: Path, command: str, env: Mapping[str, str]
+    ) -> Background:
+        """A rendered script's long-running command, started as its systemd unit would."""
+        interpreter = script.read_text(encoding="utf-8").splitlines()[0][2:].strip().split()
+        settings = [f"{key}={value}" for key, value in env.items()]
+        return self.start(host, "env", *settings, *interpreter, str(script), command)
+
+    def start_heartbeats(self) -> Background:
+        """``cloudtap-gateway heartbeat`` in the background (as cloudtap-heartbeat.service runs
+        it), once; stopped with the lab or by :meth:`stop_heartbeats`."""
+        if self.heartbeats is None:
+            self.heartbeats = self._service(
+                Host.GATEWAY, self.script_path, "heartbeat", self.gateway_env()
+            )
+        return self.heartbeats
+
+    def stop_heartbeats(self) -> None:
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
+            self._background.remove(self.heartbeats)
+            self.heartbeats = None
+
+    @contextlib.contextmanager
+    def health_responder(self) -> Iterator[Background]:
+        """``cloudtap-sensor health`` (cloudtap-health.service) for the block's length, checking
+        every half second."""
+        process = self._service(Host.SENSOR, self.sensor_script_path, "health", self.sensor_env())
+        try:
+            yield process
+        finally:
+            process.stop()
+            self._background.remove(process)
 
     def gateway(
         self,
@@ -1137,19 +1209,7 @@ class Lab:
         (``CLOUDTAP_SENSOR_SUPERVISOR=process``) with :attr:`python`, and keeps its state in
         :attr:`sensor_run_dir` instead of ``/run/cloudtap``.
         """
-        env = {
-            "CLOUDTAP_SENSOR_CONF": str(self.sensor_settings_path),
-            "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
-            "CLOUDTAP_SENSOR_RUN_DIR": str(self.sensor_run_dir),
-            "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
-            "CLOUDTAP_SENSOR_PYTHON": self.python,
-            "CLOUDTAP_SENSOR_SUPERVISOR": "process",
-            "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
-            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
-            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
-        }
-        if self.sensor_paths is not None:
-            env["CLOUDTAP_SENSOR_PATHS"] = self.sensor_paths
+        env = self.sensor_env()
         return self._script(
             Host.SENSOR,
             self.sensor_script_path,

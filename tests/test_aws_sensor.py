@@ -143,6 +143,22 @@ def test_an_explicit_zone_and_address_are_used(mocks: StrictMocks) -> None:
     assert eni.inputs["privateIps"] == ["10.0.150.7"]
 
 
+def test_the_sensor_the_gateway_mirrors_to_expects_its_heartbeats(mocks: StrictMocks) -> None:
+    network: MonitoredVpcArgs = {"gateway_mirror": {"vni": 77, "heartbeat_interval": 5}}
+    # The settings travel in the SSM parameter, not in the user data.
+    settings = build(mocks, None, network).named("sensor-settings").inputs["insecureValue"]
+    assert 'HEARTBEAT_SOURCES="10.0.0.0/20:77"' in settings
+    assert 'HEARTBEAT_INTERVAL="5"' in settings
+
+
+def test_a_sensor_the_gateway_mirror_does_not_send_to_expects_no_heartbeats(
+    mocks: StrictMocks,
+) -> None:
+    run = build(mocks, {"private_ip": "10.0.128.11"}, {"gateway_mirror": {}})
+    settings = run.named("sensor-settings").inputs["insecureValue"]
+    assert 'HEARTBEAT_SOURCES=""' in settings
+
+
 def test_an_address_other_than_the_gateway_mirrors_warns(
     mocks: StrictMocks, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -171,14 +187,27 @@ def test_no_rule_opens_ssh_or_a_feed_to_the_world(mocks: StrictMocks) -> None:
 
 def test_ssh_is_open_only_from_management_cidrs(mocks: StrictMocks) -> None:
     rules = ingress(build(mocks, None, {"management_cidrs": ["192.0.2.0/24"]}))
-    ssh = [r for r in rules if r["protocol"] == "tcp"]
+    ssh = [r for r in rules if r["protocol"] == "tcp" and r["fromPort"] == 22]
     assert [(r["fromPort"], r["toPort"], r["cidrBlocks"]) for r in ssh] == [
         (22, 22, ["192.0.2.0/24"])
     ]
 
 
 def test_without_management_cidrs_there_is_no_ssh_rule(mocks: StrictMocks) -> None:
-    assert not [r for r in ingress(build(mocks)) if r["protocol"] == "tcp"]
+    assert not [r for r in ingress(build(mocks)) if r["fromPort"] == 22]
+
+
+def test_the_health_port_is_open_only_from_the_health_check_networks(mocks: StrictMocks) -> None:
+    health = [r for r in ingress(build(mocks)) if r["protocol"] == "tcp"]
+    assert [(r["fromPort"], r["toPort"], r["cidrBlocks"]) for r in health] == [
+        (8480, 8480, ["10.0.0.0/16"])
+    ]
+
+
+def test_the_health_port_and_its_networks_can_be_chosen(mocks: StrictMocks) -> None:
+    rules = ingress(build(mocks, {"health_port": 9000, "health_check_cidrs": ["10.0.0.0/20"]}))
+    health = [r for r in rules if r["protocol"] == "tcp"]
+    assert [(r["fromPort"], r["cidrBlocks"]) for r in health] == [(9000, ["10.0.0.0/20"])]
 
 
 def test_only_the_feeds_the_sensor_accepts_are_open_from_the_given_sources(
@@ -186,7 +215,8 @@ def test_only_the_feeds_the_sensor_accepts_are_open_from_the_given_sources(
 ) -> None:
     rules = ingress(build(mocks, {"feeds": ["vxlan"], "feed_source_cidrs": ["10.0.64.0/19"]}))
     assert [(r["protocol"], r["fromPort"], r["cidrBlocks"]) for r in rules] == [
-        ("udp", 4789, ["10.0.64.0/19"])
+        ("udp", 4789, ["10.0.64.0/19"]),
+        ("tcp", 8480, ["10.0.0.0/16"]),  # the health port, from the network
     ]
 
 

@@ -41,12 +41,18 @@ def test_cloud_config_installs_nftables_and_starts_the_unit_at_boot() -> None:
     assert text.startswith("#cloud-config\n")
     document = yaml.safe_load(text)
     assert "nftables" in document["packages"]
-    assert ["systemctl", "enable", "--now", gateway.SERVICE] in document["runcmd"]
+    # The gateway's own unit last: its failure decides the runcmd's (and cloud-init's) status.
+    assert document["runcmd"][-2:] == [
+        ["systemctl", "enable", "--now", "--no-block", gateway.HEARTBEAT_SERVICE],
+        ["systemctl", "enable", "--now", gateway.SERVICE],
+    ]
     files = written_files(text)
     assert set(files) == {
         gateway.SETTINGS_PATH,
         gateway.SCRIPT_PATH,
         gateway.UNIT_PATH,
+        gateway.HEARTBEAT_PATH,
+        gateway.HEARTBEAT_UNIT_PATH,
         NET_LIBRARY_PATH,
         *(
             file.path
@@ -54,7 +60,11 @@ def test_cloud_config_installs_nftables_and_starts_the_unit_at_boot() -> None:
         ),
     }
     assert files[gateway.SCRIPT_PATH].permissions == "0755"
+    assert files[gateway.HEARTBEAT_PATH].permissions == "0755"
     assert f"ExecStart={gateway.SCRIPT_PATH} apply" in files[gateway.UNIT_PATH].content
+    assert (
+        f"ExecStart={gateway.SCRIPT_PATH} heartbeat" in files[gateway.HEARTBEAT_UNIT_PATH].content
+    )
 
 
 def test_settings_list_every_port_forward() -> None:

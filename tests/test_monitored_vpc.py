@@ -15,7 +15,15 @@ import pytest
 from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs, PortForwardArgs
 from components import settings_delivery as delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import AWS_VPC_MTU, SCRIPT_PATH, SETTINGS_PATH, UNIT_PATH, render_settings
+from components.gateway import (
+    AWS_VPC_MTU,
+    HEARTBEAT_PATH,
+    HEARTBEAT_UNIT_PATH,
+    SCRIPT_PATH,
+    SETTINGS_PATH,
+    UNIT_PATH,
+    render_settings,
+)
 from components.network_plan import Tier
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
@@ -598,6 +606,8 @@ def test_user_data_writes_the_script_unit_and_fetcher_and_the_parameter_holds_th
     assert set(files) == {
         SCRIPT_PATH,
         UNIT_PATH,
+        HEARTBEAT_PATH,
+        HEARTBEAT_UNIT_PATH,
         NET_LIBRARY_PATH,
         delivery.SOURCE_PATH,
         delivery.FETCHER_PATH,

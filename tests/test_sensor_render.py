@@ -84,6 +84,7 @@ def test_ids_packages_are_installed_apart_so_a_missing_one_cannot_cost_the_captu
         ["systemctl", "start", "cloudtap-settings.service"],
         ["systemctl", "start", "cloudtap-settings.timer"],
         [sensor.SCRIPT_PATH, "install-ids"],
+        ["systemctl", "enable", "--now", "--no-block", sensor.HEALTH_SERVICE],
         # Last: the sensor's own failure decides the runcmd's (and cloud-init's) status.
         ["systemctl", "enable", "--now", sensor.SERVICE],
     ]
@@ -102,6 +103,8 @@ def test_cloud_config_writes_every_file_and_starts_the_sensor_unit_at_boot() -> 
         sensor.BPF_HELPER_PATH,
         sensor.UNIT_PATH,
         sensor.DECAP_UNIT_PATH,
+        sensor.HEALTH_PATH,
+        sensor.HEALTH_UNIT_PATH,
         NET_LIBRARY_PATH,
         *(
             file.path
@@ -110,6 +113,8 @@ def test_cloud_config_writes_every_file_and_starts_the_sensor_unit_at_boot() -> 
     }
     assert files[sensor.SCRIPT_PATH].permissions == "0755"
     assert files[sensor.DECAP_PATH].permissions == "0755"
+    assert files[sensor.HEALTH_PATH].permissions == "0755"
+    assert f"ExecStart={sensor.SCRIPT_PATH} health" in files[sensor.HEALTH_UNIT_PATH].content
     assert f"ExecStart={sensor.SCRIPT_PATH} apply" in files[sensor.UNIT_PATH].content
     assert "WantedBy=multi-user.target" in files[sensor.UNIT_PATH].content
 
@@ -179,7 +184,7 @@ def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
         env={**os.environ, **env},
     )
     assert result.returncode == 1
-    expected = "apply, check, apply-settings, preflight, render or install-ids"
+    expected = "apply, check, apply-settings, preflight, render, install-ids or health"
     assert f"unknown command 'teardown' (expected {expected})" in result.stderr
 
 

@@ -81,7 +81,7 @@ GATEWAY = Script(
     gateway.SCRIPT_PATH,
     gateway.SETTINGS_PATH,
     "CLOUDTAP_GATEWAY_CONF",
-    ("check", "render", "apply"),
+    ("check", "render", "apply", "heartbeat"),
     gateway.SETTINGS_KEYS,
     gateway_cloud_config,
     "PRIVATE_CIDRS",
@@ -316,6 +316,8 @@ BAD_VALUES: dict[str, list[tuple[str, str, str]]] = {
         ("MIRROR_UNDERLAY_MTU", "9001.5", "not '9001.5'"),
         ("MIRROR_CLAMP_MSS", "535", "MIRROR_CLAMP_MSS must be empty or a TCP MSS from 536"),
         ("MIRROR_CLAMP_MSS", "1410 1400", "not '1410 1400'"),
+        ("MIRROR_HEARTBEAT_INTERVAL", "0", "MIRROR_HEARTBEAT_INTERVAL must be seconds from 1"),
+        ("MIRROR_HEARTBEAT_INTERVAL", "3601", "not '3601'"),
         ("PRIVATE_CIDRS", "", "does not set PRIVATE_CIDRS"),
     ],
     "sensor": [
@@ -333,6 +335,15 @@ BAD_VALUES: dict[str, list[tuple[str, str, str]]] = {
         ("LOG_MOUNT_POINT", "/", "LOG_MOUNT_POINT must be an absolute directory other than /"),
         ("LOG_MOUNT_POINT", "var/log", "not 'var/log'"),
         ("LOG_MOUNT_POINT", "/var/log/a:b", "not '/var/log/a:b'"),
+        ("HEALTH_PORT", "22", "HEALTH_PORT must be a TCP port from 1 to 65535 other than 22"),
+        ("HEALTH_PORT", "65536", "not '65536'"),
+        ("HEALTH_SOURCE_CIDRS", "10.0.0.0/16 0.0.0.0/0", "'0.0.0.0/0' is not one"),
+        ("HEARTBEAT_SOURCES", "10.0.0.0/20", "HEARTBEAT_SOURCES must list gateway mirrors"),
+        ("HEARTBEAT_SOURCES", "10.0.0.0/20:0", "'10.0.0.0/20:0' is not one"),
+        ("HEARTBEAT_SOURCES", "10.0.0.0/4:tee", "'10.0.0.0/4:tee' is not one"),
+        ("HEARTBEAT_SOURCES", "10.0.0.0/20:span", "'10.0.0.0/20:span' is not one"),
+        ("HEARTBEAT_INTERVAL", "0", "HEARTBEAT_INTERVAL must be seconds from 1 to 3600"),
+        ("HEARTBEAT_MISSED", "101", "HEARTBEAT_MISSED must be a count from 1 to 100"),
         ("CAPTURE_INTERFACE", "", "does not set CAPTURE_INTERFACE"),
     ],
 }
@@ -403,6 +414,7 @@ def test_the_gateway_settings_come_through_exactly(tmp_path: Path) -> None:
         "MIRROR_VXLAN_PORT": "4789",
         "MIRROR_UNDERLAY_MTU": "9001",
         "MIRROR_CLAMP_MSS": "",
+        "MIRROR_HEARTBEAT_INTERVAL": "10",
     }
 
 
@@ -421,6 +433,11 @@ def test_the_sensor_settings_come_through_exactly(tmp_path: Path) -> None:
         "IDS_PACKAGES": "suricata zeek",
         "LOG_VOLUME": "yes",
         "LOG_MOUNT_POINT": "/var/log/cloudtap",
+        "HEALTH_PORT": "8480",
+        "HEALTH_SOURCE_CIDRS": "10.0.0.0/16 10.9.0.0/24",
+        "HEARTBEAT_SOURCES": "",
+        "HEARTBEAT_INTERVAL": "10",
+        "HEARTBEAT_MISSED": "3",
     }
 
 

@@ -148,7 +148,8 @@ GRE_PROTOCOL = "47"
 def sensor_ingress_rules(
     sensor: SensorPlan, management_cidrs: Sequence[ipaddress.IPv4Network]
 ) -> tuple[SecurityGroupRule, ...]:
-    """What reaches a sensor: its feeds from the feed-source networks only, SSH from management.
+    """What reaches a sensor: its feeds from the feed-source networks only, its health responder
+    from the health-check networks only, SSH from management.
 
     One rule per encapsulation the sensor accepts (GRE and ERSPAN share protocol 47), so a feed
     the sensor does not decapsulate is not open either.
@@ -179,6 +180,15 @@ def sensor_ingress_rules(
         rules.append(
             SecurityGroupRule(GRE_PROTOCOL, 0, 0, sources, "cloudtap: GRE and ERSPAN feeds")
         )
+    rules.append(
+        SecurityGroupRule(
+            "tcp",
+            sensor.health_port,
+            sensor.health_port,
+            tuple(str(cidr) for cidr in sensor.health_check_cidrs),
+            "cloudtap: health checks (load balancer target groups)",
+        )
+    )
     if management_cidrs:
         rules.append(
             SecurityGroupRule(

@@ -37,9 +37,11 @@ from ..sensor import (
     LogVolume,
     SensorArgs,
     SensorPlan,
+    gateway_heartbeats,
     plan_sensor,
     render_boot_cloud_config,
     render_settings,
+    replace_heartbeats,
 )
 from ..settings_delivery import SettingsSource, check_fits_ssm_parameter
 from ..shapes import UNLISTED_INSTANCE_TYPES
@@ -371,6 +373,9 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         log_volume=size is not None,
     )
     zone, address, warnings = resolve_placement(raw, plan)
+    # Only the sensor the gateway mirror sends to expects its heartbeats.
+    sensor_plan = replace_heartbeats(sensor_plan, gateway_heartbeats(plan, address))
+
     instance_type = validate_instance_type(
         raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
         "instance_type",

@@ -241,6 +241,16 @@ def sensor_check_names_what_is_missing(lab: Lab) -> list[CheckResult]:
 _PATHS: Final = "decapsulation paths"
 
 
+_HEARD_ELEMENTS = re.compile(r"(set heard_\d+ \{[^}]*?)\s*elements = \{[^}]*\}")
+_COUNTED = re.compile(r"packets \d+ bytes \d+")
+
+
+def _without_heartbeat_state(table: str) -> str:
+    """The sensor's table without what every heartbeat changes (the heard sets' elements and
+    the counters): what ``apply`` writes, not what the traffic since did."""
+    return _COUNTED.sub("packets - bytes -", _HEARD_ELEMENTS.sub(r"\1", table))
+
+
 def _sensor_state(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
     """What ``apply`` must leave as it found it, by what the report calls it: the sensor's table
     and links, how each feed is decapsulated, the tc redirect of each kernel device that does
@@ -248,7 +258,7 @@ def _sensor_state(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
     paths = feed_paths(lab)
     links = lab.run(Host.SENSOR, "ip", "-o", "link", "show").stdout
     state = {
-        "nftables table": lab.sensor_table(),
+        "nftables table": _without_heartbeat_state(lab.sensor_table()),
         "links": re.sub(r"\s+link/ether \S+ brd \S+", "", links),  # MACs are stable anyway
     }
     devices = sorted({device for path in paths.values() if (device := kernel_device(path))})

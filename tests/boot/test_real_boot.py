@@ -61,7 +61,7 @@ def gateway_role(plan: NetworkPlan) -> Role:
         interface=_interface(public, public.network_address + HOST_OFFSET, "02:c7:00:00:00:0a"),
         service=gateway.SERVICE,
         script=gateway.SCRIPT_PATH,
-        units=(gateway.UNIT_PATH,),
+        units=(gateway.UNIT_PATH, gateway.HEARTBEAT_UNIT_PATH),
     )
 
 
@@ -74,7 +74,7 @@ def sensor_role(plan: NetworkPlan) -> Role:
         interface=_interface(monitor, default_sensor_address(monitor), "02:c7:00:00:80:0a"),
         service=sensor.SERVICE,
         script=sensor.SCRIPT_PATH,
-        units=(sensor.UNIT_PATH, sensor.DECAP_UNIT_PATH),
+        units=(sensor.UNIT_PATH, sensor.DECAP_UNIT_PATH, sensor.HEALTH_UNIT_PATH),
     )
 
 

@@ -17,6 +17,20 @@ die() {
     exit 1
 }
 
+# -- the gateway mirror's heartbeat -----------------------------------------------------------
+# Each gateway mirror sends this datagram through its own copy path every
+# MIRROR_HEARTBEAT_INTERVAL seconds (cloudtap-heartbeat); the sensor counts it per source and
+# drops it before it is decapsulated. Defined here only: both scripts match on these values.
+# The address is in 198.18.0.0/15 (RFC 2544, benchmarking: never routed on the internet) and the
+# port is discard's, so a heartbeat that escaped its copy rule would go nowhere.
+# shellcheck disable=SC2034  # used by the scripts that source this
+readonly HEARTBEAT_ADDRESS=198.18.0.1
+# shellcheck disable=SC2034  # used by the scripts that source this
+readonly HEARTBEAT_PORT=9
+# The first 8 bytes of its UDP payload: "cloudtap".
+# shellcheck disable=SC2034  # used by the scripts that source this
+readonly HEARTBEAT_MAGIC=0x636c6f7564746170
+
 # -- the settings file -------------------------------------------------------------------------
 # Read as data, never sourced: these scripts run as root at every boot, and a settings value must
 # not be able to become a command. A value may hold only these characters, enough for everything

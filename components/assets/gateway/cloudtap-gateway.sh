@@ -12,6 +12,9 @@
 #   cloudtap-gateway render [--wan IF --mirrored "IF..." --own-addresses "ADDRESS..."]
 #                            print the nftables rule set; with the options, for the host they
 #                            describe instead of this one (no root or nft needed)
+#   cloudtap-gateway heartbeat
+#                            send the mirror's heartbeat every MIRROR_HEARTBEAT_INTERVAL seconds
+#                            (cloudtap-heartbeat.service runs it; nothing to do without a mirror)
 #
 # Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
 # and checked key by key before anything on the host is touched: CLOUDTAP_GATEWAY_CONF, else the
@@ -37,6 +40,13 @@
 #   tee    plain clones with the sensor as next hop (`dup to`, like iptables' TEE target): only on
 #          a true layer-2 segment; routed clouds (AWS, Azure, OpenStack with port security) drop
 #          them. Clones taken before routing carry a TTL one lower than the original.
+# Heartbeat: every MIRROR_HEARTBEAT_INTERVAL seconds cloudtap-heartbeat sends one marked datagram
+# (HEARTBEAT_* in the shared library) into the mirror's own copy rules: in vxlan mode a frame
+# written onto each mirrored interface, which the first rule of its egress chain copies to
+# cloudtap-mirror and drops; in tee mode a datagram that an output rule clones to the sensor and
+# drops. It crosses the same device, VNI, TTL, route and feed port as the workload copies, so the
+# sensor's check can name a mirror whose copies stopped arriving, which this script's check
+# (it sees only its own side) cannot.
 # A copy that cannot be delivered (sensor down, no ARP answer) is dropped on its own: the
 # original is forwarded regardless. The rule set for forwarding loads first, so a mirror that
 # fails to load fails this script loudly but leaves forwarding in place.
@@ -63,7 +73,10 @@ fi
 readonly SETTINGS_KEYS=(
     NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS PORT_FORWARDS
     MIRROR_MODE MIRROR_SENSOR MIRROR_VNI MIRROR_VXLAN_PORT MIRROR_UNDERLAY_MTU MIRROR_CLAMP_MSS
+    MIRROR_HEARTBEAT_INTERVAL
 )
+HEARTBEAT=${CLOUDTAP_GATEWAY_HEARTBEAT:-/usr/local/lib/cloudtap/cloudtap-heartbeat}
+PYTHON=${CLOUDTAP_GATEWAY_PYTHON:-python3}
 
 # Each rule's comment, by which `check`, the namespace lab and the tests find it. Defined here
 # only: components/gateway.py reads these lines for the Python side.
@@ -77,6 +90,7 @@ readonly COMMENT_SENT="cloudtap: copy what private hosts send through" # + " DEV
 readonly COMMENT_RECEIVED="cloudtap: copy what private hosts receive through" # + " DEVICE"
 readonly COMMENT_CLAMP="cloudtap: clamp MSS so mirror copies cross the underlay whole"
 readonly COMMENT_OVERSIZE="cloudtap: count copies too big for the underlay (sent as fragments)"
+readonly COMMENT_HEARTBEAT="cloudtap: heartbeat through the mirror"
 readonly COMMENT_MIRROR_DEVICE="cloudtap: the mirror only sends; VXLAN sent to this gateway goes nowhere"
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
@@ -152,6 +166,16 @@ render_tee_chains() { # clones with the sensor as next hop, in table ip cloudtap
     echo "        ip daddr @private ip saddr != @isolated dup to $MIRROR_SENSOR" \
         "comment \"$(received_comment tee)\""
     echo "    }"
+    echo "    chain mirror_heartbeat {"
+    echo "        type filter hook output priority filter; policy accept;"
+    # The clone passes this hook again (untracked, as dup leaves it): it must not be dropped.
+    echo "        ct state != untracked $(heartbeat_match) dup to $MIRROR_SENSOR drop" \
+        "comment \"$COMMENT_HEARTBEAT\""
+    echo "    }"
+}
+
+heartbeat_match() { # the heartbeat datagram: its address, port and the payload's first 8 bytes
+    echo "ip daddr $HEARTBEAT_ADDRESS udp dport $HEARTBEAT_PORT @th,64,64 $HEARTBEAT_MAGIC"
 }
 
 render_ruleset() {
@@ -254,6 +278,8 @@ render_mirror_table() { # table netdev cloudtap_mirror: the VXLAN mirror's copy 
         echo "    }"
         echo "    chain received_$index {"
         echo "        type filter hook egress device \"$device\" priority filter; policy accept;"
+        echo "        $(heartbeat_match) dup to \"$MIRROR_DEVICE\" drop" \
+            "comment \"$COMMENT_HEARTBEAT\""
         oversize_rule daddr
         echo "        ip daddr @private ip saddr != @not_copied dup to \"$MIRROR_DEVICE\"" \
             "comment \"$(received_comment "$device")\""
@@ -270,6 +296,7 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
     done
     MIRROR_MODE=${MIRROR_MODE:-off}
     MIRROR_VXLAN_PORT=${MIRROR_VXLAN_PORT:-4789}
+    MIRROR_HEARTBEAT_INTERVAL=${MIRROR_HEARTBEAT_INTERVAL:-10}
     check_setting NETWORK_CIDR "an IPv4 network a.b.c.d/n" is_cidr
     for key in PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS; do
         check_setting_words "$key" "IPv4 networks a.b.c.d/n (octets 0-255, n 0-32)" is_cidr
@@ -294,6 +321,7 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
         check_setting MIRROR_UNDERLAY_MTU "empty or an MTU from 1280 to 65535" \
             is_integer_in 1280 65535
     fi
+    check_setting MIRROR_HEARTBEAT_INTERVAL "seconds from 1 to 3600" is_integer_in 1 3600
     if [ -n "$MIRROR_CLAMP_MSS" ]; then
         check_setting MIRROR_CLAMP_MSS "empty or a TCP MSS from 536 to 65495" \
             is_integer_in 536 65495
@@ -344,9 +372,10 @@ given_host() { # --wan IF --mirrored "IF..." --own-addresses "ADDRESS...": the h
         die "render: the VXLAN mirror needs --own-addresses"
 }
 
-mirror_device_ok() {
+mirror_device_ok() { # TTL 0: the route's hop limit (64); a small fixed TTL dies on the way
     link_matches "$MIRROR_DEVICE" linkinfo.info_kind=vxlan linkinfo.info_data.id="$MIRROR_VNI" \
-        linkinfo.info_data.remote="$MIRROR_SENSOR" linkinfo.info_data.port="$MIRROR_VXLAN_PORT"
+        linkinfo.info_data.remote="$MIRROR_SENSOR" linkinfo.info_data.port="$MIRROR_VXLAN_PORT" \
+        linkinfo.info_data.ttl=0
 }
 
 fit_underlay_mtu() { # copies must cross to the sensor unfragmented where the cloud allows it
@@ -424,13 +453,15 @@ check_mirror() { # prints what the mirror does
             die "the mirror does not tee what private hosts send to $MIRROR_SENSOR"
         grep -qF "dup to $MIRROR_SENSOR comment \"$(received_comment tee)\"" <<<"$rules" ||
             die "the mirror does not tee what private hosts receive to $MIRROR_SENSOR"
+        grep -qF "dup to $MIRROR_SENSOR drop comment \"$COMMENT_HEARTBEAT\"" <<<"$rules" ||
+            die "the rule teeing the mirror's heartbeat to $MIRROR_SENSOR is missing"
         echo "teeing private-tier traffic on $MIRRORED to next hop $MIRROR_SENSOR"
         return 0
         ;;
     esac
     mirror_device_ok ||
         die "the mirror's VXLAN device $MIRROR_DEVICE (VNI $MIRROR_VNI to $MIRROR_SENSOR," \
-            "UDP $MIRROR_VXLAN_PORT) is missing or different"
+            "UDP $MIRROR_VXLAN_PORT, TTL from the route) is missing or different"
     [[ $(link_flags "$MIRROR_DEVICE") == *,UP,* ]] || die "$MIRROR_DEVICE is down"
     rules=$(nft list table netdev $MIRROR_TABLE 2>/dev/null) ||
         die "nftables table netdev $MIRROR_TABLE (the mirror) is missing"
@@ -441,6 +472,8 @@ check_mirror() { # prints what the mirror does
             die "the mirror does not copy what private hosts send through $device"
         grep -qF "dup to \"$MIRROR_DEVICE\" comment \"$(received_comment "$device")\"" \
             <<<"$rules" || die "the mirror does not copy what private hosts receive through $device"
+        grep -qF "dup to \"$MIRROR_DEVICE\" drop comment \"$COMMENT_HEARTBEAT\"" <<<"$rules" ||
+            die "the rule copying the mirror's heartbeat through $device is missing"
     done
     local oversize
     oversize=$(nft list counter netdev $MIRROR_TABLE $OVERSIZE_COUNTER 2>/dev/null |
@@ -479,6 +512,34 @@ check() {
         "$(wc -w <<<"$PORT_FORWARDS") port forward(s); $mirror"
 }
 
+public_address() { # this gateway's address in the public tier: where its heartbeats come from
+    local _index _device _family address _rest cidr
+    while read -r _index _device _family address _rest; do
+        for cidr in $PUBLIC_CIDRS; do
+            if in_cidr "${address%/*}" "$cidr"; then
+                echo "${address%/*}"
+                return 0
+            fi
+        done
+    done < <(ip -o -4 addr show)
+    return 1
+}
+
+heartbeat() { # runs cloudtap-heartbeat in this process's place, for as long as it runs
+    local source device devices=()
+    if [ "$MIRROR_MODE" = off ]; then
+        log "no gateway mirror: no heartbeat to send"
+        return 0
+    fi
+    source=$(public_address) || die "no address in the public tier ($PUBLIC_CIDRS)"
+    [ -r "$HEARTBEAT" ] || die "the heartbeat sender $HEARTBEAT is missing"
+    for device in $MIRRORED; do devices+=(--device "$device"); done
+    [ "$MIRROR_MODE" = vxlan ] || devices=()
+    exec "$PYTHON" -I "$HEARTBEAT" --mode "$MIRROR_MODE" "${devices[@]}" --source "$source" \
+        --address "$HEARTBEAT_ADDRESS" --port "$HEARTBEAT_PORT" --magic "$HEARTBEAT_MAGIC" \
+        --interval "$MIRROR_HEARTBEAT_INTERVAL"
+}
+
 main() {
     local command=${1:-apply}
     case "$command" in
@@ -506,7 +567,11 @@ main() {
         render_ruleset
         if [ "$MIRROR_MODE" = vxlan ]; then render_mirror_table; fi
         ;;
-    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight or render)" ;;
+    heartbeat)
+        load_settings
+        heartbeat
+        ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render or heartbeat)" ;;
     esac
 }
 

@@ -17,6 +17,8 @@
 #                           install IDS_PACKAGES (dnf or apt-get); kept apart from cloud-init's
 #                           `packages` so that an IDS package a distribution lacks cannot stop
 #                           the capture tools from being installed
+#   cloudtap-sensor health  run the health responder (cloudtap-health.service): TCP HEALTH_PORT
+#                           listens, and answers HTTP GET with 200, only while check passes
 #
 # Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
 # and checked key by key before anything on the host is touched: CLOUDTAP_SENSOR_CONF, else the
@@ -50,11 +52,23 @@
 # where systemd does not run (CLOUDTAP_SENSOR_SUPERVISOR=process).
 #
 # nftables: table `inet cloudtap_sensor`, replaced whole in one transaction at every run, accepts
-# feed traffic only from $FEED_SOURCE_CIDRS and never answers a feed with an ICMP error. The
-# underlay interface (where feeds arrive) is found by address, never by name.
+# feed traffic only from $FEED_SOURCE_CIDRS (the health port only from $HEALTH_SOURCE_CIDRS) and
+# never answers a feed with an ICMP error. The underlay interface (where feeds arrive) is found
+# by address, never by name.
+#
+# Heartbeats: each gateway mirror in HEARTBEAT_SOURCES sends a marked datagram (HEARTBEAT_* in the
+# shared library) through its copy path every HEARTBEAT_INTERVAL seconds. A rule per source counts
+# it (VXLAN: by the gateway's address and the VNI, read at fixed offsets of the feed packet; tee:
+# the clone itself) and drops it as it enters this host's stack, before any decapsulator: it
+# never reaches the capture interface, whatever decapsulates the feed. (A drop after
+# decapsulation cannot work for every path: nftables' egress hook skips packets tc redirected,
+# and packet sockets of the capture interface see a frame before its ingress hook.) check keeps
+# each counter's last increase in $RUN_DIR/heartbeats and names every source silent for more
+# than HEARTBEAT_MISSED intervals, and since when.
 set -euo pipefail
 
 readonly TABLE=cloudtap_sensor
+readonly COMMENT_HEALTH="cloudtap: health checks only from the health-check networks"
 readonly DECAP_UNIT=cloudtap-decap.service
 readonly VXLAN_DEVICE=cloudtap-vxlan
 readonly GRE_DEVICE=cloudtap-gre
@@ -84,10 +98,14 @@ DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
 # its settings file exists. It writes its status (hosts, frames, silence) for `check`.
 HOSTFEED_LISTENER_CONF=${CLOUDTAP_HOSTFEED_LISTENER_CONF:-/etc/cloudtap/hostfeed-listener.conf}
 HOSTFEED_LISTENER=${CLOUDTAP_HOSTFEED_LISTENER:-/usr/local/lib/cloudtap/cloudtap-hostfeed-listener}
+HEALTH=${CLOUDTAP_SENSOR_HEALTH:-/usr/local/lib/cloudtap/cloudtap-health}
+# Seconds between the health responder's checks (a load balancer's probes never run one).
+HEALTH_EVERY=${CLOUDTAP_SENSOR_HEALTH_EVERY:-5}
 # Every key the settings file may set; components/sensor.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
-    LOG_VOLUME LOG_MOUNT_POINT
+    LOG_VOLUME LOG_MOUNT_POINT HEALTH_PORT HEALTH_SOURCE_CIDRS HEARTBEAT_SOURCES
+    HEARTBEAT_INTERVAL HEARTBEAT_MISSED
 )
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
@@ -484,6 +502,60 @@ feed_ports() { # UDP ports of the configured feeds
     elements "${ports[@]}"
 }
 
+# Bit offsets from the UDP header of a VXLAN feed packet carrying a heartbeat: VXLAN header at
+# byte 8 (VNI: bytes 12-14), the inner Ethernet header at 16 (type at 28), the inner IPv4 header
+# at 30 (sent without options), the inner UDP header at 50, its payload at 58.
+readonly VXLAN_INNER_IPV4="@th,224,16 0x0800 @th,240,8 0x45"
+readonly VXLAN_INNER_SOURCE_BIT=336
+
+heartbeat_datagram() { # HEARTBEAT_* at bit offset $1 (its inner IPv4 destination address)
+    echo "@th,$1,32 $(ip4_to_int "$HEARTBEAT_ADDRESS") @th,$(($1 + 48)),16 $HEARTBEAT_PORT" \
+        "@th,$(($1 + 96)),64 $HEARTBEAT_MAGIC"
+}
+
+prefix_match() { # prefix_match BIT CIDR -> raw match of an address field's first n bits
+    local length=${2#*/}
+    echo "@th,$1,$length $(($(ip4_to_int "${2%/*}") >> (32 - length)))"
+}
+
+heartbeat_rules() { # heartbeat_rules vxlan|tee: one counting rule per source, then the rest
+    local source network vni index=0 vxlan
+    vxlan="$VXLAN_INNER_IPV4 $(heartbeat_datagram $((VXLAN_INNER_SOURCE_BIT + 32)))"
+    for source in $HEARTBEAT_SOURCES; do
+        index=$((index + 1))
+        network=${source%:*} vni=${source##*:}
+        if [ "$1" = vxlan ] && [ "$vni" != tee ]; then
+            echo "        udp dport $VXLAN_PORT @th,96,24 $vni" \
+                "$(prefix_match $VXLAN_INNER_SOURCE_BIT "$network") $vxlan" \
+                "update @heard_$index { ip saddr } counter name \"heartbeat_$index\" drop comment \"$(heartbeat_comment "$source")\""
+        elif [ "$1" = tee ] && [ "$vni" = tee ]; then
+            echo "        ip saddr $network ip daddr $HEARTBEAT_ADDRESS udp dport $HEARTBEAT_PORT" \
+                "@th,64,64 $HEARTBEAT_MAGIC update @heard_$index { ip saddr }" \
+                "counter name \"heartbeat_$index\" drop" \
+                "comment \"$(heartbeat_comment "$source")\""
+        fi
+    done
+    if [ "$1" = vxlan ]; then
+        echo "        udp dport $VXLAN_PORT $vxlan counter name \"heartbeat_other\" drop" \
+            "comment \"cloudtap: heartbeats from no expected source or VNI\""
+    else
+        echo "        ip daddr $HEARTBEAT_ADDRESS udp dport $HEARTBEAT_PORT" \
+            "@th,64,64 $HEARTBEAT_MAGIC counter name \"heartbeat_other\" drop" \
+            "comment \"cloudtap: heartbeats from no expected source or VNI\""
+    fi
+}
+
+heartbeat_comment() { echo "cloudtap: heartbeats from $(heartbeat_source_name "$1")"; }
+
+heartbeat_source_name() { # NETWORK:VNI -> "the gateway mirror in NETWORK (VXLAN VNI n)"
+    local vni=${1##*:}
+    if [ "$vni" = tee ]; then
+        echo "the gateway mirror in ${1%:*} (tee)"
+    else
+        echo "the gateway mirror in ${1%:*} (VXLAN VNI $vni)"
+    fi
+}
+
 wants_gre() { [[ " $FEEDS " == *" gre "* || " $FEEDS " == *" erspan "* ]]; }
 
 render_ruleset() {
@@ -497,6 +569,25 @@ render_ruleset() {
     echo "        type ipv4_addr; flags interval"
     # shellcheck disable=SC2086
     echo "        elements = { $(elements $FEED_SOURCE_CIDRS) }"
+    echo "    }"
+    echo "    set health_sources {"
+    echo "        type ipv4_addr; flags interval"
+    # shellcheck disable=SC2086
+    echo "        elements = { $(elements $HEALTH_SOURCE_CIDRS) }"
+    echo "    }"
+    local index
+    for index in $(seq 1 "$(wc -w <<<"$HEARTBEAT_SOURCES")"); do
+        echo "    counter heartbeat_$index {"
+        echo "    }"
+        echo "    set heard_$index {"
+        echo "        type ipv4_addr; flags dynamic,timeout; timeout ${HEARD_TIMEOUT}s"
+        echo "    }"
+    done
+    echo "    counter heartbeat_other {"
+    echo "    }"
+    echo "    chain heartbeats_in {"
+    echo "        type filter hook prerouting priority filter; policy accept;"
+    heartbeat_rules tee
     echo "    }"
     echo "    chain feeds_in {"
     echo "        type filter hook input priority filter; policy accept;"
@@ -512,6 +603,10 @@ render_ruleset() {
         echo "        meta nfproto ipv6 meta l4proto gre drop" \
             "comment \"cloudtap: feeds only from the mirror sources\""
     fi
+    echo "        tcp dport $HEALTH_PORT ip saddr != @health_sources drop" \
+        "comment \"$COMMENT_HEALTH\""
+    echo "        meta nfproto ipv6 tcp dport $HEALTH_PORT drop comment \"$COMMENT_HEALTH\""
+    heartbeat_rules vxlan
     echo "    }"
     # An ICMP error quotes the packet it is about: 8 bytes of ICMP header, then the feed's IPv4
     # header (protocol at byte 9) and, after its 20 bytes, the UDP header (destination port).
@@ -543,6 +638,13 @@ render_ruleset() {
 # The feeder end, NAME-tx, must be a valid interface name too.
 is_capture_interface() { [[ ${#1} -le 12 ]] && is_interface_name "$1"; }
 
+is_health_port() { is_port "$1" && [ "$1" != 22 ]; }
+is_narrow_cidr() { is_cidr "$1" && ((${1#*/} >= 8)); }
+is_heartbeat_source() { # NETWORK:VNI or NETWORK:tee
+    [[ $1 == *:* ]] && is_narrow_cidr "${1%:*}" &&
+        { [ "${1##*:}" = tee ] || is_integer_in 1 16777215 "${1##*:}"; }
+}
+
 parse_settings() { # every value read as data and checked whole; nothing on the host is touched
     local key
     read_settings "$CONF" "${SETTINGS_KEYS[@]}"
@@ -565,6 +667,18 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
         "distribution package names (letters, digits, + . _ -, starting with a letter or digit)" \
         is_package_name
     check_setting LOG_VOLUME "yes or no" is_one_of yes no
+    HEALTH_PORT=${HEALTH_PORT:-8480}
+    HEALTH_SOURCE_CIDRS=${HEALTH_SOURCE_CIDRS:-$FEED_SOURCE_CIDRS}
+    HEARTBEAT_INTERVAL=${HEARTBEAT_INTERVAL:-10}
+    HEARTBEAT_MISSED=${HEARTBEAT_MISSED:-3}
+    check_setting HEALTH_PORT "a TCP port from 1 to 65535 other than 22" is_health_port
+    check_setting_words HEALTH_SOURCE_CIDRS "IPv4 networks a.b.c.d/n (octets 0-255, n 8-32)" \
+        is_narrow_cidr
+    check_setting_words HEARTBEAT_SOURCES \
+        "gateway mirrors NETWORK:VNI or NETWORK:tee (a.b.c.d/n with n 8-32, VNI 1-16777215)" \
+        is_heartbeat_source
+    check_setting HEARTBEAT_INTERVAL "seconds from 1 to 3600" is_integer_in 1 3600
+    check_setting HEARTBEAT_MISSED "a count from 1 to 100" is_integer_in 1 100
     if [ -n "$LOG_MOUNT_POINT" ]; then
         check_setting LOG_MOUNT_POINT \
             "an absolute directory other than / (letters, digits, . _ / -)" is_mount_point
@@ -645,6 +759,109 @@ check_ruleset() {
         <<<"$rules" || die "the capture interface's ingress drop is missing from inet $TABLE"
     grep -q "drop comment \"cloudtap: never answer a feed\"" <<<"$rules" ||
         die "the rule suppressing ICMP errors to feed sources is missing from inet $TABLE"
+    grep -qF "tcp dport $HEALTH_PORT ip saddr != @health_sources drop comment \"$COMMENT_HEALTH\"" \
+        <<<"$rules" || die "the rule admitting health checks only from $HEALTH_SOURCE_CIDRS" \
+        "is missing from inet $TABLE"
+    local source
+    for source in $HEARTBEAT_SOURCES; do
+        grep -qF "drop comment \"$(heartbeat_comment "$source")\"" <<<"$rules" ||
+            die "the rule counting heartbeats from $(heartbeat_source_name "$source") is" \
+                "missing from inet $TABLE"
+    done
+}
+
+counter_packets() { # counter_packets NAME -> packets counted by inet $TABLE's named counter
+    nft list counter inet $TABLE "$1" 2>/dev/null | sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
+}
+
+# `nft -j list set` of a heard_N set -> "SECONDS_AGO ADDRESS" of its most recent element. Every
+# heartbeat refreshes its sender's element (timeout HEARD_TIMEOUT), so the time left tells
+# exactly when the last one came. The set's name arrives as an argument, never in the program.
+readonly HEARD_TIMEOUT=86400
+readonly HEARD_PROGRAM='
+import json, sys
+ages = []
+for item in json.load(sys.stdin).get("nftables", []):
+    for element in (item.get("set") or {}).get("elem") or []:
+        element = element.get("elem", element) if isinstance(element, dict) else {}
+        if isinstance(element, dict) and "val" in element and "expires" in element:
+            ages.append((int(element.get("timeout", int(sys.argv[1]))) - int(element["expires"]),
+                         str(element["val"])))
+if ages:
+    print(*min(ages))
+'
+
+last_heard() { # last_heard INDEX -> "SECONDS_AGO ADDRESS", or nothing
+    local json
+    json=$(nft -j list set inet $TABLE "heard_$1" 2>/dev/null) || return 0
+    python3 -I -c "$HEARD_PROGRAM" "$HEARD_TIMEOUT" <<<"$json"
+}
+
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+check_heartbeats() { # prints what was heard; dies naming every silent source
+    local state=$RUN_DIR/heartbeats now index=0 source heard watched from silent=() heard_list=()
+    local -A old_heard=() old_watched=() old_from=()
+    local word_source word_heard word_watched word_from limit last age name
+    if [ -z "$HEARTBEAT_SOURCES" ]; then
+        echo "no heartbeats expected"
+        return 0
+    fi
+    now=$(date +%s)
+    limit=$((HEARTBEAT_INTERVAL * HEARTBEAT_MISSED))
+    # When each source was last heard outlives the sets (apply replaces the table) in $state:
+    # our own file, still read as data (sources still expected, numbers, addresses only).
+    if [ -r "$state" ]; then
+        while read -r word_source word_heard word_watched word_from; do
+            is_heartbeat_source "$word_source" || continue
+            [[ " $HEARTBEAT_SOURCES " == *" $word_source "* ]] || continue
+            [[ $word_heard =~ ^[0-9]+$ && $word_watched =~ ^[0-9]+$ ]] || continue
+            { [ "$word_from" = - ] || is_ipv4 "$word_from"; } || continue
+            old_heard[$word_source]=$word_heard
+            old_watched[$word_source]=$word_watched
+            old_from[$word_source]=$word_from
+        done <"$state"
+    fi
+    mkdir -p "$RUN_DIR"
+    : >"$state.$$"
+    for source in $HEARTBEAT_SOURCES; do
+        index=$((index + 1))
+        heard=${old_heard[$source]:-0}
+        watched=${old_watched[$source]:-$now}
+        from=${old_from[$source]:--}
+        read -r age name <<<"$(last_heard "$index")"
+        if [[ ${age:-} =~ ^[0-9]+$ ]] && ((now - age > heard)); then
+            heard=$((now - age)) from=$name
+        fi
+        echo "$source $heard $watched $from" >>"$state.$$"
+        last=$((heard > 0 ? heard : watched))
+        if ((now - last > limit)); then
+            if ((heard > 0)); then
+                silent+=("$(heartbeat_source_name "$source"): no heartbeat since $(utc "$heard")
+                    (from $from; $((now - heard)) s ago, one expected every
+                    $HEARTBEAT_INTERVAL s)")
+            else
+                silent+=("$(heartbeat_source_name "$source"): never heard (watched since
+                    $(utc "$watched"), $((now - watched)) s; one expected every
+                    $HEARTBEAT_INTERVAL s)")
+            fi
+        elif ((heard > 0)); then
+            heard_list+=("$(heartbeat_source_name "$source") heard from $from $((now - heard)) s ago")
+        else
+            heard_list+=("$(heartbeat_source_name "$source") not heard yet")
+        fi
+    done
+    mv -f "$state.$$" "$state"
+    if ((${#silent[@]} > 0)); then
+        local other joined
+        other=$(counter_packets heartbeat_other)
+        if ((${other:-0} > 0)); then
+            silent+=("(${other} heartbeat(s) arrived from another source or with another VNI)")
+        fi
+        joined=$(printf '%s; ' "${silent[@]}" | tr -s ' \n' '  ')
+        die "silent gateway mirror(s): ${joined%; }"
+    fi
+    echo "heartbeats: $(elements "${heard_list[@]}")"
 }
 
 check_feed() { # check_feed FEED BPF_SERVED -> prints how the feed is decapsulated
@@ -714,7 +931,7 @@ install_ids() {
 }
 
 check() {
-    local feed paths=() missing bpf
+    local feed paths=() missing bpf heartbeats
     check_capture_interface
     check_ruleset
     bpf=$(bpf_served)
@@ -737,9 +954,15 @@ check() {
     if [ -n "$missing" ]; then
         log "warning: IDS package(s) not installed: $missing (see cloudtap-sensor install-ids)"
     fi
+    heartbeats=$(check_heartbeats)
     log "ok: capture interface $CAPTURE_INTERFACE (MTU $CAPTURE_MTU);" \
         "$(elements "${paths[@]}"); feeds from $FEED_SOURCE_CIDRS arrive on $UNDERLAY" \
-        "(MTU $(link_mtu "$UNDERLAY"))"
+        "(MTU $(link_mtu "$UNDERLAY")); $heartbeats"
+}
+
+health() { # runs cloudtap-health in this process's place
+    [ -r "$HEALTH" ] || die "the health responder $HEALTH is missing"
+    exec "$PYTHON" -I "$HEALTH" --port "$HEALTH_PORT" --every "$HEALTH_EVERY" -- "$0" check
 }
 
 main() {
@@ -773,7 +996,11 @@ main() {
         parse_settings
         install_ids
         ;;
-    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render or install-ids)" ;;
+    health)
+        parse_settings
+        health
+        ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render, install-ids or health)" ;;
     esac
 }
 
