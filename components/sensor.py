@@ -23,6 +23,7 @@ from .cloud_config import (
 )
 from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
+from .ids import FALLBACK_LOG_DIR, IdsPlan, ids_files, plan_ids
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
@@ -49,10 +50,33 @@ class SensorArgs(TypedDict, total=False):
     capture_mtu: int
     """MTU of the capture interface, 1500-65535. Default 9216: a cloud jumbo frame (9001) and a
     VLAN tag arrive whole. Lower it only to truncate on purpose."""
+    ids: str
+    """What analyses the copies on the capture interface: ``"suricata"`` (installed from the
+    image's own repositories, configured from this plan and started at first boot), ``"zeek"``
+    or ``"arkime"`` (refused: no supported family packages them), or ``"none"`` (capture
+    only). Default: ``"suricata"`` where the image's family carries it (Debian, Ubuntu), else
+    ``"none"``; an IDS the family cannot install is refused at preview."""
+    home_net_cidrs: Sequence[str]
+    """Networks added to Suricata's ``HOME_NET`` (each /8 or longer). Default: none; ``HOME_NET``
+    is always the monitored network's private tiers."""
+    ids_rule_sources: Sequence[str]
+    """``suricata-update`` sources enabled beside ET Open, by their index names (``vendor/name``,
+    e.g. ``oisf/trafficid``). Default: none (ET Open only)."""
+    ids_custom_rules: str
+    """Path (from the Pulumi program's directory) of a Suricata rules file shipped with the
+    stack, at most 64 KiB of ASCII: one rule per line or ``#`` comments, no ``lua``,
+    ``luajit``, ``dataset``, ``datarep`` or ``filestore`` options. Checked line by line at
+    preview, written to ``/var/lib/cloudtap/rules/custom.rules``. Default: none."""
+    ids_eve_types: Sequence[str]
+    """EVE JSON event types Suricata writes (``stats`` always: the health check reads it).
+    Default: ``alert``, ``anomaly``, ``http``, ``dns``, ``tls``, ``ssh``, ``flow``."""
+    ids_event_max_age_s: int
+    """``cloudtap-sensor check`` fails when the IDS wrote no EVE event for this many seconds,
+    30-86400. Default 300 (Suricata writes a ``stats`` event every 8 s)."""
     ids_packages: Sequence[str]
-    """Distribution packages to install at first boot, e.g. ``["suricata"]``, by their names
-    (RPM's or Debian's grammar: no versions, globs or options). Default: none (capture with
-    tcpdump, which cloudtap installs)."""
+    """Advanced: more distribution packages installed at first boot beside ``ids``'s own, by
+    their names (RPM's or Debian's grammar: no versions, globs or options). cloudtap installs
+    them only; it configures nothing but ``ids``. Default: none."""
     log_mount_point: str
     """Where the log volume is mounted, when the cloud module attaches one: an absolute path of
     letters, digits, ``.``, ``_``, ``-`` and ``/`` (it goes into fstab and a sourced settings
@@ -66,10 +90,23 @@ class SensorPlan:
     capture_interface: str
     capture_mtu: int
     ids_packages: tuple[str, ...]
+    """Every package ``install-ids`` installs: ``ids``'s own, then the user's extra ones."""
     log_mount_point: str
     log_volume: bool
     """Whether a separate log volume (filesystem label ``cloudtap-logs``) is formatted and
     mounted at ``log_mount_point``."""
+    ids: IdsPlan
+    os_family: OsFamily
+    """The image's distribution family that ``ids`` was checked against."""
+
+    @property
+    def ids_log_dir(self) -> str:
+        """Where the IDS writes its EVE JSON: on the log volume when there is one."""
+        return f"{self.log_mount_point}/suricata" if self.log_volume else FALLBACK_LOG_DIR
+
+    def describe_ids(self) -> str:
+        """The preview line saying what the sensor runs."""
+        return self.ids.describe(self.capture_interface, self.ids_log_dir)
 
 
 SENSOR_FIELDS = frozenset(SensorArgs.__annotations__)
@@ -87,11 +124,15 @@ def plan_sensor(
     default_feed_sources: Sequence[ipaddress.IPv4Network],
     log_volume: bool = False,
     cloud_fields: Iterable[str] = frozenset(),
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    home_networks: Sequence[ipaddress.IPv4Network] = (),
 ) -> SensorPlan:
     """Validate ``SensorArgs`` and resolve defaults.
 
     ``cloud_fields`` are the keys the calling cloud module checks itself (``network``,
     ``instance_type``...); any other key that is not a ``SensorArgs`` field is refused here.
+    ``os_family`` is the image's family (which IDS it can install); ``home_networks`` the
+    monitored network's private tiers, Suricata's ``HOME_NET`` (default: the feed sources).
     """
     args = args or {}
     reject_unknown_fields(args, SENSOR_FIELDS | frozenset(cloud_fields), "")
@@ -129,10 +170,12 @@ def plan_sensor(
     )
     mtu = parse_int("capture_mtu", args.get("capture_mtu", DEFAULT_CAPTURE_MTU), 1500, 65535)
     # The sensor installs them with dnf or apt-get, whichever its image has.
-    packages = tuple(
+    ids = plan_ids(args, os_family=os_family, home_networks=home_networks or sources)
+    extra = tuple(
         check_package_name(f"ids_packages[{index}]", package)
         for index, package in enumerate(_string_list("ids_packages", args.get("ids_packages", [])))
     )
+    packages = ids.packages + tuple(p for p in dict.fromkeys(extra) if p not in ids.packages)
     mount = check_mount_point(
         "log_mount_point", args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
     )
@@ -144,6 +187,8 @@ def plan_sensor(
         ids_packages=packages,
         log_mount_point=mount,
         log_volume=log_volume,
+        ids=ids,
+        os_family=os_family,
     )
 
 
@@ -164,6 +209,10 @@ SETTINGS_KEYS = (
     "IDS_PACKAGES",
     "LOG_VOLUME",
     "LOG_MOUNT_POINT",
+    "IDS",
+    "IDS_LOG_DIR",
+    "IDS_RULE_SOURCES",
+    "IDS_EVENT_MAX_AGE",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
@@ -201,6 +250,13 @@ def render_settings(plan: SensorPlan) -> str:
         ("IDS_PACKAGES", " ".join(plan.ids_packages)),
         ("LOG_VOLUME", "yes" if plan.log_volume else "no"),
         ("LOG_MOUNT_POINT", plan.log_mount_point),
+        "# The IDS cloudtap configures (/etc/cloudtap/suricata.yaml) and starts with setup-ids;",
+        "# check fails when it stops, leaves CAPTURE_INTERFACE or writes no event for",
+        "# IDS_EVENT_MAX_AGE seconds. IDS_RULE_SOURCES: suricata-update sources beside ET Open.",
+        ("IDS", plan.ids.ids.value),
+        ("IDS_LOG_DIR", plan.ids_log_dir),
+        ("IDS_RULE_SOURCES", " ".join(plan.ids.rule_sources)),
+        ("IDS_EVENT_MAX_AGE", plan.ids.event_max_age_s),
     ]
     return render_settings_file(lines, keys=SETTINGS_KEYS)
 
@@ -219,6 +275,10 @@ def _check_written_text(plan: SensorPlan) -> None:
         check_mount_point("log_mount_point", plan.log_mount_point)
         for index, package in enumerate(plan.ids_packages):
             check_package_name(f"ids_packages[{index}]", package)
+        for index, cidr in enumerate(plan.ids.home_networks):
+            parse_network(f"home_net_cidrs[{index}]", str(cidr))
+        if plan.ids.runs:
+            check_mount_point("ids_log_dir", plan.ids_log_dir)
     except CloudtapInputError as error:
         raise ValueError(f"a SensorPlan that plan_sensor would refuse: {error}") from None
 
@@ -226,6 +286,7 @@ def _check_written_text(plan: SensorPlan) -> None:
 def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
     """Everything the sensor's cloud-config writes: settings, script, decapsulator, units."""
     _check_written_text(plan)
+    ids = ids_files(plan.ids, capture_interface=plan.capture_interface, log_dir=plan.ids_log_dir)
     return [
         WrittenFile(SETTINGS_PATH, render_settings(plan)),
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
@@ -233,6 +294,7 @@ def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
         WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
+        *ids,
     ]
 
 
@@ -240,9 +302,10 @@ def render_cloud_config(
     plan: SensorPlan,
     *,
     log_device: str = DEFAULT_LOG_DEVICE,
-    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    os_family: OsFamily | None = None,
 ) -> str:
-    """The sensor's user data (``#cloud-config``) for an image of ``os_family``.
+    """The sensor's user data (``#cloud-config``) for an image of ``os_family`` (default: the
+    family the plan's IDS was checked against).
 
     Installs the family's :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs
     ``plan.ids_packages`` with ``cloudtap-sensor install-ids`` (apart from cloud-init's
@@ -250,17 +313,25 @@ def render_cloud_config(
     lacks, such as ``suricata`` on Amazon Linux 2023 without its supplementary repository, must
     not cost the sensor its capture tools), then starts ``cloudtap-sensor.service``, which
     fails the boot's ``runcmd`` (visible in ``cloud-init status --long``) if the capture
-    interface or a feed's decapsulation is missing.
+    interface or a feed's decapsulation is missing. With an IDS, ``cloudtap-sensor setup-ids``
+    comes last: rules update, the daily timer, the IDS unit enabled and started, and the check
+    that it reads the capture interface (it checks the capture path first, so its result
+    still fails the boot when the capture interface is missing).
     With ``plan.log_volume`` the volume at ``log_device`` gets an ext4 file system labelled
     ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
     its logs; a volume holding any other file system is left alone), mounted at
     ``plan.log_mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail``
     (cloud-init's ``mounts`` silently drops ``LABEL=`` entries).
     """
+    family = plan.os_family if os_family is None else os_family
+    if plan.ids.runs and family is not plan.os_family:
+        raise ValueError(
+            f"the plan's IDS was checked against {plan.os_family.value}, not {family.value}"
+        )
     if not log_device.startswith("/dev/"):
         raise CloudtapInputError("log_device", log_device, "a device path such as /dev/sdf")
     skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml"))
-    document: dict[str, Any] = {"packages": list(BASE_PACKAGES[os_family])}
+    document: dict[str, Any] = {"packages": list(BASE_PACKAGES[family])}
     if plan.log_volume:
         document["fs_setup"] = [
             {
@@ -284,5 +355,7 @@ def render_cloud_config(
     if plan.ids_packages:
         # Before the unit starts: the sensor's own failure stays the last, decisive command.
         skeleton["runcmd"].insert(1, [SCRIPT_PATH, "install-ids"])
+    if plan.ids.runs:
+        skeleton["runcmd"].append([SCRIPT_PATH, "setup-ids"])
     document.update(skeleton)
     return render(yaml.safe_dump(document, sort_keys=False), sensor_files(plan))

@@ -169,8 +169,9 @@ def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
         env={**os.environ, **env},
     )
     assert result.returncode == 1
-    assert "unknown command 'teardown' (expected apply, check, render or install-ids)" in (
-        result.stderr
+    assert (
+        "unknown command 'teardown' (expected apply, check, render, install-ids, setup-ids or "
+        "update-ids-rules)" in result.stderr
     )
 
 

@@ -421,6 +421,10 @@ def test_the_sensor_settings_come_through_exactly(tmp_path: Path) -> None:
         "IDS_PACKAGES": "suricata zeek",
         "LOG_VOLUME": "yes",
         "LOG_MOUNT_POINT": "/var/log/cloudtap",
+        "IDS": "none",
+        "IDS_LOG_DIR": "/var/log/cloudtap/suricata",
+        "IDS_RULE_SOURCES": "",
+        "IDS_EVENT_MAX_AGE": "300",
     }
 
 

@@ -9,6 +9,12 @@
 #                           install IDS_PACKAGES (dnf or apt-get); kept apart from cloud-init's
 #                           `packages` so that an IDS package a distribution lacks cannot stop
 #                           the capture tools from being installed
+#   cloudtap-sensor setup-ids
+#                           with IDS=suricata (systemd): rules update, the daily update timer,
+#                           the IDS unit enabled and (re)started, then checked
+#   cloudtap-sensor update-ids-rules
+#                           suricata-update with IDS_RULE_SOURCES, then a rule reload (the
+#                           daily cloudtap-ids-update.timer runs it)
 #
 # Settings come from a small key=value file (CLOUDTAP_SENSOR_CONF, default
 # /etc/cloudtap/sensor.conf) that cloudtap renders, read as data (read_settings) and checked key
@@ -54,8 +60,15 @@ DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
 # Every key the settings file may set; components/sensor.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
-    LOG_VOLUME LOG_MOUNT_POINT
+    LOG_VOLUME LOG_MOUNT_POINT IDS IDS_LOG_DIR IDS_RULE_SOURCES IDS_EVENT_MAX_AGE
 )
+# The IDS's rendered config, its pid file and the seconds setup-ids waits for it to read the
+# capture interface (loading ET Open's rules takes a while on a small instance).
+IDS_CONFIG=${CLOUDTAP_SENSOR_IDS_CONFIG:-/etc/cloudtap/suricata.yaml}
+IDS_PID_FILE=${CLOUDTAP_SENSOR_IDS_PID_FILE:-/run/suricata.pid}
+IDS_START_WAIT=${CLOUDTAP_SENSOR_IDS_START_WAIT:-300}
+readonly IDS_UNIT=suricata.service IDS_UPDATE_TIMER=cloudtap-ids-update.timer
+readonly IDS_RULES_DIR=/var/lib/cloudtap/rules
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
 # interface_in, route_device, link_mtu, ...).
@@ -409,6 +422,122 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
         check_setting LOG_MOUNT_POINT \
             "an absolute directory other than / (letters, digits, . _ / -)" is_mount_point
     fi
+    parse_ids_settings
+}
+
+# -- the IDS -----------------------------------------------------------------------------------
+
+is_rule_source() { [[ $1 =~ ^[a-z0-9][a-z0-9_.-]{0,31}/[a-z0-9][a-z0-9_.-]{0,63}$ ]]; }
+
+parse_ids_settings() {
+    IDS=${IDS:-none}
+    check_setting IDS "suricata or none" is_one_of suricata none
+    [ "$IDS" = none ] && return 0
+    [ -n "$IDS_LOG_DIR" ] || die "$CONF does not set IDS_LOG_DIR"
+    # The lab points these at its own directories; an instance uses the rendered ones.
+    IDS_LOG_DIR=${CLOUDTAP_SENSOR_IDS_LOG_DIR:-$IDS_LOG_DIR}
+    check_setting IDS_LOG_DIR "an absolute directory other than / (letters, digits, . _ / -)" \
+        is_mount_point
+    check_setting_words IDS_RULE_SOURCES "suricata-update source names vendor/name" \
+        is_rule_source
+    IDS_EVENT_MAX_AGE=${IDS_EVENT_MAX_AGE:-300}
+    check_setting IDS_EVENT_MAX_AGE "seconds from 30 to 86400" is_integer_in 30 86400
+}
+
+ids_pid() { # the running IDS's pid, from its pid file
+    local pid
+    pid=$(cat "$IDS_PID_FILE" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q suricata || return 1
+    echo "$pid"
+}
+
+ids_reads_capture() { # ids_reads_capture PID: one of its packet sockets is bound to the capture
+    local pid=$1 index inodes line fields
+    line=$(ip -o link show dev "$CAPTURE_INTERFACE" 2>/dev/null) || return 1
+    index=${line%%:*}
+    # Sockets the process holds, by inode (/proc/PID/fd links read socket:[INODE]).
+    inodes=" $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' -printf '%l\n' \
+        2>/dev/null | tr -dc '0-9\n' | tr '\n' ' ') "
+    # /proc/PID/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode (its network namespace).
+    while read -r -a fields; do
+        [ "${fields[4]:-}" = "$index" ] && [[ $inodes == *" ${fields[8]:-x} "* ]] && return 0
+    done < <(tail -n +2 "/proc/$pid/net/packet" 2>/dev/null)
+    return 1
+}
+
+ids_running_for() { # seconds the process has run
+    local ticks started uptime
+    ticks=$(getconf CLK_TCK)
+    read -r -a started <"/proc/$1/stat"
+    read -r uptime _ </proc/uptime
+    # Field 22 (index 21 once the command name has no spaces: Suricata-Main) is the start time.
+    echo $((${uptime%.*} - started[21] / ticks))
+}
+
+check_ids() { # the IDS runs, reads the capture interface and wrote an event recently
+    local pid eve age running
+    [ "$IDS" = none ] && return 0
+    pid=$(ids_pid) || die "$IDS is not running (no live process in $IDS_PID_FILE)"
+    ids_reads_capture "$pid" ||
+        die "$IDS (pid $pid) does not read $CAPTURE_INTERFACE (no packet socket bound to it)"
+    eve="$IDS_LOG_DIR/eve.json"
+    running=$(ids_running_for "$pid")
+    if [ -f "$eve" ]; then
+        age=$(($(date +%s) - $(stat -c %Y "$eve")))
+    else
+        age=$running
+    fi
+    if ((age > IDS_EVENT_MAX_AGE)); then
+        die "$IDS (pid $pid) wrote no event to $eve for ${age}s (more than $IDS_EVENT_MAX_AGE)"
+    fi
+    if [ -f "$eve" ]; then
+        log "ok: $IDS (pid $pid) reads $CAPTURE_INTERFACE; last event ${age}s ago in $eve"
+    else
+        log "ok: $IDS (pid $pid) reads $CAPTURE_INTERFACE; started ${running}s ago, no event yet"
+    fi
+}
+
+update_ids_rules() { # suricata-update, then a reload; a sensor without rule updates still runs
+    local source output
+    [ "$IDS" = none ] && return 0
+    command -v suricata-update >/dev/null 2>&1 || die "suricata-update not found"
+    mkdir -p "$IDS_RULES_DIR"
+    for source in $IDS_RULE_SOURCES; do
+        output=$(suricata-update enable-source "$source" 2>&1) ||
+            log "warning: cannot enable rule source $source: $(tail -n 1 <<<"$output")"
+    done
+    if ! output=$(suricata-update --suricata-conf "$IDS_CONFIG" --output "$IDS_RULES_DIR" \
+        --no-reload 2>&1); then
+        log "warning: suricata-update failed ($(tail -n 2 <<<"$output" | tr '\n' ' ')):" \
+            "the IDS keeps the rules it has"
+        return 0
+    fi
+    log "rules updated in $IDS_RULES_DIR"
+    if [ "$(supervisor)" = systemd ] && systemctl -q is-active "$IDS_UNIT"; then
+        systemctl reload "$IDS_UNIT" || log "warning: systemctl reload $IDS_UNIT failed"
+    fi
+}
+
+setup_ids() {
+    local waited=0 pid
+    [ "$IDS" = none ] && return 0
+    [ "$(supervisor)" = systemd ] || die "setup-ids manages $IDS_UNIT: it needs systemd"
+    command -v suricata >/dev/null 2>&1 || die "suricata is not installed (see install-ids)"
+    [ -r "$IDS_CONFIG" ] || die "the IDS config $IDS_CONFIG is missing"
+    mkdir -p "$IDS_LOG_DIR" "$IDS_RULES_DIR"
+    update_ids_rules
+    systemctl daemon-reload
+    systemctl enable --now "$IDS_UPDATE_TIMER" || die "cannot enable $IDS_UPDATE_TIMER"
+    systemctl enable "$IDS_UNIT" || die "cannot enable $IDS_UNIT"
+    systemctl restart "$IDS_UNIT" || die "$IDS_UNIT did not start:" \
+        "$(journalctl -u "$IDS_UNIT" -n 3 -o cat 2>/dev/null | tr '\n' ' ')"
+    until pid=$(ids_pid) && ids_reads_capture "$pid"; do
+        ((waited++ < IDS_START_WAIT)) ||
+            die "$IDS did not read $CAPTURE_INTERFACE within ${IDS_START_WAIT}s"
+        sleep 1
+    done
+    check_ids
 }
 
 load_settings() {
@@ -560,6 +689,16 @@ main() {
     check)
         load_settings
         check
+        check_ids
+        ;;
+    setup-ids)
+        load_settings
+        check
+        setup_ids
+        ;;
+    update-ids-rules)
+        parse_settings
+        update_ids_rules
         ;;
     render)
         load_settings
@@ -569,7 +708,8 @@ main() {
         parse_settings
         install_ids
         ;;
-    *) die "unknown command '$command' (expected apply, check, render or install-ids)" ;;
+    *) die "unknown command '$command' (expected apply, check, render, install-ids, setup-ids" \
+        "or update-ids-rules)" ;;
     esac
 }
 
