@@ -35,10 +35,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Literal
 
-from components import sensor
+from components import ids, sensor
 from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
 from components.network_plan import NetworkPlan, Tier
+from components.os_family import DEFAULT_OS_FAMILY, OsFamily
 
 from .pcap import Frame, FrameCounter, read_pcap
 from .topology import VPC_MTU, Host, Topology, plan_topology
@@ -451,6 +452,7 @@ class Lab:
         workdir: Path,
         python: str,
         sensor_args: Mapping[str, Any] | None = None,
+        sensor_os_family: OsFamily = DEFAULT_OS_FAMILY,
     ):
         self.topology = topology
         self.prefix = prefix
@@ -461,9 +463,20 @@ class Lab:
         self.net_library_path = workdir / Path(NET_LIBRARY_PATH).name
         """The shell library both scripts source (``CLOUDTAP_NET_LIBRARY``)."""
         self.sensor_plan = sensor.plan_sensor(
-            sensor_args, default_feed_sources=[topology.plan.cidr_block]
+            sensor_args,
+            default_feed_sources=[topology.plan.cidr_block],
+            os_family=sensor_os_family,
+            home_networks=topology.plan.subnets[Tier.PRIVATE],
         )
-        """The lab sensor's plan: by default every feed, accepted from the whole network."""
+        """The lab sensor's plan: by default every feed, accepted from the whole network, and
+        no IDS (the default family, Amazon Linux, has none)."""
+        self.ids_config_path = workdir / Path(ids.SURICATA_CONFIG_PATH).name
+        """The rendered Suricata config (``/etc/cloudtap/suricata.yaml``), when the plan has an
+        IDS; its rules directory and log directory are :attr:`ids_rules_dir` and
+        :attr:`ids_log_dir` (``--set default-rule-path``, ``-l``)."""
+        self.ids_rules_dir = workdir / "ids-rules"
+        self.ids_log_dir = workdir / "ids-log"
+        self.ids_pid_file = workdir / "suricata.pid"
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
@@ -484,6 +497,7 @@ class Lab:
         apply_gateway: bool = True,
         apply_sensor: bool = True,
         sensor_args: Mapping[str, Any] | None = None,
+        sensor_os_family: OsFamily = DEFAULT_OS_FAMILY,
         python: str = sys.executable,
     ) -> Iterator[Lab]:
         """Build the lab for ``plan`` (gateway mirror on: see
@@ -501,7 +515,7 @@ class Lab:
         with _SIGNALS.active():
             workdir = Path(tempfile.mkdtemp(prefix="cloudtap-lab-"))
             try:
-                lab = cls(topology, "", workdir, python, sensor_args)
+                lab = cls(topology, "", workdir, python, sensor_args, sensor_os_family)
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
@@ -574,6 +588,13 @@ class Lab:
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
         self.sensor_run_dir.mkdir()
+        if self.sensor_plan.ids.runs:
+            self.ids_rules_dir.mkdir()
+            self.ids_log_dir.mkdir()
+            self.ids_config_path.write_text(files[ids.SURICATA_CONFIG_PATH].content)
+            custom = files.get(f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}")
+            if custom is not None:
+                (self.ids_rules_dir / ids.CUSTOM_RULES).write_text(custom.content)
 
     def _add_namespaces(self) -> None:
         hosts = list(Host)
@@ -832,13 +853,17 @@ class Lab:
         count: int,
         vni: int = 77,
         rate: float = 5000.0,
+        signature: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address] | None = None,
     ) -> float:
         """Send a mirror feed of ``kind`` (see :mod:`~lab.feeds`) from ``host``,
         with outer source ``source``, to the sensor, ``rate`` packets a second (0: back to
-        back); the seconds the sending took."""
+        back); the seconds the sending took. ``signature`` (private host, remote host): the
+        inner frames are :func:`~lab.feeds.signature_frames` instead."""
         argv = [self.python, "-I", "-S", str(FEEDS), kind, "--source", str(source)]
         argv += ["--destination", str(self.address(Host.SENSOR)), "--count", str(count)]
         argv += ["--vni", str(vni), "--rate", str(rate)]
+        if signature is not None:
+            argv += ["--signature", f"{signature[0]},{signature[1]}"]
         result = self.run(host, *argv, timeout=(count / rate if rate > 0 else 0) + COMMAND_TIMEOUT)
         try:
             return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
@@ -1029,10 +1054,42 @@ class Lab:
             "CLOUDTAP_SENSOR_DECAP": str(self.decap_path),
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_SENSOR_IDS_CONFIG": str(self.ids_config_path),
+            "CLOUDTAP_SENSOR_IDS_PID_FILE": str(self.ids_pid_file),
+            "CLOUDTAP_SENSOR_IDS_LOG_DIR": str(self.ids_log_dir),
         }
         return self._script(
             Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
         )
+
+    def start_ids(self, timeout: float = 120.0) -> Background:
+        """Suricata in the sensor namespace on the rendered config, pointed at the lab's rule
+        and log directories (as ``suricata.service`` runs it, less ``-D``); returns once
+        ``cloudtap-sensor check`` finds it reading the capture interface."""
+        process = self.start(
+            Host.SENSOR,
+            "suricata", "--af-packet", "-c", str(self.ids_config_path),
+            "-l", str(self.ids_log_dir), "--pidfile", str(self.ids_pid_file),
+            "--set", f"default-rule-path={self.ids_rules_dir}",
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            checked = self.sensor("check")
+            if checked.returncode == 0:
+                return process
+            if time.monotonic() > deadline or process.wait(0.0) is not None:
+                raise LabError(
+                    f"suricata did not come up: {checked.stderr.strip()} | "
+                    + " | ".join(process.lines[-5:])
+                )
+            time.sleep(1.0)
+
+    def ids_events(self) -> list[dict[str, Any]]:
+        """Every EVE JSON event the lab's IDS wrote."""
+        path = self.ids_log_dir / ids.EVE_FILE
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def mirror_table(self) -> str:
         """``nft list table netdev cloudtap_mirror`` in the gateway ("" when it is missing)."""
