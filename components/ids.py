@@ -251,7 +251,7 @@ def read_custom_rules(field: str, value: Any) -> str:
 def check_rules_text(field: str, text: str) -> None:
     for number, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#") and not has_control_character(stripped):
+        if not stripped or (stripped.startswith("#") and not has_control_character(stripped)):
             continue
         if (
             has_control_character(line)

@@ -153,7 +153,7 @@ def signature_frames(private: str, remote: str) -> tuple[bytes, bytes]:
         addresses = (socket.inet_aton(source), socket.inet_aton(destination))
         l4 = udp(sport, dport, payload, addresses)
         ip = ipv4_header(addresses[0], addresses[1], IPPROTO_UDP, len(l4), sport)
-        link = bytes.fromhex("02aa00000001" "02bb00000001") + struct.pack("!H", ETH_P_IP)
+        link = bytes.fromhex("02aa0000000102bb00000001") + struct.pack("!H", ETH_P_IP)
         frames.append(link + ip + l4)
     return frames[0], frames[1]
 

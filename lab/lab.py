@@ -452,6 +452,7 @@ class Lab:
         workdir: Path,
         python: str,
         sensor_args: Mapping[str, Any] | None = None,
+        *,
         sensor_os_family: OsFamily = DEFAULT_OS_FAMILY,
     ):
         self.topology = topology
@@ -515,7 +516,9 @@ class Lab:
         with _SIGNALS.active():
             workdir = Path(tempfile.mkdtemp(prefix="cloudtap-lab-"))
             try:
-                lab = cls(topology, "", workdir, python, sensor_args, sensor_os_family)
+                lab = cls(
+                    topology, "", workdir, python, sensor_args, sensor_os_family=sensor_os_family
+                )
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 import components
-from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs
-from components import ids
+from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs, ids
 from components.aws.sensor import AwsSensorArgs, Sensor, resolve_placement
 from components.cloud_config import written_files
-from components.sensor import SETTINGS_PATH
 from components.network_plan import plan_network
+from components.sensor import SETTINGS_PATH
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 

@@ -100,7 +100,7 @@ def test_ids_fields_are_checked_whole(args: dict[str, Any], field: str) -> None:
     [
         'alert ip any any -> any any (msg:"x"; lua:evil.lua; sid:1;)',
         'alert http any any -> any any (msg:"x"; dataset:set,x,type string,save /etc/x; sid:2;)',
-        "alert tcp any any -> any any (msg:\"no sid\";)",
+        'alert tcp any any -> any any (msg:"no sid";)',
         "include /etc/shadow",
         'alert tcp any any -> any any (msg:"x"; sid:3;)\r',
     ],

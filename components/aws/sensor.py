@@ -95,7 +95,7 @@ class AwsSensorArgs(SensorArgs, total=False):
     sensor)."""
     os_family: str
     """Distribution family of the image, for the names of the packages its boot installs and
-    the IDS it can run: ``"debian"`` (default: Debian and Ubuntu, which carry Suricata),
+    the IDS it can run: ``"debian"`` (default; Debian and Ubuntu, which carry Suricata),
     ``"amazon-linux"`` (Amazon Linux 2023: no Suricata, so ``ids`` must be ``none``) or
     ``"rhel"`` (RHEL, Rocky, Alma; needs ``ami_id``)."""
     log_volume_size_gb: int

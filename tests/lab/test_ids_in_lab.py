@@ -129,9 +129,7 @@ def test_gateway_mirror_raises_each_signature_once_with_the_private_address(
     assert [endpoints(e) for e in found[ROOT_RESPONSE_SID]] == [(remote, app)], found
 
 
-@pytest.mark.parametrize(
-    ("kind", "index"), [("aws-vxlan", 1), ("gre", 2), ("gwlb-geneve", 3)]
-)
+@pytest.mark.parametrize(("kind", "index"), [("aws-vxlan", 1), ("gre", 2), ("gwlb-geneve", 3)])
 def test_each_feed_raises_each_signature_once_per_direction(
     ids_lab: Lab, kind: str, index: int
 ) -> None:

@@ -453,9 +453,8 @@ ids_pid() { # the running IDS's pid, from its pid file
 }
 
 ids_reads_capture() { # ids_reads_capture PID: one of its packet sockets is bound to the capture
-    local pid=$1 index inodes line fields
-    line=$(ip -o link show dev "$CAPTURE_INTERFACE" 2>/dev/null) || return 1
-    index=${line%%:*}
+    local pid=$1 index inodes fields
+    index=$(link_fields "$CAPTURE_INTERFACE" ifindex) || return 1
     # Sockets the process holds, by inode (/proc/PID/fd links read socket:[INODE]).
     inodes=" $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' -printf '%l\n' \
         2>/dev/null | tr -dc '0-9\n' | tr '\n' ' ') "
