@@ -10,11 +10,14 @@ On ``aws``:
     cloudtap:mirror   optional: what to mirror (``MirrorSessionArgs`` without ``network``);
                       ``target`` defaults to the sensor
 
+On ``azure`` the same three keys (``MonitoredVNetArgs``, ``AzureSensorArgs``,
+``AzureMirrorSessionArgs``; every ``location`` defaults to ``azure-native:location``); without
+``cloudtap:network`` the program mirrors EXISTING NICs to an EXISTING sensor by virtual network
+TAP (``cloudtap:mirror`` only).
+
 On ``openstack`` the same three keys build the seeds' design (``OpenStackNetworkArgs``,
 ``OpenStackSensorArgs``, ``OpenStackMirrorSessionArgs`` with ``method`` auto by default); without
-``cloudtap:network`` the program mirrors EXISTING ports to an EXISTING sensor, as on ``azure``,
-where cloudtap does not build a monitored network or a sensor yet and the program refuses
-``cloudtap:network`` and ``cloudtap:sensor``.
+``cloudtap:network`` the program mirrors EXISTING ports to an EXISTING sensor.
 
 Any other ``cloudtap:*`` key, or a value of the wrong shape, fails the preview naming the key;
 errors inside a component name their field from the stack key down
@@ -184,7 +187,89 @@ def _existing_interfaces(
 
 
 def _azure(stack: StackConfig) -> pulumi.ComponentResource:
-    return _existing_interfaces(stack, Cloud.AZURE, "azure-native:location", "location")
+    """A monitored virtual network, a sensor and mirroring; without ``cloudtap:network``, a TAP
+    of existing NICs to an existing sensor."""
+    if stack.section("network") is None:
+        if stack.section("sensor") is not None:
+            raise CloudtapInputError(
+                "cloudtap:sensor",
+                stack.section("sensor"),
+                "no value without cloudtap:network: an Azure sensor lives in the monitor tier of "
+                "the monitored network cloudtap:network describes (cloudtap:network: {} for the "
+                "defaults); to mirror to an existing sensor, name it in cloudtap:mirror.target",
+            )
+        return _existing_interfaces(stack, Cloud.AZURE, "azure-native:location", "location")
+    from components.azure.mirror_session import plan_mirror_session  # noqa: PLC0415
+    from components.azure.monitored_vnet import MonitoredVNet, MonitoredVNetArgs  # noqa: PLC0415
+    from components.azure.monitored_vnet import plan as plan_vnet  # noqa: PLC0415
+    from components.azure.sensor import (  # noqa: PLC0415
+        AzureSensor,
+        AzureSensorArgs,
+        plan_azure_sensor,
+    )
+
+    network = stack.section("network") or {}
+    sensor_args = stack.section("sensor")
+    mirror_args = stack.section("mirror")
+    for key, args in (("sensor", sensor_args), ("mirror", mirror_args)):
+        if args is not None:
+            _reject_network(key, args)
+    if mirror_args is not None and mirror_args.get("target") is None and sensor_args is None:
+        raise CloudtapInputError(
+            "cloudtap:mirror.target",
+            None,
+            "a target (network_interface_ip_configuration_id or "
+            "load_balancer_frontend_ip_configuration_id), or a sensor in cloudtap:sensor",
+        )
+
+    # Every component planned (so checked) before the first registers, as on AWS.
+    with under("network"):
+        planned = plan_vnet(network)
+    design, location = planned.design, planned.options.location
+    sensor_design = None
+    if sensor_args is not None:
+        with under("sensor", passed={"network": "network"}):
+            sensor_design = plan_azure_sensor(
+                {**sensor_args, "network": design}, network_zones=planned.options.zones
+            )
+    if mirror_args is not None:
+        target = mirror_args.get("target") or {"sensor": sensor_design}
+        with under("mirror", passed={"network": "network"}):
+            plan_mirror_session(
+                {**mirror_args, "target": target, "network": design}, network_location=location
+            )
+
+    with under("network"):
+        vnet = MonitoredVNet(NETWORK_NAME, cast(MonitoredVNetArgs, network))
+    pulumi.export("resource_group_name", vnet.resource_group_name)
+    pulumi.export("virtual_network_id", vnet.virtual_network_id)
+    pulumi.export("subnet_ids", vnet.subnet_ids)
+    pulumi.export("gateway_network_interface_id", vnet.gateway_network_interface_id)
+    pulumi.export("gateway_private_ip", vnet.gateway_private_ip)
+    pulumi.export("gateway_public_ip", vnet.gateway_public_address)
+    if vnet.ssh_private_key is not None:
+        pulumi.export("ssh_private_key", vnet.ssh_private_key)
+
+    sensor = None
+    if sensor_args is not None:
+        with under("sensor", passed={"network": "network"}):
+            sensor = AzureSensor(
+                SENSOR_NAME, cast(AzureSensorArgs, {**sensor_args, "network": vnet})
+            )
+        pulumi.export("sensor_private_ip", sensor.private_ip)
+        pulumi.export("sensor_network_interface_id", sensor.network_interface_id)
+        pulumi.export("sensor_ip_configuration_id", sensor.network_interface_ip_configuration_id)
+        pulumi.export("sensor_capture_interface", sensor.capture_interface)
+
+    if mirror_args is not None:
+        target = mirror_args.get("target") or {"sensor": sensor}
+        with under("mirror", passed={"network": "network"}):
+            mirror = components.MirrorSession(
+                MIRROR_NAME,
+                cast(Any, {**mirror_args, "target": target, "network": vnet}),
+            )
+        _export_sessions(mirror)
+    return vnet
 
 
 def _openstack(stack: StackConfig) -> pulumi.ComponentResource:

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .aws.sensor import AwsSensorArgs, Sensor
     from .azure.mirror_args import AzureMirrorSessionArgs
     from .azure.mirror_session import AzureMirrorSession
+    from .azure.monitored_vnet import MonitoredVNet
+    from .azure.sensor import AzureSensor, AzureSensorArgs
+    from .azure.vnet_plan import MonitoredVNetArgs
     from .mirror_session import MirrorSession
     from .openstack.mirror_args import OpenStackMirrorBackend, OpenStackMirrorSessionArgs
     from .openstack.mirror_session import OpenStackMirrorSession
@@ -39,6 +42,10 @@ _LAZY = {
     "AwsSensorArgs": "components.aws.sensor",
     "AzureMirrorSession": "components.azure.mirror_session",
     "AzureMirrorSessionArgs": "components.azure.mirror_args",
+    "AzureSensor": "components.azure.sensor",
+    "AzureSensorArgs": "components.azure.sensor",
+    "MonitoredVNet": "components.azure.monitored_vnet",
+    "MonitoredVNetArgs": "components.azure.vnet_plan",
     "OpenStackMirrorBackend": "components.openstack.mirror_args",
     "OpenStackMirrorSession": "components.openstack.mirror_session",
     "OpenStackMirrorSessionArgs": "components.openstack.mirror_args",
@@ -53,12 +60,16 @@ __all__ = [
     "AwsSensorArgs",
     "AzureMirrorSession",
     "AzureMirrorSessionArgs",
+    "AzureSensor",
+    "AzureSensorArgs",
     "Cloud",
     "CloudtapInputError",
     "MirrorSession",
     "MirrorSessionArgs",
     "MonitoredNetwork",
     "MonitoredOpenStackNetwork",
+    "MonitoredVNet",
+    "MonitoredVNetArgs",
     "MonitoredVpc",
     "MonitoredVpcArgs",
     "NetworkArgs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,10 +29,15 @@ SettingsLine = str | tuple[str, str | int]
 
 def asset_text(*path: str) -> str:
     """Text of a file shipped in ``components/assets``."""
+    return asset_bytes(*path).decode("utf-8")
+
+
+def asset_bytes(*path: str) -> bytes:
+    """Bytes of a file shipped in ``components/assets``."""
     node = resources.files(__package__).joinpath("assets")
     for part in path:
         node = node.joinpath(part)
-    return node.read_text(encoding="utf-8")
+    return node.read_bytes()
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,15 @@ class WrittenFile:
     path: str
     content: str
     permissions: str = "0644"
+    encoding: str | None = None
+    """``b64`` for a binary file, whose ``content`` is then its base64 text (cloud-init
+    decodes it); ``None`` for text written as it is."""
+
+    def data(self) -> bytes:
+        """The bytes cloud-init writes."""
+        if self.encoding == "b64":
+            return base64.b64decode(self.content, validate=True)
+        return self.content.encode("utf-8")
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -61,6 +76,7 @@ def render(skeleton: str, files: Sequence[WrittenFile]) -> str:
     document.setdefault("write_files", [])
     document["write_files"] += [
         {"path": f.path, "permissions": f.permissions, "owner": "root:root", "content": f.content}
+        | ({"encoding": f.encoding} if f.encoding else {})
         for f in files
     ]
     body = yaml.dump(document, Dumper=_LiteralDumper, sort_keys=False, width=100)
@@ -71,7 +87,9 @@ def written_files(cloud_config: str) -> dict[str, WrittenFile]:
     """The files a rendered cloud-config would write, by path (for the lab and for tests)."""
     document = yaml.safe_load(cloud_config)
     return {
-        entry["path"]: WrittenFile(entry["path"], entry["content"], entry["permissions"])
+        entry["path"]: WrittenFile(
+            entry["path"], entry["content"], entry["permissions"], entry.get("encoding")
+        )
         for entry in document.get("write_files", [])
     }
 

@@ -1,5 +1,11 @@
 """The gateway instance's boot configuration: settings file, apply script and cloud-config.
 
+The user data (:func:`render_boot_cloud_config`) installs the script, its unit and the settings
+fetcher and names where the settings live (a
+:class:`~components.settings_delivery.SettingsSource`); the settings text
+(:func:`render_settings`) is delivered apart from it and applied in place, so a settings change
+never replaces the instance.
+
 Cloud-neutral: every cloud's component passes the same :class:`NetworkPlan` through here, so the
 gateway behaves the same wherever it runs (and the lab runs exactly these files).
 """
@@ -25,6 +31,7 @@ from .errors import CloudtapInputError
 from .mirroring import VXLAN_PORT, clamped_mss
 from .network_plan import NetworkPlan, Tier
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
+from .settings_delivery import SettingsSource, delivery_files, delivery_runcmd
 
 SETTINGS_PATH = "/etc/cloudtap/gateway.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-gateway"
@@ -125,12 +132,14 @@ def render_settings(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> st
     return render_settings_file(lines, keys=SETTINGS_KEYS)
 
 
-def gateway_files(plan: NetworkPlan, *, underlay_mtu: int | None = None) -> list[WrittenFile]:
+def gateway_files(source: SettingsSource) -> list[WrittenFile]:
+    """What the gateway's user data writes: script, library, unit and the settings delivery
+    (fetcher, its units, the source file), never the settings themselves."""
     return [
-        WrittenFile(SETTINGS_PATH, render_settings(plan, underlay_mtu=underlay_mtu)),
         WrittenFile(SCRIPT_PATH, asset_text("gateway", "cloudtap-gateway.sh"), "0755"),
         net_library(),
         WrittenFile(UNIT_PATH, asset_text("gateway", "cloudtap-gateway.service")),
+        *delivery_files(source, "gateway"),
     ]
 
 
@@ -143,16 +152,39 @@ BASE_PACKAGES: Mapping[OsFamily, tuple[str, ...]] = {
 """Installed on every gateway, by the names of its image's distribution family."""
 
 
+def _render(
+    source: SettingsSource, os_family: OsFamily, extra: tuple[WrittenFile, ...] = ()
+) -> str:
+    skeleton = yaml.safe_load(asset_text("gateway", "cloud-config.yaml")) or {}
+    document = {
+        "packages": list(BASE_PACKAGES[os_family]),
+        **skeleton,
+        "runcmd": delivery_runcmd(source, SERVICE),
+    }
+    return render(yaml.safe_dump(document, sort_keys=False), [*extra, *gateway_files(source)])
+
+
+def render_boot_cloud_config(
+    *, source: SettingsSource, os_family: OsFamily = DEFAULT_OS_FAMILY
+) -> str:
+    """The gateway's user data for an image of ``os_family``, its settings read from ``source``.
+
+    The same for every settings the network may have: only the image's family and the source
+    change it. At boot ``cloudtap-settings`` fetches the settings and applies them
+    (``cloudtap-gateway apply-settings``), then ``cloudtap-gateway.service`` applies the last
+    good settings and fails the boot's ``runcmd`` if there are none or they do not check.
+    """
+    return _render(source, os_family)
+
+
 def render_cloud_config(
     plan: NetworkPlan,
     *,
     underlay_mtu: int | None = None,
     os_family: OsFamily = DEFAULT_OS_FAMILY,
 ) -> str:
-    """The gateway's user data for an image of ``os_family``; ``underlay_mtu`` as in
-    :func:`render_settings`."""
-    skeleton = yaml.safe_load(asset_text("gateway", "cloud-config.yaml"))
-    document = {"packages": list(BASE_PACKAGES[os_family]), **skeleton}
-    return render(
-        yaml.safe_dump(document, sort_keys=False), gateway_files(plan, underlay_mtu=underlay_mtu)
-    )
+    """User data that carries its settings: the boot cloud-config with a ``file`` source at
+    :data:`SETTINGS_PATH`, and that file. For a host whose settings change only with the
+    instance (the real-boot test); ``underlay_mtu`` as in :func:`render_settings`."""
+    settings = WrittenFile(SETTINGS_PATH, render_settings(plan, underlay_mtu=underlay_mtu))
+    return _render(SettingsSource.file(SETTINGS_PATH), os_family, (settings,))

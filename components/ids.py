@@ -17,10 +17,17 @@ Suricata is configured by files cloudtap renders, never by a user string in a sh
 - ``cloudtap-ids-update.service`` and its daily timer (``suricata-update``, then a rule reload);
 - a logrotate file for the log directory;
 - the stack's own rules file, when it ships one (each line checked: a rule or a comment).
+
+The settings carry every IDS value (``IDS``, ``IDS_HOME_NET``, ``IDS_EVE_TYPES``...) and
+``cloudtap-sensor apply`` writes the two files that depend on them (``suricata.yaml``, the
+logrotate file), so an IDS change is applied in place by ``apply-settings``. The user data holds
+the static files and the stack's rules file (up to 64 KiB, more than a settings parameter
+holds: the settings carry its sha256, so a change to it changes the user data).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -319,22 +326,24 @@ def suricata_config(plan: IdsPlan, *, capture_interface: str, log_dir: str) -> s
     return header + yaml.safe_dump(document, sort_keys=False, width=100)
 
 
-def ids_files(plan: IdsPlan, *, capture_interface: str, log_dir: str) -> list[WrittenFile]:
-    """Every file the IDS needs at boot (none for ``ids: none``)."""
-    if not plan.runs:
-        return []
+def custom_rules_sha256(rules: str | None) -> str:
+    """What the settings carry of the stack's rules file ("" for none): the file itself travels
+    in the user data, too big for a settings parameter."""
+    return "" if rules is None else hashlib.sha256(rules.encode("ascii")).hexdigest()
+
+
+def ids_boot_files(custom_rules: str | None) -> list[WrittenFile]:
+    """The IDS's files in the user data: the static ones (whatever the settings), and the
+    stack's rules file when it ships one. ``suricata.yaml`` and the logrotate file depend on
+    the settings: ``cloudtap-sensor apply`` writes them (the same as :func:`suricata_config`
+    and :func:`logrotate_config`; a test holds them equal)."""
     files = [
-        WrittenFile(
-            SURICATA_CONFIG_PATH,
-            suricata_config(plan, capture_interface=capture_interface, log_dir=log_dir),
-        ),
         WrittenFile(DROP_IN_PATH, asset_text("sensor", "suricata-cloudtap.conf")),
         WrittenFile(UPDATE_SERVICE_PATH, asset_text("sensor", "cloudtap-ids-update.service")),
         WrittenFile(UPDATE_TIMER_PATH, asset_text("sensor", "cloudtap-ids-update.timer")),
-        WrittenFile(LOGROTATE_PATH, logrotate_config(log_dir)),
     ]
-    if plan.custom_rules is not None:
-        files.append(WrittenFile(f"{RULES_DIR}/{CUSTOM_RULES}", plan.custom_rules))
+    if custom_rules is not None:
+        files.append(WrittenFile(f"{RULES_DIR}/{CUSTOM_RULES}", custom_rules))
     return files
 
 

@@ -321,15 +321,17 @@ def plan_filter_rules(
 # -- what the gateway mirror covers ---------------------------------------------------------
 
 
-def check_gateway_mirror_on(field: str, label: str, plan: NetworkPlan | None) -> GatewayMirror:
+def check_gateway_mirror_on(
+    field: str, label: str, plan: NetworkPlan | None, network_kind: str = "MonitoredVpc"
+) -> GatewayMirror:
     """A source copied by the gateway needs the network's gateway mirror.
 
-    The messages name AWS's ``MonitoredVpc``, the one monitored network cloudtap builds today."""
+    ``network_kind``: the cloud's network component, which the messages name."""
     if plan is None:
         raise CloudtapInputError(
             "network",
             None,
-            f"the MonitoredVpc whose gateway copies {label} ({field} goes through the gateway "
+            f"the {network_kind} whose gateway copies {label} ({field} goes through the gateway "
             "mirror); pass network and set gateway_mirror on it",
         )
     if plan.gateway_mirror is None:
@@ -337,7 +339,7 @@ def check_gateway_mirror_on(field: str, label: str, plan: NetworkPlan | None) ->
             "network.gateway_mirror",
             None,
             f"the gateway mirror turned on, because {label} ({field}) is copied by the gateway: "
-            "set gateway_mirror on the MonitoredVpc (gateway_mirror: {} for the defaults)",
+            f"set gateway_mirror on the {network_kind} (gateway_mirror: {{}} for the defaults)",
         )
     return plan.gateway_mirror
 

@@ -1,11 +1,14 @@
 """The sensor's boot configuration: every mirror feed decapsulated onto one capture interface.
 
 Cloud-neutral: the AWS, Azure and OpenStack sensors all render their user data here, and the lab
-runs exactly these files.
+runs exactly these files. The user data (:func:`render_boot_cloud_config`) holds no settings: they
+(:func:`render_settings`) are delivered apart and applied in place (``cloudtap-sensor
+apply-settings``), so a change of feeds never re-creates the sensor or touches its log volume.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ import yaml
 from .cloud_config import (
     SettingsLine,
     WrittenFile,
+    asset_bytes,
     asset_text,
     net_library,
     render,
@@ -23,9 +27,17 @@ from .cloud_config import (
 )
 from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
-from .ids import FALLBACK_LOG_DIR, IdsPlan, ids_files, plan_ids
+from .ids import (
+    FALLBACK_LOG_DIR,
+    IdsPlan,
+    check_rules_text,
+    custom_rules_sha256,
+    ids_boot_files,
+    plan_ids,
+)
 from .mirroring import GENEVE_PORT, VXLAN_PORT, Encapsulation
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
+from .settings_delivery import SettingsSource, delivery_files, delivery_runcmd
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
 
 DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
@@ -195,6 +207,10 @@ def plan_sensor(
 SETTINGS_PATH = "/etc/cloudtap/sensor.conf"
 SCRIPT_PATH = "/usr/local/sbin/cloudtap-sensor"
 DECAP_PATH = "/usr/local/lib/cloudtap/cloudtap-decap"
+BPF_OBJECT_PATH = "/usr/local/lib/cloudtap/cloudtap_decap.bpf.o"
+"""The tc decapsulator, built from ``assets/sensor/bpf/cloudtap_decap.bpf.c`` by
+``scripts/build-bpf`` and shipped compiled: a sensor needs no compiler."""
+BPF_HELPER_PATH = "/usr/local/lib/cloudtap/cloudtap-bpf"
 UNIT_PATH = "/etc/systemd/system/cloudtap-sensor.service"
 DECAP_UNIT_PATH = "/etc/systemd/system/cloudtap-decap.service"
 SERVICE = "cloudtap-sensor.service"
@@ -211,7 +227,10 @@ SETTINGS_KEYS = (
     "LOG_MOUNT_POINT",
     "IDS",
     "IDS_LOG_DIR",
+    "IDS_HOME_NET",
+    "IDS_EVE_TYPES",
     "IDS_RULE_SOURCES",
+    "IDS_CUSTOM_RULES_SHA256",
     "IDS_EVENT_MAX_AGE",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
@@ -250,12 +269,17 @@ def render_settings(plan: SensorPlan) -> str:
         ("IDS_PACKAGES", " ".join(plan.ids_packages)),
         ("LOG_VOLUME", "yes" if plan.log_volume else "no"),
         ("LOG_MOUNT_POINT", plan.log_mount_point),
-        "# The IDS cloudtap configures (/etc/cloudtap/suricata.yaml) and starts with setup-ids;",
-        "# check fails when it stops, leaves CAPTURE_INTERFACE or writes no event for",
-        "# IDS_EVENT_MAX_AGE seconds. IDS_RULE_SOURCES: suricata-update sources beside ET Open.",
+        "# The IDS cloudtap configures (apply writes /etc/cloudtap/suricata.yaml from these) and",
+        "# starts with setup-ids; check fails when it stops, leaves CAPTURE_INTERFACE or writes",
+        "# no event for IDS_EVENT_MAX_AGE seconds. IDS_RULE_SOURCES: suricata-update sources",
+        "# beside ET Open. IDS_CUSTOM_RULES_SHA256: the stack's rules file, which the user data",
+        "# writes (too big for this file); the sensor refuses settings naming rules it lacks.",
         ("IDS", plan.ids.ids.value),
         ("IDS_LOG_DIR", plan.ids_log_dir),
+        ("IDS_HOME_NET", " ".join(str(cidr) for cidr in plan.ids.home_networks)),
+        ("IDS_EVE_TYPES", " ".join(plan.ids.eve_types)),
         ("IDS_RULE_SOURCES", " ".join(plan.ids.rule_sources)),
+        ("IDS_CUSTOM_RULES_SHA256", custom_rules_sha256(plan.ids.custom_rules)),
         ("IDS_EVENT_MAX_AGE", plan.ids.event_max_age_s),
     ]
     return render_settings_file(lines, keys=SETTINGS_KEYS)
@@ -283,19 +307,71 @@ def _check_written_text(plan: SensorPlan) -> None:
         raise ValueError(f"a SensorPlan that plan_sensor would refuse: {error}") from None
 
 
-def sensor_files(plan: SensorPlan) -> list[WrittenFile]:
-    """Everything the sensor's cloud-config writes: settings, script, decapsulator, units."""
-    _check_written_text(plan)
-    ids = ids_files(plan.ids, capture_interface=plan.capture_interface, log_dir=plan.ids_log_dir)
+def sensor_files(source: SettingsSource, ids_custom_rules: str | None = None) -> list[WrittenFile]:
+    """What the sensor's user data writes: script, library, decapsulators (tc BPF object and its
+    map tool, the Python fallback), units, the IDS's static files (its unit drop-in, the rules
+    update service and timer; :func:`~components.ids.ids_boot_files`) and the settings delivery
+    (fetcher, its units, the source file), never the settings themselves. The IDS files that
+    depend on the settings (``suricata.yaml``, logrotate) are written by ``cloudtap-sensor``
+    from the settings in force; ``ids_custom_rules``, the stack's rules file, is the one IDS
+    input too big for the settings (see :func:`render_boot_cloud_config`)."""
     return [
-        WrittenFile(SETTINGS_PATH, render_settings(plan)),
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
         net_library(),
         WrittenFile(DECAP_PATH, asset_text("sensor", "cloudtap_decap.py"), "0755"),
+        WrittenFile(
+            BPF_OBJECT_PATH,
+            base64.b64encode(asset_bytes("sensor", "bpf", "cloudtap_decap.bpf.o")).decode(),
+            encoding="b64",
+        ),
+        WrittenFile(BPF_HELPER_PATH, asset_text("sensor", "cloudtap_bpf.py"), "0755"),
         WrittenFile(UNIT_PATH, asset_text("sensor", "cloudtap-sensor.service")),
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
-        *ids,
+        *ids_boot_files(ids_custom_rules),
+        *delivery_files(source, "sensor"),
     ]
+
+
+@dataclass(frozen=True)
+class LogVolume:
+    """The sensor's separate log volume, a boot matter (formatted and mounted by cloud-init)."""
+
+    mount_point: str = DEFAULT_LOG_MOUNT_POINT
+    device: str = DEFAULT_LOG_DEVICE
+
+
+def render_boot_cloud_config(
+    *,
+    source: SettingsSource,
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    log_volume: LogVolume | None = None,
+    ids_custom_rules: str | None = None,
+) -> str:
+    """The sensor's user data (``#cloud-config``) for an image of ``os_family``, its settings
+    read from ``source``: the same for every feed, capture and IDS setting but one.
+
+    Installs the family's :data:`BASE_PACKAGES` and writes :func:`sensor_files`. At boot
+    ``cloudtap-settings`` fetches the settings and applies them, ``cloudtap-sensor
+    install-ids`` installs ``IDS_PACKAGES`` (apart from cloud-init's ``packages``, which
+    installs all of its list or none: an IDS package the distribution lacks, such as
+    ``suricata`` on Amazon Linux 2023 without its supplementary repository, must not cost the
+    sensor its capture tools; nothing without packages), then ``cloudtap-sensor.service``
+    applies the last good settings and fails the boot's ``runcmd`` (visible in
+    ``cloud-init status --long``) if the capture interface or a feed's decapsulation is missing.
+    ``cloudtap-sensor setup-ids`` comes last (with ``IDS=none`` it only checks): rules update,
+    the daily timer, the IDS unit enabled and started, and the check that it reads the capture
+    interface (it checks the capture path first, so its result still fails the boot when the
+    capture interface is missing).
+    ``ids_custom_rules`` (the stack's checked rules file, up to 64 KiB: more than an SSM
+    parameter holds) is written here; the settings carry its sha256, and the sensor refuses
+    settings naming rules it does not hold, so changing the file changes the user data.
+    With ``log_volume`` the volume at its ``device`` gets an ext4 file system labelled
+    ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
+    its logs; a volume holding any other file system is left alone), mounted at its
+    ``mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail`` (cloud-init's
+    ``mounts`` silently drops ``LABEL=`` entries).
+    """
+    return _render(source, os_family, log_volume, ids_custom_rules)
 
 
 def render_cloud_config(
@@ -304,40 +380,53 @@ def render_cloud_config(
     log_device: str = DEFAULT_LOG_DEVICE,
     os_family: OsFamily | None = None,
 ) -> str:
-    """The sensor's user data (``#cloud-config``) for an image of ``os_family`` (default: the
-    family the plan's IDS was checked against).
-
-    Installs the family's :data:`BASE_PACKAGES`, writes :func:`sensor_files`, installs
-    ``plan.ids_packages`` with ``cloudtap-sensor install-ids`` (apart from cloud-init's
-    ``packages``, which installs all of its list or none: an IDS package the distribution
-    lacks, such as ``suricata`` on Amazon Linux 2023 without its supplementary repository, must
-    not cost the sensor its capture tools), then starts ``cloudtap-sensor.service``, which
-    fails the boot's ``runcmd`` (visible in ``cloud-init status --long``) if the capture
-    interface or a feed's decapsulation is missing. With an IDS, ``cloudtap-sensor setup-ids``
-    comes last: rules update, the daily timer, the IDS unit enabled and started, and the check
-    that it reads the capture interface (it checks the capture path first, so its result
-    still fails the boot when the capture interface is missing).
-    With ``plan.log_volume`` the volume at ``log_device`` gets an ext4 file system labelled
-    ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
-    its logs; a volume holding any other file system is left alone), mounted at
-    ``plan.log_mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail``
-    (cloud-init's ``mounts`` silently drops ``LABEL=`` entries).
-    """
+    """User data that carries its settings: the boot cloud-config with a ``file`` source at
+    :data:`SETTINGS_PATH`, and that file (for a host whose settings change only with the
+    instance, such as the real-boot test). ``plan.log_volume`` says whether the volume at
+    ``log_device`` is formatted and mounted at ``plan.log_mount_point``; ``os_family``
+    defaults to the family the plan's IDS was checked against."""
+    _check_written_text(plan)
     family = plan.os_family if os_family is None else os_family
     if plan.ids.runs and family is not plan.os_family:
         raise ValueError(
             f"the plan's IDS was checked against {plan.os_family.value}, not {family.value}"
         )
-    if not log_device.startswith("/dev/"):
-        raise CloudtapInputError("log_device", log_device, "a device path such as /dev/sdf")
-    skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml"))
-    document: dict[str, Any] = {"packages": list(BASE_PACKAGES[family])}
-    if plan.log_volume:
+    volume = LogVolume(plan.log_mount_point, log_device) if plan.log_volume else None
+    settings = WrittenFile(SETTINGS_PATH, render_settings(plan))
+    return _render(
+        SettingsSource.file(SETTINGS_PATH), family, volume, plan.ids.custom_rules, (settings,)
+    )
+
+
+def _render(
+    source: SettingsSource,
+    os_family: OsFamily,
+    log_volume: LogVolume | None,
+    ids_custom_rules: str | None,
+    extra: tuple[WrittenFile, ...] = (),
+) -> str:
+    if log_volume is not None:
+        if not log_volume.device.startswith("/dev/"):
+            raise CloudtapInputError(
+                "log_device", log_volume.device, "a device path such as /dev/sdf"
+            )
+        try:
+            check_mount_point("log_mount_point", log_volume.mount_point)
+        except CloudtapInputError as error:
+            raise ValueError(f"a LogVolume that plan_sensor would refuse: {error}") from None
+    if ids_custom_rules is not None:
+        try:
+            check_rules_text("ids_custom_rules", ids_custom_rules)
+        except CloudtapInputError as error:
+            raise ValueError(f"rules that plan_sensor would refuse: {error}") from None
+    skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml")) or {}
+    document: dict[str, Any] = {"packages": list(BASE_PACKAGES[os_family])}
+    if log_volume is not None:
         document["fs_setup"] = [
             {
                 "label": LOG_VOLUME_LABEL,
                 "filesystem": "ext4",
-                "device": log_device,
+                "device": log_volume.device,
                 # "auto": reuse a file system with this label, format only an empty device.
                 "partition": "auto",
             }
@@ -345,17 +434,18 @@ def render_cloud_config(
         document["mounts"] = [
             [
                 f"/dev/disk/by-label/{LOG_VOLUME_LABEL}",
-                plan.log_mount_point,
+                log_volume.mount_point,
                 "ext4",
                 LOG_MOUNT_OPTIONS,
                 "0",
                 "2",
             ]
         ]
-    if plan.ids_packages:
-        # Before the unit starts: the sensor's own failure stays the last, decisive command.
-        skeleton["runcmd"].insert(1, [SCRIPT_PATH, "install-ids"])
-    if plan.ids.runs:
-        skeleton["runcmd"].append([SCRIPT_PATH, "setup-ids"])
-    document.update(skeleton)
-    return render(yaml.safe_dump(document, sort_keys=False), sensor_files(plan))
+    runcmd = delivery_runcmd(source, SERVICE)
+    # After the first fetch, before the unit: the sensor's own failure stays the decisive one.
+    runcmd.insert(-1, [SCRIPT_PATH, "install-ids"])
+    # Last: it checks the capture path before the IDS, so its failure is still the sensor's.
+    runcmd.append([SCRIPT_PATH, "setup-ids"])
+    document.update({**skeleton, "runcmd": runcmd})
+    files = [*extra, *sensor_files(source, ids_custom_rules)]
+    return render(yaml.safe_dump(document, sort_keys=False), files)

@@ -260,6 +260,36 @@ def check_mount_point(field: str, value: Any) -> str:
     return value.rstrip("/")
 
 
+_SSM_PARAMETER_NAME: Final = re.compile(r"(/[A-Za-z0-9_.-]+){1,15}")
+SSM_PARAMETER_NAME_MAX_LENGTH: Final = 1011
+
+
+def check_ssm_parameter_name(field: str, value: Any) -> str:
+    """A fully qualified SSM parameter name: ``/a/b``, at most 15 levels of letters, digits,
+    ``_ . -``, not under ``/aws`` or ``/ssm`` (reserved by AWS)."""
+    if (
+        not isinstance(value, str)
+        or len(value) > SSM_PARAMETER_NAME_MAX_LENGTH
+        or _SSM_PARAMETER_NAME.fullmatch(value) is None
+        or value.lower().startswith(("/aws", "/ssm"))
+    ):
+        raise CloudtapInputError(
+            field,
+            value,
+            "an SSM parameter name /a/b of at most 15 levels and "
+            f"{SSM_PARAMETER_NAME_MAX_LENGTH} characters: letters, digits, '_', '.', '-' "
+            "between single '/', not starting with /aws or /ssm",
+        )
+    return value
+
+
+_SSM_DOCUMENT_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{3,128}")
+
+
+def is_ssm_document_name(value: Any) -> TypeGuard[str]:
+    return _fullmatch(_SSM_DOCUMENT_NAME, value)
+
+
 class PackageGrammar(StrEnum):
     """How a distribution spells its package names."""
 
@@ -599,3 +629,126 @@ def check_uuid(field: str, value: Any, what: str) -> str:
 
 def is_vlan_list(value: Any) -> TypeGuard[str]:
     return _fullmatch(_VLAN_FILTER, value)
+
+
+# -- Azure virtual machines -------------------------------------------------------------------
+
+# VM sizes as ARM names them: tier, family and version parts joined by '_' ("Standard_B2s",
+# "Standard_D2s_v5", "Standard_DC2as_v5"). Which sizes a region offers is Azure's to say at `up`;
+# the shape keeps a typo or a stray newline out of the ARM request.
+_AZURE_VM_SIZE: Final = re.compile(r"(Standard|Basic)_[A-Z][A-Za-z0-9]*(_[A-Za-z0-9]+)*")
+# Resource group names: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'.
+_AZURE_RESOURCE_GROUP: Final = re.compile(r"[-\w.()]{0,89}[-\w()]", re.ASCII)
+# Linux user names Azure accepts for a VM's admin: a POSIX-ish name of at most 32 characters.
+_AZURE_ADMIN_USERNAME: Final = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# Names Azure refuses as a Linux VM's admin user ("Linux VM user name requirements").
+AZURE_RESERVED_USERNAMES: Final = frozenset(
+    {
+        "administrator", "admin", "user", "user1", "test", "user2", "test1", "user3", "admin1",
+        "1", "123", "a", "actuser", "adm", "admin2", "aspnet", "backup", "console", "david",
+        "guest", "john", "owner", "root", "server", "sql", "support", "support_388945a0", "sys",
+        "test2", "test3", "user4", "user5",
+    }
+)  # fmt: skip
+# OpenSSH public keys Azure takes for Linux VMs: RSA (2048 bits or more) and Ed25519.
+_SSH_PUBLIC_KEY: Final = re.compile(r"(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,3}( [\x21-\x7e]+)?")
+# Marketplace image coordinates: publisher, offer and SKU are ARM names of letters, digits,
+# '.', '_' and '-'; the version is "latest" or major.minor.patch.
+_AZURE_IMAGE_PART: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_AZURE_IMAGE_VERSION: Final = re.compile(r"latest|[0-9]+\.[0-9]+\.[0-9]+")
+AZURE_ZONES: Final = ("1", "2", "3")
+
+
+def check_azure_vm_size(field: str, value: Any) -> str:
+    if not _fullmatch(_AZURE_VM_SIZE, value):
+        raise CloudtapInputError(
+            field, value, "an Azure VM size such as Standard_B2s or Standard_D2s_v5"
+        )
+    return str(value)
+
+
+def check_azure_resource_group_name(field: str, value: Any) -> str:
+    if not _fullmatch(_AZURE_RESOURCE_GROUP, value):
+        raise CloudtapInputError(
+            field,
+            value,
+            "a resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending "
+            "in '.'",
+        )
+    return str(value)
+
+
+def check_azure_admin_username(field: str, value: Any) -> str:
+    if not _fullmatch(_AZURE_ADMIN_USERNAME, value) or value in AZURE_RESERVED_USERNAMES:
+        raise CloudtapInputError(
+            field,
+            value,
+            "a Linux user name of 1-32 lower-case letters, digits, '_' or '-' starting with a "
+            "letter or '_', and not one Azure reserves (root, admin, administrator, ...)",
+        )
+    return str(value)
+
+
+def check_ssh_public_key(field: str, value: Any) -> str:
+    if not _fullmatch(_SSH_PUBLIC_KEY, value):
+        raise CloudtapInputError(
+            field,
+            value if not isinstance(value, str) or len(value) < 80 else value[:77] + "...",
+            "one OpenSSH public key line, 'ssh-ed25519 AAAA... comment' or 'ssh-rsa AAAA...' "
+            "(the types Azure accepts for Linux VMs)",
+        )
+    return str(value)
+
+
+def check_azure_image_part(field: str, value: Any) -> str:
+    if not _fullmatch(_AZURE_IMAGE_PART, value):
+        raise CloudtapInputError(
+            field, value, "a marketplace name of letters, digits, '.', '_' and '-'"
+        )
+    return str(value)
+
+
+def check_azure_image_version(field: str, value: Any) -> str:
+    if not _fullmatch(_AZURE_IMAGE_VERSION, value):
+        raise CloudtapInputError(field, value, "latest or a version such as 24.04.202511110")
+    return str(value)
+
+
+def check_azure_zones(field: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise CloudtapInputError(field, value, f"a list of zones from {list(AZURE_ZONES)}")
+    zones: list[str] = []
+    for index, zone in enumerate(value):
+        if zone not in AZURE_ZONES:
+            raise CloudtapInputError(
+                f"{field}[{index}]", zone, f"one of {list(AZURE_ZONES)} (a string)"
+            )
+        if zone in zones:
+            raise CloudtapInputError(f"{field}[{index}]", zone, "a zone not already listed")
+        zones.append(zone)
+    return tuple(zones)
+
+
+# Standard_<family letters><vCPUs><feature letters>[_<more>][_v<version>]: "Standard_D2s_v5".
+_AZURE_VM_SIZE_PARTS: Final = re.compile(
+    r"Standard_(?P<family>[A-Z]+)(?P<vcpus>[0-9]+)[a-z0-9-]*(_[A-Za-z0-9]+)*?(_v(?P<version>[0-9]+))?"
+)
+
+
+@dataclass(frozen=True)
+class AzureVmSize:
+    family: str
+    """The series' letters: ``D`` of ``Standard_D2s_v5``."""
+    vcpus: int
+    version: int
+    """1 for a size without ``_v<n>``."""
+
+
+def split_azure_vm_size(value: Any) -> AzureVmSize | None:
+    """The parts of a Standard VM size, or ``None`` when it is not of that form."""
+    match = _fullmatch_groups(_AZURE_VM_SIZE_PARTS, value)
+    if match is None:
+        return None
+    return AzureVmSize(match["family"], int(match["vcpus"]), int(match["version"] or 1))

@@ -21,8 +21,9 @@ import yaml
 from components.errors import CloudtapInputError
 from components.network_plan import NetworkPlan
 
-from .checks import CheckResult, Status, run_checks
+from .checks import CheckResult, Status, checks_for, run_checks
 from .lab import Lab, LabError, unavailable_reason
+from .one_armed import router_namespace
 from .stack import default_stack_path, load_stack
 from .topology import Host
 
@@ -37,8 +38,20 @@ def describe_lab(lab: Lab) -> list[str]:
     """One line per host: namespace, addresses, default route."""
     topology = lab.topology
     lines = []
+    if topology.one_armed:
+        router = "; ".join(
+            f"{link.gateway_interface} {', '.join(map(str, link.gateway_addresses))}"
+            for link in (*topology.links, topology.link_of(Host.INTERNET))
+        )
+        lines.append(f"  {'router':<7} {router_namespace(lab):<14} {router} (the cloud's fabric)")
     for host in Host:
-        if host is Host.GATEWAY:
+        if host is Host.GATEWAY and topology.one_armed:
+            link = topology.link_of(host)
+            where = (
+                f"{link.host_interface} {', '.join(map(str, link.host_addresses))} (one-armed) "
+                f"via {link.host_default_route}"
+            )
+        elif host is Host.GATEWAY:
             parts = [
                 f"{link.gateway_interface} {', '.join(map(str, link.gateway_addresses))}"
                 for link in topology.links
@@ -62,13 +75,20 @@ def _emit(result: CheckResult, out: TextIO) -> CheckResult:
     return result
 
 
-def run_lab(plan: NetworkPlan, stack: Path, out: TextIO, *, unmodelled: str | None = None) -> int:
+def run_lab(
+    plan: NetworkPlan,
+    stack: Path,
+    out: TextIO,
+    *,
+    unmodelled: str | None = None,
+    one_armed: bool = False,
+) -> int:
     """Build the lab, apply the gateway, print one line per check; the exit status.
 
     ``unmodelled``: the sentence naming what of the stack the lab leaves out, printed after the
-    lab's hosts."""
+    lab's hosts. ``one_armed``: the Azure shape (:mod:`lab.one_armed`)."""
     started = time.monotonic()
-    with Lab.create(plan, apply_gateway=False, apply_sensor=False) as lab:
+    with Lab.create(plan, apply_gateway=False, apply_sensor=False, one_armed=one_armed) as lab:
         forwards = len(plan.port_forwards)
         mirror = lab.topology.plan.gateway_mirror
         with contextlib.suppress(ValueError):
@@ -103,7 +123,7 @@ def run_lab(plan: NetworkPlan, stack: Path, out: TextIO, *, unmodelled: str | No
                 )
             )
         if all(result.passed for result in results):
-            results += [_emit(result, out) for result in run_checks(lab)]
+            results += [_emit(result, out) for result in run_checks(lab, checks_for(lab))]
     failed = sum(result.status is Status.FAIL for result in results)
     passed = sum(result.status is Status.PASS for result in results)
     skipped = sum(result.status is Status.SKIP for result in results)
@@ -143,7 +163,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"cloudtap lab cannot run here: {reason}.", file=sys.stderr)
         return EXIT_CANNOT_RUN
     try:
-        return run_lab(loaded.plan, stack, out, unmodelled=loaded.describe_unmodelled())
+        return run_lab(
+            loaded.plan,
+            stack,
+            out,
+            unmodelled=loaded.describe_unmodelled(),
+            one_armed=loaded.one_armed,
+        )
     except LabError as error:
         print(f"FAIL  lab: {error}", file=out)
         return EXIT_FAILED

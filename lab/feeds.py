@@ -30,6 +30,10 @@ Kinds (each format as tshark and scapy dissect it, field by field):
     OpenStack tap mirror ``erspanv1`` (Linux ``erspan_ver 1``, Open vSwitch): GRE with only the
     sequence-number flag, protocol 0x88BE, ERSPAN type II header (session, index; for a tagged
     frame en=3 and its VLAN).
+``erspan3``
+    ERSPAN type III (Linux ``erspan_ver 2``, Open vSwitch ``erspan_ver=2``): GRE with only the
+    sequence-number flag, protocol 0x22EB, the 12-byte type III header (frame type 0), and on
+    every other frame the 8-byte platform-specific subheader.
 
 Inner frames cycle through IPv4 UDP and TCP, IPv6 UDP, ARP and 802.1Q-tagged IPv4 UDP, of
 :data:`SIZES` bytes (one 8000-byte jumbo frame in every cycle); every payload carries the
@@ -53,6 +57,7 @@ ETH_P_ARP: Final = 0x0806
 ETH_P_8021Q: Final = 0x8100
 ETH_P_TEB: Final = 0x6558
 ETH_P_ERSPAN: Final = 0x88BE
+ETH_P_ERSPAN3: Final = 0x22EB
 VXLAN_PORT: Final = 4789
 GENEVE_PORT: Final = 6081
 IPPROTO_UDP: Final = 17
@@ -65,13 +70,16 @@ SYNTHETIC_HEADER: Final = {
 SIZES: Final = (60, 64, 128, 576, 1514, 1518, 8000)
 """Inner frame sizes, cycled: minimum, small, Internet-typical, full, tagged full, jumbo."""
 INNER_KINDS: Final = ("udp4", "tcp4", "udp6", "arp", "vlan_udp4")
-KINDS: Final = ("aws-vxlan", "azure-vxlan", "gwlb-geneve", "gwlb-inline", "gre", "erspan")
+KINDS: Final = (
+    "aws-vxlan", "azure-vxlan", "gwlb-geneve", "gwlb-inline", "gre", "erspan", "erspan3"
+)  # fmt: skip
 TAGS: Final = {
     "aws-vxlan": b"AWS",
     "azure-vxlan": b"AZV",
     "gwlb-geneve": b"GWL",
     "gwlb-inline": b"GWI",
     "gre": b"GRE",
+    "erspan3": b"ER3",
 }
 """The tag every inner payload of a kind carries (``erspan`` uses ``ERS``)."""
 
@@ -193,6 +201,18 @@ def erspan_type2(frame: bytes, session: int, index: int) -> bytes:
     return gre(ETH_P_ERSPAN, header + frame, None, index, False)
 
 
+def erspan_type3(frame: bytes, session: int, index: int) -> bytes:
+    """ERSPAN type III (Linux ``erspan_ver 2``, Open vSwitch): GRE with only S, protocol
+    0x22EB, a 12-byte header (version 2, frame type 0: Ethernet) and, on every other frame, the
+    8-byte platform-specific subheader its O bit announces."""
+    vlan = struct.unpack("!H", frame[14:16])[0] & 0xFFF if frame[12:14] == b"\x81\x00" else 0
+    subheader = index % 2
+    word = (1 << 4) | (1 << 1) | subheader  # hardware id 1, granularity 1, O bit
+    header = struct.pack("!HHIHH", (2 << 12) | vlan, session & 0x3FF, index * 1000, 0, word)
+    platform = struct.pack("!II", 3 << 26, index) if subheader else b""
+    return gre(ETH_P_ERSPAN3, header + platform + frame, None, index, False)
+
+
 def gwlb_options(index: int) -> bytes:
     options = b""
     for option_type, data in (
@@ -257,6 +277,9 @@ def stream(
             key = None if variant == 0 else 1000 + index % 7
             sequence = index if variant >= 2 else None
             protocol, payload = IPPROTO_GRE, gre(ETH_P_TEB, frame, key, sequence, variant == 3)
+            expected = frame
+        elif kind == "erspan3":
+            protocol, payload = IPPROTO_GRE, erspan_type3(frame, session, index)
             expected = frame
         else:
             protocol, payload = IPPROTO_GRE, erspan_type2(frame, session, index)

@@ -3,7 +3,7 @@
 ``Lab.create(plan)`` builds one namespace per :class:`~lab.topology.Host`, wires them
 with veth pairs as :func:`~lab.topology.plan_topology` says, writes the settings files,
 scripts and decapsulator exactly as the gateway's and the sensor's cloud-configs would
-(``render_cloud_config`` then ``written_files``: never a hand-written copy), runs
+(``render_boot_cloud_config`` and ``render_settings``: never a hand-written copy), runs
 ``cloudtap-sensor apply`` in the sensor namespace and ``cloudtap-gateway apply`` (with the
 gateway mirror on, towards that sensor) in the gateway namespace. Everything it creates
 (namespaces, veth pairs, the temporary directory, background processes, the sensor's
@@ -35,14 +35,20 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Literal
 
-from components import ids, sensor
+from components import ids, sensor, settings_delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_cloud_config
+from components.gateway import SCRIPT_PATH, SETTINGS_PATH, render_boot_cloud_config, render_settings
 from components.network_plan import NetworkPlan, Tier
 from components.os_family import DEFAULT_OS_FAMILY, OsFamily
 
+from .one_armed import (
+    OneArmedTopology,
+    plan_one_armed_topology,
+    router_commands,
+    router_namespace,
+)
 from .pcap import Frame, FrameCounter, read_pcap
-from .topology import VPC_MTU, Host, Topology, plan_topology
+from .topology import Host, Topology, plan_topology
 
 NAME_PREFIX: Final = "ct"
 """Namespace names are ``ct<4 random hex>-<host>``: random per lab, so labs run side by side."""
@@ -83,8 +89,8 @@ ETHERNET_OVERHEAD: Final = 18
 PROBE: Final = Path(__file__).with_name("probe.py")
 FEEDS: Final = Path(__file__).with_name("feeds.py")
 
-GatewayCommand = Literal["apply", "check", "render"]
-SensorCommand = Literal["apply", "check", "render"]
+GatewayCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
+SensorCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
 Protocol = Literal["tcp", "udp"]
 
 
@@ -460,6 +466,9 @@ class Lab:
         self.workdir = workdir
         self.python = python
         self.settings_path = workdir / Path(SETTINGS_PATH).name
+        """The gateway's settings: its ``file`` settings source, and ``CLOUDTAP_GATEWAY_CONF``."""
+        self.fetcher_path = workdir / Path(settings_delivery.FETCHER_PATH).name
+        self.settings_source_path = workdir / Path(settings_delivery.SOURCE_PATH).name
         self.script_path = workdir / Path(SCRIPT_PATH).name
         self.net_library_path = workdir / Path(NET_LIBRARY_PATH).name
         """The shell library both scripts source (``CLOUDTAP_NET_LIBRARY``)."""
@@ -472,17 +481,27 @@ class Lab:
         """The lab sensor's plan: by default every feed, accepted from the whole network, and
         no IDS (the default family, Amazon Linux, has none)."""
         self.ids_config_path = workdir / Path(ids.SURICATA_CONFIG_PATH).name
-        """The rendered Suricata config (``/etc/cloudtap/suricata.yaml``), when the plan has an
-        IDS; its rules directory and log directory are :attr:`ids_rules_dir` and
-        :attr:`ids_log_dir` (``--set default-rule-path``, ``-l``)."""
+        """The Suricata config (``/etc/cloudtap/suricata.yaml``) that the sensor script's
+        ``apply`` writes from the settings, when they name an IDS; it points Suricata at
+        :attr:`ids_rules_dir` and :attr:`ids_log_dir` (the script's overrides of them)."""
         self.ids_rules_dir = workdir / "ids-rules"
         self.ids_log_dir = workdir / "ids-log"
+        self.ids_logrotate_path = workdir / Path(ids.LOGROTATE_PATH).name
         self.ids_pid_file = workdir / "suricata.pid"
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
+        self.bpf_object_path = workdir / Path(sensor.BPF_OBJECT_PATH).name
+        self.bpf_helper_path = workdir / Path(sensor.BPF_HELPER_PATH).name
+        self.sensor_paths: str | None = None
+        """``CLOUDTAP_SENSOR_PATHS`` for the sensor script (the decapsulation paths it may
+        use, fastest first); ``None``: the script's default, ``kernel bpf python``."""
         self.sensor_run_dir = workdir / "sensor-run"
         """The sensor's /run/cloudtap: cloudtap-decap's settings, ready file and log."""
+        self.gateway_state_dir = workdir / "gateway-state"
+        """The gateway's /var/lib/cloudtap: last good settings and the status of the last offer."""
+        self.sensor_state_dir = workdir / "sensor-state"
+        """The sensor's /var/lib/cloudtap."""
         self._namespaces: list[str] = []
         self._background: list[Background] = []
         self._recordings = 0
@@ -500,6 +519,7 @@ class Lab:
         sensor_args: Mapping[str, Any] | None = None,
         sensor_os_family: OsFamily = DEFAULT_OS_FAMILY,
         python: str = sys.executable,
+        one_armed: bool = False,
     ) -> Iterator[Lab]:
         """Build the lab for ``plan`` (gateway mirror on: see
         :func:`~lab.topology.with_gateway_mirror`), run ``apply`` on the sensor and
@@ -510,9 +530,10 @@ class Lab:
         :class:`~components.sensor.SensorArgs` (default: all defaults, feeds accepted from the
         whole network). ``python`` runs the probes and the
         sensor's decapsulator inside the namespaces (default: this interpreter; only its
-        standard library is used).
+        standard library is used). ``one_armed``: the Azure shape (:mod:`lab.one_armed`), a
+        gateway with one interface behind a router, on 1500-byte links.
         """
-        topology = plan_topology(plan)
+        topology = plan_one_armed_topology(plan) if one_armed else plan_topology(plan)
         with _SIGNALS.active():
             workdir = Path(tempfile.mkdtemp(prefix="cloudtap-lab-"))
             try:
@@ -527,6 +548,8 @@ class Lab:
                 if apply_sensor:
                     lab.sensor("apply", check=True)
                 if apply_gateway:
+                    # As at boot: the first fetch applies the settings, then the unit's apply.
+                    lab.fetch_gateway_settings(check=True)
                     lab.gateway("apply", check=True)
                 yield lab
             except BaseException:
@@ -545,17 +568,25 @@ class Lab:
             no_ipv6 = ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]
             _run(["ip", "netns", "exec", ns, *no_ipv6], host=ns, check=False)
         gw = self.namespace(Host.GATEWAY)
-        for link in self.topology.links:
+        # The links hang off the gateway, or off the router when it is one-armed.
+        hub, links = gw, list(self.topology.links)
+        if self.topology.one_armed:
+            hub = router_namespace(self)
+            _run(["ip", "netns", "add", hub], host=hub)
+            self._namespaces.append(hub)
+            _run(["ip", "-n", hub, "link", "set", "lo", "up"], host=hub)
+            links.append(self.topology.link_of(Host.INTERNET))
+        for link in links:
             peer = self.namespace(link.host)
             # Created inside the namespaces, so the names never meet another lab's (or anyone's).
             mtu = ["mtu", str(link.mtu)]
             veth = ["type", "veth", "peer", "name", link.host_interface, *mtu, "netns", peer]
             _run(
-                ["ip", "-n", gw, "link", "add", "name", link.gateway_interface, *mtu, *veth],
-                host=gw,
+                ["ip", "-n", hub, "link", "add", "name", link.gateway_interface, *mtu, *veth],
+                host=hub,
             )
             for ns, device, addresses in (
-                (gw, link.gateway_interface, link.gateway_addresses),
+                (hub, link.gateway_interface, link.gateway_addresses),
                 (peer, link.host_interface, link.host_addresses),
             ):
                 for address in addresses:
@@ -566,19 +597,33 @@ class Lab:
                 _run(["ip", "-n", peer, "route", "add", "default", "via", via], host=peer)
         inet = self.namespace(Host.INTERNET)
         _run(["ip", "-n", inet, "addr", "add", f"{self.topology.internet_address}/32", "dev", "lo"])
+        if self.topology.one_armed:
+            assert isinstance(self.topology, OneArmedTopology)
+            for argv in router_commands(self.topology, hub):
+                _run(argv, host=hub)
+            return
         via = str(self.topology.gateway_default_route)
         _run(["ip", "-n", gw, "route", "add", "default", "via", via], host=gw)
 
     def _write_gateway_files(self) -> None:
-        # The lab's links model a VPC, whose network carries jumbo frames (as AWS's does).
-        files = written_files(render_cloud_config(self.topology.plan, underlay_mtu=VPC_MTU))
+        # The boot cloud-config, its settings from a file (the lab's source); the settings
+        # themselves as a cloud would deliver them. The multi-homed lab's links model a VPC,
+        # whose network carries jumbo frames (as AWS's does); the one-armed lab's model Azure's
+        # 1500 bytes.
+        source = settings_delivery.SettingsSource.file(str(self.settings_path))
+        files = written_files(render_boot_cloud_config(source=source))
         for rendered, local in (
-            (SETTINGS_PATH, self.settings_path),
             (SCRIPT_PATH, self.script_path),
             (NET_LIBRARY_PATH, self.net_library_path),
+            (settings_delivery.FETCHER_PATH, self.fetcher_path),
+            (settings_delivery.SOURCE_PATH, self.settings_source_path),
         ):
             local.write_text(files[rendered].content, encoding="utf-8")
             local.chmod(int(files[rendered].permissions, 8))
+        settings = render_settings(
+            self.topology.plan, underlay_mtu=self.topology.gateway_underlay_mtu
+        )
+        self.settings_path.write_text(settings, encoding="utf-8")
 
     def _write_sensor_files(self) -> None:
         files = written_files(sensor.render_cloud_config(self.sensor_plan))
@@ -586,15 +631,17 @@ class Lab:
             (sensor.SETTINGS_PATH, self.sensor_settings_path),
             (sensor.SCRIPT_PATH, self.sensor_script_path),
             (sensor.DECAP_PATH, self.decap_path),
+            (sensor.BPF_OBJECT_PATH, self.bpf_object_path),
+            (sensor.BPF_HELPER_PATH, self.bpf_helper_path),
             (NET_LIBRARY_PATH, self.net_library_path),
         ):
-            local.write_text(files[rendered].content, encoding="utf-8")
+            local.write_bytes(files[rendered].data())
             local.chmod(int(files[rendered].permissions, 8))
         self.sensor_run_dir.mkdir()
         if self.sensor_plan.ids.runs:
             self.ids_rules_dir.mkdir()
             self.ids_log_dir.mkdir()
-            self.ids_config_path.write_text(files[ids.SURICATA_CONFIG_PATH].content)
+            # The stack's rules file is the one IDS file the user data writes.
             custom = files.get(f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}")
             if custom is not None:
                 (self.ids_rules_dir / ids.CUSTOM_RULES).write_text(custom.content)
@@ -764,7 +811,7 @@ class Lab:
     def capture(self, host: Host, *expression: str, count: int = 1) -> Iterator[Background]:
         """tcpdump on ``host``'s lab interface until ``count`` packets match ``expression``."""
         interface = (
-            self.topology.link(Tier.PUBLIC).gateway_interface
+            self.topology.gateway_interface
             if host is Host.GATEWAY
             else self.topology.link_of(host).host_interface
         )
@@ -910,8 +957,8 @@ class Lab:
         link = self.topology.link_of(Host.SENSOR)
         self.run(Host.SENSOR, "ip", "link", "set", "dev", link.host_interface, "mtu", str(mtu))
         self.run(Host.GATEWAY, "ip", "link", "set", "dev", link.gateway_interface, "mtu", str(mtu))
-        files = written_files(render_cloud_config(self.topology.plan, underlay_mtu=mtu))
-        self.settings_path.write_text(files[SETTINGS_PATH].content, encoding="utf-8")
+        settings = render_settings(self.topology.plan, underlay_mtu=mtu)
+        self.settings_path.write_text(settings, encoding="utf-8")
         for host in (Host.APP, Host.GATEWAY, Host.INTERNET):
             self.run(host, "ip", "route", "flush", "cache", check=False)
         self.gateway("apply", check=True)
@@ -976,6 +1023,24 @@ class Lab:
                 return int(found[1])
         return None
 
+    def bpf_program(self) -> tuple[str, int] | None:
+        """(underlay interface, program id) of the sensor's tc BPF decapsulator; ``None``
+        when none is loaded."""
+        device = self.topology.link_of(Host.SENSOR).host_interface
+        listing = self.run(Host.SENSOR, "tc", "filter", "show", "dev", device, "ingress").stdout
+        found = re.search(r" id (\d+) name cloudtap_decap ", listing)
+        return (device, int(found[1])) if found else None
+
+    def bpf_counters(self) -> dict[str, int]:
+        """The tc BPF decapsulator's packet counters (``<feed>_<outcome>``), as
+        ``cloudtap-bpf counters`` reads them; ``{}`` when no program is loaded."""
+        program = self.bpf_program()
+        if program is None:
+            return {}
+        argv = [self.python, "-I", str(self.bpf_helper_path), "counters"]
+        output = self.run(Host.SENSOR, *argv, "--prog-id", str(program[1])).stdout
+        return {name: int(value["packets"]) for name, value in json.loads(output).items()}
+
     def decap_counters(self) -> dict[str, int]:
         """cloudtap-decap's counters (frames written per feed, refusals, send errors), from the
         line it logs on SIGUSR1; ``{}`` when it is not running."""
@@ -1008,6 +1073,7 @@ class Lab:
         host: Host,
         script: Path,
         command: str,
+        arguments: Sequence[str],
         *,
         env: Mapping[str, str],
         check: bool,
@@ -1024,25 +1090,75 @@ class Lab:
             *interpreter,
             str(script),
             command,
+            *arguments,
             check=check,
             timeout=timeout,
             env={**os.environ, **env},
         )
 
-    def gateway(
-        self, command: GatewayCommand, *, check: bool = False, timeout: float = 30.0
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the rendered ``cloudtap-gateway <command>`` in the gateway namespace."""
-        env = {
+    def gateway_env(self) -> dict[str, str]:
+        """What points the rendered gateway script at the lab's files instead of /etc and
+        /var/lib (``apply-settings`` keeps its last good settings and status there)."""
+        return {
             "CLOUDTAP_GATEWAY_CONF": str(self.settings_path),
             "CLOUDTAP_NET_LIBRARY": str(self.net_library_path),
+            "CLOUDTAP_STATE_DIR": str(self.gateway_state_dir),
         }
+
+    def gateway(
+        self,
+        command: GatewayCommand,
+        *arguments: str,
+        check: bool = False,
+        timeout: float = 30.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-gateway <command> [arguments]`` in the gateway namespace."""
         return self._script(
-            Host.GATEWAY, self.script_path, command, env=env, check=check, timeout=timeout
+            Host.GATEWAY,
+            self.script_path,
+            command,
+            arguments,
+            env=self.gateway_env(),
+            check=check,
+            timeout=timeout,
         )
 
+    def fetch_gateway_settings(
+        self, *, check: bool = False, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the rendered ``cloudtap-settings`` in the gateway, as its timer would: it reads
+        :attr:`settings_path` (the ``file`` source) and applies a change with
+        ``cloudtap-gateway apply-settings``."""
+        env = {
+            **os.environ,
+            **self.gateway_env(),
+            "CLOUDTAP_SETTINGS_SOURCE": str(self.settings_source_path),
+            "CLOUDTAP_ROLE_SCRIPT": str(self.script_path),
+        }
+        return self.run(
+            Host.GATEWAY,
+            self.python,
+            "-I",
+            str(self.fetcher_path),
+            check=check,
+            timeout=timeout,
+            env=env,
+        )
+
+    def gateway_status(self) -> dict[str, Any]:
+        """The gateway's status file (``{}`` before any settings were offered)."""
+        path = self.gateway_state_dir / "gateway.status"
+        if not path.exists():
+            return {}
+        status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return status
+
     def sensor(
-        self, command: SensorCommand, *, check: bool = False, timeout: float = 30.0
+        self,
+        command: SensorCommand,
+        *arguments: str,
+        check: bool = False,
+        timeout: float = 30.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run the rendered ``cloudtap-sensor <command>`` in the sensor namespace.
 
@@ -1060,9 +1176,22 @@ class Lab:
             "CLOUDTAP_SENSOR_IDS_CONFIG": str(self.ids_config_path),
             "CLOUDTAP_SENSOR_IDS_PID_FILE": str(self.ids_pid_file),
             "CLOUDTAP_SENSOR_IDS_LOG_DIR": str(self.ids_log_dir),
+            "CLOUDTAP_SENSOR_IDS_RULES_DIR": str(self.ids_rules_dir),
+            "CLOUDTAP_SENSOR_IDS_LOGROTATE": str(self.ids_logrotate_path),
+            "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
+            "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
+            "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
         }
+        if self.sensor_paths is not None:
+            env["CLOUDTAP_SENSOR_PATHS"] = self.sensor_paths
         return self._script(
-            Host.SENSOR, self.sensor_script_path, command, env=env, check=check, timeout=timeout
+            Host.SENSOR,
+            self.sensor_script_path,
+            command,
+            arguments,
+            env=env,
+            check=check,
+            timeout=timeout,
         )
 
     def start_ids(self, timeout: float = 120.0) -> Background:
@@ -1072,8 +1201,7 @@ class Lab:
         process = self.start(
             Host.SENSOR,
             "suricata", "--af-packet", "-c", str(self.ids_config_path),
-            "-l", str(self.ids_log_dir), "--pidfile", str(self.ids_pid_file),
-            "--set", f"default-rule-path={self.ids_rules_dir}",
+            "--pidfile", str(self.ids_pid_file),
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while True:

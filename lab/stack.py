@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import yaml
 
+from components.azure.vnet_plan import AZURE_NETWORK_FIELDS, plan_network_of
 from components.errors import CloudtapInputError
 from components.fields import reject_unknown_fields
 from components.monitored_network import Cloud
@@ -72,6 +73,8 @@ OPENSTACK_NETWORK_FIELDS: Final = frozenset(
 CLOUD_NETWORK_FIELDS: Final[Mapping[Cloud, frozenset[str]]] = {
     Cloud.AWS: AWS_NETWORK_FIELDS,
     Cloud.OPENSTACK: OPENSTACK_NETWORK_FIELDS,
+    # Pure planning (no Azure SDK): the fields come from MonitoredVNetArgs itself.
+    Cloud.AZURE: AZURE_NETWORK_FIELDS,
 }
 """Per cloud that builds a monitored network, the fields its network component takes beyond
 ``NetworkArgs``. On the others cloudtap builds no network (yet), and the program refuses
@@ -87,6 +90,9 @@ class LabStack:
     cloud: Cloud | None
     """``cloudtap:cloud``; ``None`` when the stack does not say (the lab needs no cloud)."""
     unmodelled: Mapping[str, Any] = field(default_factory=dict)
+    one_armed: bool = False
+    """Whether the cloud's gateway has one interface behind the cloud's router (Azure): the lab
+    then builds that shape (:mod:`lab.one_armed`)."""
     """The cloud's own fields of ``cloudtap:network`` the stack sets, by full field name: known
     to be the cloud's (a typo is refused), their values left to ``pulumi preview``."""
 
@@ -156,9 +162,10 @@ def lab_stack(stack: Mapping[str, Any] | None) -> LabStack:
         with under("network"):
             neutral = neutral_network_args(network)
     with under("network"):
-        plan = plan_network(neutral)
+        # Azure: as MonitoredVNet plans it, one subnet per tier (Azure subnets span zones).
+        plan = plan_network_of(network) if cloud is Cloud.AZURE else plan_network(neutral)
     unmodelled = {f"{NETWORK_KEY}.{key}": network[key] for key in sorted(network) if key in own}
-    return LabStack(plan, cloud, unmodelled)
+    return LabStack(plan, cloud, unmodelled, one_armed=cloud is Cloud.AZURE)
 
 
 def load_stack(path: Path) -> LabStack:

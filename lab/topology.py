@@ -130,6 +130,24 @@ class Topology:
         """Every address of the gateway, on every link."""
         return tuple(address.ip for link in self.links for address in link.gateway_addresses)
 
+    @property
+    def one_armed(self) -> bool:
+        """Whether the gateway has one interface behind a router (the Azure shape,
+        :mod:`lab.one_armed`) rather than one per tier."""
+        return False
+
+    @property
+    def gateway_interface(self) -> str:
+        """The gateway's interface towards the internet (its only one when one-armed)."""
+        return self.link(Tier.PUBLIC).gateway_interface
+
+    @property
+    def gateway_underlay_mtu(self) -> int:
+        """What the gateway's settings say the network carries, as the cloud's component
+        passes it: jumbo frames inside a VPC, 1500 bytes in Azure's one-armed shape (where the
+        gateway then clamps forwarded TCP so its copies cross whole)."""
+        return min(link.mtu for link in self.links[1:])
+
 
 def with_gateway_mirror(plan: NetworkPlan) -> NetworkPlan:
     """``plan`` with the gateway mirror on: as given, or with every default."""

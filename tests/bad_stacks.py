@@ -85,6 +85,7 @@ def with_value(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 AWS_DEV = example("aws-dev")
 AWS_GATEWAY = example("aws-gateway")
+AZURE_EXISTING = example("azure-existing")
 AZURE_DEV = example("azure-dev")
 OPENSTACK_DEV = example("openstack-dev")
 OPENSTACK_EXISTING = example("openstack-existing")
@@ -120,12 +121,19 @@ AWS_ENROL["cloudtap:mirror"].update(
     enrol={"tags": {"team": "web"}, "subnets": ["subnet-0123456789abcdef0"]},
     mirrorable_instance_types=["m7i", "c7i.large"],
 )
+
+AZURE_FULL = example("azure-dev")
+"""azure-dev with a sensor size that has no accelerated networking, and an existing group."""
+AZURE_FULL["cloudtap:sensor"].update(vm_size="Standard_B2s")
+AZURE_FULL["cloudtap:network"].update(resource_group_name="rg-cloudtap")
 BASES = {
     "aws-dev": AWS_DEV,
     "aws-enrol": AWS_ENROL,
     "aws-full": AWS_FULL,
     "aws-gateway": AWS_GATEWAY,
     "azure-dev": AZURE_DEV,
+    "azure-existing": AZURE_EXISTING,
+    "azure-full": AZURE_FULL,
     "openstack-dev": OPENSTACK_DEV,
     "openstack-existing": OPENSTACK_EXISTING,
 }
@@ -138,7 +146,7 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     ("aws-dev", "cloudtap:sensors", {}, "cloudtap:sensors"),
     ("aws-dev", "cloudtap:Mirror", {}, "cloudtap:Mirror"),
     ("aws-dev", "cloudtap:region", "eu-west-1", "cloudtap:region"),
-    ("azure-dev", "cloudtap:location", "westeurope", "cloudtap:location"),
+    ("azure-existing", "cloudtap:location", "westeurope", "cloudtap:location"),
     ("aws-dev", "cloudtap:network", "10.0.0.0/16", "cloudtap:network"),
     ("aws-dev", "cloudtap:network", ["10.0.0.0/16"], "cloudtap:network"),
     ("aws-dev", "cloudtap:sensor", "c5n.large", "cloudtap:sensor"),
@@ -147,8 +155,8 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     ("aws-dev", "cloudtap:cloud", "gcp", "cloudtap:cloud"),
     ("aws-dev", "cloudtap:cloud", "Aws", "cloudtap:cloud"),
     ("aws-dev", "cloudtap:cloud", DELETE, "cloudtap:cloud"),
-    ("azure-dev", "cloudtap:mirror", DELETE, "cloudtap:mirror"),
-    ("azure-dev", "cloudtap:sensor", {}, "cloudtap:sensor"),
+    ("azure-existing", "cloudtap:mirror", DELETE, "cloudtap:mirror"),
+    ("azure-existing", "cloudtap:sensor", {}, "cloudtap:sensor"),
     # network: typos at every level
     ("aws-dev", "cloudtap:network.cidr", "10.0.0.0/16", "cloudtap:network.cidr"),
     (
@@ -648,29 +656,192 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     ("aws-gateway", "cloudtap:network.gateway_mirror", DELETE, "cloudtap:network.gateway_mirror"),
     ("aws-gateway", "cloudtap:mirror.method", "native", "cloudtap:mirror.sources[0].instance_type"),
     # azure
-    ("azure-dev", "cloudtap:mirror.target", {}, "cloudtap:mirror.target"),
+    ("azure-existing", "cloudtap:mirror.target", {}, "cloudtap:mirror.target"),
     (
-        "azure-dev",
+        "azure-existing",
         "cloudtap:mirror.target.network_interface_ip_configuration_id",
         "/subscriptions/x",
         "cloudtap:mirror.target.network_interface_ip_configuration_id",
     ),
     (
-        "azure-dev",
+        "azure-existing",
         "cloudtap:mirror.sources[0].network_interface_id",
         "web-vm-nic",
         "cloudtap:mirror.sources[0].network_interface_id",
     ),
-    ("azure-dev", "cloudtap:mirror.sources[0].nic", "web-vm-nic", "cloudtap:mirror.sources[0].nic"),
+    (
+        "azure-existing",
+        "cloudtap:mirror.sources[0].nic",
+        "web-vm-nic",
+        "cloudtap:mirror.sources[0].nic",
+    ),
+    ("azure-existing", "cloudtap:mirror.sources", [], "cloudtap:mirror.sources"),
+    ("azure-existing", "cloudtap:mirror.method", "gateway", "cloudtap:mirror.method"),
+    ("azure-existing", "cloudtap:mirror.destination_port", 0, "cloudtap:mirror.destination_port"),
+    ("azure-existing", "cloudtap:mirror.attach_sources", "yes", "cloudtap:mirror.attach_sources"),
+    ("azure-existing", "cloudtap:mirror.session_number", 1, "cloudtap:mirror.session_number"),
+    ("azure-existing", "cloudtap:mirror.tags", {"a<b": "x"}, "cloudtap:mirror.tags"),
+    ("azure-existing", "cloudtap:mirror.tags", {"team": "x" * 257}, "cloudtap:mirror.tags.team"),
+    ("azure-existing", "cloudtap:mirror.location", "West Europe!", "cloudtap:mirror.location"),
+    ("azure-existing", "azure-native:location", DELETE, "cloudtap:mirror.location"),
+    # azure: the monitored virtual network, its sensor and mirror
+    (
+        "azure-dev",
+        "cloudtap:network.availability_zone_count",
+        2,
+        "cloudtap:network.availability_zone_count",
+    ),
+    ("azure-dev", "cloudtap:network.zones", ["4"], "cloudtap:network.zones[0]"),
+    ("azure-dev", "cloudtap:network.zones", [1], "cloudtap:network.zones[0]"),
+    ("azure-dev", "cloudtap:network.zones", "1", "cloudtap:network.zones"),
+    ("azure-dev", "cloudtap:network.zones", ["1", "1"], "cloudtap:network.zones[1]"),
+    ("azure-dev", "cloudtap:network.gateway_vm_size", "B2s", "cloudtap:network.gateway_vm_size"),
+    ("azure-dev", "cloudtap:network.gateway_vm_size", 2, "cloudtap:network.gateway_vm_size"),
+    ("azure-dev", "cloudtap:network.gateway_image", "ubuntu", "cloudtap:network.gateway_image"),
+    (
+        "azure-dev",
+        "cloudtap:network.gateway_image.os",
+        "linux",
+        "cloudtap:network.gateway_image.os",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.gateway_image.version",
+        "24.04",
+        "cloudtap:network.gateway_image.version",
+    ),
+    ("azure-dev", "cloudtap:network.admin_username", "root", "cloudtap:network.admin_username"),
+    (
+        "azure-dev",
+        "cloudtap:network.admin_username",
+        "Admin User",
+        "cloudtap:network.admin_username",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.ssh_public_key",
+        "AAAAC3Nza",
+        "cloudtap:network.ssh_public_key",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.ssh_public_key",
+        "ssh-dss AAAAB3Nza",
+        "cloudtap:network.ssh_public_key",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.encryption_at_host",
+        "yes",
+        "cloudtap:network.encryption_at_host",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.resource_group_name",
+        "rg.",
+        "cloudtap:network.resource_group_name",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.resource_group_name",
+        "rg/apps",
+        "cloudtap:network.resource_group_name",
+    ),
+    ("azure-dev", "cloudtap:network.location", "West Europe!", "cloudtap:network.location"),
+    ("azure-dev", "azure-native:location", DELETE, "cloudtap:network.location"),
+    ("azure-dev", "cloudtap:network.tags", {"a/b": "x"}, "cloudtap:network.tags"),
+    (
+        "azure-dev",
+        "cloudtap:network.gateway_instance_type",
+        "t3.small",
+        "cloudtap:network.gateway_instance_type",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.subnet_cidrs",
+        {"public": ["10.0.0.0/20", "10.0.16.0/20"]},
+        "cloudtap:network.subnet_cidrs.public",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.port_forwards[0].public_port",
+        22,
+        "cloudtap:network.port_forwards[0].public_port",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:network.management_cidrs",
+        ["0.0.0.0/0"],
+        "cloudtap:network.management_cidrs[0]",
+    ),
+    ("azure-dev", "cloudtap:sensor.vm_size", "D2s_v5", "cloudtap:sensor.vm_size"),
+    ("azure-dev", "cloudtap:sensor.instance_type", "c5n.large", "cloudtap:sensor.instance_type"),
+    ("azure-dev", "cloudtap:sensor.zone", "2", "cloudtap:sensor.zone"),
+    ("azure-dev", "cloudtap:sensor.private_ip", "10.0.64.10", "cloudtap:sensor.private_ip"),
+    ("azure-dev", "cloudtap:sensor.log_disk_size_gb", 0, "cloudtap:sensor.log_disk_size_gb"),
+    ("azure-dev", "cloudtap:sensor.log_disk_size_gb", "256", "cloudtap:sensor.log_disk_size_gb"),
+    (
+        "azure-dev",
+        "cloudtap:sensor.accelerated_networking",
+        "on",
+        "cloudtap:sensor.accelerated_networking",
+    ),
+    (
+        "azure-full",
+        "cloudtap:sensor.accelerated_networking",
+        True,
+        "cloudtap:sensor.accelerated_networking",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:sensor.feed_source_cidrs",
+        ["0.0.0.0/0"],
+        "cloudtap:sensor.feed_source_cidrs[0]",
+    ),
+    ("azure-dev", "cloudtap:sensor.network", "vnet", "cloudtap:sensor.network"),
+    ("azure-dev", "cloudtap:mirror.method", "mirror", "cloudtap:mirror.method"),
+    ("azure-dev", "cloudtap:mirror.method", "native", "cloudtap:mirror.sources[0]"),
+    ("azure-dev", "cloudtap:mirror.tap_regions", "westeurope", "cloudtap:mirror.tap_regions"),
+    (
+        "azure-dev",
+        "cloudtap:mirror.tap_regions",
+        ["west europe!"],
+        "cloudtap:mirror.tap_regions[0]",
+    ),
+    ("azure-dev", "cloudtap:mirror.location", "eastus", "cloudtap:mirror.location"),
+    (
+        "azure-dev",
+        "cloudtap:mirror.sources[0].vm_size",
+        "D2s",
+        "cloudtap:mirror.sources[0].vm_size",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:mirror.sources[0].private_ip",
+        "10.0.64",
+        "cloudtap:mirror.sources[0].private_ip",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:mirror.sources[0].private_ip",
+        "10.0.128.20",
+        "cloudtap:mirror.sources[0].private_ip",
+    ),
+    (
+        "azure-dev",
+        "cloudtap:mirror.sources[0].instance_type",
+        "m5.large",
+        "cloudtap:mirror.sources[0].instance_type",
+    ),
     ("azure-dev", "cloudtap:mirror.sources", [], "cloudtap:mirror.sources"),
-    ("azure-dev", "cloudtap:mirror.method", "gateway", "cloudtap:mirror.method"),
-    ("azure-dev", "cloudtap:mirror.destination_port", 0, "cloudtap:mirror.destination_port"),
-    ("azure-dev", "cloudtap:mirror.attach_sources", "yes", "cloudtap:mirror.attach_sources"),
-    ("azure-dev", "cloudtap:mirror.session_number", 1, "cloudtap:mirror.session_number"),
-    ("azure-dev", "cloudtap:mirror.tags", {"a<b": "x"}, "cloudtap:mirror.tags"),
-    ("azure-dev", "cloudtap:mirror.tags", {"team": "x" * 257}, "cloudtap:mirror.tags.team"),
-    ("azure-dev", "cloudtap:mirror.location", "West Europe!", "cloudtap:mirror.location"),
-    ("azure-dev", "azure-native:location", DELETE, "cloudtap:mirror.location"),
+    (
+        "azure-dev",
+        "cloudtap:mirror.target",
+        {"sensor": "x", "network_interface_ip_configuration_id": "y"},
+        "cloudtap:mirror.target",
+    ),
+    ("azure-dev", "cloudtap:network.gateway_mirror", DELETE, "cloudtap:network.gateway_mirror"),
+    ("azure-dev", "cloudtap:mirror.network", "vnet", "cloudtap:mirror.network"),
     # openstack
     ("openstack-existing", "cloudtap:mirror.target", {}, "cloudtap:mirror.target"),
     (
@@ -880,6 +1051,19 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
     ("openstack-dev", "cloudtap:mirror.target.sensor_ip", "192.168.4.10", "cloudtap:mirror.target"),
     ("openstack-dev", "cloudtap:network.gateway_mirror", DELETE, "cloudtap:network.gateway_mirror"),
     ("openstack-existing", "cloudtap:sensor", {}, "cloudtap:sensor"),
+    # settings too big for the 4096-byte SSM parameter that delivers them (AWS)
+    (
+        "aws-dev",
+        "cloudtap:network.port_forwards",
+        [{"public_port": 10000 + i, "private_host": "10.0.64.10"} for i in range(200)],
+        "cloudtap:network.port_forwards",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:sensor.ids_packages",
+        [f"ids-package-number-{i}" for i in range(250)],
+        "cloudtap:sensor.ids_packages",
+    ),
 ]
 
 # -- hostile strings in every field that reaches a script, a settings file or a resource name ----
@@ -929,13 +1113,34 @@ SHAPED_FIELDS: list[tuple[str, str, str]] = [
     ("aws-enrol", "cloudtap:mirror.mirrorable_instance_types[0]", "m7i"),
     ("aws-enrol", "cloudtap:mirror.mirrorable_instance_types[1]", "c7i.large"),
     (
-        "azure-dev",
+        "azure-existing",
         "cloudtap:mirror.sources[0].network_interface_id",
-        AZURE_DEV["cloudtap:mirror"]["sources"][0]["network_interface_id"],
+        AZURE_EXISTING["cloudtap:mirror"]["sources"][0]["network_interface_id"],
     ),
-    ("azure-dev", "cloudtap:mirror.sources[1].name", "db"),
+    ("azure-existing", "cloudtap:mirror.sources[1].name", "db"),
+    ("azure-existing", "cloudtap:mirror.sources[1].network_interface_name", "db-vm-nic"),
+    ("azure-existing", "cloudtap:mirror.sources[1].resource_group_name", "rg-apps-dev"),
+    ("azure-dev", "cloudtap:network.cidr_block", "10.0.0.0/16"),
+    ("azure-dev", "cloudtap:network.port_forwards[0].private_host", "10.0.64.10"),
+    ("azure-dev", "cloudtap:network.gateway_vm_size", "Standard_B2s"),
+    ("azure-dev", "cloudtap:network.gateway_image.publisher", "Canonical"),
+    ("azure-dev", "cloudtap:network.gateway_image.offer", "ubuntu-24_04-lts"),
+    ("azure-dev", "cloudtap:network.gateway_image.sku", "server"),
+    ("azure-dev", "cloudtap:network.gateway_image.version", "latest"),
+    ("azure-dev", "cloudtap:network.admin_username", "cloudtap"),
+    ("azure-dev", "cloudtap:network.resource_group_name", "rg-cloudtap"),
+    ("azure-dev", "cloudtap:network.zones[0]", "1"),
+    ("azure-dev", "cloudtap:sensor.vm_size", "Standard_D2s_v5"),
+    ("azure-dev", "cloudtap:sensor.capture_interface", "cloudtap0"),
+    ("azure-dev", "cloudtap:sensor.ids_packages[0]", "suricata"),
+    ("azure-dev", "cloudtap:sensor.log_mount_point", "/var/log/cloudtap"),
+    ("azure-dev", "cloudtap:sensor.private_ip", "10.0.128.10"),
+    ("azure-dev", "cloudtap:mirror.sources[0].name", "rdp-server"),
+    ("azure-dev", "cloudtap:mirror.sources[0].vm_size", "Standard_D2s_v5"),
+    ("azure-dev", "cloudtap:mirror.sources[0].private_ip", "10.0.64.10"),
     ("azure-dev", "cloudtap:mirror.sources[1].network_interface_name", "db-vm-nic"),
-    ("azure-dev", "cloudtap:mirror.sources[1].resource_group_name", "rg-apps-dev"),
+    ("azure-existing", "cloudtap:mirror.sources[1].resource_group_name", "rg-apps-dev"),
+    ("azure-dev", "cloudtap:mirror.tap_regions[0]", "westeurope"),
     ("openstack-existing", "cloudtap:mirror.target.sensor_ip", "10.0.128.10"),
     ("openstack-existing", "cloudtap:mirror.sources[0].name", "web"),
     (
@@ -964,7 +1169,9 @@ TAG_FIELDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("aws-full", "cloudtap:sensor.tags.team", _IAM_REFUSES),
     ("aws-full", "cloudtap:mirror.tags.team", _IAM_REFUSES),
     ("aws-enrol", "cloudtap:mirror.enrol.tags.team", _IAM_REFUSES),
-    ("azure-dev", "cloudtap:mirror.tags.project", ("newline",)),
+    ("azure-existing", "cloudtap:mirror.tags.project", ("newline",)),
+    ("azure-dev", "cloudtap:network.tags.project", ("newline",)),
+    ("azure-dev", "cloudtap:sensor.tags.team", ("newline",)),
 ]
 
 

@@ -227,6 +227,29 @@ def _iam_named(kind: str) -> ResourceHandler:
     return answer
 
 
+def _ssm_parameter(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    name = args.inputs.get("name")
+    if not name or args.inputs.get("type") != "String":
+        raise StrictMockError(f"SSM parameter {args.name} needs a name and type String")
+    value = str(args.inputs.get("insecureValue", ""))
+    if args.inputs.get("tier") == "Standard" and len(value.encode()) > 4096:
+        raise StrictMockError(f"SSM parameter {args.name}: {len(value)} bytes > 4096 (Standard)")
+    return str(name), {"arn": _arn("ssm", f"parameter{name}"), "version": 1}
+
+
+def _ssm_document(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    name = args.inputs.get("name")
+    if not name or args.inputs.get("documentType") != "Command":
+        raise StrictMockError(f"SSM document {args.name} needs a name and type Command")
+    json.loads(str(args.inputs["content"]))
+    return str(name), {"arn": _arn("ssm", f"document/{name}"), "latestVersion": "1"}
+
+
+def _ssm_association(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    rid = _digest(args.typ, args.name, length=32)
+    return rid, {"associationId": rid, "arn": _arn("ssm", f"association/{rid}")}
+
+
 def _security_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     rid = _id("sg", args)
     name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
@@ -342,13 +365,16 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:iam/role:Role": _iam_named("role"),
     "aws:iam/instanceProfile:InstanceProfile": _iam_named("instance-profile"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _plain_id("attachment"),
+    "aws:iam/rolePolicy:RolePolicy": _plain_id("policy"),
+    "aws:ssm/parameter:Parameter": _ssm_parameter,
+    "aws:ssm/document:Document": _ssm_document,
+    "aws:ssm/association:Association": _ssm_association,
     "aws:ebs/volume:Volume": _volume,
     "aws:ec2/volumeAttachment:VolumeAttachment": _plain_id("vai"),
     "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget": _mirror_target,
     "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter": _mirror_filter,
     "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule": _mirror_filter_rule,
     "aws:ec2/trafficMirrorSession:TrafficMirrorSession": _mirror_session,
-    "aws:iam/rolePolicy:RolePolicy": _plain_id("policy"),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:lambda/function:Function": _function,
     "aws:lambda/permission:Permission": _plain_id("permission"),
@@ -404,7 +430,7 @@ UBUNTU_PARAMETERS = {
 }
 
 
-def _ssm_parameter(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+def _ssm_get_parameter(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
     name = args.args.get("name")
     if name not in UBUNTU_PARAMETERS:
         raise StrictMockError(f"getParameter: only Canonical's Ubuntu 24.04 is mocked, got {name}")
@@ -437,7 +463,7 @@ def _service_principal(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]
 CALLS: dict[str, CallHandler] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:ec2/getAmi:getAmi": _ami,
-    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:ssm/getParameter:getParameter": _ssm_get_parameter,
     "aws:index/getPartition:getPartition": _partition,
     "aws:index/getServicePrincipal:getServicePrincipal": _service_principal,
 }

@@ -44,8 +44,9 @@ def test_the_aws_dev_stack_builds_and_exports_ids_and_the_public_address(
     mocks: StrictMocks,
 ) -> None:
     run = run_main(mocks, stack_config("aws-dev"))
-    instance = run.named("cloudtap-gateway")
-    assert "tcp:3389:10.0.64.10:3389" in instance.inputs["userData"]
+    assert (
+        "tcp:3389:10.0.64.10:3389" in run.named("cloudtap-gateway-settings").inputs["insecureValue"]
+    )
     assert run.exports["vpc_id"] == run.named("cloudtap-vpc").id
     assert run.exports["gateway_network_interface_id"] == run.named("cloudtap-gateway-eni").id
     assert run.exports["gateway_public_ip"] == "203.0.113.10"
@@ -133,9 +134,9 @@ def test_the_aws_gateway_stack_copies_at_the_gateway_to_its_sensor(
         if entry["ruleNo"] == 50
         for value in (entry["protocol"], entry["fromPort"], entry["cidrBlock"])
     }
-    gateway_user_data = run.named("cloudtap-gateway").inputs["userData"]
-    assert 'MIRROR_MODE="vxlan"' in gateway_user_data
-    assert 'MIRROR_SENSOR="10.0.128.10"' in gateway_user_data
+    gateway_settings = run.named("cloudtap-gateway-settings").inputs["insecureValue"]
+    assert 'MIRROR_MODE="vxlan"' in gateway_settings
+    assert 'MIRROR_SENSOR="10.0.128.10"' in gateway_settings
     assert run.exports["mirror_gateway_sources"] == ["legacy-app"]
     assert run.exports["mirror_session_ids"] == {}
     # The stack's cost line is tested in tests/test_costs.py.

@@ -26,6 +26,10 @@ CHILDREN = {
     "sensor-role",
     "sensor-ssm",
     "sensor-profile",
+    "sensor-settings",
+    "sensor-settings-read",
+    "sensor-fetch",
+    "sensor-fetch-association",
     "sensor-instance",
 }
 FEED_PORTS = {("udp", 4789), ("udp", 6081), ("47", 0)}
@@ -272,10 +276,14 @@ def test_default_image_is_ubuntu_2404_for_the_architecture_running_suricata(
     assert "ami" in run.named("sensor-instance").ignore_changes
     user_data = run.named("sensor-instance").inputs["userData"]
     assert "- suricata\n" not in user_data.split("write_files")[0]  # not in cloud-init's packages
+    # The IDS's settings travel in the SSM parameter (applied in place), not in the user data.
+    settings = run.named("sensor-settings").inputs["insecureValue"]
+    assert 'IDS="suricata"' in settings
+    assert 'IDS_PACKAGES="suricata suricata-update"' in settings
+    assert 'IDS_HOME_NET="10.0.64.0/20 10.0.80.0/20"' in settings
     files = written_files(user_data)
-    assert 'IDS="suricata"' in files[SETTINGS_PATH].content
-    assert 'IDS_PACKAGES="suricata suricata-update"' in files[SETTINGS_PATH].content
-    assert "HOME_NET: '[10.0.64.0/20,10.0.80.0/20]'" in files[ids.SURICATA_CONFIG_PATH].content
+    assert ids.DROP_IN_PATH in files
+    assert SETTINGS_PATH not in files and ids.SURICATA_CONFIG_PATH not in files
     assert_valid_cloud_config(user_data)
 
 
@@ -334,7 +342,7 @@ def test_tags_are_merged_into_every_taggable_child(mocks: StrictMocks) -> None:
     tags = {"team": "soc"}
     run = build(mocks, {"tags": tags, "log_volume_size_gb": 500})
     for resource in sensor_children(run):
-        if resource.name in ("sensor-ssm", "sensor-logs-attachment"):
+        if resource.name in ("sensor-ssm", "sensor-settings-read", "sensor-logs-attachment"):
             continue
         assert resource.inputs["tags"] == {**tags, "Name": resource.name}, resource.name
 
@@ -352,6 +360,7 @@ def test_outputs_are_plain_where_known_and_always_present(mocks: StrictMocks) ->
         "private_ip": "10.0.128.10",
         "capture_interface": "cloudtap0",
         "security_group_id": run.named("sensor-sg").id,
+        "settings_parameter": "/cloudtap/cloudtap/test/sensor/sensor",
         # log_volume_id is None without a volume: the engine drops None outputs.
     }
 

@@ -248,13 +248,13 @@ def test_azure_s_manual_requirements_are_warned_about_once(
 @pytest.mark.parametrize(
     ("overrides", "field", "phrase"),
     [
-        ({"method": "auto"}, "method", "Azure monitored network"),
-        ({"method": "gateway"}, "method", "is not built by cloudtap yet"),
+        ({"method": "auto"}, "method", "need network (the MonitoredVNet"),
+        ({"method": "gateway"}, "method", "native without network"),
         ({"method": "mirror"}, "method", "one of"),
         ({"target": None}, "target", "mirroring needs a target"),
         ({"location": None}, "location", "azure-native:location"),
         ({"location": "West Europe!"}, "location", "an Azure region name"),
-        ({"network": "vnet-1"}, "network", "is not built by cloudtap yet"),
+        ({"network": "vnet-1"}, "network", "a cloudtap MonitoredVNet"),
         ({"filter_presets": ["drop_intra_vpc"]}, "filter_presets", "has no filter"),
         ({"session_number": 2}, "session_number", "AWS Traffic Mirroring setting"),
         ({"virtual_network_id": 7}, "virtual_network_id", "AWS Traffic Mirroring setting"),

@@ -17,7 +17,7 @@ import requests_mock
 from components import CloudtapInputError, sensor
 from components.sensor import plan_sensor
 from tests.bad_stacks import BASES, HOSTILE, BadStack, cases
-from tests.fakes.azure import azure_mocks
+from tests.fakes.azure import vnet_mocks
 from tests.fakes.openstack import FakeCloud, openstack_mocks
 from tests.mocks import StrictMocks, run_program
 
@@ -39,7 +39,7 @@ def openstack_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 def mocks_for(case: BadStack) -> StrictMocks:
     if case.cloud == "azure":
-        return azure_mocks()
+        return vnet_mocks()
     if case.cloud == "openstack":
         return openstack_mocks()
     return StrictMocks()

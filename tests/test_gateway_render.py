@@ -13,6 +13,7 @@ from components import gateway
 from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.errors import CloudtapInputError
 from components.network_plan import plan_network
+from components.settings_delivery import SettingsSource, delivery_files
 from tests.cloud_init import assert_valid_cloud_config
 from tests.shell import assert_passes_shellcheck, write_rendered
 
@@ -47,6 +48,10 @@ def test_cloud_config_installs_nftables_and_starts_the_unit_at_boot() -> None:
         gateway.SCRIPT_PATH,
         gateway.UNIT_PATH,
         NET_LIBRARY_PATH,
+        *(
+            file.path
+            for file in delivery_files(SettingsSource.file(gateway.SETTINGS_PATH), "gateway")
+        ),
     }
     assert files[gateway.SCRIPT_PATH].permissions == "0755"
     assert f"ExecStart={gateway.SCRIPT_PATH} apply" in files[gateway.UNIT_PATH].content

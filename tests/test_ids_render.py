@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,10 +15,12 @@ import pytest
 import yaml
 
 from components import ids, sensor
-from components.cloud_config import written_files
+from components.cloud_config import asset_text, written_files
 from components.errors import CloudtapInputError
 from components.os_family import OsFamily
+from components.settings_delivery import SettingsSource
 from tests.cloud_init import assert_valid_cloud_config
+from tests.shell import write_rendered
 
 NETWORK = ipaddress.IPv4Network("10.0.0.0/16")
 PRIVATE = (ipaddress.IPv4Network("10.0.64.0/20"), ipaddress.IPv4Network("10.0.80.0/20"))
@@ -118,14 +122,14 @@ def test_ids_files_are_rendered_and_started_last_at_boot() -> None:
     assert_valid_cloud_config(text)
     files = written_files(text)
     for path in (
-        ids.SURICATA_CONFIG_PATH,
         ids.DROP_IN_PATH,
         ids.UPDATE_SERVICE_PATH,
         ids.UPDATE_TIMER_PATH,
-        ids.LOGROTATE_PATH,
         f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}",
     ):
         assert path in files, path
+    # These depend on the settings: the sensor script writes them from the settings in force.
+    assert ids.SURICATA_CONFIG_PATH not in files and ids.LOGROTATE_PATH not in files
     assert files[f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}"].content == LAB_RULES.read_text()
     drop_in = files[ids.DROP_IN_PATH].content
     assert "After=cloudtap-sensor.service" in drop_in
@@ -134,9 +138,24 @@ def test_ids_files_are_rendered_and_started_last_at_boot() -> None:
     settings = files[sensor.SETTINGS_PATH].content
     assert 'IDS="suricata"' in settings
     assert 'IDS_LOG_DIR="/var/log/cloudtap/suricata"' in settings
+    assert 'IDS_HOME_NET="10.0.64.0/20 10.0.80.0/20"' in settings
+    sha = hashlib.sha256(LAB_RULES.read_bytes()).hexdigest()
+    assert f'IDS_CUSTOM_RULES_SHA256="{sha}"' in settings
     runcmd = yaml.safe_load(text)["runcmd"]
     assert runcmd[-1] == [sensor.SCRIPT_PATH, "setup-ids"]
     assert [sensor.SCRIPT_PATH, "install-ids"] in runcmd
+
+
+def test_an_ids_setting_changes_the_settings_only_and_the_rules_file_changes_the_boot() -> None:
+    source = SettingsSource.aws_ssm("/cloudtap/p/s/sensor/sensor")
+    before, after = plan(), plan({"home_net_cidrs": ["192.168.0.0/16"], "ids_eve_types": ["alert"]})
+    assert sensor.render_settings(before) != sensor.render_settings(after)
+    boot = sensor.render_boot_cloud_config(source=source, os_family=OsFamily.DEBIAN)
+    assert boot == sensor.render_boot_cloud_config(source=source, os_family=OsFamily.DEBIAN)
+    with_rules = sensor.render_boot_cloud_config(
+        source=source, os_family=OsFamily.DEBIAN, ids_custom_rules=LAB_RULES.read_text()
+    )
+    assert with_rules != boot
 
 
 def test_eve_goes_to_the_distribution_log_dir_without_a_log_volume() -> None:
@@ -147,14 +166,65 @@ def test_eve_goes_to_the_distribution_log_dir_without_a_log_volume() -> None:
 def test_capture_only_renders_no_ids_files() -> None:
     files = written_files(sensor.render_cloud_config(plan({"ids": "none"})))
     assert ids.SURICATA_CONFIG_PATH not in files
+    assert f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}" not in files
     assert 'IDS="none"' in files[sensor.SETTINGS_PATH].content
+
+
+def script_render_ids(the_plan: sensor.SensorPlan, directory: Path) -> str:
+    """What ``cloudtap-sensor render-ids`` writes from ``the_plan``'s rendered settings."""
+    local, env = write_rendered(sensor.render_cloud_config(the_plan), directory)
+    result = subprocess.run(
+        ["bash", str(local[sensor.SCRIPT_PATH]), "render-ids"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env, "CLOUDTAP_SENSOR_CONF": str(local[sensor.SETTINGS_PATH])},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {},
+        {"ids_custom_rules": str(LAB_RULES), "home_net_cidrs": ["192.168.0.0/16"]},
+        {"ids_eve_types": ["alert", "bittorrent-dht"], "capture_interface": "mon_1"},
+    ],
+)
+def test_the_script_writes_the_config_suricata_config_renders(
+    tmp_path: Path, args: dict[str, Any]
+) -> None:
+    the_plan = plan(args)
+    expected = ids.suricata_config(
+        the_plan.ids, capture_interface=the_plan.capture_interface, log_dir=the_plan.ids_log_dir
+    )
+    assert script_render_ids(the_plan, tmp_path) == expected
+
+
+def test_the_script_knows_the_same_eve_types() -> None:
+    script = asset_text("sensor", "cloudtap-sensor.sh")
+    choices = re.search(r"readonly IDS_EVE_CHOICES=\(([^)]*)\)", script)
+    assert choices is not None
+    assert tuple(choices.group(1).split()) == ids.EVE_TYPES
+
+
+def test_the_script_writes_the_logrotate_file_logrotate_config_renders() -> None:
+    script = asset_text("sensor", "cloudtap-sensor.sh")
+    body = script.split("render_ids_logrotate() {", 1)[1].split("\n}\n", 1)[0]
+    rendered = subprocess.run(
+        ["bash", "-c", f"IDS_LOG_DIR=/x/y\nf() {{{body}\n}}\nf"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert rendered == ids.logrotate_config("/x/y")
 
 
 def _rendered_config(tmp_path: Path) -> tuple[Path, Path]:
     the_plan = plan({"ids_custom_rules": str(LAB_RULES), "home_net_cidrs": ["192.168.0.0/16"]})
     files = written_files(sensor.render_cloud_config(the_plan))
     config = tmp_path / "suricata.yaml"
-    config.write_text(files[ids.SURICATA_CONFIG_PATH].content)
+    (tmp_path / "files").mkdir()
+    config.write_text(script_render_ids(the_plan, tmp_path / "files"))
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / ids.CUSTOM_RULES).write_text(files[f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}"].content)

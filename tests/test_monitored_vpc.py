@@ -13,8 +13,9 @@ import pulumi_aws as aws
 import pytest
 
 from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs, PortForwardArgs
+from components import settings_delivery as delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
-from components.gateway import SCRIPT_PATH, SETTINGS_PATH, UNIT_PATH, render_settings
+from components.gateway import AWS_VPC_MTU, SCRIPT_PATH, SETTINGS_PATH, UNIT_PATH, render_settings
 from components.network_plan import Tier
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
@@ -38,6 +39,7 @@ UNTAGGABLE = {
     ROUTE_TABLE_ASSOCIATION,
     NACL_ASSOCIATION,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/rolePolicy:RolePolicy",
 }
 
 PRIVATE_CIDRS = ("10.0.64.0/20", "10.0.80.0/20")
@@ -144,6 +146,10 @@ DEFAULT_CHILD_NAMES = {
     "cloudtap-gateway-role",
     "cloudtap-gateway-ssm",
     "cloudtap-gateway-profile",
+    "cloudtap-gateway-settings",
+    "cloudtap-gateway-settings-read",
+    "cloudtap-gateway-fetch",
+    "cloudtap-gateway-fetch-association",
     "cloudtap-gateway",
 }
 
@@ -151,7 +157,7 @@ DEFAULT_CHILD_NAMES = {
 def test_default_args_register_exactly_the_documented_children(mocks: StrictMocks) -> None:
     run = build(mocks)
     assert names(custom(run)) == DEFAULT_CHILD_NAMES
-    assert len(custom(run)) == len(DEFAULT_CHILD_NAMES) == 40
+    assert len(custom(run)) == len(DEFAULT_CHILD_NAMES) == 44
     component = run.named("cloudtap")
     assert component.type == "cloudtap:aws:MonitoredVpc"
     assert not component.custom
@@ -183,7 +189,7 @@ def test_two_monitored_vpcs_in_one_program_do_not_collide(mocks: StrictMocks) ->
     run = run_program(program, mocks)
     blue = {r.name for r in custom(run) if r.name.startswith("blue-")}
     green = {r.name for r in custom(run) if r.name.startswith("green-")}
-    assert len(blue) == len(green) == 40
+    assert len(blue) == len(green) == 44
     assert not blue & green
     assert len({r.urn for r in run.resources}) == len(run.resources)
     assert len(run.of_type(INSTANCE)) == 2
@@ -357,9 +363,10 @@ def test_gateway_mirror_feed_from_the_gateway_subnet_reaches_the_monitor_tier(
 def test_the_gateway_mirror_may_use_the_vpcs_jumbo_frames_towards_the_sensor(
     mocks: StrictMocks,
 ) -> None:
-    user_data = build(mocks, {"gateway_mirror": {}}).named("cloudtap-gateway").inputs["userData"]
-    assert 'MIRROR_SENSOR="10.0.128.10"' in user_data
-    assert 'MIRROR_UNDERLAY_MTU="9001"' in user_data
+    run = build(mocks, {"gateway_mirror": {}})
+    settings = run.named("cloudtap-gateway-settings").inputs["insecureValue"]
+    assert 'MIRROR_SENSOR="10.0.128.10"' in settings
+    assert 'MIRROR_UNDERLAY_MTU="9001"' in settings
 
 
 def test_without_the_gateway_mirror_there_is_no_gateway_feed_rule(mocks: StrictMocks) -> None:
@@ -581,14 +588,33 @@ def test_gateway_admits_all_traffic_only_from_the_tiers_it_routes(mocks: StrictM
 # -- user data -------------------------------------------------------------------------------
 
 
-def test_user_data_writes_the_gateway_script_settings_and_unit(mocks: StrictMocks) -> None:
+def test_user_data_writes_the_script_unit_and_fetcher_and_the_parameter_holds_the_settings(
+    mocks: StrictMocks,
+) -> None:
     run = build(mocks, {"port_forwards": [RDP_FORWARD]})
     user_data = run.named("cloudtap-gateway").inputs["userData"]
     assert user_data == run.result.gateway_user_data
     files = written_files(user_data)
-    assert set(files) == {SETTINGS_PATH, SCRIPT_PATH, UNIT_PATH, NET_LIBRARY_PATH}
-    assert files[SETTINGS_PATH].content == render_settings(run.result.plan)
-    assert 'PORT_FORWARDS="tcp:3389:10.0.64.10:3389"' in files[SETTINGS_PATH].content
+    assert set(files) == {
+        SCRIPT_PATH,
+        UNIT_PATH,
+        NET_LIBRARY_PATH,
+        delivery.SOURCE_PATH,
+        delivery.FETCHER_PATH,
+        delivery.FETCHER_UNIT_PATH,
+        delivery.FETCHER_TIMER_PATH,
+    }
+    assert SETTINGS_PATH not in files
+    parameter = run.named("cloudtap-gateway-settings")
+    assert 'SSM_PARAMETER="/cloudtap/cloudtap/test/cloudtap/gateway"' in (
+        files[delivery.SOURCE_PATH].content
+    )
+    assert parameter.inputs["name"] == "/cloudtap/cloudtap/test/cloudtap/gateway"
+    assert (parameter.inputs["type"], parameter.inputs["tier"]) == ("String", "Standard")
+    assert parameter.inputs["insecureValue"] == render_settings(
+        run.result.plan, underlay_mtu=AWS_VPC_MTU
+    )
+    assert 'PORT_FORWARDS="tcp:3389:10.0.64.10:3389"' in parameter.inputs["insecureValue"]
     assert files[SCRIPT_PATH].content.startswith("#!/usr/bin/env bash")
     assert files[SCRIPT_PATH].permissions == "0755"
 
@@ -605,7 +631,7 @@ def test_tags_are_merged_into_every_child_with_its_own_name(mocks: StrictMocks) 
     tags = {"team": "soc", "cost-center": "1234"}
     run = build(mocks, {"tags": tags})
     tagged = [r for r in custom(run) if r.type not in UNTAGGABLE]
-    assert len(tagged) == 23
+    assert len(tagged) == 26
     for resource in tagged:
         assert resource.inputs["tags"] == {**tags, "Name": resource.name}, resource.name
     assert run.named("cloudtap-gateway").inputs["volumeTags"] == {

@@ -12,8 +12,9 @@ from components import CloudtapInputError, MonitoredVpc, gateway, sensor
 from components.aws.sensor import Sensor
 from components.network_plan import plan_network
 from components.os_family import OsFamily, parse_os_family
+from components.settings_delivery import SettingsSource
 from tests.cloud_init import assert_valid_cloud_config
-from tests.mocks import StrictMocks, run_program
+from tests.mocks import PROJECT, STACK, StrictMocks, run_program
 
 AMI = "ami-0123456789abcdef0"
 ALLOWED = "['amazon-linux', 'debian', 'rhel']"
@@ -93,8 +94,9 @@ def sensor_user_data(mocks: StrictMocks, args: dict[str, Any]) -> str:
 
 def test_a_gateway_on_a_debian_image_installs_debian_packages(mocks: StrictMocks) -> None:
     user_data = vpc_user_data(mocks, {"gateway_ami_id": AMI, "gateway_os_family": "debian"})
-    assert user_data == gateway.render_cloud_config(
-        plan_network(), underlay_mtu=gateway.AWS_VPC_MTU, os_family=OsFamily.DEBIAN
+    assert user_data == gateway.render_boot_cloud_config(
+        source=SettingsSource.aws_ssm(f"/cloudtap/{PROJECT}/{STACK}/net/gateway"),
+        os_family=OsFamily.DEBIAN,
     )
 
 

@@ -36,7 +36,7 @@ def test_readme_mirroring_example_builds_what_it_says(
     sessions = run.of_type("aws:ec2/trafficMirrorSession:TrafficMirrorSession")
     # Every interface of the looked-up instance is mirrored natively; the t2 goes via the gateway.
     assert sorted(s.inputs["networkInterfaceId"] for s in sessions) == sorted(enis)
-    gateway_user_data = run.named("net-gateway").inputs["userData"]
-    assert 'MIRROR_MODE="vxlan"' in gateway_user_data
-    assert 'MIRROR_SENSOR="10.0.128.10"' in gateway_user_data
+    gateway_settings = run.named("net-gateway-settings").inputs["insecureValue"]
+    assert 'MIRROR_MODE="vxlan"' in gateway_settings
+    assert 'MIRROR_SENSOR="10.0.128.10"' in gateway_settings
     assert run.named("sensor-eni").inputs["privateIps"] == ["10.0.128.10"]

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components import sensor
+from components import ids, sensor
 from components.cloud_config import NET_LIBRARY_PATH, asset_text, written_files
 from components.errors import CloudtapInputError
+from components.settings_delivery import SettingsSource, delivery_files
 from tests.cloud_init import assert_valid_cloud_config
 from tests.shell import assert_passes_shellcheck, write_rendered
 
@@ -70,7 +71,6 @@ def test_cloud_config_passes_the_real_cloud_init_schema_validator(
 def test_cloud_config_installs_the_capture_tools_by_their_amazon_linux_names() -> None:
     rendered = document(sensor.render_cloud_config(plan()))
     assert rendered["packages"] == ["tcpdump", "nftables", "iproute-tc"]
-    assert [sensor.SCRIPT_PATH, "install-ids"] not in rendered["runcmd"]
 
 
 def test_ids_packages_are_installed_apart_so_a_missing_one_cannot_cost_the_capture_tools() -> None:
@@ -79,9 +79,15 @@ def test_ids_packages_are_installed_apart_so_a_missing_one_cannot_cost_the_captu
     assert rendered["packages"] == ["tcpdump", "nftables", "iproute-tc"]
     assert rendered["runcmd"] == [
         ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "cloudtap-settings.service", "cloudtap-settings.timer"],
+        # The first fetch applies the settings, so install-ids reads them next.
+        ["systemctl", "start", "cloudtap-settings.service"],
+        ["systemctl", "start", "cloudtap-settings.timer"],
         [sensor.SCRIPT_PATH, "install-ids"],
-        # Last: the sensor's own failure decides the runcmd's (and cloud-init's) status.
+        # The sensor's own failure decides the runcmd's (and cloud-init's) status: setup-ids,
+        # last, checks the capture path before the IDS.
         ["systemctl", "enable", "--now", sensor.SERVICE],
+        [sensor.SCRIPT_PATH, "setup-ids"],
     ]
     assert 'IDS_PACKAGES="suricata zeek"' in written_files(text)[sensor.SETTINGS_PATH].content
 
@@ -94,9 +100,19 @@ def test_cloud_config_writes_every_file_and_starts_the_sensor_unit_at_boot() -> 
         sensor.SETTINGS_PATH,
         sensor.SCRIPT_PATH,
         sensor.DECAP_PATH,
+        sensor.BPF_OBJECT_PATH,
+        sensor.BPF_HELPER_PATH,
         sensor.UNIT_PATH,
         sensor.DECAP_UNIT_PATH,
         NET_LIBRARY_PATH,
+        # The IDS's static files, whatever the settings (capture-only images never start it).
+        ids.DROP_IN_PATH,
+        ids.UPDATE_SERVICE_PATH,
+        ids.UPDATE_TIMER_PATH,
+        *(
+            file.path
+            for file in delivery_files(SettingsSource.file(sensor.SETTINGS_PATH), "sensor")
+        ),
     }
     assert files[sensor.SCRIPT_PATH].permissions == "0755"
     assert files[sensor.DECAP_PATH].permissions == "0755"
@@ -169,10 +185,11 @@ def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
         env={**os.environ, **env},
     )
     assert result.returncode == 1
-    assert (
-        "unknown command 'teardown' (expected apply, check, render, install-ids, setup-ids or "
-        "update-ids-rules)" in result.stderr
+    expected = (
+        "apply, check, apply-settings, preflight, render, render-ids, install-ids, setup-ids or "
+        "update-ids-rules"
     )
+    assert f"unknown command 'teardown' (expected {expected})" in result.stderr
 
 
 def test_sensor_script_fails_loudly_without_its_settings(tmp_path: Path) -> None:

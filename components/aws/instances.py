@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from ..errors import CloudtapInputError
+from ..shapes import check_ssm_parameter_name, is_ssm_document_name
+
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 # IMDSv2 only, and a hop limit of 1 so containers on the host cannot reach the credentials.
@@ -117,3 +120,158 @@ def latest_ubuntu_2404(architecture: str, parent: pulumi.Resource) -> pulumi.Out
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )
     return parameter.apply(lambda result: result.value)
+
+
+# -- settings delivered apart from the boot (SSM) ----------------------------------------------
+
+FETCH_COMMAND = "/usr/bin/python3 -I /usr/local/sbin/cloudtap-settings"
+"""What the association runs on the instance: the fetcher, which applies a changed parameter."""
+SETTINGS_VERSION_PARAMETER = "settingsVersion"
+
+
+@dataclass(frozen=True)
+class SettingsNames:
+    parameter: str
+    """``/cloudtap/PROJECT/STACK/COMPONENT/ROLE``: one per stack and component, so two stacks
+    in one account and region never share a parameter."""
+    document: str
+    """The parameter's name without slashes, ``-fetch`` added."""
+
+
+def settings_names(component: str, role: str) -> SettingsNames:
+    """The names of a component's settings parameter and fetch document, checked at preview."""
+    parameter = f"/cloudtap/{pulumi.get_project()}/{pulumi.get_stack()}/{component}/{role}"
+    document = parameter.strip("/").replace("/", "-") + "-fetch"
+    try:
+        check_ssm_parameter_name("name", parameter)
+    except CloudtapInputError:
+        pass
+    else:
+        if is_ssm_document_name(document):
+            return SettingsNames(parameter, document)
+    raise CloudtapInputError(
+        "name",
+        component,
+        "a component name of letters, digits, '_', '.' and '-' short enough to name the SSM "
+        f"parameter holding its settings ({parameter!r}) and its fetch document (128 at most)",
+    )
+
+
+def settings_read_policy(parameter_arn: str) -> str:
+    """The instance role may read exactly its own settings parameter, nothing else."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn}
+            ],
+        }
+    )
+
+
+def fetch_document() -> str:
+    """The Command document the association runs. ``settingsVersion`` is not used by the
+    command: it is there so that a new parameter version changes the association, which makes
+    SSM run it at once. Its pattern keeps it digits, though nothing reads it."""
+    return json.dumps(
+        {
+            "schemaVersion": "2.2",
+            "description": "cloudtap: fetch this instance's settings and apply a change in place",
+            "parameters": {
+                SETTINGS_VERSION_PARAMETER: {
+                    "type": "String",
+                    "description": "The settings parameter's version (changes the association)",
+                    "allowedPattern": "^[0-9]+$",
+                    "default": "0",
+                }
+            },
+            "mainSteps": [
+                {
+                    "action": "aws:runShellScript",
+                    "name": "fetchSettings",
+                    "inputs": {"runCommand": [FETCH_COMMAND], "timeoutSeconds": "300"},
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class SettingsParameter:
+    """The settings text in SSM, and the instance role's permission to read it."""
+
+    parameter: aws.ssm.Parameter
+    read_policy: aws.iam.RolePolicy
+    """Instances depend on it: the first fetch at boot needs it."""
+
+
+def settings_parameter(
+    prefix: str,
+    *,
+    parameter_name: str,
+    settings_text: str,
+    role: aws.iam.Role,
+    parent: pulumi.Resource,
+    tags: Callable[[str], dict[str, str]],
+) -> SettingsParameter:
+    """``{prefix}-settings`` (a Standard String parameter) and ``{prefix}-settings-read``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    parameter = aws.ssm.Parameter(
+        f"{prefix}-settings",
+        name=parameter_name,
+        type="String",
+        tier="Standard",
+        data_type="text",
+        # Not a secret, and a change must show in the preview's diff: insecure_value, not value.
+        insecure_value=settings_text,
+        description="cloudtap settings, applied in place by cloudtap-settings on the instance",
+        tags=tags(f"{prefix}-settings"),
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{prefix}-settings-read",
+        role=role.id,
+        policy=parameter.arn.apply(settings_read_policy),
+        opts=child,
+    )
+    return SettingsParameter(parameter, policy)
+
+
+@dataclass(frozen=True)
+class SettingsPush:
+    document: aws.ssm.Document
+    association: aws.ssm.Association
+
+
+def settings_push(
+    prefix: str,
+    *,
+    document_name: str,
+    parameter: aws.ssm.Parameter,
+    instance: aws.ec2.Instance,
+    parent: pulumi.Resource,
+    tags: Callable[[str], dict[str, str]],
+) -> SettingsPush:
+    """``{prefix}-fetch`` (Command document) and ``{prefix}-fetch-association``: the fetch runs
+    as soon as the parameter's version changes; the instance's timer is the backstop (an image
+    without the SSM agent, an association that fails)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    document = aws.ssm.Document(
+        f"{prefix}-fetch",
+        name=document_name,
+        document_type="Command",
+        document_format="JSON",
+        content=fetch_document(),
+        tags=tags(f"{prefix}-fetch"),
+        opts=child,
+    )
+    association = aws.ssm.Association(
+        f"{prefix}-fetch-association",
+        name=document.name,
+        targets=[{"key": "InstanceIds", "values": [instance.id]}],
+        parameters={SETTINGS_VERSION_PARAMETER: parameter.version.apply(str)},
+        tags=tags(f"{prefix}-fetch-association"),
+        opts=child,
+    )
+    return SettingsPush(document, association)

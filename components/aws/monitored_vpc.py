@@ -11,7 +11,10 @@ Layout (one subnet per tier per zone; the tiers and their CIDRs come from
 - management: no default route at all; the same network ACL without the mirror exception.
 
 The routes and the Elastic IP point at the gateway's ENI, not at its instance, so replacing the
-instance (a new image, new settings in its user data) keeps every route and the public address.
+instance (a new image or instance type) keeps every route and the public address. Settings
+(port forwards, tiers, the gateway mirror) never replace it: they live in an SSM parameter that
+the instance applies in place (``cloudtap-gateway apply-settings``), pushed at once by an SSM
+association and polled every minute by the instance's timer.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pulumi_aws as aws
 
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
-from ..gateway import AWS_VPC_MTU, render_cloud_config
+from ..gateway import AWS_VPC_MTU, render_boot_cloud_config, render_settings
 from ..monitored_network import Cloud, NetworkDesign
 from ..network_plan import (
     NETWORK_FIELDS,
@@ -34,7 +37,16 @@ from ..network_plan import (
     Tier,
     plan_network,
 )
-from .instances import METADATA_OPTIONS, latest_al2023, ssm_instance_profile
+from ..os_family import OsFamily
+from ..settings_delivery import SettingsSource, check_fits_ssm_parameter
+from .instances import (
+    METADATA_OPTIONS,
+    latest_al2023,
+    settings_names,
+    settings_parameter,
+    settings_push,
+    ssm_instance_profile,
+)
 from .rules import (
     ANYWHERE,
     NaclRule,
@@ -107,7 +119,9 @@ class MonitoredVpcPlan:
     options: AwsOptions
     zones: tuple[str, ...]
     """One zone per ``availability_zone_count``, checked against the provider's region."""
-    gateway_user_data: str
+    gateway_settings: str
+    """The gateway's settings file, delivered through SSM (checked to fit its 4096 bytes)."""
+    gateway_os_family: OsFamily
 
 
 def plan_monitored_vpc(
@@ -141,17 +155,17 @@ def plan_monitored_vpc(
             opts=lookup,
         )
         zones = choose_availability_zones(found.names, plan.availability_zone_count)
+    # Instances in a VPC exchange 9001-byte frames: the gateway mirror's copies (50 bytes
+    # bigger than what they copy) then reach the sensor whole instead of as fragments.
+    settings = render_settings(plan, underlay_mtu=AWS_VPC_MTU)
+    # Port forwards are what grows without bound; the tiers are at most 4 zones each.
+    check_fits_ssm_parameter(settings, "port_forwards", len(plan.port_forwards))
     return MonitoredVpcPlan(
         design=NetworkDesign(cloud=Cloud.AWS, plan=plan, underlay_mtu=AWS_VPC_MTU),
         options=options,
         zones=zones,
-        # Instances in a VPC exchange 9001-byte frames: the gateway mirror's copies (50 bytes
-        # bigger than what they copy) then reach the sensor whole instead of as fragments.
-        gateway_user_data=render_cloud_config(
-            plan,
-            underlay_mtu=AWS_VPC_MTU,
-            os_family=os_family,
-        ),
+        gateway_settings=settings,
+        gateway_os_family=os_family,
     )
 
 
@@ -211,7 +225,14 @@ class MonitoredVpc(pulumi.ComponentResource):
     gateway_private_ip: pulumi.Output[str]
     gateway_public_ip: pulumi.Output[str]
     gateway_user_data: str
-    """The gateway's rendered cloud-config (settings file, script and systemd unit)."""
+    """The gateway's rendered cloud-config (script, unit, settings fetcher, the SSM parameter's
+    name): the same whatever the settings."""
+    gateway_settings: str
+    """The gateway's settings file, as the SSM parameter holds it."""
+    gateway_settings_parameter: aws.ssm.Parameter
+    """Where the gateway reads its settings; a change is applied in place."""
+    gateway_settings_association: aws.ssm.Association
+    """Runs the gateway's fetch as soon as the parameter's version changes."""
 
     def __init__(
         self,
@@ -224,7 +245,12 @@ class MonitoredVpc(pulumi.ComponentResource):
         planned = plan_monitored_vpc(args, opts)
         self.design = planned.design
         self.plan = planned.design.plan
-        self.gateway_user_data = planned.gateway_user_data
+        self._settings_names = settings_names(name, "gateway")
+        self.gateway_settings = planned.gateway_settings
+        self.gateway_user_data = render_boot_cloud_config(
+            source=SettingsSource.aws_ssm(self._settings_names.parameter),
+            os_family=planned.gateway_os_family,
+        )
         options = planned.options
 
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -256,6 +282,7 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "gateway_instance_id": self.gateway_instance.id,
                 "gateway_private_ip": self.gateway_private_ip,
                 "gateway_public_ip": self.gateway_public_ip,
+                "gateway_settings_parameter": self.gateway_settings_parameter.name,
             }
         )
 
@@ -398,6 +425,15 @@ class MonitoredVpc(pulumi.ComponentResource):
             tags=self._tags,
         )
         self.gateway_role = ssm.role
+        settings = settings_parameter(
+            f"{name}-gateway",
+            parameter_name=self._settings_names.parameter,
+            settings_text=self.gateway_settings,
+            role=ssm.role,
+            parent=self,
+            tags=self._tags,
+        )
+        self.gateway_settings_parameter = settings.parameter
         self.gateway_instance = aws.ec2.Instance(
             f"{name}-gateway",
             ami=(
@@ -419,7 +455,10 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "delete_on_termination": True,
             },
             user_data=self.gateway_user_data,
-            # cloud-init's write_files runs once per instance: new settings need a new instance.
+            # The user data holds no settings: it changes only with cloudtap's own scripts or
+            # the image's family. cloud-init writes files once per instance, so such a change
+            # needs a new instance (an in-place update would stop and start the gateway and
+            # install nothing).
             user_data_replace_on_change=True,
             volume_tags=self._tags(f"{name}-gateway"),
             tags=self._tags(f"{name}-gateway"),
@@ -433,13 +472,23 @@ class MonitoredVpc(pulumi.ComponentResource):
                 ignore_changes=["sourceDestCheck"] + (["ami"] if options.ami_id is None else []),
                 # The boot installs nftables from the internet: the public route and the Elastic
                 # IP must exist before the instance starts; SSM needs its policy.
+                # The first fetch at boot reads the settings parameter.
                 depends_on=[
                     self.gateway_elastic_ip,
                     self._public_default_route,
                     ssm.policy_attachment,
+                    settings.read_policy,
                 ],
             ),
         )
+        self.gateway_settings_association = settings_push(
+            f"{name}-gateway",
+            document_name=self._settings_names.document,
+            parameter=settings.parameter,
+            instance=self.gateway_instance,
+            parent=self,
+            tags=self._tags,
+        ).association
 
     # -- routes through the gateway --------------------------------------------------------
 

@@ -9,7 +9,11 @@ The sensor owns a network interface with a fixed address, so that
 - the gateway mirror can be told where to send its copies before the sensor exists
   (``gateway_mirror.sensor_address`` defaults to the same address as the sensor), and
 - a :class:`~components.aws.mirror_session.MirrorSession` target (the interface) survives a
-  replacement of the instance (a new image, new boot settings).
+  replacement of the instance (a new image or instance type).
+
+Its settings (feeds, feed sources, capture interface, IDS packages) live in an SSM parameter the
+instance applies in place (``cloudtap-sensor apply-settings``): changing them never re-creates
+the sensor and never touches its log volume.
 """
 
 from __future__ import annotations
@@ -28,12 +32,24 @@ from ..mirroring import default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
 from ..os_family import OsFamily, parse_os_family
-from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
+from ..sensor import (
+    SENSOR_FIELDS,
+    LogVolume,
+    SensorArgs,
+    SensorPlan,
+    plan_sensor,
+    render_boot_cloud_config,
+    render_settings,
+)
+from ..settings_delivery import SettingsSource, check_fits_ssm_parameter
 from ..shapes import UNLISTED_INSTANCE_TYPES
 from .instances import (
     METADATA_OPTIONS,
     latest_al2023,
     latest_ubuntu_2404,
+    settings_names,
+    settings_parameter,
+    settings_push,
     ssm_instance_profile,
 )
 from .mirror_support import mirror_support
@@ -118,8 +134,9 @@ class Sensor(pulumi.ComponentResource):
     """A sensor instance with its own interface, security group, SSM role and optional log volume.
 
     Children: ``{name}-sg``, ``{name}-eni``, ``{name}-role``, ``{name}-ssm``,
-    ``{name}-profile``, ``{name}-instance`` and, with a log volume, ``{name}-logs`` and
-    ``{name}-logs-attachment``.
+    ``{name}-profile``, ``{name}-settings`` (the SSM parameter), ``{name}-settings-read``,
+    ``{name}-fetch``, ``{name}-fetch-association``, ``{name}-instance`` and, with a log volume,
+    ``{name}-logs`` and ``{name}-logs-attachment``.
     """
 
     plan: SensorPlan
@@ -130,6 +147,11 @@ class Sensor(pulumi.ComponentResource):
     capture_interface: str
     """The interface the IDS watches, e.g. ``cloudtap0``."""
     user_data: str
+    """The boot cloud-config: the same whatever the settings."""
+    settings: str
+    """The settings file, as the SSM parameter holds it."""
+    settings_parameter: aws.ssm.Parameter
+    settings_association: aws.ssm.Association
     security_group: aws.ec2.SecurityGroup
     network_interface: aws.ec2.NetworkInterface
     network_interface_id: pulumi.Output[str]
@@ -152,7 +174,14 @@ class Sensor(pulumi.ComponentResource):
             )
         plan = network.plan
         self.plan = planned.plan
-        self.user_data = planned.user_data
+        names = settings_names(name, "sensor")
+        self.settings = planned.settings
+        self.user_data = render_boot_cloud_config(
+            source=SettingsSource.aws_ssm(names.parameter),
+            os_family=planned.os_family,
+            log_volume=planned.log_volume,
+            ids_custom_rules=planned.plan.ids.custom_rules,
+        )
         zone, address, warnings = (
             planned.availability_zone_index,
             planned.private_ip,
@@ -200,6 +229,15 @@ class Sensor(pulumi.ComponentResource):
         ssm = ssm_instance_profile(
             name, f"cloudtap sensor {name}: managed through SSM", parent=self, tags=self._tags
         )
+        settings = settings_parameter(
+            name,
+            parameter_name=names.parameter,
+            settings_text=self.settings,
+            role=ssm.role,
+            parent=self,
+            tags=self._tags,
+        )
+        self.settings_parameter = settings.parameter
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
             ami=ami_id
@@ -226,7 +264,9 @@ class Sensor(pulumi.ComponentResource):
                 "tags": self._tags(f"{name}-instance"),
             },
             user_data=self.user_data,
-            # cloud-init's write_files runs once per instance: new settings need a new instance.
+            # The user data holds no settings (see MonitoredVpc's gateway): it changes only with
+            # cloudtap's scripts, the image's family or the log volume, and cloud-init writes
+            # files once per instance.
             user_data_replace_on_change=True,
             tags=self._tags(f"{name}-instance"),
             opts=pulumi.ResourceOptions(
@@ -237,11 +277,20 @@ class Sensor(pulumi.ComponentResource):
                 # The boot installs packages through the gateway; SSM needs its policy.
                 depends_on=[
                     ssm.policy_attachment,
+                    settings.read_policy,
                     network.monitor_default_route,
                     network.gateway_instance,
                 ],
             ),
         )
+        self.settings_association = settings_push(
+            name,
+            document_name=names.document,
+            parameter=settings.parameter,
+            instance=self.instance,
+            parent=self,
+            tags=self._tags,
+        ).association
         self.log_volume = None
         if size is not None:
             self.log_volume = aws.ebs.Volume(
@@ -269,6 +318,7 @@ class Sensor(pulumi.ComponentResource):
                 "capture_interface": self.capture_interface,
                 "security_group_id": self.security_group.id,
                 "log_volume_id": self.log_volume.id if self.log_volume is not None else None,
+                "settings_parameter": self.settings_parameter.name,
             }
         )
 
@@ -291,7 +341,10 @@ class AwsSensorPlan:
     key_name: pulumi.Input[str] | None
     log_volume_size_gb: int | None
     tags: Mapping[str, str]
-    user_data: str
+    settings: str
+    """The settings file the SSM parameter delivers (checked to fit its 4096 bytes)."""
+    os_family: OsFamily
+    log_volume: LogVolume | None
     warnings: tuple[str, ...]
 
     @property
@@ -354,6 +407,13 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
             "stays closed; use SSM Session Manager or add management_cidrs"
         )
     tags = validate_tags(raw.get("tags"))
+    settings = render_settings(sensor_plan)
+    # The lists are what grows: name the longer one.
+    longest = max(
+        ("feed_source_cidrs", "ids_packages", "home_net_cidrs", "ids_rule_sources"),
+        key=lambda f: len(str(raw.get(f, ""))),
+    )
+    check_fits_ssm_parameter(settings, longest, raw.get(longest))
     return AwsSensorPlan(
         network=network,
         plan=sensor_plan,
@@ -364,7 +424,11 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         key_name=key_name,
         log_volume_size_gb=size,
         tags=tags,
-        user_data=render_cloud_config(sensor_plan, log_device=LOG_VOLUME_DEVICE),
+        settings=settings,
+        os_family=sensor_plan.os_family,
+        log_volume=(
+            LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE) if size is not None else None
+        ),
         warnings=tuple(warnings),
     )
 

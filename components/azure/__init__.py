@@ -1,8 +1,10 @@
-"""Azure building blocks of cloudtap: virtual network TAP, and the ``MirrorSession`` facade on it.
+"""Azure building blocks of cloudtap: the monitored virtual network (``MonitoredVNet``), its
+sensor (``AzureSensor``), virtual network TAP, and the ``MirrorSession`` facade on them.
 
-:mod:`.vtap_checks` is pure Python. :mod:`.vtap` and :mod:`.mirror_session` load
-pulumi-azure-native's ``network`` module; they are imported on first use of one of their names,
-so importing this package (or the checks) loads no cloud SDK and creates nothing.
+:mod:`.vtap_checks`, :mod:`.vnet_plan`, :mod:`.mirror_planning`, :mod:`.tap_support` and
+:mod:`.vm_sizes` are pure Python. :mod:`.vtap`, :mod:`.monitored_vnet`, :mod:`.sensor` and
+:mod:`.mirror_session` load pulumi-azure-native; they are imported on first use of one of their
+names, so importing this package (or the checks) loads no cloud SDK and creates nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from .vtap_checks import (
 if TYPE_CHECKING:
     from .mirror_args import MirrorSessionArgs
     from .mirror_session import MirrorSession
+    from .monitored_vnet import MonitoredVNet, MonitoredVNetArgs
+    from .sensor import AzureSensor, AzureSensorArgs
     from .vtap import VirtualNetworkTapMirror
 
 # name -> module that defines it, imported on first use.
@@ -31,13 +35,21 @@ _LAZY = {
     "VirtualNetworkTapMirror": ".vtap",
     "MirrorSession": ".mirror_session",
     "MirrorSessionArgs": ".mirror_args",
+    "MonitoredVNet": ".monitored_vnet",
+    "MonitoredVNetArgs": ".vnet_plan",
+    "AzureSensor": ".sensor",
+    "AzureSensorArgs": ".sensor",
 }
 
 __all__ = [
     "AZURE_VTAP_FACTS",
+    "AzureSensor",
+    "AzureSensorArgs",
     "DestinationKind",
     "MirrorSession",
     "MirrorSessionArgs",
+    "MonitoredVNet",
+    "MonitoredVNetArgs",
     "VirtualNetworkTapDestinationArgs",
     "VirtualNetworkTapMirror",
     "VirtualNetworkTapMirrorArgs",

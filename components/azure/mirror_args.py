@@ -4,13 +4,18 @@ can name (and refuse) Azure's fields without loading pulumi-azure-native."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
 
 import pulumi
 
 
 class MirrorTargetArgs(TypedDict, total=False):
-    """Where copies go: exactly one of the two ids (VXLAN on ``destination_port``)."""
+    """Where copies go: exactly one of ``sensor`` or the two ids (VXLAN on ``destination_port``)."""
+
+    sensor: Any
+    """An ``AzureSensor`` of the session's ``network`` (or its plan, when a program plans
+    before building): its NIC's IP configuration is the TAP's destination, and the gateway
+    mirror's copies must go to its address."""
 
     network_interface_ip_configuration_id: pulumi.Input[str]
     """ARM id of the sensor NIC's IP configuration
@@ -40,6 +45,14 @@ class MirrorSourceArgs(TypedDict, total=False):
     """Resource group of ``network_interface_name``. Default: the TAP's."""
     location: str
     """Region of the source VM, to have it checked against ``location``. Default: not checked."""
+    vm_size: str
+    """The source VM's size, for ``auto`` on a ``network``: v6 sizes cannot be TAP sources and
+    are copied at the gateway. Default: not stated (taken as one TAP can copy; the preview says
+    so)."""
+    private_ip: str
+    """The source's address, for a session on a ``network``: a source the gateway copies must be
+    in the private tier, and one the gateway mirror already covers is left to it. Default: not
+    stated (taken to be in the private tier, cloudtap's place for workloads)."""
 
 
 class MirrorSessionArgs(TypedDict, total=False):
@@ -50,9 +63,20 @@ class MirrorSessionArgs(TypedDict, total=False):
     """Required. Exactly one target."""
     sources: Sequence[MirrorSourceArgs]
     """Required, at least one; no NIC twice, never the target's own NIC."""
+    network: Any
+    """The ``MonitoredVNet`` (or its design) the sources live in. Default: none (existing NICs to
+    an existing sensor, ``native`` only). With it, ``location`` and ``resource_group_name``
+    default to the network's, ``target`` may be ``{sensor: ...}``, and ``auto`` and ``gateway``
+    are offered."""
     method: str
-    """``"native"`` (default; the only method for now). ``"auto"`` and ``"gateway"`` need the
-    Azure monitored network's gateway, which cloudtap does not build yet, and are refused."""
+    """With ``network``: ``"auto"`` (TAP where :mod:`~components.azure.tap_support` says it can
+    copy the source and the gateway mirror does not already, else the gateway), ``"native"`` or
+    ``"gateway"``. Without: ``"native"`` only. Default: ``"auto"`` with ``network``,
+    ``"native"`` without."""
+    tap_regions: Sequence[str]
+    """Regions where virtual network TAP is offered, replacing cloudtap's list (the public
+    preview's, dated in :data:`~components.azure.tap_support.TAP_REGIONS`) once Microsoft widens
+    it. Default: that list."""
     location: str
     """Required. Azure region of the TAP, its target and its sources (``"westeurope"``). The
     program (``__main__.py``) defaults it to the stack's ``azure-native:location``."""
@@ -72,6 +96,7 @@ class MirrorSessionArgs(TypedDict, total=False):
 
 FIELDS: Final = frozenset(MirrorSessionArgs.__annotations__)
 TARGET_FIELDS: Final = frozenset(MirrorTargetArgs.__annotations__)
+SOURCE_FIELDS: Final = frozenset(MirrorSourceArgs.__annotations__)
 
 
 # The names ``components`` exports next to the other clouds'.

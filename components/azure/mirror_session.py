@@ -24,7 +24,7 @@ fields (``target...``, ``sources[i]...``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -42,15 +42,14 @@ from ..mirror_plan import (
     SourceDecision,
     decide,
     parse_method,
-    parse_source_name,
     preview_line,
 )
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud
-from ..shapes import is_arm_name, match_nic_id
 from .mirror_args import (
     MirrorSessionArgs,
 )
+from .mirror_planning import named_sources, plan_on_network
 from .vtap import VirtualNetworkTapMirror
 from .vtap_checks import (
     DestinationKind,
@@ -68,13 +67,12 @@ SOURCE_KIND: Final = "Azure VM network interface"
 """What the preview line calls a source (where the AWS facade names the instance type)."""
 
 
-_NO_GATEWAY_YET = (
-    "the Azure monitored network (with the gateway that copies what native mirroring cannot) "
-    "is not built by cloudtap yet"
+_NEEDS_NETWORK = (
+    "auto and gateway need network (the MonitoredVNet whose gateway copies what virtual network "
+    "TAP cannot)"
 )
 # Fields of the AWS facade a user may carry over, with why Azure has no such thing.
 _NOT_ON_AZURE: Final = {
-    "network": f"no value: {_NO_GATEWAY_YET}; mirror existing NICs to an existing sensor",
     **dict.fromkeys(
         ("filter_presets", "health_check_cidrs", "health_check_port"),
         "no value: a virtual network TAP has no filter, it copies every packet of its sources",
@@ -95,17 +93,18 @@ class AzureMirrorSession(mirror_session.MirrorSession):
     """
 
     decisions: tuple[SourceDecision, ...]
-    """Per source, in order: always native, with the reason the preview prints."""
-    mirror: VirtualNetworkTapMirror
-    tap: network.VirtualNetworkTap
-    """The TAP (the static part; the AWS facade's ``target``)."""
-    tap_id: pulumi.Output[str]
+    """Per source, in order: TAP (native) or the gateway, with the reason the preview prints."""
+    mirror: VirtualNetworkTapMirror | None
+    """``None`` when the gateway copies every source."""
+    tap: network.VirtualNetworkTap | None
+    """The TAP (the static part; the AWS facade's ``target``); ``None`` without TAP sources."""
+    tap_id: pulumi.Output[str] | None
     sessions: dict[str, network.NetworkInterfaceTapConfiguration]
-    """Child name -> TAP configuration, one per source; empty while ``attach_sources`` is
+    """Child name -> TAP configuration, one per TAP source; empty while ``attach_sources`` is
     false."""
     native_sources: list[str]
     gateway_sources: list[str]
-    """Always empty (no gateway mirror on Azure yet); present so every facade has it."""
+    """Sources the network's gateway mirror copies (only with ``network``)."""
 
     def __init__(
         self,
@@ -117,47 +116,87 @@ class AzureMirrorSession(mirror_session.MirrorSession):
     ) -> None:
         mirror_session.check_backend_cloud(cloud, Cloud.AZURE)
         # Every check before the first registration: nothing half-created on a wrong argument.
-        planned = _plan(args)
+        planned = plan_mirror_session(args)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.decisions = planned.decisions
-        self.native_sources = [d.source.name for d in planned.decisions]
-        self.gateway_sources = []
+        self.native_sources = [
+            d.source.name for d in planned.decisions if d.method is MirrorMethod.NATIVE
+        ]
+        self.gateway_sources = [
+            d.source.name for d in planned.decisions if d.method is MirrorMethod.GATEWAY
+        ]
         for decision in planned.decisions:
             pulumi.log.info(preview_line(decision), resource=self)
+        for warning in planned.warnings:
+            pulumi.log.warn(warning, resource=self)
 
-        # Same name as this component, other type: its children are named "{name}-tap" and
-        # "{name}-{source}", as the AWS facade's are. It logs Azure's preview requirements.
-        self.mirror = VirtualNetworkTapMirror(
-            name, planned.vtap_args, pulumi.ResourceOptions(parent=self)
-        )
-        self.tap = self.mirror.tap
-        self.tap_id = self.mirror.tap_id
-        self.sessions = {
-            f"{name}-{source.name}": configuration
-            for source, configuration in zip(
-                planned.vtap.sources, self.mirror.tap_configurations, strict=False
+        self.mirror = self.tap = self.tap_id = None
+        self.sessions = {}
+        if planned.vtap_args is not None and planned.vtap is not None:
+            # Same name as this component, other type: its children are named "{name}-tap" and
+            # "{name}-{source}", as the AWS facade's are. It logs Azure's preview requirements.
+            self.mirror = VirtualNetworkTapMirror(
+                name, planned.vtap_args, pulumi.ResourceOptions(parent=self)
             )
-        }
+            self.tap = self.mirror.tap
+            self.tap_id = self.mirror.tap_id
+            self.sessions = {
+                f"{name}-{source.name}": configuration
+                for source, configuration in zip(
+                    planned.vtap.sources, self.mirror.tap_configurations, strict=False
+                )
+            }
         self._register_results({"tap_id": self.tap_id})
 
 
 @dataclass(frozen=True)
-class _AzureMirrorPlan:
-    vtap_args: VirtualNetworkTapMirrorArgs
-    """What the child component is given (checked: it checks again, cheaply)."""
-    vtap: VtapPlan
+class AzureMirrorPlan:
+    """A session as planned: every source's way, and the TAP's arguments when one is needed."""
+
+    vtap_args: VirtualNetworkTapMirrorArgs | None
+    """What the child component is given (checked: it checks again, cheaply); ``None`` when the
+    gateway copies every source."""
+    vtap: VtapPlan | None
     decisions: tuple[SourceDecision, ...]
+    warnings: tuple[str, ...] = ()
 
 
-def _plan(args: Any) -> _AzureMirrorPlan:
-    """Validate ``MirrorSessionArgs`` and resolve the defaults; nothing is registered."""
+def plan_mirror_session(
+    args: MirrorSessionArgs | Mapping[str, Any], *, network_location: str | None = None
+) -> AzureMirrorPlan:
+    """Check ``MirrorSessionArgs`` and decide every source's way; registers nothing.
+
+    ``network`` may be a :class:`~components.azure.monitored_vnet.MonitoredVNet` or its design
+    (with ``network_location``, its region), and ``target.sensor`` an ``AzureSensor`` or its
+    plan, so a program can check its mirror before the network and the sensor exist.
+    """
     raw = session_fields(args, Cloud.AZURE, reasons=_NOT_ON_AZURE)
+    if raw.get("network") is None:
+        return _plan(raw)
+    from .sensor import AzureSensor, AzureSensorPlan  # noqa: PLC0415 - loads compute
+
+    with _facade_fields():
+        on_network = plan_on_network(raw, (AzureSensor, AzureSensorPlan), network_location)
+    return AzureMirrorPlan(
+        cast(VirtualNetworkTapMirrorArgs, on_network.vtap_args),
+        on_network.vtap,
+        on_network.decisions,
+        on_network.warnings,
+    )
+
+
+def _plan(raw: Mapping[str, Any]) -> AzureMirrorPlan:
+    """Existing NICs to an existing target, by TAP only; nothing is registered."""
     method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
     if method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(
-            "method",
-            raw.get("method"),
-            f"native: Azure mirrors by virtual network TAP only for now; {_NO_GATEWAY_YET}",
+            "method", raw.get("method"), f"native without network: {_NEEDS_NETWORK}"
+        )
+    if raw.get("tap_regions") is not None:
+        raise CloudtapInputError(
+            "tap_regions",
+            raw["tap_regions"],
+            "no value without network: the region list only decides auto, which needs network",
         )
     target = raw.get("target")
     if target is None:
@@ -186,7 +225,7 @@ def _plan(args: Any) -> _AzureMirrorPlan:
             "resource_group_name": resource_group,
             "location": location,
             "destination": target,
-            "sources": _named_sources(raw.get("sources")),
+            "sources": named_sources(raw.get("sources")),
         }
         for field in ("destination_port", "attach_sources", "tags"):
             if field in raw:
@@ -196,7 +235,7 @@ def _plan(args: Any) -> _AzureMirrorPlan:
     decisions = tuple(
         decide(MirrorMethod.NATIVE, _mirror_source(source), True, reason) for source in vtap.sources
     )
-    return _AzureMirrorPlan(cast(VirtualNetworkTapMirrorArgs, vtap_args), vtap, decisions)
+    return AzureMirrorPlan(cast(VirtualNetworkTapMirrorArgs, vtap_args), vtap, decisions)
 
 
 @contextmanager
@@ -227,44 +266,6 @@ def _target_resource_group(target: Any, location: str) -> Any:
     match = match_destination_id(destination.kind, destination.id)
     assert match is not None  # plan_destination checked the shape
     return match["resource_group"]
-
-
-def _named_sources(value: Any) -> Any:
-    """``sources`` with each missing ``name`` defaulted to its NIC's name (other problems are left
-    to the checks, which name them)."""
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        return value
-    named: list[Any] = []
-    for index, source in enumerate(value):
-        if not isinstance(source, Mapping) or source.get("name") is not None:
-            named.append(source)
-            continue
-        nic_name = _nic_name(source)
-        if nic_name is None:
-            named.append(source)  # the checks refuse it: no name and no plain NIC to name it by
-            continue
-        try:
-            parse_source_name(f"sources[{index}].name", nic_name)
-        except CloudtapInputError:
-            raise CloudtapInputError(
-                f"sources[{index}].name",
-                None,
-                "a stable key of 1-63 letters, digits, '.', '_' or '-' (it becomes part of child "
-                f"names): the default, the NIC's name {nic_name!r}, is not one",
-            ) from None
-        named.append({**source, "name": nic_name})
-    return named
-
-
-def _nic_name(source: Mapping[str, Any]) -> str | None:
-    """The NIC's name when the source names a NIC well; a bad id or name is left to the checks,
-    which report it (and not the missing source name it would default)."""
-    by_id = source.get("network_interface_id")
-    if by_id is not None:
-        match = match_nic_id(by_id)
-        return match["nic"] if match else None
-    by_name = source.get("network_interface_name")
-    return by_name if is_arm_name(by_name) else None
 
 
 def _mirror_source(source: VtapSource) -> MirrorSource:

@@ -43,6 +43,7 @@ from .mirror import (
     mirror_shows_app_traffic_at_the_sensor,
     production_survives_a_sensor_outage,
 )
+from .one_armed import fabric_isolates_the_tiers, one_armed_copies_are_byte_identical
 from .sensor import (
     sensor_apply_is_idempotent,
     sensor_check_names_what_is_missing,
@@ -75,6 +76,30 @@ port forwards, SSH, isolation), then how its ``apply`` and ``check`` behave, the
 mirror and the sensor that receives it; the checks that break the sensor come last of those."""
 
 
+_ONE_ARMED_INSTEAD: Final[dict[Check, Check]] = {
+    isolated_tiers_cannot_reach_the_private_tier: fabric_isolates_the_tiers,
+    mirror_copies_every_forwarded_packet_exactly: one_armed_copies_are_byte_identical,
+}
+ONE_ARMED_CHECKS: Final[tuple[Check, ...]] = tuple(
+    _ONE_ARMED_INSTEAD.get(check, check)
+    for check in CHECKS
+    # Multi-homed machinery: feeds sent from the gateway's private-tier address, the sensor's
+    # outage through the gateway's monitor interface. The sensor runs the same files either way.
+    if check
+    not in (sensor_decapsulates_every_feed, sensor_loses_nothing_in_a_burst,
+            production_survives_a_sensor_outage)
+)  # fmt: skip
+"""The checks of the Azure shape (:mod:`lab.one_armed`): isolation is the fabric's routes, copies
+are compared as IPv4 datagrams (the fabric sits between the app and the gateway) with full-size
+packets and the feed's fragments counted; the sensor-feed checks that need a multi-homed
+gateway are left to the multi-homed lab."""
+
+
+def checks_for(lab: Lab) -> tuple[Check, ...]:
+    """The checks of the lab's shape."""
+    return ONE_ARMED_CHECKS if lab.topology.one_armed else CHECKS
+
+
 def run_checks(lab: Lab, checks: Sequence[Check] = CHECKS) -> Iterator[CheckResult]:
     """Results of ``checks`` as they come; a check the lab cannot carry out is a FAIL line."""
     for check in checks:
@@ -87,6 +112,7 @@ def run_checks(lab: Lab, checks: Sequence[Check] = CHECKS) -> Iterator[CheckResu
 
 __all__ = [
     "CHECKS",
+    "ONE_ARMED_CHECKS",
     "Check",
     "CheckResult",
     "Status",
@@ -95,6 +121,7 @@ __all__ = [
     "check_detects_a_flush_and_apply_restores",
     "check_fails_when_forwarding_is_off",
     "check_names_each_missing_rule",
+    "checks_for",
     "egress_is_masqueraded",
     "gateway_check_names_a_broken_mirror",
     "isolated_tiers_cannot_reach_the_private_tier",

@@ -88,11 +88,12 @@ def failure_message(text: str) -> str:
 
 def feed_paths(lab: Lab) -> dict[str, str]:
     """How the sensor decapsulates each feed now, from ``cloudtap-sensor check``:
-    ``kernel <device>`` where this kernel has the driver, else ``cloudtap-decap``."""
+    ``kernel <device>`` where this kernel has the driver, ``bpf <underlay>`` where the tc
+    program serves it, else ``cloudtap-decap``."""
     checked = lab.sensor("check")
     paths = {}
     for feed, path in re.findall(
-        r"(vxlan|geneve|gre|erspan): (kernel \S+|cloudtap-decap)", checked.stderr
+        r"(vxlan|geneve|gre|erspan): (kernel \S+|bpf \S+|cloudtap-decap)", checked.stderr
     ):
         paths[feed] = path.rstrip(",;")
     return paths

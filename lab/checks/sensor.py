@@ -43,6 +43,7 @@ _FEED_OF_KIND: Final = {
     "gwlb-inline": "geneve",
     "gre": "gre",
     "erspan": "erspan",
+    "erspan3": "erspan",
 }
 _KIND_VNI: Final = {"aws-vxlan": 77, "azure-vxlan": 4_000_001}
 _KIND_SOURCE: Final = {"aws-vxlan": Host.APP, "azure-vxlan": Host.MANAGEMENT}
@@ -53,6 +54,7 @@ _KIND_TITLE: Final = {
     "gwlb-inline": "AWS GWLB GENEVE inline (bare IP, class-0x0108 options)",
     "gre": "OpenStack tap mirror GRE (TEB, with and without key, sequence, checksum)",
     "erspan": "OpenStack tap mirror ERSPAN type II (Linux erspan_ver 1)",
+    "erspan3": "ERSPAN type III (Linux erspan_ver 2), with and without the subheader",
 }
 
 
@@ -138,6 +140,7 @@ def sensor_loses_nothing_in_a_burst(
                 )
             ]
             decap_before = lab.decap_counters()
+            bpf_before = lab.bpf_counters()
             rx_before = lab.rx_counters(Host.SENSOR, capture)
             overflows_before = lab.receive_buffer_overflows(Host.SENSOR)
             written = recording.count()
@@ -148,6 +151,7 @@ def sensor_loses_nothing_in_a_burst(
             recorded = recording.wait_for_frames(written + BURST_COUNT, arrival_timeout) - written
             waited = time.monotonic() - started
             decap = _delta(decap_before, lab.decap_counters())
+            bpf = _delta(bpf_before, lab.bpf_counters())
             received, dropped = (
                 now - then
                 for now, then in zip(lab.rx_counters(Host.SENSOR, capture), rx_before, strict=True)
@@ -167,6 +171,13 @@ def sensor_loses_nothing_in_a_burst(
                 detail += (
                     f"; cloudtap-decap wrote {decap.get(feed, 0)}, send errors: "
                     f"{', '.join(f'{key} {value}' for key, value in errors.items()) or 'none'}"
+                )
+            elif path.startswith("bpf "):
+                decapsulated = bpf.get(f"{feed}_decapsulated", 0)
+                dropped_by_bpf = bpf.get(f"{feed}_malformed", 0) + bpf.get(f"{feed}_failed", 0)
+                ok = ok and decapsulated == BURST_COUNT and dropped_by_bpf == 0
+                detail += (
+                    f"; the tc BPF program decapsulated {decapsulated}, dropped {dropped_by_bpf}"
                 )
             evidence[kind] = ok, f"{detail}; via {path}"
     arrived = Counter(frame.data for frame in recording.frames())
@@ -199,12 +210,20 @@ def sensor_check_names_what_is_missing(lab: Lab) -> list[CheckResult]:
         Damage("kernel VXLAN device deleted", Host.SENSOR,
                ["ip", "link", "del", "dev", "cloudtap-vxlan"],
                expected="nothing decapsulates vxlan"),
-        Damage("cloudtap-decap killed", Host.SENSOR, lambda: ["kill", "-9", decap_pid(lab)],
-               expected="nothing decapsulates geneve"),
         Damage("nftables table deleted", Host.SENSOR,
                ["nft", "delete", "table", "inet", SENSOR_TABLE],
                expected=f"inet {SENSOR_TABLE} is missing"),
     ]  # fmt: skip
+    geneve = feed_paths(lab).get("geneve", "")
+    if geneve == "cloudtap-decap":
+        damages.append(Damage("cloudtap-decap killed", Host.SENSOR,
+                              lambda: ["kill", "-9", decap_pid(lab)],
+                              expected="nothing decapsulates geneve"))  # fmt: skip
+    elif geneve.startswith("bpf "):
+        underlay = geneve.removeprefix("bpf ")
+        damages.append(Damage("tc BPF decapsulator removed", Host.SENSOR,
+                              ["tc", "filter", "del", "dev", underlay, "ingress", "pref", "10"],
+                              expected="nothing decapsulates geneve"))  # fmt: skip
     return [
         check_names(
             lab,
@@ -239,6 +258,10 @@ def _sensor_state(lab: Lab) -> tuple[dict[str, str], dict[str, str]]:
             + lab.run(Host.SENSOR, "tc", "filter", "show", "dev", device, "ingress").stdout
             for device in devices
         )
+    program = lab.bpf_program()
+    if program is not None:
+        listing = lab.run(Host.SENSOR, "tc", "filter", "show", "dev", program[0], "ingress").stdout
+        state["tc BPF decapsulator"] = f"{program[0]}: {listing}"
     if "cloudtap-decap" in paths.values():
         ready = (lab.sensor_run_dir / "decap.ready").read_text(encoding="utf-8")
         state["cloudtap-decap process"] = ready
@@ -272,5 +295,5 @@ def sensor_apply_is_idempotent(lab: Lab) -> list[CheckResult]:
         compared = [label for label in before if label != _PATHS]
         detail = f"{', '.join(compared)} unchanged after 2 more runs"
         if "tc filters" not in before:
-            detail += "; no kernel device decapsulates a feed here, so no tc filter to compare"
+            detail += "; no kernel device decapsulates a feed here, so no tc redirect to compare"
     return [check_result(name, "sensor apply twice", ok, detail)]

@@ -12,6 +12,7 @@ ids of a fake subscription, and the Azure MirrorSession facade's mocks, argument
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,12 @@ AZURE_COMPONENTS = COMPONENT_TYPES | {mirror_session.TYPE_TOKEN, vtap.TYPE_TOKEN
 def _network(resource_group: str) -> str:
     return (
         f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/Microsoft.Network"
+    )
+
+
+def _compute(resource_group: str) -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/Microsoft.Compute"
     )
 
 
@@ -100,3 +107,154 @@ def build(
 ) -> ProgramRun[MirrorSession]:
     """Run ``MirrorSession(name, session_args)`` (the Azure facade) as a program under ``mocks``."""
     return run_program(lambda: MirrorSession(name, session_args), mocks)  # type: ignore[arg-type]
+
+
+# -- the monitored virtual network's resources -----------------------------------------------------
+
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+VIRTUAL_NETWORK = "azure-native:network:VirtualNetwork"
+SUBNET = "azure-native:network:Subnet"
+ROUTE_TABLE = "azure-native:network:RouteTable"
+SECURITY_GROUP = "azure-native:network:NetworkSecurityGroup"
+PUBLIC_IP = "azure-native:network:PublicIPAddress"
+NIC = "azure-native:network:NetworkInterface"
+VM = "azure-native:compute:VirtualMachine"
+DISK = "azure-native:compute:Disk"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+class AzureFabric:
+    """ARM's answers for a monitored network: ids under the resource group the request names,
+    subnets only in a known network, NICs only in a known subnet with a static address inside it,
+    public IPs and NICs that exist before what references them."""
+
+    def __init__(self) -> None:
+        self.groups: set[str] = set()
+        self.networks: dict[str, str] = {}
+        """name -> id"""
+        self.subnets: dict[str, ipaddress.IPv4Network] = {}
+        self.public_ips: dict[str, str] = {}
+        self.nics: dict[str, dict[str, Any]] = {}
+        self.disks: set[str] = set()
+
+    @staticmethod
+    def _name(args: MockResourceArgs, key: str) -> str:
+        return str(args.inputs.get(key) or f"{args.name}{_digest(args.name)}")
+
+    def _group(self, args: MockResourceArgs) -> str:
+        group = args.inputs.get("resourceGroupName")
+        if not isinstance(group, str) or not group:
+            raise StrictMockError(f"{args.typ} {args.name} has no resourceGroupName")
+        return group
+
+    def group(self, _mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        name = self._name(args, "resourceGroupName")
+        self.groups.add(name)
+        return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}", {"name": name}
+
+    def _in_group(self, args: MockResourceArgs, kind: str, name_key: str) -> tuple[str, str]:
+        name = self._name(args, name_key)
+        return f"{_network(self._group(args))}/{kind}/{name}", name
+
+    def virtual_network(
+        self, _m: StrictMocks, args: MockResourceArgs
+    ) -> tuple[str, dict[str, Any]]:
+        rid, name = self._in_group(args, "virtualNetworks", "virtualNetworkName")
+        self.networks[name] = rid
+        return rid, {"name": name}
+
+    def subnet(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        network_name = args.inputs.get("virtualNetworkName")
+        if network_name not in self.networks:
+            raise StrictMockError(f"subnet {args.name} names unknown network {network_name}")
+        name = self._name(args, "subnetName")
+        rid = f"{self.networks[network_name]}/subnets/{name}"
+        self.subnets[rid] = ipaddress.IPv4Network(args.inputs["addressPrefix"])
+        return rid, {"name": name}
+
+    def plain(self, kind: str, name_key: str) -> Any:
+        def answer(_m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            rid, name = self._in_group(args, kind, name_key)
+            return rid, {"name": name}
+
+        return answer
+
+    def public_ip(self, mocks: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        rid, name = self._in_group(args, "publicIPAddresses", "publicIpAddressName")
+        address = str(ipaddress.IPv4Address("198.51.100.10") + len(self.public_ips))
+        self.public_ips[rid] = address
+        return rid, {"name": name, "ipAddress": address}
+
+    def nic(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        rid, name = self._in_group(args, "networkInterfaces", "networkInterfaceName")
+        configurations = []
+        for config in args.inputs.get("ipConfigurations") or []:
+            subnet = (config.get("subnet") or {}).get("id")
+            if subnet not in self.subnets:
+                raise StrictMockError(f"NIC {args.name} names unknown subnet {subnet}")
+            address = config.get("privateIPAddress")
+            if config.get("privateIPAllocationMethod") != "Static" or address is None:
+                raise StrictMockError(f"NIC {args.name}: cloudtap's NICs have static addresses")
+            if ipaddress.IPv4Address(address) not in self.subnets[subnet]:
+                raise StrictMockError(f"NIC {args.name}: {address} is outside {subnet}")
+            public = (config.get("publicIPAddress") or {}).get("id")
+            if public is not None and public not in self.public_ips:
+                raise StrictMockError(f"NIC {args.name} names unknown public IP {public}")
+            configurations.append({**config, "id": f"{rid}/ipConfigurations/{config['name']}"})
+        self.nics[rid] = {**args.inputs, "ipConfigurations": configurations}
+        return rid, {"name": name, "ipConfigurations": configurations}
+
+    def disk(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        group = self._group(args)
+        name = self._name(args, "diskName")
+        rid = f"{_compute(group)}/disks/{name}"
+        self.disks.add(rid)
+        return rid, {"name": name}
+
+    def vm(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        group = self._group(args)
+        for nic in (args.inputs.get("networkProfile") or {}).get("networkInterfaces") or []:
+            if nic.get("id") not in self.nics:
+                raise StrictMockError(f"VM {args.name} names unknown NIC {nic.get('id')}")
+        storage = args.inputs.get("storageProfile") or {}
+        for disk in storage.get("dataDisks") or []:
+            if (disk.get("managedDisk") or {}).get("id") not in self.disks:
+                raise StrictMockError(f"VM {args.name} attaches an unknown disk {disk}")
+        name = self._name(args, "vmName")
+        rid = f"{_compute(group)}/virtualMachines/{name}"
+        return rid, {"name": name, "vmId": _digest(rid) * 4}
+
+    def dynamic(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # The engine would run the provider's create; the mocks run the very same code.
+        from components.azure.ssh_key import Ed25519KeyProvider  # noqa: PLC0415
+
+        props = {k: v for k, v in args.inputs.items() if k != "__provider"}
+        created = Ed25519KeyProvider().create(props)
+        return str(created.id), dict(created.outs or {})
+
+
+def vnet_mocks() -> StrictMocks:
+    """Strict mocks answering every resource a monitored network, its sensor and its mirror
+    register (the TAP types included), and accepting cloudtap's Azure components."""
+    from components.azure import monitored_vnet, sensor  # noqa: PLC0415
+
+    fabric, taps = AzureFabric(), AzureNetwork()
+    mocks = StrictMocks(
+        resources={
+            RESOURCE_GROUP: fabric.group,
+            VIRTUAL_NETWORK: fabric.virtual_network,
+            SUBNET: fabric.subnet,
+            ROUTE_TABLE: fabric.plain("routeTables", "routeTableName"),
+            SECURITY_GROUP: fabric.plain("networkSecurityGroups", "networkSecurityGroupName"),
+            PUBLIC_IP: fabric.public_ip,
+            NIC: fabric.nic,
+            VM: fabric.vm,
+            DISK: fabric.disk,
+            DYNAMIC: fabric.dynamic,
+            TAP: taps.tap,
+            TAP_CONFIGURATION: taps.tap_configuration,
+        },
+        components=AZURE_COMPONENTS | {monitored_vnet.TYPE_TOKEN, sensor.TYPE_TOKEN},
+    )
+    mocks.fabric = fabric  # type: ignore[attr-defined]
+    return mocks

@@ -1,8 +1,9 @@
 """Suricata on the lab sensor's capture interface, configured by the rendered files only.
 
 The sensor's plan has ``ids: suricata`` on a Debian-family image and the lab's rules file as
-``ids_custom_rules``; the lab writes the rendered ``/etc/cloudtap/suricata.yaml`` and
-``custom.rules`` and runs Suricata on them in the sensor namespace. Traffic carrying a local
+``ids_custom_rules``; the sensor script's ``apply`` writes ``/etc/cloudtap/suricata.yaml`` from
+the rendered settings, the lab writes ``custom.rules`` from the rendered user data and runs
+Suricata on them in the sensor namespace. Traffic carrying a local
 test signature and the classic ``uid=0(root)`` response (sid 2100498) must raise one alert per
 packet direction, addressed as the private host sent it (before the gateway's NAT), through the
 gateway mirror and through a VXLAN, a GRE and a GENEVE feed.

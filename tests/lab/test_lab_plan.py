@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.errors import CloudtapInputError
+from components.monitored_network import Cloud
 from components.network_plan import NETWORK_FIELDS, Tier, plan_network
 from lab import Host, plan_topology
 from lab import lab as lab_module
@@ -25,7 +27,9 @@ from lab.topology import (
     VPC_MTU,
     with_gateway_mirror,
 )
-from tests.lab.environment import AWS_DEV_STACK, require_lab
+from tests.lab.environment import AWS_DEV_STACK, ROOT, require_lab
+
+AZURE_DEV_STACK = ROOT / "stacks" / "Pulumi.azure-dev.yaml"
 
 
 def ip(text: str) -> ipaddress.IPv4Address:
@@ -149,6 +153,7 @@ def test_reading_a_stack_file_imports_no_cloud_sdk() -> None:
     program = (
         "import sys; from lab.stack import load_stack; from lab import cli; "
         f"load_stack(__import__('pathlib').Path({str(AWS_DEV_STACK)!r})); "
+        f"load_stack(__import__('pathlib').Path({str(AZURE_DEV_STACK)!r})); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pulumi', 'pulumi_aws', 'pulumi_azure_native', 'pulumi_openstack', 'boto3', "
         "'botocore', 'openstack')))"
@@ -166,17 +171,16 @@ def test_reading_a_stack_file_imports_no_cloud_sdk() -> None:
 
 @pytest.mark.parametrize("path", sorted(AWS_DEV_STACK.parent.glob("Pulumi.*.yaml")), ids=str)
 def test_every_example_stack_is_accepted(path: Path) -> None:
-    """The azure and openstack examples build no network: the lab runs the default one."""
+    """A stack without ``cloudtap:network`` (existing interfaces mirrored to an existing
+    sensor) gets the default network; one with it gets its own addressing; the azure ones get
+    the Azure shape (one subnet per tier, a one-armed gateway)."""
     stack = load_stack(path)
-    if stack.cloud is not None and stack.cloud.value != "aws":
+    network = (yaml.safe_load(path.read_text(encoding="utf-8"))["config"]).get("cloudtap:network")
+    assert str(stack.plan.cidr_block) == (network or {}).get("cidr_block", "10.0.0.0/16")
+    if network is None and stack.cloud is not Cloud.OPENSTACK:  # OpenStack's default: one zone
         assert stack.plan == plan_network()
-
-
-def test_a_network_on_a_cloud_where_cloudtap_builds_none_is_refused(tmp_path: Path) -> None:
-    stack = tmp_path / "Pulumi.azure.yaml"
-    stack.write_text("config:\n  cloudtap:cloud: azure\n  cloudtap:network: {}\n")
-    with pytest.raises(CloudtapInputError, match=r"cloudtap:network: .*cloudtap:cloud azure"):
-        load_stack(stack)
+    if stack.cloud is not None and stack.cloud.value == "azure":
+        assert stack.one_armed and stack.plan.availability_zone_count == 1
 
 
 def test_an_unknown_cloud_is_refused(tmp_path: Path) -> None:

@@ -42,9 +42,11 @@ def test_sensor_runs_the_files_its_cloud_config_writes(lab: Lab) -> None:
 def test_sensor_check_reports_each_feeds_decapsulation_path(lab: Lab) -> None:
     checked = lab.sensor("check")
     assert checked.returncode == 0, checked.stderr
-    # This kernel has the vxlan driver but neither geneve nor ip_gre: the fallback takes those.
+    # This kernel has the vxlan driver but neither geneve nor ip_gre: the tc BPF program takes
+    # those, and Python is not needed.
     assert "vxlan: kernel cloudtap-vxlan" in checked.stderr
-    assert "geneve: cloudtap-decap" in checked.stderr
+    assert "geneve: bpf eth0, gre: bpf eth0, erspan: bpf eth0" in checked.stderr
+    assert "cloudtap-decap" not in checked.stderr
     assert "arrive on eth0 (MTU 9001)" in checked.stderr
 
 
@@ -85,7 +87,7 @@ def test_the_sensors_own_traffic_and_the_feed_are_never_copied(lab: Lab) -> None
 def test_every_cloud_feed_format_arrives_decapsulated_and_byte_exact(lab: Lab) -> None:
     results = checks.sensor_decapsulates_every_feed(lab)
     assert_passed(results)
-    assert len(results) == 7  # six formats and the refused outsider
+    assert len(results) == 8  # seven formats and the refused outsider
     assert "via kernel cloudtap-vxlan" in results[0].detail
     assert "60 to 8000 bytes" in results[0].detail
 

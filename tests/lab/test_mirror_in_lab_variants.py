@@ -41,8 +41,9 @@ def test_a_sensor_with_its_own_interface_and_feeds_decapsulates_only_those(
         checked.stderr
     )
     assert "gre" not in checked.stderr
-    config = (elsewhere_lab.sensor_run_dir / "decap.conf").read_text()
-    assert 'FEEDS="geneve"' in config
+    assert "geneve: bpf eth0" in checked.stderr
+    assert "tc BPF decapsulator on eth0: geneve " in checked.stderr
+    assert not (elsewhere_lab.sensor_run_dir / "decap.conf").exists()  # no Python needed
 
 
 def test_copies_reach_a_sensor_in_another_zones_subnet(elsewhere_lab: Lab) -> None:
@@ -104,8 +105,8 @@ def test_tee_copies_are_not_claimed_to_be_byte_identical(tee_lab: Lab) -> None:
 
 @pytest.fixture(scope="module")
 def decap_only_lab(lab_environment: None) -> Iterator[Lab]:
-    """A sensor taking only GENEVE, which cloudtap-decap always serves: no kernel device at all,
-    as on a kernel without the VXLAN, GRE and ERSPAN drivers."""
+    """A sensor taking only GENEVE, which no kernel device ever serves: no kernel device at
+    all, as on a kernel without the VXLAN, GRE and ERSPAN drivers."""
     with Lab.create(plan_network(), sensor_args={"feeds": ["geneve"]}) as lab:
         yield lab
 
@@ -114,6 +115,6 @@ def test_a_sensor_without_kernel_devices_is_checked_for_what_it_runs(decap_only_
     results = checks.sensor_apply_is_idempotent(decap_only_lab)
     assert [result.status for result in results] == [Status.PASS], [r.line() for r in results]
     assert results[0].detail == (
-        "nftables table, links, cloudtap-decap process unchanged after 2 more runs; no kernel "
-        "device decapsulates a feed here, so no tc filter to compare"
+        "nftables table, links, tc BPF decapsulator unchanged after 2 more runs; no kernel "
+        "device decapsulates a feed here, so no tc redirect to compare"
     )

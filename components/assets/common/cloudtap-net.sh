@@ -230,3 +230,99 @@ elements() { # elements WORD... -> "a, b, c" for an nftables set
     local joined="$*"
     echo "${joined//,/, }"
 }
+
+# -- settings offered to a running host (apply-settings) ---------------------------------------
+# A new settings file is never applied blind: `preflight` (parse it, render the rule set,
+# `nft -c`) must pass before the host is touched, and if `apply` or its `check` then fails the
+# last good settings are applied again. Each step runs as a child process of the script itself
+# (SELF), because a die inside a subshell tested by `if` would not stop at the first error.
+# The script sets, before calling offer_settings: SELF (its own path), SETTINGS_ENV (the
+# variable naming its settings file), STATE_DIR, GOOD_SETTINGS and STATUS_FILE.
+
+settings_sha256() {
+    local sum
+    sum=$(sha256sum <"$1") || return 1
+    echo "${sum%% *}"
+}
+
+# One JSON object, replaced atomically: what the stack (and `cloudtap-settings`) reads back.
+STATUS_PROGRAM='
+import json, os, sys, time
+path, result, sha256, offered, message = sys.argv[1:6]
+status = {
+    "result": result,
+    "sha256": sha256,
+    "offered_sha256": offered,
+    "message": message,
+    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+}
+with open(path + ".tmp", "w", encoding="utf-8") as out:
+    json.dump(status, out, sort_keys=True)
+    out.write("\n")
+os.replace(path + ".tmp", path)
+'
+
+# write_status RESULT SHA256_IN_FORCE OFFERED_SHA256 MESSAGE
+write_status() {
+    python3 -I -c "$STATUS_PROGRAM" "$STATUS_FILE" "$@" ||
+        log "warning: could not write the status file $STATUS_FILE"
+}
+
+remember_good() { # the settings just applied and checked become the ones a rollback returns to
+    cp -- "$1" "$GOOD_SETTINGS.tmp"
+    chmod 0600 "$GOOD_SETTINGS.tmp"
+    mv -f -- "$GOOD_SETTINGS.tmp" "$GOOD_SETTINGS"
+}
+
+# run_self COMMAND FILE: the script's COMMAND with FILE as its settings; its log is printed
+# (stderr: the journal) and kept in STEP_LOG for the status message.
+run_self() {
+    local status=0
+    STEP_LOG=$(env "$SETTINGS_ENV=$2" "$BASH" "$SELF" "$1" 2>&1) || status=$?
+    if [ -n "$STEP_LOG" ]; then printf '%s\n' "$STEP_LOG" >&2; fi
+    return "$status"
+}
+
+last_failure() { # the reason of the last FAILED line in STEP_LOG
+    local line reason="exited non-zero without saying why"
+    while IFS= read -r line; do
+        if [[ $line == *"FAILED: "* ]]; then reason=${line#*FAILED: }; fi
+    done <<<"$STEP_LOG"
+    echo "$reason"
+}
+
+# offer_settings FILE: check FILE, apply it, verify; roll back to the last good settings on any
+# failure. Exit status 0 only when FILE is in force. Status results: applied, refused (nothing
+# changed), rolled-back (the last good settings are in force again), failed (nothing to return
+# to, or the return failed too: the host may be half-configured).
+offer_settings() {
+    local file=$1 offered current="" reason
+    [ -r "$file" ] || die "apply-settings: cannot read $file"
+    mkdir -p -- "$STATE_DIR"
+    offered=$(settings_sha256 "$file")
+    if [ -r "$GOOD_SETTINGS" ]; then current=$(settings_sha256 "$GOOD_SETTINGS"); fi
+    if ! run_self preflight "$file"; then
+        reason=$(last_failure)
+        write_status refused "$current" "$offered" "$reason"
+        die "refused settings $offered, nothing changed: $reason"
+    fi
+    if run_self apply "$file"; then
+        remember_good "$file"
+        write_status applied "$offered" "$offered" "applied and checked"
+        log "applied settings $offered"
+        return 0
+    fi
+    reason=$(last_failure)
+    if [ -z "$current" ]; then
+        write_status failed "" "$offered" "$reason; no last good settings to return to"
+        die "settings $offered failed ($reason) and there are no last good settings"
+    fi
+    if ! run_self apply "$GOOD_SETTINGS"; then
+        write_status failed "" "$offered" "$reason; returning to $current failed: $(last_failure)"
+        die "settings $offered failed ($reason); returning to $current failed too"
+    fi
+    write_status rolled-back "$current" "$offered" "$reason"
+    log "ROLLED BACK: settings $offered failed ($reason); the last good settings $current" \
+        "are in force again"
+    exit 1
+}

@@ -3,13 +3,21 @@
 #
 #   cloudtap-gateway apply   enable forwarding, (re)install cloudtap's nftables table, verify
 #   cloudtap-gateway check   verify only; exit 1 and say why if anything is missing
+#   cloudtap-gateway apply-settings FILE
+#                            make FILE the settings in force, in place: preflight it, apply,
+#                            check; on any failure apply the last good settings again. Writes
+#                            the status (JSON) to /var/lib/cloudtap/gateway.status
+#   cloudtap-gateway preflight
+#                            check the settings and their rule set (`nft -c`); change nothing
 #   cloudtap-gateway render [--wan IF --mirrored "IF..." --own-addresses "ADDRESS..."]
 #                            print the nftables rule set; with the options, for the host they
 #                            describe instead of this one (no root or nft needed)
 #
-# Settings come from a small key=value file (CLOUDTAP_GATEWAY_CONF, default
-# /etc/cloudtap/gateway.conf) that cloudtap renders, read as data (read_settings) and checked key
-# by key before anything on the host is touched. Every rule lives in one nftables table,
+# Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
+# and checked key by key before anything on the host is touched: CLOUDTAP_GATEWAY_CONF, else the
+# last good settings apply-settings kept (/var/lib/cloudtap/gateway.conf.good: what a reboot
+# applies), else /etc/cloudtap/gateway.conf. cloudtap-settings delivers new ones through
+# apply-settings, so neither the user data nor the instance changes with them. Every rule lives in one nftables table,
 # `ip cloudtap`, replaced whole in one transaction: running this again gives exactly the same rule
 # set, and running it after a flush restores it. Nothing outside cloudtap's own tables and
 # devices is touched. Interfaces are found by the addresses they carry, never by name: names
@@ -42,7 +50,15 @@ readonly VXLAN_OVERHEAD=50
 readonly OVERSIZE_COUNTER=oversize_copies
 # What the interface towards the sensor carries, once apply has fitted it (fit_underlay_mtu).
 UNDERLAY_HAVE=""
-CONF=${CLOUDTAP_GATEWAY_CONF:-/etc/cloudtap/gateway.conf}
+STATE_DIR=${CLOUDTAP_STATE_DIR:-/var/lib/cloudtap}
+GOOD_SETTINGS=$STATE_DIR/gateway.conf.good
+STATUS_FILE=$STATE_DIR/gateway.status
+SETTINGS_ENV=CLOUDTAP_GATEWAY_CONF
+SELF=${BASH_SOURCE[0]}
+CONF=${CLOUDTAP_GATEWAY_CONF:-}
+if [ -z "$CONF" ]; then
+    if [ -r "$GOOD_SETTINGS" ]; then CONF=$GOOD_SETTINGS; else CONF=/etc/cloudtap/gateway.conf; fi
+fi
 # Every key the settings file may set; components/gateway.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS PORT_FORWARDS
@@ -475,6 +491,14 @@ main() {
         load_settings
         check
         ;;
+    preflight) # nothing on the host changes: nft only checks the transaction
+        load_settings
+        render_ruleset | nft -c -f - || die "nft refused the rule set (nft -c)"
+        ;;
+    apply-settings)
+        (($# == 2)) || die "usage: cloudtap-gateway apply-settings FILE"
+        offer_settings "$2"
+        ;;
     render) # with --wan, --mirrored and --own-addresses: no host needed (no root, no nft)
         shift
         parse_settings
@@ -482,7 +506,7 @@ main() {
         render_ruleset
         if [ "$MIRROR_MODE" = vxlan ]; then render_mirror_table; fi
         ;;
-    *) die "unknown command '$command' (expected apply, check or render)" ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight or render)" ;;
     esac
 }
 

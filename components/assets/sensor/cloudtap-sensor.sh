@@ -4,21 +4,36 @@
 #   cloudtap-sensor apply   build the capture interface, a decapsulation path per feed and
 #                           cloudtap's nftables table, then verify
 #   cloudtap-sensor check   verify only; exit 1 and say why if anything is missing
+#   cloudtap-sensor apply-settings FILE
+#                           make FILE the settings in force, in place (feeds, devices, rules;
+#                           the log volume is never touched): preflight, apply, check; on any
+#                           failure apply the last good settings again. Status (JSON) in
+#                           /var/lib/cloudtap/sensor.status. New IDS packages are installed
+#                           afterwards; their failure is logged, not rolled back
+#   cloudtap-sensor preflight
+#                           check the settings and their rule set (`nft -c`); change nothing
 #   cloudtap-sensor render  print the nftables table apply would load
 #   cloudtap-sensor install-ids
 #                           install IDS_PACKAGES (dnf or apt-get); kept apart from cloud-init's
 #                           `packages` so that an IDS package a distribution lacks cannot stop
 #                           the capture tools from being installed
 #   cloudtap-sensor setup-ids
-#                           with IDS=suricata (systemd): rules update, the daily update timer,
-#                           the IDS unit enabled and (re)started, then checked
+#                           with IDS=suricata (systemd): rules update (at first, and when
+#                           IDS_RULE_SOURCES change), the daily update timer, the IDS unit
+#                           enabled and restarted when its config changed, then checked; with
+#                           IDS=none the unit and timer are stopped. apply-settings runs it
+#                           after install-ids: an IDS change needs no new instance
+#   cloudtap-sensor render-ids
+#                           print the Suricata config apply writes (IDS_CONFIG) from the settings
 #   cloudtap-sensor update-ids-rules
 #                           suricata-update with IDS_RULE_SOURCES, then a rule reload (the
 #                           daily cloudtap-ids-update.timer runs it)
 #
-# Settings come from a small key=value file (CLOUDTAP_SENSOR_CONF, default
-# /etc/cloudtap/sensor.conf) that cloudtap renders, read as data (read_settings) and checked key
-# by key before anything on the host is touched.
+# Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
+# and checked key by key before anything on the host is touched: CLOUDTAP_SENSOR_CONF, else the
+# last good settings apply-settings kept (/var/lib/cloudtap/sensor.conf.good: what a reboot
+# applies), else /etc/cloudtap/sensor.conf. cloudtap-settings delivers new ones through
+# apply-settings, so neither the user data nor the instance changes with them.
 #
 # Capture interface: a veth pair. The IDS (Zeek, Suricata, tcpdump) watches $CAPTURE_INTERFACE;
 # decapsulated frames are written into the other end, "$CAPTURE_INTERFACE-tx", and arrive on the
@@ -26,16 +41,20 @@
 # an ingress drop (after the packet taps: captures still see every frame) keeps the copies out
 # of the sensor's own stack.
 #
-# Decapsulation, chosen per feed and logged:
-#   vxlan   the kernel's `vxlan external` device (UDP 4789, any VNI), else cloudtap-decap
-#   gre     the kernel's `gretap external` device, else cloudtap-decap
-#   erspan  the kernel's `erspan external` device (types I/II/III), else cloudtap-decap
-#   geneve  always cloudtap-decap: an AWS Gateway Load Balancer sends IP packets, which a
-#           `geneve external` device drops (and with `innerprotoinherit` the device has no
-#           Ethernet header to hand to an Ethernet capture interface). Mirrored to a GWLB
+# Decapsulation, chosen per feed and logged, fastest first (CLOUDTAP_SENSOR_PATHS, default
+# "kernel bpf python", lists the paths allowed, in that order):
+#   kernel  a kernel device where the kernel terminates the feed and has the driver: vxlan
+#           (`vxlan external`, UDP 4789, any VNI), gre (`gretap external`), erspan (`erspan
+#           external`, types I/II/III). Never geneve: an AWS Gateway Load Balancer sends IP
+#           packets, which a `geneve external` device drops (and with `innerprotoinherit` it has
+#           no Ethernet header to hand to an Ethernet capture interface). Mirrored to a GWLB
 #           endpoint, that IP packet is the VXLAN mirror packet: both layers come off and the
 #           mirrored frame is written. A GWLB used inline expects its appliances to send every
 #           packet back; a sensor never does, so inline use blackholes the traffic it sees.
+#   bpf     cloudtap's tc program (cloudtap_decap.bpf.o, clsact ingress on the underlay
+#           interface, loaded with tc; cloudtap-bpf fills its maps): every feed the kernel does
+#           not take, at kernel speed, redirected into the feeder end
+#   python  cloudtap-decap, the slow last resort, where the program cannot be loaded
 # Each kernel device redirects everything it receives into the feeder end with tc (clsact
 # ingress, `u32 match u32 0 0`, mirred egress redirect). cloudtap-decap (Python, standard library
 # only) runs under systemd as cloudtap-decap.service (Restart=always), or as a detached process
@@ -51,16 +70,32 @@ readonly DECAP_UNIT=cloudtap-decap.service
 readonly VXLAN_DEVICE=cloudtap-vxlan
 readonly GRE_DEVICE=cloudtap-gre
 readonly ERSPAN_DEVICE=cloudtap-erspan
-CONF=${CLOUDTAP_SENSOR_CONF:-/etc/cloudtap/sensor.conf}
+STATE_DIR=${CLOUDTAP_STATE_DIR:-/var/lib/cloudtap}
+GOOD_SETTINGS=$STATE_DIR/sensor.conf.good
+STATUS_FILE=$STATE_DIR/sensor.status
+SETTINGS_ENV=CLOUDTAP_SENSOR_CONF
+SELF=${BASH_SOURCE[0]}
+CONF=${CLOUDTAP_SENSOR_CONF:-}
+if [ -z "$CONF" ]; then
+    if [ -r "$GOOD_SETTINGS" ]; then CONF=$GOOD_SETTINGS; else CONF=/etc/cloudtap/sensor.conf; fi
+fi
 RUN_DIR=${CLOUDTAP_SENSOR_RUN_DIR:-/run/cloudtap}
 DECAP=${CLOUDTAP_SENSOR_DECAP:-/usr/local/lib/cloudtap/cloudtap-decap}
+BPF_OBJECT=${CLOUDTAP_SENSOR_BPF_OBJECT:-/usr/local/lib/cloudtap/cloudtap_decap.bpf.o}
+BPF_HELPER=${CLOUDTAP_SENSOR_BPF_HELPER:-/usr/local/lib/cloudtap/cloudtap-bpf}
+DECAP_PATHS=${CLOUDTAP_SENSOR_PATHS:-kernel bpf python}
+# The program's tc filter on the underlay's ingress: its own priority, so that it is found,
+# replaced and removed without touching anyone else's filter there.
+readonly BPF_PREF=10
+readonly BPF_NAME=cloudtap_decap
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
 # Seconds apply waits for cloudtap-decap to open its sockets.
 DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
 # Every key the settings file may set; components/sensor.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
-    LOG_VOLUME LOG_MOUNT_POINT IDS IDS_LOG_DIR IDS_RULE_SOURCES IDS_EVENT_MAX_AGE
+    LOG_VOLUME LOG_MOUNT_POINT IDS IDS_LOG_DIR IDS_HOME_NET IDS_EVE_TYPES IDS_RULE_SOURCES
+    IDS_CUSTOM_RULES_SHA256 IDS_EVENT_MAX_AGE
 )
 # The IDS's rendered config, its pid file and the seconds setup-ids waits for it to read the
 # capture interface (loading ET Open's rules takes a while on a small instance).
@@ -68,7 +103,18 @@ IDS_CONFIG=${CLOUDTAP_SENSOR_IDS_CONFIG:-/etc/cloudtap/suricata.yaml}
 IDS_PID_FILE=${CLOUDTAP_SENSOR_IDS_PID_FILE:-/run/suricata.pid}
 IDS_START_WAIT=${CLOUDTAP_SENSOR_IDS_START_WAIT:-300}
 readonly IDS_UNIT=suricata.service IDS_UPDATE_TIMER=cloudtap-ids-update.timer
-readonly IDS_RULES_DIR=/var/lib/cloudtap/rules
+# suricata-update writes suricata.rules here, the user data the stack's custom.rules.
+IDS_RULES_DIR=${CLOUDTAP_SENSOR_IDS_RULES_DIR:-/var/lib/cloudtap/rules}
+IDS_LOGROTATE=${CLOUDTAP_SENSOR_IDS_LOGROTATE:-/etc/logrotate.d/cloudtap-ids}
+# What the IDS was last started with and the rule sources last updated: setup-ids restarts or
+# updates only when they change.
+IDS_STARTED_STAMP=$STATE_DIR/ids.started
+IDS_SOURCES_STAMP=$STATE_DIR/ids.rule-sources
+# Suricata 7's EVE types a user may choose (components/ids.py EVE_TYPES; a test holds them).
+readonly IDS_EVE_CHOICES=(
+    alert anomaly http dns tls files smtp ssh flow netflow dhcp krb5 nfs smb ftp rdp sip snmp
+    mqtt http2 quic pgsql ike tftp rfb bittorrent-dht drop frame
+)
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
 # interface_in, route_device, link_mtu, ...).
@@ -193,12 +239,17 @@ redirect_ok() { # exactly one ingress filter, redirecting everything into the fe
 apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now terminates FEED
     local feed=$1 device error
     device=$(kernel_device "$feed") || return 1
+    # cloudtap-decap serving this feed holds its port: the device could not come up beside it.
+    # apply_decap starts it again for the feeds left to it.
+    if is_decap "$(ready_value PID || true)" && [[ " $(ready_value FEEDS) " == *" $feed "* ]]; then
+        stop_decap
+    fi
     if ip link show dev "$device" >/dev/null 2>&1 && ! kernel_device_ok "$feed" "$device"; then
         ip link del dev "$device"
     fi
     if ! ip link show dev "$device" >/dev/null 2>&1; then
         if ! error=$(add_kernel_device "$feed" "$device"); then
-            log "$feed: the kernel cannot terminate it (${error//$'\n'/ }): cloudtap-decap will"
+            log "$feed: the kernel cannot terminate it (${error//$'\n'/ }): the next path will"
             return 1
         fi
     fi
@@ -324,6 +375,92 @@ apply_decap() {
     log "${DECAP_FEEDS[*]}: cloudtap-decap (userspace) -> $FEEDER"
 }
 
+# -- the tc BPF decapsulator -------------------------------------------------------------------
+
+path_allowed() { [[ " $DECAP_PATHS " == *" $1 "* ]]; }
+
+bpf_program_id() { # the id of cloudtap's program on the underlay's ingress; fails if none
+    local id
+    id=$(tc filter show dev "$UNDERLAY" ingress pref "$BPF_PREF" 2>/dev/null |
+        sed -n "s/.* direct-action .* id \([0-9]*\) name $BPF_NAME .*/\1/p" | head -n 1)
+    [ -n "$id" ] && echo "$id"
+}
+
+bpf_helper() { # bpf_helper COMMAND ARGS...: cloudtap-bpf, isolated from the environment
+    "$PYTHON" -I "$BPF_HELPER" "$@"
+}
+
+bpf_maps() { # bpf_maps COMMAND ID: cloudtap-bpf COMMAND, for the maps BPF_FEEDS needs
+    bpf_helper "$1" --prog-id "$2" --feeder "$FEEDER" --feeds "${BPF_FEEDS[*]}" \
+        --allow "$FEED_SOURCE_CIDRS" --vxlan-port "$VXLAN_PORT" --geneve-port "$GENEVE_PORT"
+}
+
+remove_bpf() {
+    tc filter del dev "$UNDERLAY" ingress pref "$BPF_PREF" 2>/dev/null || true
+    rm -f "$RUN_DIR/bpf.loaded"
+}
+
+load_bpf() { # -> the reason when the program cannot be loaded here
+    local loaded output id
+    [ -r "$BPF_OBJECT" ] || { echo "$BPF_OBJECT is missing"; return 1; }
+    [ -r "$BPF_HELPER" ] || { echo "$BPF_HELPER is missing"; return 1; }
+    command -v "$PYTHON" >/dev/null 2>&1 || { echo "$PYTHON not found"; return 1; }
+    loaded="$(sha256sum <"$BPF_OBJECT" | cut -d' ' -f1)"
+    # The program already loaded from the same object keeps running (and counting).
+    if id=$(bpf_program_id) && [ "$(cat "$RUN_DIR/bpf.loaded" 2>/dev/null)" = "$loaded $id" ]; then
+        echo "$id"
+        return 0
+    fi
+    remove_bpf
+    if ! tc qdisc show dev "$UNDERLAY" | grep -q '^qdisc clsact'; then
+        output=$(tc qdisc add dev "$UNDERLAY" clsact 2>&1) ||
+            { echo "no clsact qdisc on $UNDERLAY: $output"; return 1; }
+    fi
+    if ! output=$(tc filter add dev "$UNDERLAY" ingress pref "$BPF_PREF" handle 1 bpf da \
+        obj "$BPF_OBJECT" sec tc 2>&1); then
+        echo "tc cannot load it: $(tail -n 2 <<<"$output" | tr '\n' ' ')"
+        return 1
+    fi
+    id=$(bpf_program_id) || { echo "tc loaded no $BPF_NAME program on $UNDERLAY"; return 1; }
+    echo "$loaded $id" >"$RUN_DIR/bpf.loaded"
+    echo "$id"
+}
+
+apply_bpf() { # the feeds in BPF_FEEDS to the program; those it cannot take to DECAP_FEEDS
+    local id output
+    mkdir -p "$RUN_DIR"
+    if ((${#BPF_FEEDS[@]} == 0)); then
+        remove_bpf
+        return 0
+    fi
+    if id=$(load_bpf) && output=$(bpf_maps configure "$id" 2>&1); then
+        log "${BPF_FEEDS[*]}: tc BPF program $id on $UNDERLAY ingress -> $FEEDER"
+        return 0
+    fi
+    output=${output:-$id}
+    remove_bpf
+    if ! path_allowed python; then
+        die "${BPF_FEEDS[*]}: the tc BPF decapsulator cannot run here (${output//$'\n'/ })" \
+            "and CLOUDTAP_SENSOR_PATHS ($DECAP_PATHS) allows no other path"
+    fi
+    log "${BPF_FEEDS[*]}: the tc BPF decapsulator cannot run here (${output//$'\n'/ }):" \
+        "cloudtap-decap (Python, slow) will"
+    DECAP_FEEDS+=("${BPF_FEEDS[@]}")
+    BPF_FEEDS=()
+}
+
+bpf_served() { # the feeds cloudtap's program serves now, after verifying its maps; "" if none
+    local id served output
+    id=$(bpf_program_id) || return 0
+    served=$(bpf_helper served --prog-id "$id") || die "cannot read the tc BPF program's maps"
+    BPF_FEEDS=()
+    read -r -a BPF_FEEDS <<<"$served"
+    ((${#BPF_FEEDS[@]} > 0)) || return 0
+    output=$(bpf_maps verify "$id" 2>&1) ||
+        die "the tc BPF decapsulator on $UNDERLAY is misconfigured: $output"
+    echo "${BPF_FEEDS[*]}"
+}
+
 # -- nftables ----------------------------------------------------------------------------------
 
 feed_ports() { # UDP ports of the configured feeds
@@ -427,6 +564,8 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
 
 # -- the IDS -----------------------------------------------------------------------------------
 
+is_sha256() { [[ $1 =~ ^[0-9a-f]{64}$ ]]; }
+
 is_rule_source() { [[ $1 =~ ^[a-z0-9][a-z0-9_.-]{0,31}/[a-z0-9][a-z0-9_.-]{0,63}$ ]]; }
 
 parse_ids_settings() {
@@ -440,6 +579,13 @@ parse_ids_settings() {
         is_mount_point
     check_setting_words IDS_RULE_SOURCES "suricata-update source names vendor/name" \
         is_rule_source
+    [ -n "$IDS_HOME_NET" ] || die "$CONF does not set IDS_HOME_NET"
+    check_setting_words IDS_HOME_NET "IPv4 networks a.b.c.d/n (octets 0-255, n 0-32)" is_cidr
+    [ -n "$IDS_EVE_TYPES" ] || die "$CONF does not set IDS_EVE_TYPES"
+    check_setting_words IDS_EVE_TYPES "Suricata EVE types" is_one_of "${IDS_EVE_CHOICES[@]}"
+    if [ -n "$IDS_CUSTOM_RULES_SHA256" ]; then
+        check_setting IDS_CUSTOM_RULES_SHA256 "a sha256 (64 lower-case hex digits)" is_sha256
+    fi
     IDS_EVENT_MAX_AGE=${IDS_EVENT_MAX_AGE:-300}
     check_setting IDS_EVENT_MAX_AGE "seconds from 30 to 86400" is_integer_in 30 86400
 }
@@ -472,6 +618,63 @@ ids_running_for() { # seconds the process has run
     read -r uptime _ </proc/uptime
     # Field 22 (index 21 once the command name has no spaces: Suricata-Main) is the start time.
     echo $((${uptime%.*} - started[21] / ticks))
+}
+
+render_ids_config() { # the Suricata config: components/ids.py suricata_config, byte for byte
+    local type homes
+    homes=$(tr ' ' ',' <<<"$IDS_HOME_NET")
+    printf '%s\n' "%YAML 1.1" "---" \
+        "# Rendered by cloudtap: edit the Pulumi stack, not this file. The distribution's" \
+        "# suricata.yaml comes first; what follows replaces its values." \
+        "include: /etc/suricata/suricata.yaml" \
+        "vars.address-groups.HOME_NET: '[$homes]'" \
+        "vars.address-groups.EXTERNAL_NET: '!\$HOME_NET'" \
+        "default-log-dir: $IDS_LOG_DIR" \
+        "default-rule-path: $IDS_RULES_DIR" \
+        "rule-files:" "- suricata.rules"
+    if [ -n "$IDS_CUSTOM_RULES_SHA256" ]; then echo "- custom.rules"; fi
+    printf '%s\n' "outputs:" "- eve-log:" "    enabled: 'yes'" "    filetype: regular" \
+        "    filename: eve.json" "    community-id: true" "    types:"
+    for type in $IDS_EVE_TYPES; do echo "    - $type"; done
+    printf '%s\n' "    - stats:" "        totals: 'yes'" "        threads: 'no'" \
+        "af-packet:" "- interface: $CAPTURE_INTERFACE" "  cluster-id: 99" \
+        "  cluster-type: cluster_flow" "  defrag: 'yes'" "  use-mmap: 'yes'" \
+        "  tpacket-v3: 'yes'" "  checksum-checks: 'yes'" "stream.checksum-validation: 'yes'" \
+        "stats.enabled: 'yes'" "stats.interval: 8"
+}
+
+render_ids_logrotate() { # components/ids.py logrotate_config; Suricata reopens on SIGHUP
+    printf '%s\n' "# Rendered by cloudtap." "$IDS_LOG_DIR/*.log $IDS_LOG_DIR/*.json {" \
+        "    daily" "    rotate 14" "    maxsize 1G" "    missingok" "    notifempty" \
+        "    compress" "    delaycompress" "    sharedscripts" "    postrotate" \
+        "        /bin/kill -HUP \$(cat /run/suricata.pid 2>/dev/null) 2>/dev/null || true" \
+        "    endscript" "}"
+}
+
+check_custom_rules() { # the stack's rules file the settings name is the one this host holds
+    local file=$IDS_RULES_DIR/custom.rules
+    [ "$IDS" != none ] && [ -n "$IDS_CUSTOM_RULES_SHA256" ] || return 0
+    if [ ! -r "$file" ] || [ "$(settings_sha256 "$file")" != "$IDS_CUSTOM_RULES_SHA256" ]; then
+        die "the settings name custom rules (sha256 $IDS_CUSTOM_RULES_SHA256) that $file does" \
+            "not hold: the stack's rules file travels in the user data, so a new one comes" \
+            "with a new instance"
+    fi
+}
+
+write_if_changed() { # write_if_changed PATH: stdin to PATH, atomically, when it differs
+    local text
+    text=$(cat)
+    if [ -r "$1" ] && [ "$(cat "$1")" = "$text" ]; then return 0; fi
+    mkdir -p -- "$(dirname -- "$1")"
+    printf '%s\n' "$text" >"$1.tmp"
+    mv -f -- "$1.tmp" "$1"
+}
+
+write_ids_files() { # the IDS files that depend on the settings; setup-ids (re)starts the IDS
+    [ "$IDS" = none ] && return 0
+    check_custom_rules
+    render_ids_config | write_if_changed "$IDS_CONFIG"
+    render_ids_logrotate | write_if_changed "$IDS_LOGROTATE"
 }
 
 check_ids() { # the IDS runs, reads the capture interface and wrote an event recently
@@ -518,19 +721,43 @@ update_ids_rules() { # suricata-update, then a reload; a sensor without rule upd
     fi
 }
 
+ids_stamp() { # what the IDS runs with: its config and the rules it was given
+    cat "$IDS_CONFIG" "$IDS_RULES_DIR/custom.rules" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
 setup_ids() {
-    local waited=0 pid
-    [ "$IDS" = none ] && return 0
-    [ "$(supervisor)" = systemd ] || die "setup-ids manages $IDS_UNIT: it needs systemd"
+    local waited=0 pid stamp
+    if [ "$(supervisor)" != systemd ]; then
+        # The lab (CLOUDTAP_SENSOR_SUPERVISOR=process) starts Suricata itself.
+        [ "$IDS" = none ] || log "no systemd: $IDS_UNIT is left to this host's supervisor"
+        return 0
+    fi
+    if [ "$IDS" = none ]; then
+        # Capture only now: an IDS a former setting started stops (its packages stay).
+        if systemctl cat "$IDS_UNIT" >/dev/null 2>&1; then
+            systemctl disable --now "$IDS_UPDATE_TIMER" "$IDS_UNIT" >/dev/null 2>&1 || true
+            rm -f -- "$IDS_STARTED_STAMP"
+        fi
+        return 0
+    fi
     command -v suricata >/dev/null 2>&1 || die "suricata is not installed (see install-ids)"
     [ -r "$IDS_CONFIG" ] || die "the IDS config $IDS_CONFIG is missing"
-    mkdir -p "$IDS_LOG_DIR" "$IDS_RULES_DIR"
-    update_ids_rules
+    mkdir -p "$IDS_LOG_DIR" "$IDS_RULES_DIR" "$STATE_DIR"
+    if [ ! -s "$IDS_RULES_DIR/suricata.rules" ] ||
+        [ "$(cat "$IDS_SOURCES_STAMP" 2>/dev/null)" != "$IDS_RULE_SOURCES" ]; then
+        update_ids_rules
+        printf '%s\n' "$IDS_RULE_SOURCES" >"$IDS_SOURCES_STAMP"
+    fi
     systemctl daemon-reload
     systemctl enable --now "$IDS_UPDATE_TIMER" || die "cannot enable $IDS_UPDATE_TIMER"
     systemctl enable "$IDS_UNIT" || die "cannot enable $IDS_UNIT"
-    systemctl restart "$IDS_UNIT" || die "$IDS_UNIT did not start:" \
-        "$(journalctl -u "$IDS_UNIT" -n 3 -o cat 2>/dev/null | tr '\n' ' ')"
+    stamp=$(ids_stamp)
+    if ! systemctl -q is-active "$IDS_UNIT" ||
+        [ "$(cat "$IDS_STARTED_STAMP" 2>/dev/null)" != "$stamp" ]; then
+        systemctl restart "$IDS_UNIT" || die "$IDS_UNIT did not start:" \
+            "$(journalctl -u "$IDS_UNIT" -n 3 -o cat 2>/dev/null | tr '\n' ' ')"
+        echo "$stamp" >"$IDS_STARTED_STAMP"
+    fi
     until pid=$(ids_pid) && ids_reads_capture "$pid"; do
         ((waited++ < IDS_START_WAIT)) ||
             die "$IDS did not read $CAPTURE_INTERFACE within ${IDS_START_WAIT}s"
@@ -547,11 +774,17 @@ load_settings() {
     UNDERLAY=$(underlay_interface) ||
         die "no interface carries an address in, or a route to, the feed sources" \
             "($FEED_SOURCE_CIDRS)"
+    local path
+    for path in $DECAP_PATHS; do
+        is_one_of kernel bpf python "$path" ||
+            die "CLOUDTAP_SENSOR_PATHS: got '$path'; expected some of kernel, bpf, python"
+    done
 }
 
 apply() {
     local feed
     DECAP_FEEDS=()
+    BPF_FEEDS=()
     if command -v ethtool >/dev/null 2>&1; then
         # Inner TCP segments must not be merged on the way in (VXLAN GRO would).
         ethtool -K "$UNDERLAY" gro off lro off >/dev/null 2>&1 || true
@@ -564,16 +797,24 @@ apply() {
     # Feeds are refused from anywhere else before any decapsulator listens.
     render_ruleset | nft -f - || die "nft refused the rule set"
     for feed in $FEEDS; do
-        if [ "$feed" = geneve ] || ! apply_kernel_path "$feed"; then
+        if path_allowed kernel && [ "$feed" != geneve ] && apply_kernel_path "$feed"; then
+            continue
+        elif path_allowed bpf; then
+            BPF_FEEDS+=("$feed")
+        elif path_allowed python; then
             DECAP_FEEDS+=("$feed")
+        else
+            die "$feed: no decapsulation path (CLOUDTAP_SENSOR_PATHS is '$DECAP_PATHS')"
         fi
     done
     for feed in vxlan gre erspan; do
-        if [[ " $FEEDS " != *" $feed "* ]] || [[ " ${DECAP_FEEDS[*]} " == *" $feed "* ]]; then
+        if [[ " $FEEDS " != *" $feed "* ]] || [[ " ${BPF_FEEDS[*]} ${DECAP_FEEDS[*]} " == *" $feed "* ]]; then
             remove_kernel_device "$feed"
         fi
     done
+    apply_bpf
     apply_decap
+    write_ids_files
 }
 
 check_capture_interface() {
@@ -601,10 +842,19 @@ check_ruleset() {
         die "the rule suppressing ICMP errors to feed sources is missing from inet $TABLE"
 }
 
-check_feed() { # check_feed FEED -> prints how the feed is decapsulated
-    local feed=$1 device served
+check_feed() { # check_feed FEED BPF_SERVED -> prints how the feed is decapsulated
+    local feed=$1 bpf=" $2 " device served
     served=""
     if is_decap "$(ready_value PID || true)"; then served=" $(ready_value FEEDS || true) "; fi
+    if [[ $bpf == *" $feed "* ]]; then
+        [[ $served != *" $feed "* ]] ||
+            die "$feed is decapsulated twice: by the tc BPF program and by cloudtap-decap"
+        if device=$(kernel_device "$feed") && ip link show dev "$device" >/dev/null 2>&1; then
+            die "$feed is decapsulated twice: by the tc BPF program and by $device"
+        fi
+        echo "$feed: bpf $UNDERLAY"
+        return 0
+    fi
     if device=$(kernel_device "$feed") && ip link show dev "$device" >/dev/null 2>&1; then
         [[ $served != *" $feed "* ]] ||
             die "$feed is decapsulated twice: by $device and by cloudtap-decap"
@@ -618,9 +868,10 @@ check_feed() { # check_feed FEED -> prints how the feed is decapsulated
         return 0
     fi
     [[ $served == *" $feed "* ]] || die "nothing decapsulates $feed: no kernel device" \
-        "${device:+$device }and cloudtap-decap is not running for it ($(decap_log_tail))"
+        "${device:+$device }, no tc BPF program on $UNDERLAY and cloudtap-decap is not running" \
+        "for it ($(decap_log_tail))"
     [ "$(ready_value DEVICE || true)" = "$FEEDER" ] || die "cloudtap-decap does not write to $FEEDER"
-    echo "$feed: cloudtap-decap"
+    echo "$feed: cloudtap-decap (Python: the slow fallback)"
 }
 
 package_installed() {
@@ -658,12 +909,20 @@ install_ids() {
 }
 
 check() {
-    local feed paths=() missing
+    local feed paths=() missing bpf
     check_capture_interface
     check_ruleset
+    bpf=$(bpf_served)
     for feed in $FEEDS; do
-        paths+=("$(check_feed "$feed")")
+        paths+=("$(check_feed "$feed" "$bpf")")
     done
+    for feed in $bpf; do
+        [[ " $FEEDS " == *" $feed "* ]] || die "the tc BPF program serves $feed, not a feed here"
+    done
+    if [ -n "$bpf" ]; then
+        read -r -a BPF_FEEDS <<<"$bpf"
+        log "tc BPF decapsulator on $UNDERLAY: $(bpf_maps verify "$(bpf_program_id)" 2>&1)"
+    fi
     if [ "$LOG_VOLUME" = yes ] && [ -n "$LOG_MOUNT_POINT" ] &&
         command -v mountpoint >/dev/null 2>&1 && ! mountpoint -q "$LOG_MOUNT_POINT"; then
         log "warning: the log volume is not mounted at $LOG_MOUNT_POINT"
@@ -703,12 +962,30 @@ main() {
         load_settings
         render_ruleset
         ;;
+    render-ids)
+        parse_settings
+        render_ids_config
+        ;;
+    preflight) # nothing on the host changes: nft only checks the transaction
+        load_settings
+        render_ruleset | nft -c -f - || die "nft refused the rule set (nft -c)"
+        check_custom_rules
+        ;;
+    apply-settings)
+        (($# == 2)) || die "usage: cloudtap-sensor apply-settings FILE"
+        offer_settings "$2"
+        # Capture works without the IDS packages: a failure to install them is no reason to
+        # return to other feeds.
+        run_self install-ids "$2" || log "warning: IDS packages not installed: $(last_failure)"
+        # The settings are in force; the IDS follows them (restarted only if its config changed).
+        run_self setup-ids "$2" || log "warning: the IDS is not set up: $(last_failure)"
+        ;;
     install-ids)
         parse_settings
         install_ids
         ;;
-    *) die "unknown command '$command' (expected apply, check, render, install-ids, setup-ids" \
-        "or update-ids-rules)" ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render," \
+        "render-ids, install-ids, setup-ids or update-ids-rules)" ;;
     esac
 }
 
