@@ -18,6 +18,7 @@ from typing import cast
 BENCHES: dict[str, str] = {
     "program-scale": "bench.program_scale",
     "dataplane": "bench.dataplane",
+    "hostfeed": "bench.hostfeed",
     "decap": "bench.decap",
 }
 

@@ -125,8 +125,23 @@ class SourceDecision:
     reason: str
 
 
-def parse_method(value: Any, field: str = "method") -> MirrorMethod:
-    return parse_enum(field, value if value is not None else MirrorMethod.AUTO.value, MirrorMethod)
+HOST_FEED_SWITCH = "it runs on the host itself, so whoever controls the host can switch it off"
+"""Said of every source copied by a host feed, in the preview."""
+
+
+def parse_method(value: Any, field: str = "method", *, host_feeds: bool = False) -> MirrorMethod:
+    """The method; ``host`` only where the caller wires host feeds (``host_feeds``)."""
+    method = parse_enum(
+        field, value if value is not None else MirrorMethod.AUTO.value, MirrorMethod
+    )
+    if method is MirrorMethod.HOST and not host_feeds:
+        raise CloudtapInputError(
+            field,
+            value,
+            "auto, native or gateway here: give sources that copy themselves to a HostFeeds "
+            "component (components.host_feeds)",
+        )
+    return method
 
 
 def parse_source_name(field: str, value: Any) -> str:
@@ -140,14 +155,19 @@ def decide(
     mirrorable: bool,
     reason: str,
     field: str = "method",
+    *,
+    gateway_sees: bool = True,
 ) -> SourceDecision:
-    """Native where the cloud can mirror the source (``auto``/``native``), else the gateway.
+    """Native where the cloud can mirror the source (``auto``/``native``), else the gateway, else
+    (``auto``, when the gateway does not see the source: ``gateway_sees`` false) a host feed.
 
     ``native`` with a source the cloud cannot mirror is refused here, naming ``field``; a cloud
     with a more specific error (AWS's ``NonMirrorableInstanceType``) raises it before.
     """
     if method is MirrorMethod.GATEWAY:
         return SourceDecision(source, MirrorMethod.GATEWAY, "method is gateway")
+    if method is MirrorMethod.HOST:
+        return SourceDecision(source, MirrorMethod.HOST, "method is host")
     if mirrorable:
         return SourceDecision(source, MirrorMethod.NATIVE, reason)
     if method is MirrorMethod.NATIVE:
@@ -157,6 +177,10 @@ def decide(
             f"a source the cloud's own mirroring can copy, because method is native: {reason}; "
             "use method auto or gateway to copy it at the gateway",
         )
+    if not gateway_sees:
+        return SourceDecision(
+            source, MirrorMethod.HOST, f"{reason}, and no gateway forwards its traffic"
+        )
     return SourceDecision(source, MirrorMethod.GATEWAY, reason)
 
 
@@ -164,6 +188,8 @@ def preview_line(decision: SourceDecision, *, east_west_only: bool = False) -> s
     """One line per source for the preview: which way it is copied, and why."""
     source = decision.source
     head = f"{source.label} ({source.instance_type})"
+    if decision.method is MirrorMethod.HOST:
+        return f"{head}: host feed — {decision.reason}; {HOST_FEED_SWITCH}"
     if decision.method is MirrorMethod.GATEWAY:
         return (
             f"{head}: gateway mirror — {decision.reason}; only traffic crossing the gateway "

@@ -59,6 +59,10 @@ class MirrorMethod(StrEnum):
     """The cloud's own mirroring only; a source that does not support it is an error."""
     GATEWAY = "gateway"
     """The monitored network's gateway copies what it forwards (north-south traffic only)."""
+    HOST = "host"
+    """The source copies its own traffic (:class:`~components.host_feeds.HostFeeds`): for
+    sources the cloud cannot mirror and no gateway sees. Whoever controls the host can switch
+    it off."""
 
 
 class GatewayMirrorMode(StrEnum):

@@ -346,6 +346,7 @@ def render_boot_cloud_config(
     os_family: OsFamily = DEFAULT_OS_FAMILY,
     log_volume: LogVolume | None = None,
     ids_custom_rules: str | None = None,
+    extra_files: Sequence[WrittenFile] = (),
 ) -> str:
     """The sensor's user data (``#cloud-config``) for an image of ``os_family``, its settings
     read from ``source``: the same for every feed, capture and IDS setting but one.
@@ -370,8 +371,12 @@ def render_boot_cloud_config(
     its logs; a volume holding any other file system is left alone), mounted at its
     ``mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail`` (cloud-init's
     ``mounts`` silently drops ``LABEL=`` entries).
+
+    ``extra_files`` are written too: the host-feed listener's
+    (:func:`components.host_feed.listener_files`), which ``cloudtap-sensor apply`` starts when
+    its settings file is there.
     """
-    return _render(source, os_family, log_volume, ids_custom_rules)
+    return _render(source, os_family, log_volume, ids_custom_rules, tuple(extra_files))
 
 
 def render_cloud_config(
@@ -379,12 +384,14 @@ def render_cloud_config(
     *,
     log_device: str = DEFAULT_LOG_DEVICE,
     os_family: OsFamily | None = None,
+    extra_files: Sequence[WrittenFile] = (),
 ) -> str:
     """User data that carries its settings: the boot cloud-config with a ``file`` source at
     :data:`SETTINGS_PATH`, and that file (for a host whose settings change only with the
     instance, such as the real-boot test). ``plan.log_volume`` says whether the volume at
     ``log_device`` is formatted and mounted at ``plan.log_mount_point``; ``os_family``
-    defaults to the family the plan's IDS was checked against."""
+    defaults to the family the plan's IDS was checked against. ``extra_files`` as in
+    :func:`render_boot_cloud_config`."""
     _check_written_text(plan)
     family = plan.os_family if os_family is None else os_family
     if plan.ids.runs and family is not plan.os_family:
@@ -393,9 +400,8 @@ def render_cloud_config(
         )
     volume = LogVolume(plan.log_mount_point, log_device) if plan.log_volume else None
     settings = WrittenFile(SETTINGS_PATH, render_settings(plan))
-    return _render(
-        SettingsSource.file(SETTINGS_PATH), family, volume, plan.ids.custom_rules, (settings,)
-    )
+    extra = (settings, *extra_files)
+    return _render(SettingsSource.file(SETTINGS_PATH), family, volume, plan.ids.custom_rules, extra)
 
 
 def _render(

@@ -137,7 +137,12 @@ def delivery_runcmd(source: SettingsSource, role_service: str) -> list[list[str]
             ["systemctl", "start", FETCHER_SERVICE],
             ["systemctl", "start", FETCHER_TIMER],
         ]
-    commands.append(["systemctl", "enable", "--now", role_service])
+        commands.append(["systemctl", "enable", "--now", role_service])
+    else:
+        # Pushed settings arrive after the boot and apply themselves (apply-settings); the unit
+        # applies the last good ones at every later boot. Started now, with nothing to apply
+        # yet, it would only fail the boot.
+        commands.append(["systemctl", "enable", role_service])
     return commands
 
 

@@ -23,6 +23,7 @@ Inputs and outputs use the engine's (camelCase) property names: ``inputs["source
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import dill  # type: ignore[import-untyped]
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 from pulumi.runtime import settings as pulumi_settings
@@ -50,7 +52,12 @@ AMAZON_OWNER = "137112412989"
 
 # Component types are answered with no state; every cloudtap component has to be listed.
 COMPONENT_TYPES = frozenset(
-    {"cloudtap:aws:MonitoredVpc", "cloudtap:aws:Sensor", "cloudtap:aws:MirrorSession"}
+    {
+        "cloudtap:aws:MonitoredVpc",
+        "cloudtap:aws:Sensor",
+        "cloudtap:aws:MirrorSession",
+        "cloudtap:HostFeeds",
+    }
 )
 # AWS's fixed Traffic Mirroring quotas, enforced like the API would at `up`.
 SESSIONS_PER_INTERFACE = 3
@@ -341,7 +348,27 @@ def _dynamic(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     # A pulumi.dynamic resource: its provider is serialized into the inputs, its id is its own.
     if "__provider" not in args.inputs:
         raise StrictMockError(f"dynamic resource {args.name} has no serialized provider")
+    serialized = args.inputs["__provider"]
+    if isinstance(serialized, dict):  # the SDK sends it as a secret
+        serialized = serialized["value"]
+    provider = dill.loads(base64.b64decode(serialized))
+    from components.host_feed_pki import HostFeedCredentialsProvider  # noqa: PLC0415
+
+    if isinstance(provider, HostFeedCredentialsProvider):
+        # Pure (it only makes keys): run its real create, as `up` would.
+        props = {k: v for k, v in args.inputs.items() if k != "__provider"}
+        created = provider.create(props)
+        return str(created.id), dict(created.outs or {})
     return _id("dyn", args), {}
+
+
+def _security_group_ingress_rule(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    for key in ("securityGroupId", "ipProtocol"):
+        if key not in args.inputs:
+            raise StrictMockError(f"security group rule {args.name} has no {key}")
+    if args.inputs.get("cidrIpv4") == "0.0.0.0/0":
+        raise StrictMockError(f"security group rule {args.name} is open to the world")
+    return _id("sgr", args), {"arn": _arn("ec2", f"security-group-rule/{_id('sgr', args)}")}
 
 
 def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
@@ -381,6 +408,7 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:cloudwatch/eventRule:EventRule": _event_rule,
     "aws:cloudwatch/eventTarget:EventTarget": _plain_id("target"),
     "pulumi-python:dynamic:Resource": _dynamic,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _security_group_ingress_rule,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 from typing import Any
 
@@ -14,6 +15,7 @@ from components.azure.monitored_vnet import MonitoredVNet
 from components.azure.sensor import AzureSensor
 from components.azure.ssh_key import Ed25519KeyProvider
 from components.gateway import SETTINGS_PATH, render_settings
+from components.settings_delivery import SOURCE_PATH, azure_run_command_script
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.azure import NIC, PUBLIC_IP, ROUTE_TABLE, SECURITY_GROUP, SUBNET, VM, vnet_mocks
 from tests.mocks import ProgramRun, Registration, run_program
@@ -189,6 +191,35 @@ def _custom_data(vm: Registration) -> str:
     return base64.b64decode(vm.inputs["osProfile"]["customData"], validate=True).decode()
 
 
+def _pushed_settings(run_command: Registration) -> str:
+    parameters = {item["name"]: item["value"] for item in run_command.inputs["parameters"]}
+    text = base64.b64decode(parameters["CLOUDTAP_SETTINGS_B64"], validate=True).decode()
+    assert hashlib.sha256(text.encode()).hexdigest() == parameters["CLOUDTAP_SETTINGS_SHA256"]
+    assert run_command.inputs["source"]["script"] == azure_run_command_script()
+    assert run_command.inputs["treatFailureAsDeploymentFailure"] is True
+    return text
+
+
+def test_a_settings_change_changes_only_the_run_commands_never_the_vms() -> None:
+    """New port forwards, the gateway mirror on, the sensor's feeds: the VMs' custom data,
+    image and size stay byte-identical (no new VM, no reboot), only what is pushed changes."""
+    before = build({}, {})
+    after = build(
+        {"gateway_mirror": {}, "port_forwards": [FORWARD]}, {"feeds": ["vxlan", "geneve", "gre"]}
+    )
+    for vm in ("net-gateway", "net-sensor-vm"):
+        old_vm, new_vm = (run.named(vm).inputs for run in (before, after))
+        assert old_vm["osProfile"]["customData"] == new_vm["osProfile"]["customData"], vm
+        # Everything else but the SSH key, which each mocked run generates anew (a real stack
+        # keeps the one in its state).
+        for key in ("hardwareProfile", "storageProfile", "networkProfile", "location"):
+            assert old_vm[key] == new_vm[key], (vm, key)
+    for pushed in ("net-gateway-settings", "net-sensor-settings"):
+        old, new = (_pushed_settings(run.named(pushed)) for run in (before, after))
+        assert old != new, pushed
+        assert before.named(pushed).inputs["vmName"] == after.named(pushed).inputs["vmName"]
+
+
 def test_custom_data_is_base64_of_a_cloud_config_that_cloud_init_accepts() -> None:
     run = build({"gateway_mirror": {}, "port_forwards": [FORWARD]}, {"log_disk_size_gb": 64})
     network, sensor = run.result
@@ -199,9 +230,13 @@ def test_custom_data_is_base64_of_a_cloud_config_that_cloud_init_accepts() -> No
     assert gateway.startswith("#cloud-config")
     document = yaml.safe_load(gateway)
     files = {entry["path"]: entry["content"] for entry in document["write_files"]}
-    # The same settings as on AWS but the MTU: Azure's network has none bigger to raise to.
-    assert files[SETTINGS_PATH] == render_settings(network.plan, underlay_mtu=None)
-    assert 'PORT_FORWARDS="tcp:3389:10.0.64.10:3389"' in files[SETTINGS_PATH]
+    # No settings in the boot: they are pushed by run-command, Azure's 1500 bytes in them.
+    assert SETTINGS_PATH not in files
+    assert 'SOURCE="pushed"' in files[SOURCE_PATH]
+    pushed = _pushed_settings(run.named("net-gateway-settings"))
+    assert pushed == render_settings(network.plan, underlay_mtu=1500)
+    assert 'PORT_FORWARDS="tcp:3389:10.0.64.10:3389"' in pushed
+    assert 'MIRROR_CLAMP_MSS="1410"' in pushed
     assert document["packages"] == ["nftables"]
     assert_valid_cloud_config(gateway)
     sensor_data = _custom_data(run.named("net-sensor-vm"))

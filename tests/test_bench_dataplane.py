@@ -44,3 +44,17 @@ def test_without_root_it_says_why_and_exits_2(
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "needs root" in out
     assert "dataplane" in BENCHES
+
+
+@pytest.mark.lab
+def test_the_host_feed_bench_measures_both_transports(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import hostfeed  # noqa: PLC0415 - beside the data-plane bench's own test
+
+    require_lab(hostfeed.bench_unavailable_reason(), os.environ)
+    assert "hostfeed" in BENCHES
+    assert hostfeed.main(["--reps", "1", "--seconds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Host feeds:")
+    assert sum(line.startswith("vxlan ") for line in lines) == 1
+    tls = next(line for line in lines if line.startswith("tls "))
+    assert tls.split()[5].isdigit() and int(tls.split()[5]) > 0  # copies per CPU-second

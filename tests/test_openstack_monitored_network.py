@@ -5,7 +5,9 @@ answered by a fake Neutron over HTTP (real openstacksdk, the program's own cloud
 from __future__ import annotations
 
 import copy
+import hashlib
 import ipaddress
+import re
 import runpy
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from components import CloudtapInputError
 from components.gateway import SETTINGS_PATH
 from components.openstack.monitored_network import MonitoredOpenStackNetwork
 from components.openstack.network_planning import allocation_pools, choose_underlay_mtu
+from components.sensor import SETTINGS_PATH as SENSOR_SETTINGS_PATH
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.openstack import (
     EXTERNAL_NETWORK,
@@ -88,9 +91,21 @@ def capture_info(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return lines
 
 
-def settings_of(user_data: str, path: str) -> dict[str, str]:
-    document = yaml.safe_load(user_data)
-    (written,) = [f["content"] for f in document["write_files"] if f["path"] == path]
+def settings_text(instance: dict[str, Any]) -> str:
+    """The settings an instance reads from its Nova metadata, reassembled as it does; never in
+    its user data (which stays the same when they change)."""
+    document = yaml.safe_load(instance["userData"])
+    assert not {SETTINGS_PATH, SENSOR_SETTINGS_PATH} & {f["path"] for f in document["write_files"]}
+    metadata = instance["metadata"]
+    chunks = sorted(k for k in metadata if re.fullmatch(r"cloudtap_settings_\d\d", k))
+    text = "".join(metadata[key] for key in chunks)
+    assert all(len(metadata[key]) <= 255 for key in chunks)
+    assert hashlib.sha256(text.encode()).hexdigest() == metadata["cloudtap_settings_sha256"]
+    return text
+
+
+def settings_of(instance: dict[str, Any]) -> dict[str, str]:
+    written = settings_text(instance)
     pairs = (line.split("=", 1) for line in written.splitlines() if line and line[0] != "#")
     return {key: value.strip('"') for key, value in pairs}
 
@@ -222,7 +237,7 @@ def test_user_data_passes_cloud_init_schema_and_tees_on_the_monitor_segment(
     for instance in (gateway, sensor):
         assert_valid_cloud_config(instance["userData"])
         assert instance["configDrive"] is True
-    settings = settings_of(gateway["userData"], SETTINGS_PATH)
+    settings = settings_of(gateway)
     assert settings["MIRROR_MODE"] == "tee"
     assert settings["MIRROR_SENSOR"] == "192.168.4.10"
     assert settings["PRIVATE_CIDRS"] == "192.168.3.0/24"
@@ -265,7 +280,7 @@ def test_an_explicit_network_mtu_is_set_on_every_network_and_rendered(
     run = run_main(config)
 
     assert {n.inputs["mtu"] for n in run.of_type(NETWORK_TYPE)} == {8950}
-    settings = settings_of(run.named("cloudtap-gateway").inputs["userData"], SETTINGS_PATH)
+    settings = settings_of(run.named("cloudtap-gateway").inputs)
     assert settings["MIRROR_UNDERLAY_MTU"] == "8950"
 
 
@@ -451,12 +466,33 @@ def test_gateway_sources_need_the_gateway_mirror(cloud_with: Callable[..., FakeC
     assert mocks.registrations == []
 
 
+def test_a_settings_change_changes_only_the_metadata_never_the_instances(
+    cloud_with: Callable[..., FakeCloud],
+) -> None:
+    """Another port forward, the mirror in vxlan mode, other feeds: Nova changes metadata in
+    place, so the gateway's and the sensor's user data, image and flavor stay byte-identical."""
+    cloud_with()
+    before = run_main(dev_stack())
+    config = dev_stack()
+    config["cloudtap:network"]["port_forwards"].append(
+        {"public_port": 8443, "private_host": "192.168.3.10"}
+    )
+    config["cloudtap:network"]["gateway_mirror"]["mode"] = "vxlan"
+    config["cloudtap:sensor"]["feeds"] = ["vxlan", "gre"]
+    after = run_main(config)
+    for name in ("cloudtap-gateway", "cloudtap-sensor-instance"):
+        old, new = before.named(name).inputs, after.named(name).inputs
+        assert settings_text(old) != settings_text(new), name
+        for key in ("userData", "imageName", "imageId", "flavorName", "flavorId", "networks"):
+            assert old.get(key) == new.get(key), (name, key)
+
+
 def test_an_explicit_vxlan_mode_is_kept(cloud_with: Callable[..., FakeCloud]) -> None:
     cloud_with()
     config = dev_stack()
     config["cloudtap:network"]["gateway_mirror"]["mode"] = "vxlan"
     run = run_main(config)
-    settings = settings_of(run.named("cloudtap-gateway").inputs["userData"], SETTINGS_PATH)
+    settings = settings_of(run.named("cloudtap-gateway").inputs)
     assert settings["MIRROR_MODE"] == "vxlan"
 
 

@@ -27,10 +27,15 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import compute, network, resources
 
-from ..gateway import render_cloud_config
+from ..gateway import render_boot_cloud_config, render_settings
 from ..monitored_network import NetworkDesign
 from ..network_plan import NetworkPlan, Tier
 from ..os_family import OsFamily
+from ..settings_delivery import (
+    SettingsSource,
+    azure_run_command_parameters,
+    azure_run_command_script,
+)
 from .ssh_key import GeneratedSshKey
 from .vnet_plan import (
     FIELDS,
@@ -150,6 +155,8 @@ class MonitoredVNet(pulumi.ComponentResource):
     ssh_private_key: pulumi.Output[str] | None
     """Secret; ``None`` when ``ssh_public_key`` was given."""
     gateway_user_data: str
+    gateway_settings: compute.VirtualMachineRunCommandByVirtualMachine
+    """The run-command that pushes the gateway's settings (changed in place)."""
 
     def __init__(
         self,
@@ -188,9 +195,14 @@ class MonitoredVNet(pulumi.ComponentResource):
         )
 
     def _gateway_user_data(self) -> str:
-        """The gateway's boot configuration: the one place it is made (Ubuntu: Debian names;
-        Azure's 1500-byte network: no MTU to raise, so large mirror copies fragment)."""
-        return render_cloud_config(self.plan, underlay_mtu=None, os_family=OsFamily.DEBIAN)
+        """The gateway's boot configuration (Ubuntu: Debian names): scripts and units only, the
+        same whatever the settings; they arrive by run-command (:meth:`_gateway_settings`)."""
+        return render_boot_cloud_config(source=SettingsSource.pushed(), os_family=OsFamily.DEBIAN)
+
+    def _gateway_settings(self) -> str:
+        """What the run-command pushes: Azure's 1500-byte network, so with the VXLAN mirror on
+        the gateway clamps forwarded TCP for its copies to cross whole."""
+        return render_settings(self.plan, underlay_mtu=self.design.underlay_mtu)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -331,6 +343,44 @@ class MonitoredVNet(pulumi.ComponentResource):
             # The boot installs nftables from the internet: the public IP must be on the NIC.
             depends_on=[self.gateway_public_ip],
         )
+        self.gateway_settings = settings_run_command(
+            f"{name}-gateway-settings",
+            self,
+            vm=self.gateway_vm,
+            settings_text=self._gateway_settings(),
+            parent=self,
+        )
+
+
+def settings_run_command(
+    child_name: str,
+    network_component: MonitoredVNet,
+    *,
+    vm: compute.VirtualMachine,
+    settings_text: str,
+    parent: pulumi.Resource,
+) -> compute.VirtualMachineRunCommandByVirtualMachine:
+    """The VM's settings, pushed by a run-command that ``cloudtap-ROLE apply-settings`` them in
+    place. New settings change only its parameters: Azure runs it again on the same VM (the
+    custom data, and so the VM, stay the same). A settings file the VM refuses or rolls back
+    fails the deployment, so ``pulumi up`` says so instead of leaving old rules silently."""
+    return compute.VirtualMachineRunCommandByVirtualMachine(
+        child_name,
+        resource_group_name=network_component.resource_group_name,
+        location=network_component.location,
+        vm_name=vm.name,
+        run_command_name="cloudtap-settings",
+        source=compute.VirtualMachineRunCommandScriptSourceArgs(script=azure_run_command_script()),
+        parameters=[
+            compute.RunCommandInputParameterArgs(name=item["name"], value=item["value"])
+            for item in azure_run_command_parameters(settings_text)
+        ],
+        async_execution=False,
+        treat_failure_as_deployment_failure=True,
+        # The first push waits for the VM's boot (cloud-init installs nftables) to finish.
+        timeout_in_seconds=1200,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[vm]),
+    )
 
 
 def network_vm(

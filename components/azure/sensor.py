@@ -22,9 +22,24 @@ from ..mirroring import default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import Tier
 from ..os_family import OsFamily
-from ..sensor import SENSOR_FIELDS, SensorArgs, SensorPlan, plan_sensor, render_cloud_config
+from ..sensor import (
+    SENSOR_FIELDS,
+    LogVolume,
+    SensorArgs,
+    SensorPlan,
+    plan_sensor,
+    render_boot_cloud_config,
+    render_settings,
+)
+from ..settings_delivery import SettingsSource
 from ..shapes import check_azure_tags, check_azure_vm_size, check_azure_zones, check_ssh_public_key
-from .monitored_vnet import IP_CONFIGURATION, MonitoredVNet, network_vm, nsg_rule
+from .monitored_vnet import (
+    IP_CONFIGURATION,
+    MonitoredVNet,
+    network_vm,
+    nsg_rule,
+    settings_run_command,
+)
 from .vm_sizes import accelerated_networking
 from .vnet_plan import DEFAULT_IMAGE, Image, parse_image, sensor_security_rules
 
@@ -87,6 +102,9 @@ class AzureSensorPlan:
     ssh_public_key: str | None
     tags: Mapping[str, str] | None
     user_data: str
+    """The boot cloud-config: scripts and units, no settings."""
+    settings: str
+    """The settings file the run-command pushes (``components.sensor.render_settings``)."""
     warnings: tuple[str, ...]
 
     @property
@@ -180,9 +198,19 @@ def plan_azure_sensor(
         log_disk_size_gb=size,
         ssh_public_key=check_ssh_public_key("ssh_public_key", key) if key is not None else None,
         tags=check_azure_tags("tags", tags) if tags is not None else None,
-        user_data=render_cloud_config(
-            sensor_plan, log_device=LOG_DISK_DEVICE, os_family=OsFamily.DEBIAN
+        # Scripts and units only: the settings arrive by run-command and change in place.
+        user_data=render_boot_cloud_config(
+            source=SettingsSource.pushed(),
+            os_family=OsFamily.DEBIAN,
+            log_volume=(
+                LogVolume(sensor_plan.log_mount_point, LOG_DISK_DEVICE)
+                if sensor_plan.log_volume
+                else None
+            ),
+            # The one IDS input too big for the settings: its sha256 travels in them.
+            ids_custom_rules=sensor_plan.ids.custom_rules,
         ),
+        settings=render_settings(sensor_plan),
         warnings=tuple(warnings),
     )
 
@@ -199,6 +227,8 @@ class AzureSensor(pulumi.ComponentResource):
     private_ip: str
     capture_interface: str
     user_data: str
+    settings: compute.VirtualMachineRunCommandByVirtualMachine
+    """The run-command that pushes the sensor's settings (changed in place)."""
     security_group: azure_network.NetworkSecurityGroup
     network_interface: azure_network.NetworkInterface
     network_interface_id: pulumi.Output[str]
@@ -297,6 +327,9 @@ class AzureSensor(pulumi.ComponentResource):
             data_disks=data_disks,
             parent=self,
             ssh_public_key=planned.ssh_public_key,
+        )
+        self.settings = settings_run_command(
+            f"{name}-settings", vnet, vm=self.vm, settings_text=planned.settings, parent=self
         )
         self.register_outputs(
             {

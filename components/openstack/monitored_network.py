@@ -25,6 +25,7 @@ import pulumi
 
 from ..monitored_network import NetworkDesign
 from ..network_plan import NetworkPlan, Tier
+from ..settings_delivery import openstack_metadata_items
 from .discovery import discover_cloud
 from .network_args import OpenStackNetworkArgs
 from .network_planning import OpenStackNetworkPlan, RulePlan, plan_openstack_network
@@ -257,11 +258,16 @@ class MonitoredOpenStackNetwork(pulumi.ComponentResource):
             key_pair=planned.key_pair,
             # Public first: the image's first interface is the one it configures first.
             networks=[{"port": self.gateway_ports[tier.value].id} for tier in Tier],
-            # Nova writes the user data and the ports' addresses to a config drive: the boot
-            # needs no metadata service, which the private tiers reach only through this host.
+            # Nova writes the user data and the ports' addresses to a config drive, so the boot
+            # itself needs no metadata service (only the settings, fetched once it is up).
             config_drive=True,
             user_data=self.gateway_user_data,
-            metadata={"cloudtap-role": "gateway"},
+            # The settings: Nova changes metadata in place, and the gateway's cloudtap-settings
+            # timer reads it from the metadata service (its public port's router serves it).
+            metadata={
+                "cloudtap-role": "gateway",
+                **openstack_metadata_items(planned.gateway_settings),
+            },
             opts=self._child(
                 # The boot installs nftables from the internet: its way out exists first.
                 depends_on=[self.router_interface, self.floating_ip],

@@ -24,12 +24,13 @@ from typing import Any, Final
 
 from ..errors import CloudtapInputError
 from ..fields import parse_int, reject_unknown_fields
-from ..gateway import render_cloud_config
+from ..gateway import render_boot_cloud_config, render_settings
 from ..mirroring import GatewayMirrorMode, default_sensor_address
 from ..monitored_network import Cloud, NetworkDesign
 from ..network_plan import NETWORK_FIELDS as NEUTRAL_FIELDS
 from ..network_plan import SSH_PORT, NetworkPlan, Tier, plan_network
 from ..os_family import OsFamily, parse_os_family
+from ..settings_delivery import SettingsSource
 from ..shapes import check_text, is_uuid
 from .discovery import CloudFacts
 from .network_args import NETWORK_FIELDS
@@ -119,6 +120,9 @@ class OpenStackNetworkPlan:
     public_rules: tuple[RulePlan, ...]
     management_rules: tuple[RulePlan, ...]
     gateway_user_data: str
+    """Scripts and units only, the same whatever the settings."""
+    gateway_settings: str
+    """The settings file, delivered in the instance's Nova metadata (changed in place)."""
 
     @property
     def plan(self) -> NetworkPlan:
@@ -347,11 +351,12 @@ def plan_openstack_network(
         gateway_addresses=gateway,
         public_rules=public_port_rules(plan),
         management_rules=management_port_rules(plan, "the gateway"),
-        gateway_user_data=gateway_user_data(plan, underlay, os_family),
+        gateway_user_data=gateway_user_data(os_family),
+        gateway_settings=render_settings(plan, underlay_mtu=underlay),
     )
 
 
-def gateway_user_data(plan: NetworkPlan, underlay_mtu: int, os_family: OsFamily) -> str:
-    """The gateway's user data: the one place it is rendered (the lead moves it to settings in
-    Nova metadata later)."""
-    return render_cloud_config(plan, underlay_mtu=underlay_mtu, os_family=os_family)
+def gateway_user_data(os_family: OsFamily) -> str:
+    """The gateway's user data: scripts and units, its settings read from the instance's Nova
+    metadata, which changes in place (no new instance, no reboot)."""
+    return render_boot_cloud_config(source=SettingsSource.openstack_metadata(), os_family=os_family)

@@ -24,7 +24,14 @@ from ..fields import parse_host_in, parse_int
 from ..mirroring import GatewayMirrorMode, default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import Tier
-from ..sensor import SensorPlan, plan_sensor, render_cloud_config
+from ..sensor import (
+    LogVolume,
+    SensorPlan,
+    plan_sensor,
+    render_boot_cloud_config,
+    render_settings,
+)
+from ..settings_delivery import SettingsSource, openstack_metadata_items
 from ..shapes import check_text
 from .network_args import OWN_SENSOR_FIELDS, OpenStackSensorArgs
 from .network_planning import (
@@ -64,6 +71,9 @@ class OpenStackSensorPlan:
     log_volume_type: str | None
     management_rules: tuple[RulePlan, ...]
     user_data: str
+    """Scripts and units only, the same whatever the settings."""
+    settings: str
+    """The settings file, delivered in the instance's Nova metadata (changed in place)."""
     warnings: tuple[str, ...]
 
     @property
@@ -156,9 +166,19 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
         log_volume_size_gb=size,
         log_volume_type=texts["log_volume_type"],
         management_rules=management_port_rules(plan, "the sensor"),
-        user_data=render_cloud_config(
-            sensor_plan, log_device=LOG_VOLUME_DEVICE, os_family=os_family
+        # Scripts and units only; the settings travel in Nova metadata and change in place.
+        user_data=render_boot_cloud_config(
+            source=SettingsSource.openstack_metadata(),
+            os_family=os_family,
+            log_volume=(
+                LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE)
+                if sensor_plan.log_volume
+                else None
+            ),
+            # The one IDS input too big for the settings: its sha256 travels in them.
+            ids_custom_rules=sensor_plan.ids.custom_rules,
         ),
+        settings=render_settings(sensor_plan),
         warnings=(),
     )
 
@@ -279,7 +299,10 @@ class OpenStackSensor(pulumi.ComponentResource):
             config_drive=True,
             user_data=self.user_data,
             block_devices=block_devices,
-            metadata={"cloudtap-role": "sensor"},
+            # The settings, read by cloudtap-settings from the metadata service: the cloud must
+            # serve it on the monitor network, whose way out is the cloudtap gateway (OVN does;
+            # ML2/OVS with enable_isolated_metadata).
+            metadata={"cloudtap-role": "sensor", **openstack_metadata_items(planned.settings)},
             # The boot installs packages through the gateway.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[network.gateway_instance]),
         )

@@ -119,6 +119,7 @@ SECURITY_GROUP = "azure-native:network:NetworkSecurityGroup"
 PUBLIC_IP = "azure-native:network:PublicIPAddress"
 NIC = "azure-native:network:NetworkInterface"
 VM = "azure-native:compute:VirtualMachine"
+RUN_COMMAND = "azure-native:compute:VirtualMachineRunCommandByVirtualMachine"
 DISK = "azure-native:compute:Disk"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
@@ -136,6 +137,8 @@ class AzureFabric:
         self.public_ips: dict[str, str] = {}
         self.nics: dict[str, dict[str, Any]] = {}
         self.disks: set[str] = set()
+        self.vms: set[str] = set()
+        """VM names, which a run-command names."""
 
     @staticmethod
     def _name(args: MockResourceArgs, key: str) -> str:
@@ -222,7 +225,17 @@ class AzureFabric:
                 raise StrictMockError(f"VM {args.name} attaches an unknown disk {disk}")
         name = self._name(args, "vmName")
         rid = f"{_compute(group)}/virtualMachines/{name}"
+        self.vms.add(name)
         return rid, {"name": name, "vmId": _digest(rid) * 4}
+
+    def run_command(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        group = self._group(args)
+        vm = args.inputs.get("vmName")
+        if vm not in self.vms:
+            raise StrictMockError(f"run-command {args.name} names unknown VM {vm}")
+        name = str(args.inputs.get("runCommandName") or args.name)
+        rid = f"{_compute(group)}/virtualMachines/{vm}/runCommands/{name}"
+        return rid, {"name": name, "provisioningState": "Succeeded"}
 
     def dynamic(self, _m: StrictMocks, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         # The engine would run the provider's create; the mocks run the very same code.
@@ -249,6 +262,7 @@ def vnet_mocks() -> StrictMocks:
             PUBLIC_IP: fabric.public_ip,
             NIC: fabric.nic,
             VM: fabric.vm,
+            RUN_COMMAND: fabric.run_command,
             DISK: fabric.disk,
             DYNAMIC: fabric.dynamic,
             TAP: taps.tap,

@@ -23,6 +23,12 @@ STATE_DIR=${CLOUDTAP_STATE_DIR:-/var/lib/cloudtap}
 # Far above any stack's settings: a bigger parameter is not cloudtap's.
 readonly MAX_ENCODED=90000
 
+# The first push can arrive while cloud-init is still installing nftables and writing the
+# scripts (the VM agent runs commands once provisioning is reported, before runcmd): wait for
+# the boot to finish, on a host that cloud-init booted.
+if [ -d "${CLOUDTAP_CLOUD_INIT_RUN:-/run/cloud-init}" ] && command -v cloud-init >/dev/null; then
+    cloud-init status --wait >/dev/null || log "cloud-init finished with errors: applying anyway"
+fi
 read_settings "$SOURCE_FILE" ROLE SOURCE SSM_PARAMETER FILE
 check_setting ROLE "gateway or sensor" is_one_of gateway sensor
 ENCODED=${CLOUDTAP_SETTINGS_B64:-}

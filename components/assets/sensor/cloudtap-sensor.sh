@@ -91,6 +91,10 @@ readonly BPF_NAME=cloudtap_decap
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
 # Seconds apply waits for cloudtap-decap to open its sockets.
 DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
+# Host feeds over mutual TLS (cloudtap-hostfeed-listener, a program of its own): started when
+# its settings file exists. It writes its status (hosts, frames, silence) for `check`.
+HOSTFEED_LISTENER_CONF=${CLOUDTAP_HOSTFEED_LISTENER_CONF:-/etc/cloudtap/hostfeed-listener.conf}
+HOSTFEED_LISTENER=${CLOUDTAP_HOSTFEED_LISTENER:-/usr/local/lib/cloudtap/cloudtap-hostfeed-listener}
 # Every key the settings file may set; components/sensor.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
@@ -373,6 +377,42 @@ apply_decap() {
         sleep 0.1
     done
     log "${DECAP_FEEDS[*]}: cloudtap-decap (userspace) -> $FEEDER"
+}
+
+# -- host feeds (the hook of cloudtap-hostfeed-listener) -----------------------------------------
+
+host_feeds() { # host_feeds apply|check: start the listener, or print its hosts; off without conf
+    [ -r "$HOSTFEED_LISTENER_CONF" ] || return 0
+    # The listener's settings name the same run directory for its ready and status files.
+    local ready="$RUN_DIR/hostfeed-listener.ready" pid waited=0
+    if [ "$1" = check ]; then
+        pid=$(sed -n 's/^PID=//p' "$ready" 2>/dev/null || true)
+        if ! [[ $pid =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
+            die "cloudtap-hostfeed-listener is not running"
+        fi
+        "$PYTHON" -I "$HOSTFEED_LISTENER" --config "$HOSTFEED_LISTENER_CONF" --report |
+            while IFS= read -r line; do log "$line"; done
+        return 0
+    fi
+    pid=$(sed -n 's/^PID=//p' "$ready" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]] && kill "$pid" 2>/dev/null; then
+        # Its port must be free before the next one binds it.
+        while kill -0 "$pid" 2>/dev/null && ((waited++ < DECAP_WAIT * 10)); do sleep 0.1; done
+        waited=0
+    fi
+    rm -f "$ready"
+    case "$(supervisor)" in
+    systemd) systemctl restart cloudtap-hostfeed-listener.service ||
+        die "systemctl restart cloudtap-hostfeed-listener.service failed" ;;
+    *) setsid "$PYTHON" -I "$HOSTFEED_LISTENER" --config "$HOSTFEED_LISTENER_CONF" \
+        >>"$RUN_DIR/hostfeed-listener.log" 2>&1 </dev/null & ;;
+    esac
+    until [ -r "$ready" ]; do
+        ((waited++ < DECAP_WAIT * 10)) || die "cloudtap-hostfeed-listener did not start:" \
+            "$(tail -n 3 "$RUN_DIR/hostfeed-listener.log" 2>/dev/null | tr '\n' ' ')"
+        sleep 0.1
+    done
+    log "host feeds: cloudtap-hostfeed-listener (mutual TLS) -> $FEEDER"
 }
 
 # -- the tc BPF decapsulator -------------------------------------------------------------------
@@ -814,6 +854,7 @@ apply() {
     done
     apply_bpf
     apply_decap
+    host_feeds apply
     write_ids_files
 }
 
@@ -927,6 +968,7 @@ check() {
         command -v mountpoint >/dev/null 2>&1 && ! mountpoint -q "$LOG_MOUNT_POINT"; then
         log "warning: the log volume is not mounted at $LOG_MOUNT_POINT"
     fi
+    host_feeds check
     missing=$(missing_ids_packages)
     if [ -n "$missing" ]; then
         log "warning: IDS package(s) not installed: $missing (see cloudtap-sensor install-ids)"

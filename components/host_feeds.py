@@ -1,0 +1,187 @@
+"""``HostFeeds``: the stack's host feeds, their certificates, each host's user-data part, and (on
+AWS) the sensor's security-group rule admitting them.
+
+Cloud-neutral but for the one optional AWS rule: the user-data parts are plain cloud-config
+(:func:`components.host_feed.render_cloud_config_part`), sent beside the host's own in a MIME
+multipart message or merged into it (``merge_how``); the listener's files are for the sensor's
+user data (:attr:`HostFeeds.listener_files`). Other clouds get :attr:`HostFeeds.firewall_rule`,
+the rule in words, for their own security group or NSG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
+
+import pulumi
+
+from .cloud_config import WrittenFile
+from .errors import CloudtapInputError
+from .fields import reject_unknown_fields
+from .host_feed import (
+    HostCredentials,
+    HostFeedArgs,
+    HostFeedPlan,
+    HostFeedTransport,
+    ListenerPlan,
+    SensorCredentials,
+    check_dns_name,
+    listener_files,
+    listener_rule_description,
+    plan_host_feed,
+    plan_listener,
+    render_cloud_config_part,
+)
+from .host_feed_pki import HostFeedCredentials
+from .shapes import check_capture_interface_name
+
+TYPE_TOKEN = "cloudtap:HostFeeds"
+
+
+class HostFeedsArgs(TypedDict, total=False):
+    """Every host that copies its own traffic to one sensor. ``sensor_address``, ``hosts`` and
+    (with any ``tls`` host) ``host_cidrs`` are required."""
+
+    sensor_address: str
+    """The sensor's address as the hosts reach it. Required."""
+    sensor_names: Sequence[str]
+    """DNS names the sensor's certificate carries besides its address. Default: none."""
+    hosts: Mapping[str, HostFeedArgs]
+    """Host name (its certificate's common name, 1-63 letters, digits, ``.``, ``_``, ``-``) ->
+    its :class:`~components.host_feed.HostFeedArgs` (``sensor_address`` comes from here)."""
+    host_cidrs: Sequence[str]
+    """Networks the ``tls`` hosts connect from: the only sources the listener and the sensor's
+    security group admit (never 0.0.0.0/0)."""
+    port: int
+    """The listener's TCP port. Default 3005."""
+    capture_interface: str
+    """The sensor's capture interface, as in its ``SensorArgs``. Default ``cloudtap0``."""
+    sensor_security_group_id: pulumi.Input[str]
+    """AWS: the sensor's security group, which gets an ingress rule for the listener's port from
+    each of ``host_cidrs``. Default: no rule (other clouds: see ``firewall_rule``)."""
+
+
+HOST_FEEDS_FIELDS = frozenset(HostFeedsArgs.__annotations__)
+
+
+def _plans(args: Mapping[str, Any]) -> tuple[list[HostFeedPlan], ListenerPlan | None]:
+    reject_unknown_fields(args, HOST_FEEDS_FIELDS, "")
+    if "sensor_address" not in args:
+        raise CloudtapInputError("sensor_address", None, "the sensor's IPv4 address")
+    hosts = args.get("hosts")
+    if not isinstance(hosts, Mapping) or not hosts:
+        raise CloudtapInputError("hosts", hosts, "a mapping of host name to its feed fields")
+    plans: list[HostFeedPlan] = []
+    for name, host_args in hosts.items():
+        if isinstance(host_args, Mapping) and "sensor_address" in host_args:
+            raise CloudtapInputError(
+                f"hosts.{name}.sensor_address", host_args["sensor_address"], "no value: set it once"
+            )
+        if not isinstance(host_args, Mapping):
+            raise CloudtapInputError(f"hosts.{name}", host_args, "a mapping of host feed fields")
+        full = {**host_args, "sensor_address": args["sensor_address"]}
+        plans.append(plan_host_feed(name, full, field=f"hosts.{name}"))
+    for index, name in enumerate(args.get("sensor_names", [])):
+        check_dns_name(f"sensor_names[{index}]", name)
+    capture = check_capture_interface_name(
+        "capture_interface", args.get("capture_interface", "cloudtap0"), 3
+    )
+    if not any(plan.transport is HostFeedTransport.TLS for plan in plans):
+        return plans, None
+    listener = plan_listener(args.get("port"), args.get("host_cidrs", []), capture, field="")
+    for plan in plans:
+        if plan.transport is HostFeedTransport.TLS and plan.port != listener.port:
+            raise CloudtapInputError(
+                f"hosts.{plan.name}.port", plan.port, f"the listener's port {listener.port}"
+            )
+    return plans, listener
+
+
+def _tls_part(plan: HostFeedPlan) -> Callable[[list[Any]], str]:
+    """The host's part, once its certificate and key (of every host's) are known."""
+
+    def render(values: list[Any]) -> str:
+        ca, certificates, keys = values
+        credentials = HostCredentials(ca, certificates[plan.name], keys[plan.name])
+        return render_cloud_config_part(plan, credentials)
+
+    return render
+
+
+class HostFeeds(pulumi.ComponentResource):
+    """Host feeds to one sensor: certificates (for ``tls`` hosts), user-data parts, rules."""
+
+    user_data_parts: pulumi.Output[dict[str, str]]
+    """Host name -> its ``#cloud-config`` part (secret: it carries the host's key)."""
+    listener_files: pulumi.Output[list[WrittenFile]] | None
+    """For the sensor's user data when any host uses ``tls`` (secret: the sensor's key)."""
+    firewall_rule: str
+    """What the sensor's firewall must admit, in words (empty without ``tls`` hosts)."""
+
+    def __init__(
+        self, name: str, args: HostFeedsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        plans, listener = _plans(args)  # every check before anything is registered
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tls_hosts = [plan.name for plan in plans if plan.transport is HostFeedTransport.TLS]
+        parts: dict[str, pulumi.Output[str]] = {
+            plan.name: pulumi.Output.from_input(render_cloud_config_part(plan))
+            for plan in plans
+            if plan.transport is HostFeedTransport.VXLAN
+        }
+        self.listener_files = None
+        self.firewall_rule = ""
+        if listener is not None:
+            credentials = HostFeedCredentials(
+                f"{name}-credentials",
+                stack=pulumi.get_stack(),
+                sensor_names=[args["sensor_address"], *args.get("sensor_names", [])],
+                hosts=tls_hosts,
+                opts=child,
+            )
+            every = pulumi.Output.all(
+                credentials.ca_certificate, credentials.host_certificates, credentials.host_keys
+            )
+            for plan in plans:
+                if plan.transport is HostFeedTransport.TLS:
+                    parts[plan.name] = pulumi.Output.secret(every.apply(_tls_part(plan)))
+            self.listener_files = pulumi.Output.secret(
+                pulumi.Output.all(
+                    credentials.ca_certificate,
+                    credentials.sensor_certificate,
+                    credentials.sensor_key,
+                ).apply(
+                    lambda values: listener_files(
+                        listener, SensorCredentials(values[0], values[1], values[2])
+                    )
+                )
+            )
+            self.firewall_rule = listener_rule_description(listener)
+            if "sensor_security_group_id" in args:
+                self._aws_rules(name, listener, args["sensor_security_group_id"], child)
+        self.user_data_parts = pulumi.Output.all(**parts).apply(dict)
+        self.register_outputs(
+            {"user_data_parts": self.user_data_parts, "firewall_rule": self.firewall_rule}
+        )
+
+    @staticmethod
+    def _aws_rules(
+        name: str,
+        listener: ListenerPlan,
+        security_group_id: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        import pulumi_aws as aws  # noqa: PLC0415 - only this optional rule needs the AWS SDK
+
+        for index, network in enumerate(listener.host_networks):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-listener-{index + 1}",
+                security_group_id=security_group_id,
+                ip_protocol="tcp",
+                from_port=listener.port,
+                to_port=listener.port,
+                cidr_ipv4=str(network),
+                description="cloudtap host feeds (mutual TLS)",
+                opts=child,
+            )
