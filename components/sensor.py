@@ -28,6 +28,14 @@ from .cloud_config import (
 )
 from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
+from .ids import (
+    FALLBACK_LOG_DIR,
+    IdsPlan,
+    check_rules_text,
+    custom_rules_sha256,
+    ids_boot_files,
+    plan_ids,
+)
 from .mirroring import (
     DEFAULT_HEARTBEAT_INTERVAL,
     GENEVE_PORT,
@@ -66,10 +74,33 @@ class SensorArgs(TypedDict, total=False):
     capture_mtu: int
     """MTU of the capture interface, 1500-65535. Default 9216: a cloud jumbo frame (9001) and a
     VLAN tag arrive whole. Lower it only to truncate on purpose."""
+    ids: str
+    """What analyses the copies on the capture interface: ``"suricata"`` (installed from the
+    image's own repositories, configured from this plan and started at first boot), ``"zeek"``
+    or ``"arkime"`` (refused: no supported family packages them), or ``"none"`` (capture
+    only). Default: ``"suricata"`` where the image's family carries it (Debian, Ubuntu), else
+    ``"none"``; an IDS the family cannot install is refused at preview."""
+    home_net_cidrs: Sequence[str]
+    """Networks added to Suricata's ``HOME_NET`` (each /8 or longer). Default: none; ``HOME_NET``
+    is always the monitored network's private tiers."""
+    ids_rule_sources: Sequence[str]
+    """``suricata-update`` sources enabled beside ET Open, by their index names (``vendor/name``,
+    e.g. ``oisf/trafficid``). Default: none (ET Open only)."""
+    ids_custom_rules: str
+    """Path (from the Pulumi program's directory) of a Suricata rules file shipped with the
+    stack, at most 64 KiB of ASCII: one rule per line or ``#`` comments, no ``lua``,
+    ``luajit``, ``dataset``, ``datarep`` or ``filestore`` options. Checked line by line at
+    preview, written to ``/var/lib/cloudtap/rules/custom.rules``. Default: none."""
+    ids_eve_types: Sequence[str]
+    """EVE JSON event types Suricata writes (``stats`` always: the health check reads it).
+    Default: ``alert``, ``anomaly``, ``http``, ``dns``, ``tls``, ``ssh``, ``flow``."""
+    ids_event_max_age_s: int
+    """``cloudtap-sensor check`` fails when the IDS wrote no EVE event for this many seconds,
+    30-86400. Default 300 (Suricata writes a ``stats`` event every 8 s)."""
     ids_packages: Sequence[str]
-    """Distribution packages to install at first boot, e.g. ``["suricata"]``, by their names
-    (RPM's or Debian's grammar: no versions, globs or options). Default: none (capture with
-    tcpdump, which cloudtap installs)."""
+    """Advanced: more distribution packages installed at first boot beside ``ids``'s own, by
+    their names (RPM's or Debian's grammar: no versions, globs or options). cloudtap installs
+    them only; it configures nothing but ``ids``. Default: none."""
     log_mount_point: str
     """Where the log volume is mounted, when the cloud module attaches one: an absolute path of
     letters, digits, ``.``, ``_``, ``-`` and ``/`` (it goes into fstab and a sourced settings
@@ -91,10 +122,14 @@ class SensorPlan:
     capture_interface: str
     capture_mtu: int
     ids_packages: tuple[str, ...]
+    """Every package ``install-ids`` installs: ``ids``'s own, then the user's extra ones."""
     log_mount_point: str
     log_volume: bool
     """Whether a separate log volume (filesystem label ``cloudtap-logs``) is formatted and
     mounted at ``log_mount_point``."""
+    ids: IdsPlan
+    os_family: OsFamily
+    """The image's distribution family that ``ids`` was checked against."""
     health_port: int = DEFAULT_HEALTH_PORT
     """TCP port of the health responder. Every cloud's sensor admits it, from
     ``health_check_cidrs`` only, in its firewall (AWS security group, Azure NSG, OpenStack
@@ -103,6 +138,15 @@ class SensorPlan:
     heartbeat_sources: tuple[HeartbeatSource, ...] = ()
     """The gateway mirrors whose heartbeats this sensor expects (from the network's design)."""
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+
+    @property
+    def ids_log_dir(self) -> str:
+        """Where the IDS writes its EVE JSON: on the log volume when there is one."""
+        return f"{self.log_mount_point}/suricata" if self.log_volume else FALLBACK_LOG_DIR
+
+    def describe_ids(self) -> str:
+        """The preview line saying what the sensor runs."""
+        return self.ids.describe(self.capture_interface, self.ids_log_dir)
 
 
 @dataclass(frozen=True)
@@ -149,6 +193,8 @@ def plan_sensor(
     log_volume: bool = False,
     cloud_fields: Iterable[str] = frozenset(),
     heartbeats: tuple[tuple[HeartbeatSource, ...], int] = ((), DEFAULT_HEARTBEAT_INTERVAL),
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    home_networks: Sequence[ipaddress.IPv4Network] = (),
 ) -> SensorPlan:
     """Validate ``SensorArgs`` and resolve defaults.
 
@@ -156,6 +202,8 @@ def plan_sensor(
 
     ``cloud_fields`` are the keys the calling cloud module checks itself (``network``,
     ``instance_type``...); any other key that is not a ``SensorArgs`` field is refused here.
+    ``os_family`` is the image's family (which IDS it can install); ``home_networks`` the
+    monitored network's private tiers, Suricata's ``HOME_NET`` (default: the feed sources).
     """
     args = args or {}
     reject_unknown_fields(args, SENSOR_FIELDS | frozenset(cloud_fields), "")
@@ -194,10 +242,12 @@ def plan_sensor(
     )
     mtu = parse_int("capture_mtu", args.get("capture_mtu", DEFAULT_CAPTURE_MTU), 1500, 65535)
     # The sensor installs them with dnf or apt-get, whichever its image has.
-    packages = tuple(
+    ids = plan_ids(args, os_family=os_family, home_networks=home_networks or sources)
+    extra = tuple(
         check_package_name(f"ids_packages[{index}]", package)
         for index, package in enumerate(_string_list("ids_packages", args.get("ids_packages", [])))
     )
+    packages = ids.packages + tuple(p for p in dict.fromkeys(extra) if p not in ids.packages)
     mount = check_mount_point(
         "log_mount_point", args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
     )
@@ -213,6 +263,8 @@ def plan_sensor(
         health_check_cidrs=health_sources,
         heartbeat_sources=heartbeats[0],
         heartbeat_interval=heartbeats[1],
+        ids=ids,
+        os_family=os_family,
     )
 
 
@@ -276,6 +328,13 @@ SETTINGS_KEYS = (
     "HEARTBEAT_SOURCES",
     "HEARTBEAT_INTERVAL",
     "HEARTBEAT_MISSED",
+    "IDS",
+    "IDS_LOG_DIR",
+    "IDS_HOME_NET",
+    "IDS_EVE_TYPES",
+    "IDS_RULE_SOURCES",
+    "IDS_CUSTOM_RULES_SHA256",
+    "IDS_EVENT_MAX_AGE",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
@@ -322,6 +381,18 @@ def render_settings(plan: SensorPlan) -> str:
         ("HEARTBEAT_SOURCES", " ".join(source.setting for source in plan.heartbeat_sources)),
         ("HEARTBEAT_INTERVAL", plan.heartbeat_interval),
         ("HEARTBEAT_MISSED", HEARTBEAT_MISSED),
+        "# The IDS cloudtap configures (apply writes /etc/cloudtap/suricata.yaml from these) and",
+        "# starts with setup-ids; check fails when it stops, leaves CAPTURE_INTERFACE or writes",
+        "# no event for IDS_EVENT_MAX_AGE seconds. IDS_RULE_SOURCES: suricata-update sources",
+        "# beside ET Open. IDS_CUSTOM_RULES_SHA256: the stack's rules file, which the user data",
+        "# writes (too big for this file); the sensor refuses settings naming rules it lacks.",
+        ("IDS", plan.ids.ids.value),
+        ("IDS_LOG_DIR", plan.ids_log_dir),
+        ("IDS_HOME_NET", " ".join(str(cidr) for cidr in plan.ids.home_networks)),
+        ("IDS_EVE_TYPES", " ".join(plan.ids.eve_types)),
+        ("IDS_RULE_SOURCES", " ".join(plan.ids.rule_sources)),
+        ("IDS_CUSTOM_RULES_SHA256", custom_rules_sha256(plan.ids.custom_rules)),
+        ("IDS_EVENT_MAX_AGE", plan.ids.event_max_age_s),
     ]
     return render_settings_file(lines, keys=SETTINGS_KEYS)
 
@@ -340,14 +411,22 @@ def _check_written_text(plan: SensorPlan) -> None:
         check_mount_point("log_mount_point", plan.log_mount_point)
         for index, package in enumerate(plan.ids_packages):
             check_package_name(f"ids_packages[{index}]", package)
+        for index, cidr in enumerate(plan.ids.home_networks):
+            parse_network(f"home_net_cidrs[{index}]", str(cidr))
+        if plan.ids.runs:
+            check_mount_point("ids_log_dir", plan.ids_log_dir)
     except CloudtapInputError as error:
         raise ValueError(f"a SensorPlan that plan_sensor would refuse: {error}") from None
 
 
-def sensor_files(source: SettingsSource) -> list[WrittenFile]:
+def sensor_files(source: SettingsSource, ids_custom_rules: str | None = None) -> list[WrittenFile]:
     """What the sensor's user data writes: script, library, decapsulators (tc BPF object and its
-    map tool, the Python fallback), units and the settings delivery (fetcher, its units, the
-    source file), never the settings themselves."""
+    map tool, the Python fallback), units, the IDS's static files (its unit drop-in, the rules
+    update service and timer; :func:`~components.ids.ids_boot_files`) and the settings delivery
+    (fetcher, its units, the source file), never the settings themselves. The IDS files that
+    depend on the settings (``suricata.yaml``, logrotate) are written by ``cloudtap-sensor``
+    from the settings in force; ``ids_custom_rules``, the stack's rules file, is the one IDS
+    input too big for the settings (see :func:`render_boot_cloud_config`)."""
     return [
         WrittenFile(SCRIPT_PATH, asset_text("sensor", "cloudtap-sensor.sh"), "0755"),
         net_library(),
@@ -362,6 +441,7 @@ def sensor_files(source: SettingsSource) -> list[WrittenFile]:
         WrittenFile(DECAP_UNIT_PATH, asset_text("sensor", "cloudtap-decap.service")),
         WrittenFile(HEALTH_PATH, asset_text("sensor", "cloudtap_health.py"), "0755"),
         WrittenFile(HEALTH_UNIT_PATH, asset_text("sensor", "cloudtap-health.service")),
+        *ids_boot_files(ids_custom_rules),
         *delivery_files(source, "sensor"),
     ]
 
@@ -379,10 +459,11 @@ def render_boot_cloud_config(
     source: SettingsSource,
     os_family: OsFamily = DEFAULT_OS_FAMILY,
     log_volume: LogVolume | None = None,
+    ids_custom_rules: str | None = None,
     extra_files: Sequence[WrittenFile] = (),
 ) -> str:
     """The sensor's user data (``#cloud-config``) for an image of ``os_family``, its settings
-    read from ``source``: the same for every feed, capture and IDS setting.
+    read from ``source``: the same for every feed, capture and IDS setting but one.
 
     Installs the family's :data:`BASE_PACKAGES` and writes :func:`sensor_files`. At boot
     ``cloudtap-settings`` fetches the settings and applies them, ``cloudtap-sensor
@@ -392,6 +473,13 @@ def render_boot_cloud_config(
     sensor its capture tools; nothing without packages), then ``cloudtap-sensor.service``
     applies the last good settings and fails the boot's ``runcmd`` (visible in
     ``cloud-init status --long``) if the capture interface or a feed's decapsulation is missing.
+    ``cloudtap-sensor setup-ids`` comes last (with ``IDS=none`` it only checks): rules update,
+    the daily timer, the IDS unit enabled and started, and the check that it reads the capture
+    interface (it checks the capture path first, so its result still fails the boot when the
+    capture interface is missing).
+    ``ids_custom_rules`` (the stack's checked rules file, up to 64 KiB: more than an SSM
+    parameter holds) is written here; the settings carry its sha256, and the sensor refuses
+    settings naming rules it does not hold, so changing the file changes the user data.
     With ``log_volume`` the volume at its ``device`` gets an ext4 file system labelled
     ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
     its logs; a volume holding any other file system is left alone), mounted at its
@@ -402,32 +490,39 @@ def render_boot_cloud_config(
     (:func:`components.host_feed.listener_files`), which ``cloudtap-sensor apply`` starts when
     its settings file is there.
     """
-    return _render(source, os_family, log_volume, tuple(extra_files))
+    return _render(source, os_family, log_volume, ids_custom_rules, tuple(extra_files))
 
 
 def render_cloud_config(
     plan: SensorPlan,
     *,
     log_device: str = DEFAULT_LOG_DEVICE,
-    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    os_family: OsFamily | None = None,
     extra_files: Sequence[WrittenFile] = (),
 ) -> str:
     """User data that carries its settings: the boot cloud-config with a ``file`` source at
     :data:`SETTINGS_PATH`, and that file (for a host whose settings change only with the
     instance, such as the real-boot test). ``plan.log_volume`` says whether the volume at
-    ``log_device`` is formatted and mounted at ``plan.log_mount_point``. ``extra_files`` as in
+    ``log_device`` is formatted and mounted at ``plan.log_mount_point``; ``os_family``
+    defaults to the family the plan's IDS was checked against. ``extra_files`` as in
     :func:`render_boot_cloud_config`."""
     _check_written_text(plan)
+    family = plan.os_family if os_family is None else os_family
+    if plan.ids.runs and family is not plan.os_family:
+        raise ValueError(
+            f"the plan's IDS was checked against {plan.os_family.value}, not {family.value}"
+        )
     volume = LogVolume(plan.log_mount_point, log_device) if plan.log_volume else None
     settings = WrittenFile(SETTINGS_PATH, render_settings(plan))
     extra = (settings, *extra_files)
-    return _render(SettingsSource.file(SETTINGS_PATH), os_family, volume, extra)
+    return _render(SettingsSource.file(SETTINGS_PATH), family, volume, plan.ids.custom_rules, extra)
 
 
 def _render(
     source: SettingsSource,
     os_family: OsFamily,
     log_volume: LogVolume | None,
+    ids_custom_rules: str | None,
     extra: tuple[WrittenFile, ...] = (),
 ) -> str:
     if log_volume is not None:
@@ -439,6 +534,11 @@ def _render(
             check_mount_point("log_mount_point", log_volume.mount_point)
         except CloudtapInputError as error:
             raise ValueError(f"a LogVolume that plan_sensor would refuse: {error}") from None
+    if ids_custom_rules is not None:
+        try:
+            check_rules_text("ids_custom_rules", ids_custom_rules)
+        except CloudtapInputError as error:
+            raise ValueError(f"rules that plan_sensor would refuse: {error}") from None
     skeleton: dict[str, Any] = yaml.safe_load(asset_text("sensor", "cloud-config.yaml")) or {}
     document: dict[str, Any] = {"packages": list(BASE_PACKAGES[os_family])}
     if log_volume is not None:
@@ -464,7 +564,11 @@ def _render(
     runcmd = delivery_runcmd(source, SERVICE, (HEALTH_SERVICE,))
     if source.polled:
         # After the first fetch, before the health responder and the unit: the sensor's own
-        # failure stays the last command. Pushed settings install their IDS when they arrive.
+        # failure stays the decisive one. Pushed settings install and set up their IDS when
+        # they arrive (apply-settings).
         runcmd.insert(len(runcmd) - 2, [SCRIPT_PATH, "install-ids"])
+        # Last: it checks the capture path before the IDS, so its failure is still the sensor's.
+        runcmd.append([SCRIPT_PATH, "setup-ids"])
     document.update({**skeleton, "runcmd": runcmd})
-    return render(yaml.safe_dump(document, sort_keys=False), [*extra, *sensor_files(source)])
+    files = [*extra, *sensor_files(source, ids_custom_rules)]
+    return render(yaml.safe_dump(document, sort_keys=False), files)

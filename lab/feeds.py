@@ -150,6 +150,22 @@ def inner_frame(index: int, size: int, tag: bytes, kind: str | None = None) -> b
     return link + struct.pack("!H", ETH_P_IP) + ip + l4 + body
 
 
+def signature_frames(private: str, remote: str) -> tuple[bytes, bytes]:
+    """Two UDP frames for the lab's IDS rules: ``private`` sends the local test signature to
+    ``remote``, which answers with the classic ``uid=0(root)`` (sid 2100498)."""
+    frames = []
+    for source, destination, sport, dport, payload in (
+        (private, remote, 40001, 53, b"cloudtap-lab-signature outbound"),
+        (remote, private, 53, 40001, b"uid=0(root) gid=0(root) groups=0(root)\n"),
+    ):
+        addresses = (socket.inet_aton(source), socket.inet_aton(destination))
+        l4 = udp(sport, dport, payload, addresses)
+        ip = ipv4_header(addresses[0], addresses[1], IPPROTO_UDP, len(l4), sport)
+        link = bytes.fromhex("02aa0000000102bb00000001") + struct.pack("!H", ETH_P_IP)
+        frames.append(link + ip + l4)
+    return frames[0], frames[1]
+
+
 def udp(source_port: int, port: int, payload: bytes, pseudo: tuple[bytes, bytes] | None) -> bytes:
     """A UDP header and payload; the checksum over ``pseudo`` (source, destination) or 0."""
     header = struct.pack("!HHHH", source_port, port, 8 + len(payload), 0)
@@ -209,16 +225,27 @@ def gwlb_options(index: int) -> bytes:
 
 
 def stream(
-    kind: str, count: int, *, source: str, destination: str, vni: int = 77, session: int = 17
+    kind: str,
+    count: int,
+    *,
+    source: str,
+    destination: str,
+    vni: int = 77,
+    session: int = 17,
+    frames: Sequence[bytes] = (),
 ) -> Iterator[tuple[bytes, bytes]]:
-    """``count`` pairs of (outer IPv4 packet to send, frame the capture interface must show)."""
+    """``count`` pairs of (outer IPv4 packet to send, frame the capture interface must show);
+    the inner frames are ``frames`` in turn when given."""
     if kind not in KINDS:
         raise ValueError(f"kind: got {kind!r}; expected one of {KINDS}")
     outer_source, outer_destination = socket.inet_aton(source), socket.inet_aton(destination)
     tag = tag_of(kind)
     index = sent = 0
     while sent < count:
-        frame = inner_frame(index, SIZES[index % len(SIZES)], tag)
+        if frames:
+            frame = frames[index % len(frames)]
+        else:
+            frame = inner_frame(index, SIZES[index % len(SIZES)], tag)
         index += 1
         if kind in ("aws-vxlan", "azure-vxlan"):
             vxlan = struct.pack("!II", 0x08000000, (vni & 0xFFFFFF) << 8) + frame
@@ -285,11 +312,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=5000.0, help="packets per second (0: back to back)"
     )
+    parser.add_argument(
+        "--signature",
+        metavar="PRIVATE,REMOTE",
+        help="send signature_frames(PRIVATE, REMOTE) in turn instead of the numbered frames",
+    )
     args = parser.parse_args(argv)
+    frames = signature_frames(*args.signature.split(",", 1)) if args.signature else ()
     packets = [
         packet
         for packet, _ in stream(
-            args.kind, args.count, source=args.source, destination=args.destination, vni=args.vni
+            args.kind,
+            args.count,
+            source=args.source,
+            destination=args.destination,
+            vni=args.vni,
+            frames=frames,
         )
     ]
     seconds = send(packets, args.destination, args.rate)

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Literal
 
-from components import sensor, settings_delivery
+from components import ids, sensor, settings_delivery
 from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.gateway import (
     HEARTBEAT_PATH,
@@ -44,7 +44,8 @@ from components.gateway import (
     render_boot_cloud_config,
     render_settings,
 )
-from components.network_plan import NetworkPlan
+from components.network_plan import NetworkPlan, Tier
+from components.os_family import DEFAULT_OS_FAMILY, OsFamily
 
 from .one_armed import (
     OneArmedTopology,
@@ -463,6 +464,8 @@ class Lab:
         workdir: Path,
         python: str,
         sensor_args: Mapping[str, Any] | None = None,
+        *,
+        sensor_os_family: OsFamily = DEFAULT_OS_FAMILY,
     ):
         self.topology = topology
         self.prefix = prefix
@@ -480,12 +483,23 @@ class Lab:
             sensor_args,
             default_feed_sources=[topology.plan.cidr_block],
             heartbeats=sensor.gateway_heartbeats(topology.plan, topology.address(Host.SENSOR)),
+            os_family=sensor_os_family,
+            home_networks=topology.plan.subnets[Tier.PRIVATE],
         )
-        """The lab sensor's plan: by default every feed, accepted from the whole network, and
-        the gateway mirror's heartbeats expected."""
+        """The lab sensor's plan: by default every feed, accepted from the whole network, the
+        gateway mirror's heartbeats expected, and no IDS (the default family, Amazon Linux, has
+        none)."""
         self.health_path = workdir / Path(sensor.HEALTH_PATH).name
         self.heartbeats: Background | None = None
         """The gateway's ``cloudtap-gateway heartbeat``, running as its unit would."""
+        self.ids_config_path = workdir / Path(ids.SURICATA_CONFIG_PATH).name
+        """The Suricata config (``/etc/cloudtap/suricata.yaml``) that the sensor script's
+        ``apply`` writes from the settings, when they name an IDS; it points Suricata at
+        :attr:`ids_rules_dir` and :attr:`ids_log_dir` (the script's overrides of them)."""
+        self.ids_rules_dir = workdir / "ids-rules"
+        self.ids_log_dir = workdir / "ids-log"
+        self.ids_logrotate_path = workdir / Path(ids.LOGROTATE_PATH).name
+        self.ids_pid_file = workdir / "suricata.pid"
         self.sensor_settings_path = workdir / Path(sensor.SETTINGS_PATH).name
         self.sensor_script_path = workdir / Path(sensor.SCRIPT_PATH).name
         self.decap_path = workdir / Path(sensor.DECAP_PATH).name
@@ -515,6 +529,7 @@ class Lab:
         apply_gateway: bool = True,
         apply_sensor: bool = True,
         sensor_args: Mapping[str, Any] | None = None,
+        sensor_os_family: OsFamily = DEFAULT_OS_FAMILY,
         python: str = sys.executable,
         one_armed: bool = False,
     ) -> Iterator[Lab]:
@@ -534,7 +549,9 @@ class Lab:
         with _SIGNALS.active():
             workdir = Path(tempfile.mkdtemp(prefix="cloudtap-lab-"))
             try:
-                lab = cls(topology, "", workdir, python, sensor_args)
+                lab = cls(
+                    topology, "", workdir, python, sensor_args, sensor_os_family=sensor_os_family
+                )
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
@@ -636,6 +653,13 @@ class Lab:
             local.write_bytes(files[rendered].data())
             local.chmod(int(files[rendered].permissions, 8))
         self.sensor_run_dir.mkdir()
+        if self.sensor_plan.ids.runs:
+            self.ids_rules_dir.mkdir()
+            self.ids_log_dir.mkdir()
+            # The stack's rules file is the one IDS file the user data writes.
+            custom = files.get(f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}")
+            if custom is not None:
+                (self.ids_rules_dir / ids.CUSTOM_RULES).write_text(custom.content)
 
     def _add_namespaces(self) -> None:
         hosts = list(Host)
@@ -894,13 +918,17 @@ class Lab:
         count: int,
         vni: int = 77,
         rate: float = 5000.0,
+        signature: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address] | None = None,
     ) -> float:
         """Send a mirror feed of ``kind`` (see :mod:`~lab.feeds`) from ``host``,
         with outer source ``source``, to the sensor, ``rate`` packets a second (0: back to
-        back); the seconds the sending took."""
+        back); the seconds the sending took. ``signature`` (private host, remote host): the
+        inner frames are :func:`~lab.feeds.signature_frames` instead."""
         argv = [self.python, "-I", "-S", str(FEEDS), kind, "--source", str(source)]
         argv += ["--destination", str(self.address(Host.SENSOR)), "--count", str(count)]
         argv += ["--vni", str(vni), "--rate", str(rate)]
+        if signature is not None:
+            argv += ["--signature", f"{signature[0]},{signature[1]}"]
         result = self.run(host, *argv, timeout=(count / rate if rate > 0 else 0) + COMMAND_TIMEOUT)
         try:
             return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
@@ -1106,6 +1134,11 @@ class Lab:
             "CLOUDTAP_SENSOR_HEALTH_EVERY": "0.5",
             "CLOUDTAP_SENSOR_PYTHON": self.python,
             "CLOUDTAP_SENSOR_SUPERVISOR": "process",
+            "CLOUDTAP_SENSOR_IDS_CONFIG": str(self.ids_config_path),
+            "CLOUDTAP_SENSOR_IDS_PID_FILE": str(self.ids_pid_file),
+            "CLOUDTAP_SENSOR_IDS_LOG_DIR": str(self.ids_log_dir),
+            "CLOUDTAP_SENSOR_IDS_RULES_DIR": str(self.ids_rules_dir),
+            "CLOUDTAP_SENSOR_IDS_LOGROTATE": str(self.ids_logrotate_path),
             "CLOUDTAP_STATE_DIR": str(self.sensor_state_dir),
             "CLOUDTAP_SENSOR_BPF_OBJECT": str(self.bpf_object_path),
             "CLOUDTAP_SENSOR_BPF_HELPER": str(self.bpf_helper_path),
@@ -1219,6 +1252,34 @@ class Lab:
             check=check,
             timeout=timeout,
         )
+
+    def start_ids(self, timeout: float = 120.0) -> Background:
+        """Suricata in the sensor namespace on the rendered config, pointed at the lab's rule
+        and log directories (as ``suricata.service`` runs it, less ``-D``); returns once
+        ``cloudtap-sensor check`` finds it reading the capture interface."""
+        process = self.start(
+            Host.SENSOR,
+            "suricata", "--af-packet", "-c", str(self.ids_config_path),
+            "--pidfile", str(self.ids_pid_file),
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            checked = self.sensor("check")
+            if checked.returncode == 0:
+                return process
+            if time.monotonic() > deadline or process.wait(0.0) is not None:
+                raise LabError(
+                    f"suricata did not come up: {checked.stderr.strip()} | "
+                    + " | ".join(process.lines[-5:])
+                )
+            time.sleep(1.0)
+
+    def ids_events(self) -> list[dict[str, Any]]:
+        """Every EVE JSON event the lab's IDS wrote."""
+        path = self.ids_log_dir / ids.EVE_FILE
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def mirror_table(self) -> str:
         """``nft list table netdev cloudtap_mirror`` in the gateway ("" when it is missing)."""

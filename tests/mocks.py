@@ -452,6 +452,22 @@ def _ami(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
     }
 
 
+UBUNTU_PARAMETERS = {
+    f"/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id": arch
+    for arch in ("amd64", "arm64")
+}
+
+
+def _ssm_get_parameter(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    name = args.args.get("name")
+    if name not in UBUNTU_PARAMETERS:
+        raise StrictMockError(f"getParameter: only Canonical's Ubuntu 24.04 is mocked, got {name}")
+    image = f"ami-{_digest('ubuntu-24.04', UBUNTU_PARAMETERS[name])}"
+    return {"id": name, "name": name, "type": "String", "value": image, "insecureValue": image,
+            "arn": f"arn:aws:ssm:{REGION}::parameter{name}", "version": 1,
+            "withDecryption": True}  # fmt: skip
+
+
 def _partition(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
     return {
         "id": "aws",
@@ -475,6 +491,7 @@ def _service_principal(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]
 CALLS: dict[str, CallHandler] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:ec2/getAmi:getAmi": _ami,
+    "aws:ssm/getParameter:getParameter": _ssm_get_parameter,
     "aws:index/getPartition:getPartition": _partition,
     "aws:index/getServicePrincipal:getServicePrincipal": _service_principal,
 }

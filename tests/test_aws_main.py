@@ -98,7 +98,12 @@ def test_the_aws_dev_stack_mirrors_its_server_natively_to_its_sensor(
     assert session.inputs["trafficMirrorTargetId"] == target.id
     assert [r.name for r in run.of_type(SESSION)] == ["cloudtap-mirror-rdp-server-1"]
     # The stack's cost line is tested in tests/test_costs.py.
-    assert [line for line in lines if not line.startswith("cost estimate")] == [
+    assert [line for line in lines if line.startswith("sensor IDS:")] == [
+        "sensor IDS: suricata on cloudtap0 (AF_PACKET), HOME_NET [10.0.64.0/20, 10.0.80.0/20], "
+        "rules ET Open (suricata-update at boot and daily), "
+        "EVE JSON in /var/log/cloudtap/suricata/eve.json"
+    ]
+    assert [line for line in lines if not line.startswith(("cost estimate", "sensor IDS:"))] == [
         "rdp-server (m5.large): native mirroring of 1 interface (eni-0123456789abcdef0) — "
         "m5 is a Nitro type AWS mirrors (instance-type data of 2026-11-21)",
     ]
@@ -110,7 +115,13 @@ def test_the_aws_gateway_stack_copies_at_the_gateway_to_its_sensor(
     mocks: StrictMocks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lines: list[str] = []
-    monkeypatch.setattr(pulumi.log, "info", lambda message, *_, **__: lines.append(message))
+    monkeypatch.setattr(
+        pulumi.log,
+        "info",
+        lambda message, *_, **__: (
+            None if message.startswith("sensor IDS:") else lines.append(message)
+        ),
+    )
     run = run_main(mocks, stack_config("aws-gateway"))
     assert not [r for r in run.resources if r.type in MIRROR_TYPES]
     # The sensor sits where the gateway sends its copies, and the feed may reach it.

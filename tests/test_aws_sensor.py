@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 import components
-from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs
+from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs, ids
 from components.aws.sensor import AwsSensorArgs, Sensor, resolve_placement
+from components.cloud_config import written_files
 from components.network_plan import plan_network
+from components.sensor import SETTINGS_PATH
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 
@@ -288,13 +290,40 @@ def test_instance_is_managed_through_ssm(mocks: StrictMocks) -> None:
     )
 
 
+GET_PARAMETER = "aws:ssm/getParameter:getParameter"
+UBUNTU = "/aws/service/canonical/ubuntu/server/24.04/stable/current/{}/hvm/ebs-gp3/ami-id"
+
+
 @pytest.mark.parametrize(
-    ("instance_type", "arch"), [("c5n.large", "x86_64"), ("m6g.large", "arm64")]
+    ("instance_type", "arch"), [("c5n.large", "amd64"), ("m6g.large", "arm64")]
 )
-def test_default_image_is_amazon_linux_2023_for_the_architecture(
+def test_default_image_is_ubuntu_2404_for_the_architecture_running_suricata(
     mocks: StrictMocks, instance_type: str, arch: str
 ) -> None:
     run = build(mocks, {"instance_type": instance_type})
+    names = [call.args["name"] for call in run.invocations if call.token == GET_PARAMETER]
+    assert names == [UBUNTU.format(arch)]
+    assert "ami" in run.named("sensor-instance").ignore_changes
+    user_data = run.named("sensor-instance").inputs["userData"]
+    assert "- suricata\n" not in user_data.split("write_files")[0]  # not in cloud-init's packages
+    # The IDS's settings travel in the SSM parameter (applied in place), not in the user data.
+    settings = run.named("sensor-settings").inputs["insecureValue"]
+    assert 'IDS="suricata"' in settings
+    assert 'IDS_PACKAGES="suricata suricata-update"' in settings
+    assert 'IDS_HOME_NET="10.0.64.0/20 10.0.80.0/20"' in settings
+    files = written_files(user_data)
+    assert ids.DROP_IN_PATH in files
+    assert SETTINGS_PATH not in files and ids.SURICATA_CONFIG_PATH not in files
+    assert_valid_cloud_config(user_data)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "arch"), [("c5n.large", "x86_64"), ("m6g.large", "arm64")]
+)
+def test_amazon_linux_2023_stays_selectable_capturing_only(
+    mocks: StrictMocks, instance_type: str, arch: str
+) -> None:
+    run = build(mocks, {"instance_type": instance_type, "os_family": "amazon-linux"})
     names = [
         value
         for call in run.invocations
@@ -304,7 +333,27 @@ def test_default_image_is_amazon_linux_2023_for_the_architecture(
         for value in entry["values"]
     ]
     assert f"al2023-ami-2023.*-{arch}" in names
-    assert "ami" in run.named("sensor-instance").ignore_changes
+    assert run.result.plan.ids.ids is ids.Ids.NONE
+    assert ids.SURICATA_CONFIG_PATH not in written_files(run.result.user_data)
+
+
+def test_suricata_on_amazon_linux_is_refused_at_preview_naming_why(mocks: StrictMocks) -> None:
+    with pytest.raises(CloudtapInputError) as caught:
+        build(mocks, {"os_family": "amazon-linux", "ids": "suricata"}, preview=True)
+    assert caught.value.field == "ids"
+    assert "Amazon Linux 2023's repositories carry neither Suricata nor Zeek" in str(caught.value)
+
+
+def test_preview_says_what_the_sensor_runs(
+    mocks: StrictMocks, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        build(mocks, {"log_volume_size_gb": 500})
+    assert (
+        "sensor IDS: suricata on cloudtap0 (AF_PACKET), HOME_NET [10.0.64.0/20, 10.0.80.0/20]"
+        in caplog.text
+    )
+    assert "EVE JSON in /var/log/cloudtap/suricata/eve.json" in caplog.text
 
 
 def test_a_type_aws_may_not_mirror_is_accepted_with_a_warning(

@@ -20,6 +20,7 @@ from tests.fakes.azure import WEB_NIC
 from tests.mocks import ProgramRun, StrictMocks, run_program
 
 INSTANCE = "aws:ec2/instance:Instance"
+GET_PARAMETER = "aws:ssm/getParameter:getParameter"
 GET_AMI = "aws:ec2/getAmi:getAmi"
 NEWER_THAN_BOTOCORE = "m99z.large"
 
@@ -113,10 +114,10 @@ def test_unlisted_instance_types_let_a_new_type_through_the_sensor(
         )
 
     assert run.named("sensor-instance").inputs["instanceType"] == "c99g.large"
-    architectures = {
-        i.args["filters"][1]["values"][0] for i in run.invocations if i.token == GET_AMI
-    }
-    assert "arm64" in architectures
+    parameters = [i.args["name"] for i in run.invocations if i.token == GET_PARAMETER]
+    assert parameters == [
+        "/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id"
+    ]
     # cloudtap's mirroring data cannot know the family either: a warning, not a failure.
     assert "c99g is not in cloudtap's instance-type data" in caplog.text
 

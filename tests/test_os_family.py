@@ -106,10 +106,16 @@ def test_a_sensor_on_a_debian_image_installs_debian_packages(mocks: StrictMocks)
 
 
 @pytest.mark.parametrize("args", [{}, {"ami_id": AMI}], ids=["default-image", "own-image"])
-def test_the_default_family_on_aws_is_amazon_linux(
+def test_the_sensor_s_default_family_on_aws_is_debian_for_ubuntu_2404(
     mocks: StrictMocks, args: dict[str, Any]
 ) -> None:
-    assert packages(sensor_user_data(mocks, args)) == ["tcpdump", "nftables", "iproute-tc"]
+    # Ubuntu 24.04 carries Suricata; Amazon Linux 2023 carries none.
+    assert packages(sensor_user_data(mocks, args)) == list(sensor.BASE_PACKAGES[OsFamily.DEBIAN])
+
+
+def test_an_amazon_linux_sensor_installs_amazon_linux_packages(mocks: StrictMocks) -> None:
+    user_data = sensor_user_data(mocks, {"os_family": "amazon-linux"})
+    assert packages(user_data) == ["tcpdump", "nftables", "iproute-tc"]
 
 
 @pytest.mark.parametrize(
@@ -140,6 +146,7 @@ def test_another_family_than_the_default_image_s_needs_its_ami(
     mocks: StrictMocks, role: str, args: dict[str, Any], field: str
 ) -> None:
     build = vpc_user_data if role == "gateway" else sensor_user_data
-    with pytest.raises(CloudtapInputError, match="the default image is Amazon Linux 2023") as error:
+    default = "the default image is Amazon Linux 2023" if role == "gateway" else "Ubuntu 24.04"
+    with pytest.raises(CloudtapInputError, match=default) as error:
         build(mocks, args)
     assert error.value.field == field

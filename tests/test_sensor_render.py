@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import sensor
+from components import ids, sensor
 from components.cloud_config import NET_LIBRARY_PATH, asset_text, written_files
 from components.errors import CloudtapInputError
 from components.settings_delivery import SettingsSource, delivery_files
@@ -85,8 +85,10 @@ def test_ids_packages_are_installed_apart_so_a_missing_one_cannot_cost_the_captu
         ["systemctl", "start", "cloudtap-settings.timer"],
         [sensor.SCRIPT_PATH, "install-ids"],
         ["systemctl", "enable", "--now", "--no-block", sensor.HEALTH_SERVICE],
-        # Last: the sensor's own failure decides the runcmd's (and cloud-init's) status.
+        # The sensor's own failure decides the runcmd's (and cloud-init's) status: setup-ids,
+        # last, checks the capture path before the IDS.
         ["systemctl", "enable", "--now", sensor.SERVICE],
+        [sensor.SCRIPT_PATH, "setup-ids"],
     ]
     assert 'IDS_PACKAGES="suricata zeek"' in written_files(text)[sensor.SETTINGS_PATH].content
 
@@ -106,6 +108,10 @@ def test_cloud_config_writes_every_file_and_starts_the_sensor_unit_at_boot() -> 
         sensor.HEALTH_PATH,
         sensor.HEALTH_UNIT_PATH,
         NET_LIBRARY_PATH,
+        # The IDS's static files, whatever the settings (capture-only images never start it).
+        ids.DROP_IN_PATH,
+        ids.UPDATE_SERVICE_PATH,
+        ids.UPDATE_TIMER_PATH,
         *(
             file.path
             for file in delivery_files(SettingsSource.file(sensor.SETTINGS_PATH), "sensor")
@@ -184,7 +190,10 @@ def test_sensor_script_refuses_an_unknown_command_without_touching_anything(
         env={**os.environ, **env},
     )
     assert result.returncode == 1
-    expected = "apply, check, apply-settings, preflight, render, install-ids or health"
+    expected = (
+        "apply, check, apply-settings, preflight, render, render-ids, install-ids, setup-ids, "
+        "update-ids-rules or health"
+    )
     assert f"unknown command 'teardown' (expected {expected})" in result.stderr
 
 

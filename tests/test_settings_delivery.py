@@ -59,7 +59,19 @@ CHANGES: dict[str, tuple[dict[str, Any], dict[str, Any], set[str]]] = {
         {"net-monitor-nacl"},
     ),
     "the sensor's feeds": ({"port_forwards": [RDP]}, {"feeds": ["vxlan"]}, {"sensor-sg"}),
-    "the sensor's IDS packages": ({"port_forwards": [RDP]}, {"ids_packages": ["suricata"]}, set()),
+    "the sensor's IDS packages": ({"port_forwards": [RDP]}, {"ids_packages": ["tcpflow"]}, set()),
+    # Every IDS setting travels in the settings: HOME_NET, rule sources, EVE types, the IDS.
+    "the sensor's IDS settings": (
+        {"port_forwards": [RDP]},
+        {
+            "home_net_cidrs": ["192.168.0.0/16"],
+            "ids_rule_sources": ["oisf/trafficid"],
+            "ids_eve_types": ["alert"],
+            "ids_event_max_age_s": 600,
+        },
+        set(),
+    ),
+    "the sensor's IDS off": ({"port_forwards": [RDP]}, {"ids": "none"}, set()),
 }
 
 

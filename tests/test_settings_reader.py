@@ -438,6 +438,13 @@ def test_the_sensor_settings_come_through_exactly(tmp_path: Path) -> None:
         "HEARTBEAT_SOURCES": "",
         "HEARTBEAT_INTERVAL": "10",
         "HEARTBEAT_MISSED": "3",
+        "IDS": "none",
+        "IDS_LOG_DIR": "/var/log/cloudtap/suricata",
+        "IDS_HOME_NET": "10.0.0.0/16 10.9.0.0/24",
+        "IDS_EVE_TYPES": "alert anomaly http dns tls ssh flow",
+        "IDS_RULE_SOURCES": "",
+        "IDS_CUSTOM_RULES_SHA256": "",
+        "IDS_EVENT_MAX_AGE": "300",
     }
 
 

@@ -105,6 +105,23 @@ def _assume_role_policy(ec2_principal: str) -> str:
     )
 
 
+UBUNTU_PARAMETER = (
+    "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id"
+)
+"""Canonical's public SSM parameter for its newest Ubuntu 24.04 LTS image, per architecture."""
+_UBUNTU_ARCHITECTURES = {"x86_64": "amd64", "arm64": "arm64"}
+
+
+def latest_ubuntu_2404(architecture: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The newest Ubuntu 24.04 LTS image for ``architecture`` (``x86_64`` or ``arm64``), from
+    Canonical's public parameter: its archive carries Suricata, Amazon Linux 2023's does not."""
+    parameter = aws.ssm.get_parameter_output(
+        name=UBUNTU_PARAMETER.format(arch=_UBUNTU_ARCHITECTURES[architecture]),
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return parameter.apply(lambda result: result.value)
+
+
 # -- settings delivered apart from the boot (SSM) ----------------------------------------------
 
 FETCH_COMMAND = "/usr/bin/python3 -I /usr/local/sbin/cloudtap-settings"

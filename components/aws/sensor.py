@@ -31,7 +31,7 @@ from ..fields import parse_host_in_zone, parse_int
 from ..mirroring import default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
-from ..os_family import OsFamily
+from ..os_family import OsFamily, parse_os_family
 from ..sensor import (
     SENSOR_FIELDS,
     LogVolume,
@@ -48,6 +48,7 @@ from ..shapes import UNLISTED_INSTANCE_TYPES
 from .instances import (
     METADATA_OPTIONS,
     latest_al2023,
+    latest_ubuntu_2404,
     settings_names,
     settings_parameter,
     settings_push,
@@ -61,7 +62,6 @@ from .validation import (
     validate_ami_id,
     validate_instance_type,
     validate_key_name,
-    validate_os_family,
     validate_tags,
     validate_unlisted_instance_types,
 )
@@ -107,12 +107,15 @@ class AwsSensorArgs(SensorArgs, total=False):
     """Instance types newer than the installed botocore, accepted for ``instance_type`` although
     botocore does not list them (each still ``family.size``). Default: none."""
     ami_id: pulumi.Input[str]
-    """Default: the latest Amazon Linux 2023 for the instance type's architecture, looked up
-    when the sensor is first created (a newer image does not replace a running sensor)."""
+    """Default: the latest Ubuntu 24.04 LTS for the instance type's architecture (Canonical's
+    public SSM parameter), or the latest Amazon Linux 2023 with ``os_family: amazon-linux``;
+    looked up when the sensor is first created (a newer image does not replace a running
+    sensor)."""
     os_family: str
-    """Distribution family of ``ami_id``, for the names of the packages its boot installs:
-    ``"amazon-linux"`` (default), ``"debian"`` (Debian and Ubuntu) or ``"rhel"`` (RHEL, Rocky,
-    Alma). Anything but the default needs ``ami_id``."""
+    """Distribution family of the image, for the names of the packages its boot installs and
+    the IDS it can run: ``"debian"`` (default; Debian and Ubuntu, which carry Suricata),
+    ``"amazon-linux"`` (Amazon Linux 2023: no Suricata, so ``ids`` must be ``none``) or
+    ``"rhel"`` (RHEL, Rocky, Alma; needs ``ami_id``)."""
     log_volume_size_gb: int
     """Size of an extra encrypted gp3 volume for logs, mounted at ``log_mount_point``, 1-16384.
     Default: none (logs stay on the root volume). At least 500 is recommended."""
@@ -179,6 +182,7 @@ class Sensor(pulumi.ComponentResource):
             source=SettingsSource.aws_ssm(names.parameter),
             os_family=planned.os_family,
             log_volume=planned.log_volume,
+            ids_custom_rules=planned.plan.ids.custom_rules,
         )
         zone, address, warnings = (
             planned.availability_zone_index,
@@ -191,6 +195,7 @@ class Sensor(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         for warning in warnings:
             pulumi.log.warn(warning, resource=self)
+        pulumi.log.info(self.plan.describe_ids(), resource=self)
         self.network = network
         self.availability_zone_index = zone
         self.private_ip = address
@@ -239,7 +244,11 @@ class Sensor(pulumi.ComponentResource):
             f"{name}-instance",
             ami=ami_id
             if ami_id is not None
-            else latest_al2023(architecture_of(instance_type), self),
+            else (
+                latest_al2023(architecture_of(instance_type), self)
+                if self.plan.os_family is OsFamily.AMAZON_LINUX
+                else latest_ubuntu_2404(architecture_of(instance_type), self)
+            ),
             instance_type=instance_type,
             primary_network_interface={
                 "network_interface_id": self.network_interface.id,
@@ -365,12 +374,15 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
     size = raw.get("log_volume_size_gb")
     if size is not None:
         size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
+    ami_id = validate_ami_id(raw.get("ami_id"), "ami_id")
     # Refuses every key that is neither a SensorArgs field nor one of this module's.
     sensor_plan = plan_sensor(
         raw,
         cloud_fields=FIELDS - SENSOR_FIELDS,
         default_feed_sources=(plan.cidr_block,),
         log_volume=size is not None,
+        os_family=sensor_os_family(raw.get("os_family"), ami_id),
+        home_networks=plan.subnets[Tier.PRIVATE],
     )
     zone, address, warnings = resolve_placement(raw, plan)
     # Only the sensor the gateway mirror sends to expects its heartbeats.
@@ -388,7 +400,6 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
             f"mirror sources only, but prefer a type it mirrors (e.g. {DEFAULT_INSTANCE_TYPE})"
             " so the target is certain to work"
         )
-    ami_id = validate_ami_id(raw.get("ami_id"), "ami_id")
     key_name = validate_key_name(raw.get("key_name"), "key_name")
     if size is not None and size < RECOMMENDED_LOG_VOLUME_GB:
         warnings.append(
@@ -403,7 +414,10 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
     tags = validate_tags(raw.get("tags"))
     settings = render_settings(sensor_plan)
     # The lists are what grows: name the longer one.
-    longest = max(("feed_source_cidrs", "ids_packages"), key=lambda f: len(str(raw.get(f, ""))))
+    longest = max(
+        ("feed_source_cidrs", "ids_packages", "home_net_cidrs", "ids_rule_sources"),
+        key=lambda f: len(str(raw.get(f, ""))),
+    )
     check_fits_ssm_parameter(settings, longest, raw.get(longest))
     return AwsSensorPlan(
         network=network,
@@ -416,12 +430,30 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         log_volume_size_gb=size,
         tags=tags,
         settings=settings,
-        os_family=validate_os_family(raw.get("os_family"), "os_family", ami_id),
+        os_family=sensor_plan.os_family,
         log_volume=(
             LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE) if size is not None else None
         ),
         warnings=tuple(warnings),
     )
+
+
+DEFAULT_SENSOR_OS_FAMILY = OsFamily.DEBIAN
+"""The default image is Ubuntu 24.04 LTS: its archive carries Suricata."""
+
+
+def sensor_os_family(value: Any, ami_id: pulumi.Input[str] | None) -> OsFamily:
+    """The sensor image's family: Ubuntu 24.04 (``debian``) or Amazon Linux 2023 without an
+    AMI id (cloudtap looks both up), any family with one."""
+    family = DEFAULT_SENSOR_OS_FAMILY if value is None else parse_os_family("os_family", value)
+    if ami_id is None and family is OsFamily.RHEL:
+        raise CloudtapInputError(
+            "os_family",
+            value,
+            "debian (the default image, Ubuntu 24.04 LTS) or amazon-linux (Amazon Linux 2023) "
+            "while no AMI id is given; give the AMI of a RHEL-family image too",
+        )
+    return family
 
 
 def resolve_placement(

@@ -147,6 +147,10 @@ def plan_azure_sensor(
         cloud_fields=FIELDS - SENSOR_FIELDS,
         default_feed_sources=(plan.cidr_block,),
         log_volume=size is not None,
+        # The marketplace images cloudtap takes are Debian-family (Ubuntu 24.04 by default),
+        # whose archive carries Suricata: ids defaults to suricata.
+        os_family=OsFamily.DEBIAN,
+        home_networks=plan.subnets[Tier.PRIVATE],
     )
     monitor = plan.subnets[Tier.MONITOR]
     mirror = plan.gateway_mirror
@@ -203,6 +207,8 @@ def plan_azure_sensor(
                 if sensor_plan.log_volume
                 else None
             ),
+            # The one IDS input too big for the settings: its sha256 travels in them.
+            ids_custom_rules=sensor_plan.ids.custom_rules,
         ),
         settings=render_settings(sensor_plan),
         warnings=tuple(warnings),
@@ -243,6 +249,7 @@ class AzureSensor(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         for warning in planned.warnings:
             pulumi.log.warn(warning, resource=self)
+        pulumi.log.info(planned.plan.describe_ids(), resource=self)
         self.plan = planned.plan
         self.network = vnet
         self.private_ip = planned.private_ip

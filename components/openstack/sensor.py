@@ -119,11 +119,14 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
     size = raw.get("log_volume_size_gb")
     if size is not None:
         size = parse_int("log_volume_size_gb", size, 1, MAX_LOG_VOLUME_GB)
+    os_family = parse_os_family_on_openstack("os_family", raw.get("os_family"))
     sensor_plan = plan_sensor(
         raw,
         cloud_fields=OWN_SENSOR_FIELDS,
         default_feed_sources=(plan.cidr_block,),
         log_volume=size is not None,
+        os_family=os_family,
+        home_networks=plan.subnets[Tier.PRIVATE],
     )
     address = _address(raw, network)
     image = parse_name_or_id("image", raw.get("image"), "the sensor's Glance image")
@@ -153,7 +156,6 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
         raise CloudtapInputError(
             "log_volume_type", texts["log_volume_type"], "no value without log_volume_size_gb"
         )
-    os_family = parse_os_family_on_openstack("os_family", raw.get("os_family"))
     return OpenStackSensorPlan(
         network=network,
         plan=sensor_plan,
@@ -173,6 +175,8 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
                 if sensor_plan.log_volume
                 else None
             ),
+            # The one IDS input too big for the settings: its sha256 travels in them.
+            ids_custom_rules=sensor_plan.ids.custom_rules,
         ),
         settings=render_settings(sensor_plan),
         warnings=(),
@@ -213,6 +217,7 @@ class OpenStackSensor(pulumi.ComponentResource):
                 "network", network, "the MonitoredOpenStackNetwork the sensor lives in"
             )
         super().__init__(TYPE_TOKEN, name, None, opts)
+        pulumi.log.info(planned.plan.describe_ids(), resource=self)
         self.network = network
         self.plan = planned.plan
         self.private_ip = planned.private_ip

@@ -19,6 +19,17 @@
 #                           the capture tools from being installed
 #   cloudtap-sensor health  run the health responder (cloudtap-health.service): TCP HEALTH_PORT
 #                           listens, and answers HTTP GET with 200, only while check passes
+#   cloudtap-sensor setup-ids
+#                           with IDS=suricata (systemd): rules update (at first, and when
+#                           IDS_RULE_SOURCES change), the daily update timer, the IDS unit
+#                           enabled and restarted when its config changed, then checked; with
+#                           IDS=none the unit and timer are stopped. apply-settings runs it
+#                           after install-ids: an IDS change needs no new instance
+#   cloudtap-sensor render-ids
+#                           print the Suricata config apply writes (IDS_CONFIG) from the settings
+#   cloudtap-sensor update-ids-rules
+#                           suricata-update with IDS_RULE_SOURCES, then a rule reload (the
+#                           daily cloudtap-ids-update.timer runs it)
 #
 # Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
 # and checked key by key before anything on the host is touched: CLOUDTAP_SENSOR_CONF, else the
@@ -105,7 +116,26 @@ HEALTH_EVERY=${CLOUDTAP_SENSOR_HEALTH_EVERY:-5}
 readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
     LOG_VOLUME LOG_MOUNT_POINT HEALTH_PORT HEALTH_SOURCE_CIDRS HEARTBEAT_SOURCES
-    HEARTBEAT_INTERVAL HEARTBEAT_MISSED
+    HEARTBEAT_INTERVAL HEARTBEAT_MISSED IDS IDS_LOG_DIR IDS_HOME_NET IDS_EVE_TYPES
+    IDS_RULE_SOURCES IDS_CUSTOM_RULES_SHA256 IDS_EVENT_MAX_AGE
+)
+# The IDS's rendered config, its pid file and the seconds setup-ids waits for it to read the
+# capture interface (loading ET Open's rules takes a while on a small instance).
+IDS_CONFIG=${CLOUDTAP_SENSOR_IDS_CONFIG:-/etc/cloudtap/suricata.yaml}
+IDS_PID_FILE=${CLOUDTAP_SENSOR_IDS_PID_FILE:-/run/suricata.pid}
+IDS_START_WAIT=${CLOUDTAP_SENSOR_IDS_START_WAIT:-300}
+readonly IDS_UNIT=suricata.service IDS_UPDATE_TIMER=cloudtap-ids-update.timer
+# suricata-update writes suricata.rules here, the user data the stack's custom.rules.
+IDS_RULES_DIR=${CLOUDTAP_SENSOR_IDS_RULES_DIR:-/var/lib/cloudtap/rules}
+IDS_LOGROTATE=${CLOUDTAP_SENSOR_IDS_LOGROTATE:-/etc/logrotate.d/cloudtap-ids}
+# What the IDS was last started with and the rule sources last updated: setup-ids restarts or
+# updates only when they change.
+IDS_STARTED_STAMP=$STATE_DIR/ids.started
+IDS_SOURCES_STAMP=$STATE_DIR/ids.rule-sources
+# Suricata 7's EVE types a user may choose (components/ids.py EVE_TYPES; a test holds them).
+readonly IDS_EVE_CHOICES=(
+    alert anomaly http dns tls files smtp ssh flow netflow dhcp krb5 nfs smb ftp rdp sip snmp
+    mqtt http2 quic pgsql ike tftp rfb bittorrent-dht drop frame
 )
 
 # log, die, read_settings and the value checks; address and link helpers (ip4_to_int, in_cidr,
@@ -683,6 +713,211 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
         check_setting LOG_MOUNT_POINT \
             "an absolute directory other than / (letters, digits, . _ / -)" is_mount_point
     fi
+    parse_ids_settings
+}
+
+# -- the IDS -----------------------------------------------------------------------------------
+
+is_sha256() { [[ $1 =~ ^[0-9a-f]{64}$ ]]; }
+
+is_rule_source() { [[ $1 =~ ^[a-z0-9][a-z0-9_.-]{0,31}/[a-z0-9][a-z0-9_.-]{0,63}$ ]]; }
+
+parse_ids_settings() {
+    IDS=${IDS:-none}
+    check_setting IDS "suricata or none" is_one_of suricata none
+    [ "$IDS" = none ] && return 0
+    [ -n "$IDS_LOG_DIR" ] || die "$CONF does not set IDS_LOG_DIR"
+    # The lab points these at its own directories; an instance uses the rendered ones.
+    IDS_LOG_DIR=${CLOUDTAP_SENSOR_IDS_LOG_DIR:-$IDS_LOG_DIR}
+    check_setting IDS_LOG_DIR "an absolute directory other than / (letters, digits, . _ / -)" \
+        is_mount_point
+    check_setting_words IDS_RULE_SOURCES "suricata-update source names vendor/name" \
+        is_rule_source
+    [ -n "$IDS_HOME_NET" ] || die "$CONF does not set IDS_HOME_NET"
+    check_setting_words IDS_HOME_NET "IPv4 networks a.b.c.d/n (octets 0-255, n 0-32)" is_cidr
+    [ -n "$IDS_EVE_TYPES" ] || die "$CONF does not set IDS_EVE_TYPES"
+    check_setting_words IDS_EVE_TYPES "Suricata EVE types" is_one_of "${IDS_EVE_CHOICES[@]}"
+    if [ -n "$IDS_CUSTOM_RULES_SHA256" ]; then
+        check_setting IDS_CUSTOM_RULES_SHA256 "a sha256 (64 lower-case hex digits)" is_sha256
+    fi
+    IDS_EVENT_MAX_AGE=${IDS_EVENT_MAX_AGE:-300}
+    check_setting IDS_EVENT_MAX_AGE "seconds from 30 to 86400" is_integer_in 30 86400
+}
+
+ids_pid() { # the running IDS's pid, from its pid file
+    local pid
+    pid=$(cat "$IDS_PID_FILE" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q suricata || return 1
+    echo "$pid"
+}
+
+ids_reads_capture() { # ids_reads_capture PID: one of its packet sockets is bound to the capture
+    local pid=$1 index inodes fields
+    index=$(link_fields "$CAPTURE_INTERFACE" ifindex) || return 1
+    # Sockets the process holds, by inode (/proc/PID/fd links read socket:[INODE]).
+    inodes=" $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' -printf '%l\n' \
+        2>/dev/null | tr -dc '0-9\n' | tr '\n' ' ') "
+    # /proc/PID/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode (its network namespace).
+    while read -r -a fields; do
+        [ "${fields[4]:-}" = "$index" ] && [[ $inodes == *" ${fields[8]:-x} "* ]] && return 0
+    done < <(tail -n +2 "/proc/$pid/net/packet" 2>/dev/null)
+    return 1
+}
+
+ids_running_for() { # seconds the process has run
+    local ticks started uptime
+    ticks=$(getconf CLK_TCK)
+    read -r -a started <"/proc/$1/stat"
+    read -r uptime _ </proc/uptime
+    # Field 22 (index 21 once the command name has no spaces: Suricata-Main) is the start time.
+    echo $((${uptime%.*} - started[21] / ticks))
+}
+
+render_ids_config() { # the Suricata config: components/ids.py suricata_config, byte for byte
+    local type homes
+    homes=$(tr ' ' ',' <<<"$IDS_HOME_NET")
+    printf '%s\n' "%YAML 1.1" "---" \
+        "# Rendered by cloudtap: edit the Pulumi stack, not this file. The distribution's" \
+        "# suricata.yaml comes first; what follows replaces its values." \
+        "include: /etc/suricata/suricata.yaml" \
+        "vars.address-groups.HOME_NET: '[$homes]'" \
+        "vars.address-groups.EXTERNAL_NET: '!\$HOME_NET'" \
+        "default-log-dir: $IDS_LOG_DIR" \
+        "default-rule-path: $IDS_RULES_DIR" \
+        "rule-files:" "- suricata.rules"
+    if [ -n "$IDS_CUSTOM_RULES_SHA256" ]; then echo "- custom.rules"; fi
+    printf '%s\n' "outputs:" "- eve-log:" "    enabled: 'yes'" "    filetype: regular" \
+        "    filename: eve.json" "    community-id: true" "    types:"
+    for type in $IDS_EVE_TYPES; do echo "    - $type"; done
+    printf '%s\n' "    - stats:" "        totals: 'yes'" "        threads: 'no'" \
+        "af-packet:" "- interface: $CAPTURE_INTERFACE" "  cluster-id: 99" \
+        "  cluster-type: cluster_flow" "  defrag: 'yes'" "  use-mmap: 'yes'" \
+        "  tpacket-v3: 'yes'" "  checksum-checks: 'yes'" "stream.checksum-validation: 'yes'" \
+        "stats.enabled: 'yes'" "stats.interval: 8"
+}
+
+render_ids_logrotate() { # components/ids.py logrotate_config; Suricata reopens on SIGHUP
+    printf '%s\n' "# Rendered by cloudtap." "$IDS_LOG_DIR/*.log $IDS_LOG_DIR/*.json {" \
+        "    daily" "    rotate 14" "    maxsize 1G" "    missingok" "    notifempty" \
+        "    compress" "    delaycompress" "    sharedscripts" "    postrotate" \
+        "        /bin/kill -HUP \$(cat /run/suricata.pid 2>/dev/null) 2>/dev/null || true" \
+        "    endscript" "}"
+}
+
+check_custom_rules() { # the stack's rules file the settings name is the one this host holds
+    local file=$IDS_RULES_DIR/custom.rules
+    [ "$IDS" != none ] && [ -n "$IDS_CUSTOM_RULES_SHA256" ] || return 0
+    if [ ! -r "$file" ] || [ "$(settings_sha256 "$file")" != "$IDS_CUSTOM_RULES_SHA256" ]; then
+        die "the settings name custom rules (sha256 $IDS_CUSTOM_RULES_SHA256) that $file does" \
+            "not hold: the stack's rules file travels in the user data, so a new one comes" \
+            "with a new instance"
+    fi
+}
+
+write_if_changed() { # write_if_changed PATH: stdin to PATH, atomically, when it differs
+    local text
+    text=$(cat)
+    if [ -r "$1" ] && [ "$(cat "$1")" = "$text" ]; then return 0; fi
+    mkdir -p -- "$(dirname -- "$1")"
+    printf '%s\n' "$text" >"$1.tmp"
+    mv -f -- "$1.tmp" "$1"
+}
+
+write_ids_files() { # the IDS files that depend on the settings; setup-ids (re)starts the IDS
+    [ "$IDS" = none ] && return 0
+    check_custom_rules
+    render_ids_config | write_if_changed "$IDS_CONFIG"
+    render_ids_logrotate | write_if_changed "$IDS_LOGROTATE"
+}
+
+check_ids() { # the IDS runs, reads the capture interface and wrote an event recently
+    local pid eve age running
+    [ "$IDS" = none ] && return 0
+    pid=$(ids_pid) || die "$IDS is not running (no live process in $IDS_PID_FILE)"
+    ids_reads_capture "$pid" ||
+        die "$IDS (pid $pid) does not read $CAPTURE_INTERFACE (no packet socket bound to it)"
+    eve="$IDS_LOG_DIR/eve.json"
+    running=$(ids_running_for "$pid")
+    if [ -f "$eve" ]; then
+        age=$(($(date +%s) - $(stat -c %Y "$eve")))
+    else
+        age=$running
+    fi
+    if ((age > IDS_EVENT_MAX_AGE)); then
+        die "$IDS (pid $pid) wrote no event to $eve for ${age}s (more than $IDS_EVENT_MAX_AGE)"
+    fi
+    if [ -f "$eve" ]; then
+        log "ok: $IDS (pid $pid) reads $CAPTURE_INTERFACE; last event ${age}s ago in $eve"
+    else
+        log "ok: $IDS (pid $pid) reads $CAPTURE_INTERFACE; started ${running}s ago, no event yet"
+    fi
+}
+
+update_ids_rules() { # suricata-update, then a reload; a sensor without rule updates still runs
+    local source output
+    [ "$IDS" = none ] && return 0
+    command -v suricata-update >/dev/null 2>&1 || die "suricata-update not found"
+    mkdir -p "$IDS_RULES_DIR"
+    for source in $IDS_RULE_SOURCES; do
+        output=$(suricata-update enable-source "$source" 2>&1) ||
+            log "warning: cannot enable rule source $source: $(tail -n 1 <<<"$output")"
+    done
+    if ! output=$(suricata-update --suricata-conf "$IDS_CONFIG" --output "$IDS_RULES_DIR" \
+        --no-reload 2>&1); then
+        log "warning: suricata-update failed ($(tail -n 2 <<<"$output" | tr '\n' ' ')):" \
+            "the IDS keeps the rules it has"
+        return 0
+    fi
+    log "rules updated in $IDS_RULES_DIR"
+    if [ "$(supervisor)" = systemd ] && systemctl -q is-active "$IDS_UNIT"; then
+        systemctl reload "$IDS_UNIT" || log "warning: systemctl reload $IDS_UNIT failed"
+    fi
+}
+
+ids_stamp() { # what the IDS runs with: its config and the rules it was given
+    cat "$IDS_CONFIG" "$IDS_RULES_DIR/custom.rules" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
+setup_ids() {
+    local waited=0 pid stamp
+    if [ "$(supervisor)" != systemd ]; then
+        # The lab (CLOUDTAP_SENSOR_SUPERVISOR=process) starts Suricata itself.
+        [ "$IDS" = none ] || log "no systemd: $IDS_UNIT is left to this host's supervisor"
+        return 0
+    fi
+    if [ "$IDS" = none ]; then
+        # Capture only now: an IDS a former setting started stops (its packages stay).
+        if systemctl cat "$IDS_UNIT" >/dev/null 2>&1; then
+            systemctl disable --now "$IDS_UPDATE_TIMER" "$IDS_UNIT" >/dev/null 2>&1 || true
+            rm -f -- "$IDS_STARTED_STAMP"
+        fi
+        return 0
+    fi
+    command -v suricata >/dev/null 2>&1 || die "suricata is not installed (see install-ids)"
+    [ -r "$IDS_CONFIG" ] || die "the IDS config $IDS_CONFIG is missing"
+    mkdir -p "$IDS_LOG_DIR" "$IDS_RULES_DIR" "$STATE_DIR"
+    if [ ! -s "$IDS_RULES_DIR/suricata.rules" ] ||
+        [ "$(cat "$IDS_SOURCES_STAMP" 2>/dev/null)" != "$IDS_RULE_SOURCES" ]; then
+        update_ids_rules
+        printf '%s\n' "$IDS_RULE_SOURCES" >"$IDS_SOURCES_STAMP"
+    fi
+    systemctl daemon-reload
+    systemctl enable --now "$IDS_UPDATE_TIMER" || die "cannot enable $IDS_UPDATE_TIMER"
+    systemctl enable "$IDS_UNIT" || die "cannot enable $IDS_UNIT"
+    stamp=$(ids_stamp)
+    if ! systemctl -q is-active "$IDS_UNIT" ||
+        [ "$(cat "$IDS_STARTED_STAMP" 2>/dev/null)" != "$stamp" ]; then
+        systemctl restart "$IDS_UNIT" || die "$IDS_UNIT did not start:" \
+            "$(journalctl -u "$IDS_UNIT" -n 3 -o cat 2>/dev/null | tr '\n' ' ')"
+        echo "$stamp" >"$IDS_STARTED_STAMP"
+    fi
+    until pid=$(ids_pid) && ids_reads_capture "$pid"; do
+        ((waited++ < IDS_START_WAIT)) ||
+            die "$IDS did not read $CAPTURE_INTERFACE within ${IDS_START_WAIT}s"
+        sleep 1
+    done
+    check_ids
 }
 
 load_settings() {
@@ -734,6 +969,7 @@ apply() {
     apply_bpf
     apply_decap
     host_feeds apply
+    write_ids_files
 }
 
 check_capture_interface() {
@@ -976,14 +1212,29 @@ main() {
     check)
         load_settings
         check
+        check_ids
+        ;;
+    setup-ids)
+        load_settings
+        check
+        setup_ids
+        ;;
+    update-ids-rules)
+        parse_settings
+        update_ids_rules
         ;;
     render)
         load_settings
         render_ruleset
         ;;
+    render-ids)
+        parse_settings
+        render_ids_config
+        ;;
     preflight) # nothing on the host changes: nft only checks the transaction
         load_settings
         render_ruleset | nft -c -f - || die "nft refused the rule set (nft -c)"
+        check_custom_rules
         ;;
     apply-settings)
         (($# == 2)) || die "usage: cloudtap-sensor apply-settings FILE"
@@ -991,6 +1242,8 @@ main() {
         # Capture works without the IDS packages: a failure to install them is no reason to
         # return to other feeds.
         run_self install-ids "$2" || log "warning: IDS packages not installed: $(last_failure)"
+        # The settings are in force; the IDS follows them (restarted only if its config changed).
+        run_self setup-ids "$2" || log "warning: the IDS is not set up: $(last_failure)"
         ;;
     install-ids)
         parse_settings
@@ -1000,7 +1253,8 @@ main() {
         parse_settings
         health
         ;;
-    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render, install-ids or health)" ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render," \
+        "render-ids, install-ids, setup-ids, update-ids-rules or health)" ;;
     esac
 }
 
