@@ -142,11 +142,12 @@ class Topology:
         return self.link(Tier.PUBLIC).gateway_interface
 
     @property
-    def gateway_underlay_mtu(self) -> int:
-        """What the gateway's settings say the network carries, as the cloud's component
-        passes it: jumbo frames inside a VPC, 1500 bytes in Azure's one-armed shape (where the
-        gateway then clamps forwarded TCP so its copies cross whole)."""
-        return min(link.mtu for link in self.links[1:])
+    def gateway_underlay_mtu(self) -> int | None:
+        """What the gateway's settings say the network carries: jumbo frames inside a VPC;
+        ``None`` (1500, never raise an MTU) on the one-armed shape's 1500-byte links. The Azure
+        component passes 1500, which turns the MSS clamp on; the lab's one-armed checks do not
+        model the clamp yet (the multi-homed lab's small-underlay check does)."""
+        return VPC_MTU if all(link.mtu >= VPC_MTU for link in self.links[1:]) else None
 
 
 def with_gateway_mirror(plan: NetworkPlan) -> NetworkPlan:

@@ -139,6 +139,25 @@ def fabric_isolates_the_tiers(lab: Lab) -> list[CheckResult]:
     return results
 
 
+@contextmanager
+def _real_wire(lab: Lab, topology: OneArmedTopology) -> Iterator[None]:
+    """For the block, the offloads of the app, the internet host and the gateway's one interface
+    off: every packet on their wire is a real one with final checksums, as the sensor's copies
+    are (a veth otherwise passes super-packets whose checksums nobody finishes)."""
+    interfaces = [
+        (Host.APP, topology.link_of(Host.APP).host_interface),
+        (Host.INTERNET, topology.link_of(Host.INTERNET).host_interface),
+        (Host.GATEWAY, topology.gateway_interface),
+    ]
+    try:
+        for host, interface in interfaces:
+            lab.offloads(host, interface, on=False)
+        yield
+    finally:
+        for host, interface in interfaces:
+            lab.offloads(host, interface, on=True)
+
+
 def one_armed_copies_are_byte_identical(lab: Lab) -> list[CheckResult]:
     """Every packet the gateway forwards to or from the app, full-size ones included, arrives on
     the sensor's capture interface as an IPv4 datagram byte-identical to what the app sent or
@@ -154,6 +173,7 @@ def one_armed_copies_are_byte_identical(lab: Lab) -> list[CheckResult]:
     source = str(lab.address(Host.APP))
     feed = f"src host {next(iter(gateway))} and (udp port 4789 or {_FRAGMENTS})"
     with (
+        _real_wire(lab, topology),
         lab.record(Host.SENSOR, capture) as copies,
         lab.record(Host.APP, app_link.host_interface) as original,
         lab.record(Host.SENSOR, sensor_link.host_interface, feed) as underlay,
