@@ -1189,7 +1189,7 @@ class Lab:
         timeout: float = 30.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run the rendered ``cloudtap-gateway <command> [arguments]`` in the gateway namespace."""
-        return self._script(
+        result = self._script(
             Host.GATEWAY,
             self.script_path,
             command,
@@ -1198,6 +1198,16 @@ class Lab:
             check=check,
             timeout=timeout,
         )
+        if command == "apply-settings":
+            self._restart_heartbeats()
+        return result
+
+    def _restart_heartbeats(self) -> None:
+        """As ``apply-settings`` restarts cloudtap-heartbeat.service under systemd: the sender
+        takes its settings when it starts."""
+        if self.heartbeats is not None:
+            self.stop_heartbeats()
+            self.start_heartbeats()
 
     def fetch_gateway_settings(
         self, *, check: bool = False, timeout: float = 60.0
@@ -1211,7 +1221,7 @@ class Lab:
             "CLOUDTAP_SETTINGS_SOURCE": str(self.settings_source_path),
             "CLOUDTAP_ROLE_SCRIPT": str(self.script_path),
         }
-        return self.run(
+        result = self.run(
             Host.GATEWAY,
             self.python,
             "-I",
@@ -1220,6 +1230,8 @@ class Lab:
             timeout=timeout,
             env=env,
         )
+        self._restart_heartbeats()
+        return result
 
     def gateway_status(self) -> dict[str, Any]:
         """The gateway's status file (``{}`` before any settings were offered)."""

@@ -184,6 +184,11 @@ def applied_sha256(path: Path) -> str:
 
 
 def test_the_sensor_takes_new_feeds_in_place_and_refuses_a_hostile_file(lab: Lab) -> None:
+    # Feeds are the subject here: the gateway's heartbeats (whose mirror the steps above leave
+    # off) are tested in test_heartbeats_in_lab, so this sensor expects none.
+    lab.sensor_settings_path.write_text(
+        with_setting(lab.sensor_settings_path.read_text(), "HEARTBEAT_SOURCES", "")
+    )
     original = lab.sensor_settings_path.read_text()
     assert "6081" in lab.sensor_table()  # GENEVE admitted from the feed sources
     vxlan_only = lab.workdir / "sensor-vxlan.conf"

@@ -540,6 +540,13 @@ heartbeat() { # runs cloudtap-heartbeat in this process's place, for as long as 
         --interval "$MIRROR_HEARTBEAT_INTERVAL"
 }
 
+restart_heartbeat() { # the sender took its settings when it started: start it on the new ones
+    [ "${CLOUDTAP_GATEWAY_SUPERVISOR:-systemd}" = systemd ] && [ -d /run/systemd/system ] ||
+        return 0
+    systemctl restart --no-block cloudtap-heartbeat.service ||
+        log "warning: cloudtap-heartbeat.service did not restart: its heartbeats follow old settings"
+}
+
 main() {
     local command=${1:-apply}
     case "$command" in
@@ -558,7 +565,10 @@ main() {
         ;;
     apply-settings)
         (($# == 2)) || die "usage: cloudtap-gateway apply-settings FILE"
-        offer_settings "$2"
+        local status=0
+        offer_settings "$2" || status=$?
+        restart_heartbeat
+        return "$status"
         ;;
     render) # with --wan, --mirrored and --own-addresses: no host needed (no root, no nft)
         shift

@@ -96,6 +96,30 @@ struct inner {
 	__u16 synthetic;	/* 0, or ETH_P_IP / ETH_P_IPV6: the bare packet's family */
 };
 
+/* A gateway mirror's heartbeat (cloudtap-net.sh: UDP to 198.18.0.1 port 9, in an Ethernet
+ * frame): passed up untouched, so the stack's nft rule counts it per source and drops it; it
+ * never reaches the capture interface. */
+#define HEARTBEAT_PORT 9
+
+static __always_inline int is_heartbeat(struct __sk_buff *skb, const struct inner *inner)
+{
+	__u8 frame[ETH_HLEN + 24];
+	__u32 header;
+
+	if (inner->synthetic ||
+	    bpf_skb_load_bytes(skb, inner->offset, frame, sizeof(frame)))
+		return 0;
+	if (frame[12] != 0x08 || frame[13] != 0x00 || frame[ETH_HLEN + 9] != IPPROTO_UDP_)
+		return 0;
+	header = (frame[ETH_HLEN] & 0x0F) * 4;
+	if (header != 20) /* the sender writes no IP options */
+		return 0;
+	/* Byte by byte: the destination sits unaligned in the buffer. */
+	return frame[ETH_HLEN + 16] == 198 && frame[ETH_HLEN + 17] == 18 &&
+	       frame[ETH_HLEN + 18] == 0 && frame[ETH_HLEN + 19] == 1 &&
+	       frame[ETH_HLEN + 22] == 0 && frame[ETH_HLEN + 23] == HEARTBEAT_PORT;
+}
+
 static __always_inline int count(enum outcome outcome, enum feed feed, __u32 bytes)
 {
 	__u32 slot = outcome * FEEDS + feed;
@@ -311,6 +335,8 @@ int cloudtap_decap(struct __sk_buff *skb)
 		failed = parse_geneve(skb, at + 8, config->vxlan_port, &inner);
 	else
 		failed = parse_gre(skb, at, &inner);
+	if (!failed && is_heartbeat(skb, &inner))
+		return TC_ACT_OK; /* the sensor's nft rule counts it per source and drops it */
 	if (!failed)
 		failed = decapsulate(skb, &inner);
 	if (failed)
