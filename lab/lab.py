@@ -977,6 +977,8 @@ class Lab:
         for host in (Host.APP, Host.GATEWAY, Host.INTERNET):
             self.run(host, "ip", "route", "flush", "cache", check=False)
         self.gateway("apply", check=True)
+        # The mirror device is made anew for the new MTU: the sender starts on it again.
+        self._restart_heartbeats()
 
     def snmp(self, host: Host, *names: str) -> dict[str, int]:
         """The kernel's SNMP counters ``names`` (``IpFragCreates``, ...) in ``host``, from

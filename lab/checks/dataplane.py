@@ -37,8 +37,9 @@ def small_underlay(lab: Lab, mtu: int = SMALL_UNDERLAY) -> Iterator[None]:
             lab.use_underlay(mtu)
             yield
     finally:
-        lab.sensor("apply", check=True)
         lab.use_underlay(VPC_MTU)
+        time.sleep(2)  # the restarted heartbeat sender's first heartbeat
+        lab.sensor("apply", check=True)
 
 
 def bulk_tcp_copies_are_the_wire_packets(
