@@ -57,13 +57,12 @@ def _reject_network(key: str, args: Mapping[str, Any]) -> None:
         )
 
 
-def _aws(stack: StackConfig) -> pulumi.ComponentResource:
-    from components.aws.cost_estimate import estimate_aws  # noqa: PLC0415 - only AWS stacks
-    from components.aws.discovery import AwsClients  # noqa: PLC0415 - only AWS stacks load it
-    from components.aws.mirror_session import plan_mirror_session  # noqa: PLC0415
-    from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
-    from components.aws.sensor import plan_aws_sensor  # noqa: PLC0415
-
+def _sections(
+    stack: StackConfig, targets: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+    """``cloudtap:network``, ``cloudtap:sensor`` and ``cloudtap:mirror`` of a cloud that builds
+    its network: the latter two may not name a network, and a mirror needs a target (``targets``
+    says which) or the sensor."""
     network = stack.section("network") or {}
     sensor_args = stack.section("sensor")
     mirror_args = stack.section("mirror")
@@ -71,12 +70,22 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
         if args is not None:
             _reject_network(key, args)
     if mirror_args is not None and mirror_args.get("target") is None and sensor_args is None:
-        raise CloudtapInputError(
-            "cloudtap:mirror.target",
-            None,
-            "a target (network_interface_id, network_load_balancer_arn or "
-            "gateway_load_balancer_endpoint_id), or a sensor in cloudtap:sensor to mirror to",
-        )
+        raise CloudtapInputError("cloudtap:mirror.target", None, targets)
+    return network, sensor_args, mirror_args
+
+
+def _aws(stack: StackConfig) -> pulumi.ComponentResource:
+    from components.aws.cost_estimate import estimate_aws  # noqa: PLC0415 - only AWS stacks
+    from components.aws.discovery import AwsClients  # noqa: PLC0415 - only AWS stacks load it
+    from components.aws.mirror_session import plan_mirror_session  # noqa: PLC0415
+    from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
+    from components.aws.sensor import plan_aws_sensor  # noqa: PLC0415
+
+    network, sensor_args, mirror_args = _sections(
+        stack,
+        "a target (network_interface_id, network_load_balancer_arn or "
+        "gateway_load_balancer_endpoint_id), or a sensor in cloudtap:sensor to mirror to",
+    )
 
     # Every component is planned, and so checked, before the first one registers: a mistake in
     # cloudtap:mirror must not leave a network half-created by `pulumi up`.
@@ -208,19 +217,11 @@ def _azure(stack: StackConfig) -> pulumi.ComponentResource:
         plan_azure_sensor,
     )
 
-    network = stack.section("network") or {}
-    sensor_args = stack.section("sensor")
-    mirror_args = stack.section("mirror")
-    for key, args in (("sensor", sensor_args), ("mirror", mirror_args)):
-        if args is not None:
-            _reject_network(key, args)
-    if mirror_args is not None and mirror_args.get("target") is None and sensor_args is None:
-        raise CloudtapInputError(
-            "cloudtap:mirror.target",
-            None,
-            "a target (network_interface_ip_configuration_id or "
-            "load_balancer_frontend_ip_configuration_id), or a sensor in cloudtap:sensor",
-        )
+    network, sensor_args, mirror_args = _sections(
+        stack,
+        "a target (network_interface_ip_configuration_id or "
+        "load_balancer_frontend_ip_configuration_id), or a sensor in cloudtap:sensor",
+    )
 
     # Every component planned (so checked) before the first registers, as on AWS.
     with under("network"):
