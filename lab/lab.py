@@ -175,6 +175,15 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _process_state(pid: int) -> str:
+    """The state letter of process ``pid`` (``T`` once stopped); ``""`` once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 class Background:
     """A process running inside a lab host; its output is collected line by line."""
 
@@ -1203,6 +1212,26 @@ class Lab:
         if command == "apply-settings":
             self._restart_heartbeats()
         return result
+
+    @contextlib.contextmanager
+    def heartbeats_paused(self) -> Iterator[None]:
+        """For the block, the heartbeat sender stopped (SIGSTOP, then SIGCONT): each heartbeat
+        crosses the gateway's mirror device like a copy, so a check counting that device's
+        copies against the forwarded packets counts only those while it is paused. The sender
+        catches up at once when it continues."""
+        heartbeats = self.heartbeats
+        if heartbeats is None or heartbeats.process.poll() is not None:
+            yield
+            return
+        pid = heartbeats.process.pid
+        heartbeats.signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 5.0
+            while _process_state(pid) not in ("T", "") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            yield
+        finally:
+            heartbeats.signal(signal.SIGCONT)
 
     def _restart_heartbeats(self) -> None:
         """As ``apply-settings`` restarts cloudtap-heartbeat.service under systemd: the sender

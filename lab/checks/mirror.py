@@ -157,17 +157,18 @@ def mirror_copies_every_forwarded_packet_exactly(lab: Lab) -> list[CheckResult]:
     gateway = set(lab.topology.gateway_addresses)
     sensor, internet = lab.address(Host.SENSOR), lab.address(Host.INTERNET)
     app_interface = lab.topology.link_of(Host.APP).host_interface
-    copies_before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
     with (
         real_wire(lab),
+        lab.heartbeats_paused(),
         lab.record(Host.SENSOR, capture) as copies,
         lab.record(Host.APP, app_interface) as original,
     ):
+        copies_before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
         traffic = _forwarded_traffic(lab)
         own = lab.run(Host.SENSOR, "ping", "-n", "-q", "-c", "3", "-i", "0.05", "-W", "1",
                       "-I", str(sensor), str(internet), check=False)  # fmt: skip
         time.sleep(SETTLE)
-    copies_sent = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE) - copies_before
+        copies_sent = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE) - copies_before
     app_frames = [
         frame
         for frame in original.frames()

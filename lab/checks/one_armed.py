@@ -169,15 +169,16 @@ def one_armed_copies_are_byte_identical(lab: Lab) -> list[CheckResult]:
     internet = lab.address(Host.INTERNET)
     app_link = topology.link_of(Host.APP)
     sensor_link = topology.link_of(Host.SENSOR)
-    copies_before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
     source = str(lab.address(Host.APP))
     feed = f"src host {next(iter(gateway))} and (udp port 4789 or {_FRAGMENTS})"
     with (
         _real_wire(lab, topology),
+        lab.heartbeats_paused(),
         lab.record(Host.SENSOR, capture) as copies,
         lab.record(Host.APP, app_link.host_interface) as original,
         lab.record(Host.SENSOR, sensor_link.host_interface, feed) as underlay,
     ):
+        copies_before = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE)
         small = lab.ping(Host.APP, internet, timeout=ANSWER_TIMEOUT)
         full = lab.run(
             Host.APP, "ping", "-n", "-q", "-M", "do", "-s", str(FULL_SIZE_PAYLOAD),
@@ -199,7 +200,7 @@ def one_armed_copies_are_byte_identical(lab: Lab) -> list[CheckResult]:
                 )
             forwards.append(f"{protocol}/{forward.public_port} {'ok' if probe.ok else 'FAILED'}")
         time.sleep(SETTLE)
-    copies_sent = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE) - copies_before
+        copies_sent = lab.tx_packets(Host.GATEWAY, MIRROR_DEVICE) - copies_before
     app_frames = [
         frame
         for frame in original.frames()

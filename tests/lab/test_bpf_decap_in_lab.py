@@ -5,7 +5,6 @@ names the path each feed takes and notices a broken program."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -32,19 +31,11 @@ def on_path(lab: Lab, request: pytest.FixtureRequest) -> Iterator[str]:
     afterwards."""
     path: str = request.param
     lab.sensor_paths = PATHS[path]
-    # The decapsulation paths are the subject here; heartbeats through them are not yet proven
-    # under the small underlay's re-applies (test_heartbeats_in_lab covers the default paths), so
-    # this sensor expects none while the path is forced.
-    settings = lab.sensor_settings_path.read_text(encoding="utf-8")
-    lab.sensor_settings_path.write_text(
-        re.sub(r'(?m)^HEARTBEAT_SOURCES=".*"$', 'HEARTBEAT_SOURCES=""', settings), encoding="utf-8"
-    )
     try:
         lab.sensor("apply", check=True)
         yield path
     finally:
         lab.sensor_paths = None
-        lab.sensor_settings_path.write_text(settings, encoding="utf-8")
         lab.sensor("apply", check=True)
 
 

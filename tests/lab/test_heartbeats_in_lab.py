@@ -156,6 +156,25 @@ def test_the_sensor_hears_the_gateway_mirror_and_keeps_heartbeats_off_the_captur
     assert packets and int(packets[1]) >= 3, counted
 
 
+def test_a_reapplied_sensor_remembers_heartbeats_no_check_saw(vxlan_lab: Lab) -> None:
+    # Replacing the table (every apply, every settings change) empties the heard sets. What
+    # they held must survive even when no check ran since it arrived: on a real sensor the last
+    # check may be the boot's, before the first heartbeat.
+    lab = vxlan_lab
+    _wait_until_heard(lab)
+    time.sleep(INTERVAL * 1.5)  # one more heartbeat, seen by no check
+    (lab.sensor_run_dir / "heartbeats").unlink()  # as after a boot check that heard nothing
+    with lab.heartbeats_paused():
+        applied = lab.sensor("apply")
+        failure = _silent_check(lab)
+    assert applied.returncode == 0, applied.stderr
+    assert re.search(GATEWAY_MIRROR + r" heard from 10\.0\.128\.1 \d+ s ago", applied.stderr), (
+        applied.stderr
+    )
+    assert SILENT_SINCE.search(failure), failure  # "no heartbeat since", not "never heard"
+    _wait_until_heard(lab)
+
+
 @pytest.mark.parametrize("name", list(BREAKS))
 def test_check_names_the_silent_gateway_mirror_and_passes_once_restored(
     vxlan_lab: Lab, name: str

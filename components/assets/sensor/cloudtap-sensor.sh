@@ -948,8 +948,12 @@ apply() {
             "segments merged (install ethtool)"
     fi
     apply_capture_interface
+    # Replacing the table empties its heard_N sets: keep what they know first.
+    [ -z "$HEARTBEAT_SOURCES$(loaded_sources)" ] || remember_heartbeats "$HEARTBEAT_SOURCES"
     # Feeds are refused from anywhere else before any decapsulator listens.
     render_ruleset | nft -f - || die "nft refused the rule set"
+    mkdir -p "$RUN_DIR"
+    echo "$HEARTBEAT_SOURCES" >"$RUN_DIR/heartbeat-sources"
     for feed in $FEEDS; do
         if path_allowed kernel && [ "$feed" != geneve ] && apply_kernel_path "$feed"; then
             continue
@@ -1035,22 +1039,29 @@ last_heard() { # last_heard INDEX -> "SECONDS_AGO ADDRESS", or nothing
 
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-check_heartbeats() { # prints what was heard; dies naming every silent source
-    local state=$RUN_DIR/heartbeats now index=0 source heard watched from silent=() heard_list=()
+# Which source each heard_N set of the loaded table belongs to, written once nft took that table:
+# the table can be replaced by settings with other sources, in another order.
+loaded_sources() {
+    local word words=() sources=()
+    [ -r "$RUN_DIR/heartbeat-sources" ] || return 0
+    read -r -a words <"$RUN_DIR/heartbeat-sources" || true
+    for word in "${words[@]}"; do
+        is_heartbeat_source "$word" && sources+=("$word")
+    done
+    echo "${sources[*]}"
+}
+
+remember_heartbeats() { # HEARD_STATE folded with the loaded table's heard_N sets, for SOURCES
+    # When each source was last heard outlives the sets (apply replaces the table) in the state
+    # file: our own file, still read as data (well-formed sources, numbers, addresses only).
+    local state=$RUN_DIR/heartbeats keep now index=0 source age name
     local -A old_heard=() old_watched=() old_from=()
-    local word_source word_heard word_watched word_from limit last age name
-    if [ -z "$HEARTBEAT_SOURCES" ]; then
-        echo "no heartbeats expected"
-        return 0
-    fi
+    local word_source word_heard word_watched word_from
+    keep=" $1 $(loaded_sources) "
     now=$(date +%s)
-    limit=$((HEARTBEAT_INTERVAL * HEARTBEAT_MISSED))
-    # When each source was last heard outlives the sets (apply replaces the table) in $state:
-    # our own file, still read as data (sources still expected, numbers, addresses only).
     if [ -r "$state" ]; then
         while read -r word_source word_heard word_watched word_from; do
             is_heartbeat_source "$word_source" || continue
-            [[ " $HEARTBEAT_SOURCES " == *" $word_source "* ]] || continue
             [[ $word_heard =~ ^[0-9]+$ && $word_watched =~ ^[0-9]+$ ]] || continue
             { [ "$word_from" = - ] || is_ipv4 "$word_from"; } || continue
             old_heard[$word_source]=$word_heard
@@ -1058,18 +1069,41 @@ check_heartbeats() { # prints what was heard; dies naming every silent source
             old_from[$word_source]=$word_from
         done <"$state"
     fi
-    mkdir -p "$RUN_DIR"
-    : >"$state.$$"
-    for source in $HEARTBEAT_SOURCES; do
+    for source in $(loaded_sources); do
         index=$((index + 1))
-        heard=${old_heard[$source]:-0}
-        watched=${old_watched[$source]:-$now}
-        from=${old_from[$source]:--}
         read -r age name <<<"$(last_heard "$index")"
-        if [[ ${age:-} =~ ^[0-9]+$ ]] && ((now - age > heard)); then
-            heard=$((now - age)) from=$name
+        if [[ ${age:-} =~ ^[0-9]+$ ]] && ((now - age > ${old_heard[$source]:-0})); then
+            old_heard[$source]=$((now - age)) old_from[$source]=$name
         fi
-        echo "$source $heard $watched $from" >>"$state.$$"
+    done
+    mkdir -p "$RUN_DIR"
+    for source in "${!old_heard[@]}" $1; do
+        [[ $keep == *" $source "* ]] || continue  # sources neither loaded nor expected: forgotten
+        echo "$source ${old_heard[$source]:-0} ${old_watched[$source]:-$now} ${old_from[$source]:--}"
+    done | sort -u -k1,1 >"$state.$$"
+    mv -f "$state.$$" "$state"
+}
+
+check_heartbeats() { # prints what was heard; dies naming every silent source
+    local state=$RUN_DIR/heartbeats now source heard watched from silent=() heard_list=()
+    local word_source word_heard word_watched word_from limit last
+    local -A known_heard=() known_watched=() known_from=()
+    if [ -z "$HEARTBEAT_SOURCES" ]; then
+        echo "no heartbeats expected"
+        return 0
+    fi
+    remember_heartbeats "$HEARTBEAT_SOURCES"
+    now=$(date +%s)
+    limit=$((HEARTBEAT_INTERVAL * HEARTBEAT_MISSED))
+    while read -r word_source word_heard word_watched word_from; do
+        known_heard[$word_source]=$word_heard
+        known_watched[$word_source]=$word_watched
+        known_from[$word_source]=$word_from
+    done <"$state"
+    for source in $HEARTBEAT_SOURCES; do
+        heard=${known_heard[$source]:-0}
+        watched=${known_watched[$source]:-$now}
+        from=${known_from[$source]:--}
         last=$((heard > 0 ? heard : watched))
         if ((now - last > limit)); then
             if ((heard > 0)); then
@@ -1087,7 +1121,6 @@ check_heartbeats() { # prints what was heard; dies naming every silent source
             heard_list+=("$(heartbeat_source_name "$source") not heard yet")
         fi
     done
-    mv -f "$state.$$" "$state"
     if ((${#silent[@]} > 0)); then
         local other joined
         other=$(counter_packets heartbeat_other)
