@@ -47,7 +47,7 @@ from .network_plan import SSH_PORT, NetworkPlan, Tier
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
 from .settings_delivery import SettingsSource, delivery_files, delivery_runcmd
 from .shapes import check_capture_interface_name, check_mount_point, check_package_name
-from .user_data import gzip_base64_bytes
+from .user_data import OWN_BOOT_FILES, gzip_base64_bytes
 
 DEFAULT_CAPTURE_INTERFACE = "cloudtap0"
 # Big enough for a 9001-byte cloud jumbo frame plus a VLAN tag: copies arrive whole.
@@ -453,7 +453,7 @@ def user_data_field(args: Mapping[str, Any]) -> tuple[str, Any]:
     otherwise cloudtap's own boot files are too big, which no stack field can fix."""
     if args.get("ids_custom_rules") is not None:
         return "ids_custom_rules", args["ids_custom_rules"]
-    return "user_data", "cloudtap's own boot files"
+    return OWN_BOOT_FILES
 
 
 @dataclass(frozen=True)

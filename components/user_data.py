@@ -15,6 +15,10 @@ from enum import StrEnum
 
 from .errors import CloudtapInputError
 
+OWN_BOOT_FILES = ("user_data", "cloudtap's own boot files")
+"""(field, value) blamed for a boot that nothing in the stack made grow: no stack field can
+fix it (a bug of cloudtap's, which the tests of every stack would catch first)."""
+
 
 class Counted(StrEnum):
     """What a cloud measures its user data limit in."""

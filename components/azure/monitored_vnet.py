@@ -35,7 +35,7 @@ from ..settings_delivery import (
     azure_run_command_parameters,
     azure_run_command_script,
 )
-from ..user_data import compressed_user_data
+from ..user_data import OWN_BOOT_FILES, compressed_user_data
 from .ssh_key import GeneratedSshKey
 from .vnet_plan import (
     FIELDS,
@@ -177,7 +177,7 @@ class MonitoredVNet(pulumi.ComponentResource):
         self.gateway_private_ip = str(planned.gateway_private_ip)
         self.gateway_user_data = self._gateway_user_data()
         # Nothing in the stack makes the gateway's boot grow: over the limit is cloudtap's own.
-        custom_data(self.gateway_user_data, "gateway")
+        custom_data(self.gateway_user_data, "gateway", *OWN_BOOT_FILES)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
 

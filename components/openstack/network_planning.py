@@ -32,7 +32,7 @@ from ..network_plan import SSH_PORT, NetworkPlan, Tier, plan_network
 from ..os_family import OsFamily, parse_os_family
 from ..settings_delivery import SettingsSource
 from ..shapes import check_text, is_uuid
-from ..user_data import compressed_user_data
+from ..user_data import OWN_BOOT_FILES, compressed_user_data
 from .discovery import CloudFacts
 from .network_args import NETWORK_FIELDS
 from .taas_checks import parse_cloud
@@ -357,7 +357,9 @@ def plan_openstack_network(
         management_rules=management_port_rules(plan, "the gateway"),
         gateway_user_data=boot,
         # Nothing in the stack makes the gateway's boot grow: over the limit is cloudtap's own.
-        gateway_user_data_encoded=compressed_user_data("openstack", "gateway", boot, "user_data"),
+        gateway_user_data_encoded=compressed_user_data(
+            "openstack", "gateway", boot, *OWN_BOOT_FILES
+        ),
         gateway_settings=render_settings(plan, underlay_mtu=underlay),
     )
 
