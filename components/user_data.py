@@ -139,3 +139,42 @@ def compressed_user_data(
     encoded = gzip_base64(cloud_config)
     check_user_data_fits(cloud, role, encoded, field, value)
     return encoded
+
+
+def measured_user_data(cloud: str) -> dict[str, int]:
+    """Role -> the size of its user data on ``cloud`` as the cloud counts it, rendered as the
+    cloud's components render it by default (the sensor with a log volume, no custom rules;
+    on AWS with the longest bucket name). For the README's table (``python -m
+    tools.generate``); the stacks' own sizes are checked by ``tests/test_user_data_fits.py``."""
+    # Imported here: the renderers import this module.
+    from . import gateway, sensor  # noqa: PLC0415
+    from .boot_bundle import LONGEST_BUCKET_NAME, boot_bundle  # noqa: PLC0415
+    from .os_family import OsFamily  # noqa: PLC0415
+    from .settings_delivery import SettingsSource  # noqa: PLC0415
+
+    if cloud == "aws":
+        source = SettingsSource.aws_ssm("/cloudtap/cloudtap/aws-dev/cloudtap/gateway")
+        boots = {
+            "gateway": gateway.render_boot_cloud_config(source=source),
+            "sensor": sensor.render_boot_cloud_config(
+                source=SettingsSource.aws_ssm("/cloudtap/cloudtap/aws-dev/cloudtap-sensor/sensor"),
+                os_family=OsFamily.DEBIAN,
+                log_volume=sensor.LogVolume(),
+            ),
+        }
+        return {
+            role: LIMITS[cloud].size(
+                gzip_deterministic(
+                    boot_bundle(role, boot).user_data(LONGEST_BUCKET_NAME).encode("utf-8")
+                )
+            )
+            for role, boot in boots.items()
+        }
+    source = SettingsSource.pushed() if cloud == "azure" else SettingsSource.openstack_metadata()
+    boots = {
+        "gateway": gateway.render_boot_cloud_config(source=source, os_family=OsFamily.DEBIAN),
+        "sensor": sensor.render_boot_cloud_config(
+            source=source, os_family=OsFamily.DEBIAN, log_volume=sensor.LogVolume()
+        ),
+    }
+    return {role: LIMITS[cloud].size(gzip_base64(boot)) for role, boot in boots.items()}
