@@ -15,6 +15,10 @@ instance (a new image or instance type) keeps every route and the public address
 (port forwards, tiers, the gateway mirror) never replace it: they live in an SSM parameter that
 the instance applies in place (``cloudtap-gateway apply-settings``), pushed at once by an SSM
 association and polled every minute by the instance's timer.
+
+The boot files are too big for EC2's 16 KB of user data: they live in the network's boot bucket
+(``{name}-boot``: private, TLS only, SSE-S3; :mod:`components.aws.boot_bundle`), which holds the
+gateway's bundle and those of the sensors in the network, and the user data fetches them.
 """
 
 from __future__ import annotations

@@ -140,8 +140,9 @@ class Sensor(pulumi.ComponentResource):
 
     Children: ``{name}-sg``, ``{name}-eni``, ``{name}-role``, ``{name}-ssm``,
     ``{name}-profile``, ``{name}-settings`` (the SSM parameter), ``{name}-settings-read``,
-    ``{name}-fetch``, ``{name}-fetch-association``, ``{name}-instance`` and, with a log volume,
-    ``{name}-logs`` and ``{name}-logs-attachment``.
+    ``{name}-fetch``, ``{name}-fetch-association``, ``{name}-boot-bundle`` (its boot files, in
+    the network's boot bucket), ``{name}-boot-read``, ``{name}-instance`` and, with a log
+    volume, ``{name}-logs`` and ``{name}-logs-attachment``.
     """
 
     plan: SensorPlan
