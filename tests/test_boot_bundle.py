@@ -12,6 +12,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -35,7 +37,7 @@ from components.settings_delivery import SettingsSource
 from tests.bundles import bundled_boot, same_files, small_cloud_config
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import StrictMocks, run_program
-from tests.test_settings_fetcher import ACCESS_KEY, REGION, SECRET_KEY, TOKEN, fetcher
+from tests.test_settings_fetcher import ACCESS_KEY, FETCHER, REGION, SECRET_KEY, TOKEN, fetcher
 
 BUCKET_TYPES = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "net-boot-public-access",
@@ -418,3 +420,15 @@ def test_the_real_manifest_parses_with_every_path_and_mode() -> None:
     assert dict(parsed.modes) == {f.path: f.permissions for f in bundle.files}
     assert (parsed.bucket, parsed.key, parsed.sha256) == (BUCKET, bundle.key, bundle.sha256)
     assert os.path.basename(parsed.key) == f"{bundle.sha256}.tar.gz"
+
+
+def test_the_boot_s_command_line_runs_the_bundle_command(fake_s3: str, tmp_path: Path) -> None:
+    """As the runcmd runs it: ``python3 -I cloudtap-settings bundle MANIFEST``."""
+    bundle = sensor_bundle()
+    FakeAwsS3.objects[f"/{BUCKET}/{bundle.key}"] = bundle.archive
+    env = instance(tmp_path, fake_s3, bundle.manifest(BUCKET)) | {"PATH": os.environ["PATH"]}
+    command = [sys.executable, "-I", str(FETCHER), "bundle", str(tmp_path / "manifest.json")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f"bundle {bundle.sha256}: {len(bundle.files)} files written" in result.stderr
+    assert written(tmp_path / "root") == same_files({f.path: f for f in bundle.files})

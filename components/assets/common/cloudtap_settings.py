@@ -434,7 +434,8 @@ def install_bundle(
         try:
             archive = get_bundle(manifest, environ)
             break
-        except SettingsError as error:
+        # Early in the boot the role's credentials may be missing or half there: retried too.
+        except (SettingsError, ValueError, KeyError, IndexError) as error:
             delay = next(delays, None)
             if delay is None:
                 raise
@@ -547,7 +548,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     if len(argv) == 3 and argv[1] == "bundle":
         try:
             return install_bundle(argv[2], environ)
-        except (OSError, SettingsError, ValueError) as error:
+        except (OSError, SettingsError, ValueError, KeyError, IndexError) as error:
             log(f"bundle FAILED: {error}")
             return 1
     if len(argv) > 1:
