@@ -96,7 +96,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     sensor_design = None
     if sensor_args is not None:
         with under("sensor", passed={"network": "network"}):
-            sensor_design = plan_aws_sensor({**sensor_args, "network": design})
+            sensor_design = plan_aws_sensor({**sensor_args, "network": design}, SENSOR_NAME)
     mirror_plan = None
     if mirror_args is not None:
         target = mirror_args.get("target") or {"sensor": sensor_design}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -49,12 +50,15 @@ class WrittenFile:
     permissions: str = "0644"
     encoding: str | None = None
     """``b64`` for a binary file, whose ``content`` is then its base64 text (cloud-init
-    decodes it); ``None`` for text written as it is."""
+    decodes it); ``gz+b64`` for base64 of its gzip (a binary that compresses: base64 text
+    would cost the user data more); ``None`` for text written as it is."""
 
     def data(self) -> bytes:
         """The bytes cloud-init writes."""
         if self.encoding == "b64":
             return base64.b64decode(self.content, validate=True)
+        if self.encoding == "gz+b64":
+            return gzip.decompress(base64.b64decode(self.content, validate=True))
         return self.content.encode("utf-8")
 
 

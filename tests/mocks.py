@@ -375,6 +375,29 @@ def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     return _digest(args.typ, args.name, length=36), {}
 
 
+def _bucket(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    # The engine's autonaming does not run under mocks: the prefix and a suffix, as S3 would.
+    prefix = args.inputs.get("bucketPrefix")
+    name = args.inputs.get("bucket") or (prefix and f"{prefix}{_digest(args.name, length=12)}")
+    if not name or len(str(name)) > 63 or str(name) != str(name).lower():
+        raise StrictMockError(f"bucket {args.name}: no valid bucket name from {args.inputs}")
+    return str(name), {"bucket": name, "arn": f"arn:aws:s3:::{name}", "region": REGION}
+
+
+def _bucket_child(kind: str) -> ResourceHandler:
+    def answer(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+        bucket = args.inputs.get("bucket")
+        if not bucket:
+            raise StrictMockError(f"{kind} {args.name} names no bucket")
+        if kind == "policy":
+            json.loads(str(args.inputs["policy"]))
+        if kind == "object" and not args.inputs.get("key"):
+            raise StrictMockError(f"bucket object {args.name} has no key")
+        return _digest(kind, args.name, length=20), {}
+
+    return answer
+
+
 RESOURCES: dict[str, ResourceHandler] = {
     "pulumi:providers:aws": _provider,
     "aws:ec2/vpc:Vpc": _vpc,
@@ -396,6 +419,13 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:ssm/parameter:Parameter": _ssm_parameter,
     "aws:ssm/document:Document": _ssm_document,
     "aws:ssm/association:Association": _ssm_association,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _bucket_child("access block"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        _bucket_child("encryption")
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_child("policy"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_child("object"),
     "aws:ebs/volume:Volume": _volume,
     "aws:ec2/volumeAttachment:VolumeAttachment": _plain_id("vai"),
     "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget": _mirror_target,

@@ -14,6 +14,7 @@ from components.aws.sensor import AwsSensorArgs, Sensor, resolve_placement
 from components.cloud_config import written_files
 from components.network_plan import plan_network
 from components.sensor import SETTINGS_PATH
+from tests.bundles import bundled_boot, same_files
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 
@@ -30,6 +31,8 @@ CHILDREN = {
     "sensor-settings-read",
     "sensor-fetch",
     "sensor-fetch-association",
+    "sensor-boot-bundle",
+    "sensor-boot-read",
     "sensor-instance",
 }
 FEED_PORTS = {("udp", 4789), ("udp", 6081), ("47", 0)}
@@ -262,14 +265,17 @@ def test_root_volume_is_encrypted_gp3_and_tagged_without_volume_tags(mocks: Stri
 def test_user_data_is_the_rendered_sensor_cloud_config(mocks: StrictMocks) -> None:
     run = build(mocks, {"capture_interface": "span0"})
     instance = run.named("sensor-instance")
-    assert instance.inputs["userData"] == run.result.user_data
+    _, files = bundled_boot(run, "sensor-instance", "sensor-boot-bundle")
+    assert same_files(files) == same_files(written_files(run.result.user_data))
     assert instance.inputs["userDataReplaceOnChange"] is True
     assert run.result.capture_interface == "span0"
 
 
 def test_user_data_passes_the_cloud_init_schema_validator(mocks: StrictMocks) -> None:
     run = build(mocks, {"log_volume_size_gb": 500, "ids_packages": ["suricata"]})
-    assert_valid_cloud_config(run.named("sensor-instance").inputs["userData"])
+    small, _ = bundled_boot(run, "sensor-instance", "sensor-boot-bundle")
+    assert_valid_cloud_config(small)
+    assert_valid_cloud_config(run.result.user_data)
 
 
 def test_instance_boots_after_its_way_out_and_its_ssm_policy(mocks: StrictMocks) -> None:
@@ -304,14 +310,13 @@ def test_default_image_is_ubuntu_2404_for_the_architecture_running_suricata(
     names = [call.args["name"] for call in run.invocations if call.token == GET_PARAMETER]
     assert names == [UBUNTU.format(arch)]
     assert "ami" in run.named("sensor-instance").ignore_changes
-    user_data = run.named("sensor-instance").inputs["userData"]
+    user_data, files = bundled_boot(run, "sensor-instance", "sensor-boot-bundle")
     assert "- suricata\n" not in user_data.split("write_files")[0]  # not in cloud-init's packages
     # The IDS's settings travel in the SSM parameter (applied in place), not in the user data.
     settings = run.named("sensor-settings").inputs["insecureValue"]
     assert 'IDS="suricata"' in settings
     assert 'IDS_PACKAGES="suricata suricata-update"' in settings
     assert 'IDS_HOME_NET="10.0.64.0/20 10.0.80.0/20"' in settings
-    files = written_files(user_data)
     assert ids.DROP_IN_PATH in files
     assert SETTINGS_PATH not in files and ids.SURICATA_CONFIG_PATH not in files
     assert_valid_cloud_config(user_data)
@@ -372,7 +377,8 @@ def test_tags_are_merged_into_every_taggable_child(mocks: StrictMocks) -> None:
     tags = {"team": "soc"}
     run = build(mocks, {"tags": tags, "log_volume_size_gb": 500})
     for resource in sensor_children(run):
-        if resource.name in ("sensor-ssm", "sensor-settings-read", "sensor-logs-attachment"):
+        untaggable = ("sensor-ssm", "sensor-settings-read", "sensor-boot-read")
+        if resource.name in (*untaggable, "sensor-logs-attachment"):
             continue
         assert resource.inputs["tags"] == {**tags, "Name": resource.name}, resource.name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import ipaddress
 from typing import Any
@@ -16,6 +17,7 @@ from components.azure.sensor import AzureSensor
 from components.azure.ssh_key import Ed25519KeyProvider
 from components.gateway import SETTINGS_PATH, render_settings
 from components.settings_delivery import SOURCE_PATH, azure_run_command_script
+from components.user_data import LIMITS
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.azure import NIC, PUBLIC_IP, ROUTE_TABLE, SECURITY_GROUP, SUBNET, VM, vnet_mocks
 from tests.mocks import ProgramRun, Registration, run_program
@@ -188,7 +190,10 @@ def test_nothing_is_world_open_but_the_published_ports_and_every_nsg_ends_in_a_d
 
 
 def _custom_data(vm: Registration) -> str:
-    return base64.b64decode(vm.inputs["osProfile"]["customData"], validate=True).decode()
+    """The cloud-config in a VM's customData: base64 of its gzip, within Azure's limit."""
+    compressed = base64.b64decode(vm.inputs["osProfile"]["customData"], validate=True)
+    assert compressed[:2] == b"\x1f\x8b" and len(compressed) <= LIMITS["azure"].limit
+    return gzip.decompress(compressed).decode()
 
 
 def _pushed_settings(run_command: Registration) -> str:
@@ -220,7 +225,7 @@ def test_a_settings_change_changes_only_the_run_commands_never_the_vms() -> None
         assert before.named(pushed).inputs["vmName"] == after.named(pushed).inputs["vmName"]
 
 
-def test_custom_data_is_base64_of_a_cloud_config_that_cloud_init_accepts() -> None:
+def test_custom_data_is_base64_of_a_gzip_cloud_config_that_cloud_init_accepts() -> None:
     run = build({"gateway_mirror": {}, "port_forwards": [FORWARD]}, {"log_disk_size_gb": 64})
     network, sensor = run.result
     assert sensor is not None

@@ -14,6 +14,7 @@ import pytest
 
 from components import CloudtapInputError, MonitoredVpc, MonitoredVpcArgs, PortForwardArgs
 from components import settings_delivery as delivery
+from components.boot_bundle import MANIFEST_PATH
 from components.cloud_config import NET_LIBRARY_PATH, written_files
 from components.gateway import (
     AWS_VPC_MTU,
@@ -25,6 +26,7 @@ from components.gateway import (
     render_settings,
 )
 from components.network_plan import Tier
+from tests.bundles import bundled_boot, same_files
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 
@@ -48,6 +50,9 @@ UNTAGGABLE = {
     NACL_ASSOCIATION,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:iam/rolePolicy:RolePolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
 }
 
 PRIVATE_CIDRS = ("10.0.64.0/20", "10.0.80.0/20")
@@ -158,6 +163,13 @@ DEFAULT_CHILD_NAMES = {
     "cloudtap-gateway-settings-read",
     "cloudtap-gateway-fetch",
     "cloudtap-gateway-fetch-association",
+    # The boot bucket (the sensors' bundles go there too) and the gateway's bundle.
+    "cloudtap-boot",
+    "cloudtap-boot-public-access",
+    "cloudtap-boot-encryption",
+    "cloudtap-boot-tls-only",
+    "cloudtap-gateway-boot-bundle",
+    "cloudtap-gateway-boot-read",
     "cloudtap-gateway",
 }
 
@@ -165,7 +177,7 @@ DEFAULT_CHILD_NAMES = {
 def test_default_args_register_exactly_the_documented_children(mocks: StrictMocks) -> None:
     run = build(mocks)
     assert names(custom(run)) == DEFAULT_CHILD_NAMES
-    assert len(custom(run)) == len(DEFAULT_CHILD_NAMES) == 44
+    assert len(custom(run)) == len(DEFAULT_CHILD_NAMES) == 50
     component = run.named("cloudtap")
     assert component.type == "cloudtap:aws:MonitoredVpc"
     assert not component.custom
@@ -197,7 +209,7 @@ def test_two_monitored_vpcs_in_one_program_do_not_collide(mocks: StrictMocks) ->
     run = run_program(program, mocks)
     blue = {r.name for r in custom(run) if r.name.startswith("blue-")}
     green = {r.name for r in custom(run) if r.name.startswith("green-")}
-    assert len(blue) == len(green) == 44
+    assert len(blue) == len(green) == 50
     assert not blue & green
     assert len({r.urn for r in run.resources}) == len(run.resources)
     assert len(run.of_type(INSTANCE)) == 2
@@ -600,9 +612,10 @@ def test_user_data_writes_the_script_unit_and_fetcher_and_the_parameter_holds_th
     mocks: StrictMocks,
 ) -> None:
     run = build(mocks, {"port_forwards": [RDP_FORWARD]})
-    user_data = run.named("cloudtap-gateway").inputs["userData"]
-    assert user_data == run.result.gateway_user_data
-    files = written_files(user_data)
+    # EC2's 16 KB hold the fetcher and the manifest; the bundle in S3 the rest, byte for byte.
+    small, files = bundled_boot(run, "cloudtap-gateway", "cloudtap-gateway-boot-bundle")
+    assert set(written_files(small)) == {delivery.FETCHER_PATH, MANIFEST_PATH}
+    assert same_files(files) == same_files(written_files(run.result.gateway_user_data))
     assert set(files) == {
         SCRIPT_PATH,
         UNIT_PATH,
@@ -631,7 +644,9 @@ def test_user_data_writes_the_script_unit_and_fetcher_and_the_parameter_holds_th
 
 def test_user_data_passes_the_cloud_init_schema_validator(mocks: StrictMocks) -> None:
     run = build(mocks, {"port_forwards": [RDP_FORWARD], "management_cidrs": ["192.0.2.0/24"]})
-    assert_valid_cloud_config(run.named("cloudtap-gateway").inputs["userData"])
+    small, _ = bundled_boot(run, "cloudtap-gateway", "cloudtap-gateway-boot-bundle")
+    assert_valid_cloud_config(small)
+    assert_valid_cloud_config(run.result.gateway_user_data)
 
 
 # -- tags and outputs ------------------------------------------------------------------------
@@ -641,7 +656,7 @@ def test_tags_are_merged_into_every_child_with_its_own_name(mocks: StrictMocks) 
     tags = {"team": "soc", "cost-center": "1234"}
     run = build(mocks, {"tags": tags})
     tagged = [r for r in custom(run) if r.type not in UNTAGGABLE]
-    assert len(tagged) == 26
+    assert len(tagged) == 28  # the boot bucket and the gateway's bundle
     for resource in tagged:
         assert resource.inputs["tags"] == {**tags, "Name": resource.name}, resource.name
     assert run.named("cloudtap-gateway").inputs["volumeTags"] == {

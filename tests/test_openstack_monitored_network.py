@@ -4,7 +4,9 @@ answered by a fake Neutron over HTTP (real openstacksdk, the program's own cloud
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
 import hashlib
 import ipaddress
 import re
@@ -23,6 +25,7 @@ from components.gateway import SETTINGS_PATH
 from components.openstack.monitored_network import MonitoredOpenStackNetwork
 from components.openstack.network_planning import allocation_pools, choose_underlay_mtu
 from components.sensor import SETTINGS_PATH as SENSOR_SETTINGS_PATH
+from components.user_data import LIMITS
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.openstack import (
     EXTERNAL_NETWORK,
@@ -91,10 +94,17 @@ def capture_info(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return lines
 
 
+def cloud_config_of(instance: dict[str, Any]) -> str:
+    """The cloud-config in an instance's user data: base64(gzip), within Nova's limit."""
+    encoded = instance["userData"]
+    assert len(encoded) <= LIMITS["openstack"].limit
+    return gzip.decompress(base64.b64decode(encoded, validate=True)).decode()
+
+
 def settings_text(instance: dict[str, Any]) -> str:
     """The settings an instance reads from its Nova metadata, reassembled as it does; never in
     its user data (which stays the same when they change)."""
-    document = yaml.safe_load(instance["userData"])
+    document = yaml.safe_load(cloud_config_of(instance))
     assert not {SETTINGS_PATH, SENSOR_SETTINGS_PATH} & {f["path"] for f in document["write_files"]}
     metadata = instance["metadata"]
     chunks = sorted(k for k in metadata if re.fullmatch(r"cloudtap_settings_\d\d", k))
@@ -235,7 +245,7 @@ def test_user_data_passes_cloud_init_schema_and_tees_on_the_monitor_segment(
     gateway = run.named("cloudtap-gateway").inputs
     sensor = run.named("cloudtap-sensor-instance").inputs
     for instance in (gateway, sensor):
-        assert_valid_cloud_config(instance["userData"])
+        assert_valid_cloud_config(cloud_config_of(instance))
         assert instance["configDrive"] is True
     settings = settings_of(gateway)
     assert settings["MIRROR_MODE"] == "tee"
@@ -266,7 +276,7 @@ def test_the_log_volume_is_attached_at_boot_beside_the_image(
     assert [(d["sourceType"], d["bootIndex"]) for d in devices] == [("image", 0), ("volume", -1)]
     assert devices[1]["uuid"] == volume.id
     assert devices[1]["deleteOnTermination"] is False
-    user_data = yaml.safe_load(run.named("cloudtap-sensor-instance").inputs["userData"])
+    user_data = yaml.safe_load(cloud_config_of(run.named("cloudtap-sensor-instance").inputs))
     assert user_data["fs_setup"][0]["device"] == "/dev/vdb"
     assert user_data["mounts"][0][0] == "/dev/disk/by-label/cloudtap-logs"
 
@@ -503,7 +513,7 @@ def test_the_rhel_family_names_its_own_packages(cloud_with: Callable[..., FakeCl
     config["cloudtap:sensor"]["os_family"] = "rhel"
     config["cloudtap:sensor"]["ids"] = "none"  # RHEL carries Suricata only in EPEL
     run = run_main(config)
-    sensor = yaml.safe_load(run.named("cloudtap-sensor-instance").inputs["userData"])
+    sensor = yaml.safe_load(cloud_config_of(run.named("cloudtap-sensor-instance").inputs))
     assert "iproute-tc" in sensor["packages"]
 
 

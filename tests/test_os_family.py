@@ -10,11 +10,13 @@ import yaml
 
 from components import CloudtapInputError, MonitoredVpc, gateway, sensor
 from components.aws.sensor import Sensor
+from components.cloud_config import written_files
 from components.network_plan import plan_network
 from components.os_family import OsFamily, parse_os_family
 from components.settings_delivery import SettingsSource
+from tests.bundles import bundled_boot, same_files
 from tests.cloud_init import assert_valid_cloud_config
-from tests.mocks import PROJECT, STACK, StrictMocks, run_program
+from tests.mocks import PROJECT, STACK, ProgramRun, StrictMocks, run_program
 
 AMI = "ami-0123456789abcdef0"
 ALLOWED = "['amazon-linux', 'debian', 'rhel']"
@@ -78,18 +80,26 @@ def test_no_family_is_amazon_linux() -> None:
 # -- on AWS ------------------------------------------------------------------------------------
 
 
+def whole_boot(run: ProgramRun[Any], instance: str, bundle: str, whole: str) -> str:
+    """``whole``, the boot cloud-config, once the instance's small user data (which holds its
+    packages) and its bundle are shown to write exactly its files."""
+    small, files = bundled_boot(run, instance, bundle)
+    assert same_files(files) == same_files(written_files(whole))
+    assert packages(small) == packages(whole)
+    return whole
+
+
 def vpc_user_data(mocks: StrictMocks, args: dict[str, Any]) -> str:
     run = run_program(lambda: MonitoredVpc("net", args), mocks)  # type: ignore[arg-type]
-    user_data: str = run.named("net-gateway").inputs["userData"]
-    return user_data
+    return whole_boot(run, "net-gateway", "net-gateway-boot-bundle", run.result.gateway_user_data)
 
 
 def sensor_user_data(mocks: StrictMocks, args: dict[str, Any]) -> str:
     def program() -> Sensor:
         return Sensor("sensor", {"network": MonitoredVpc("net"), **args})  # type: ignore[typeddict-item]
 
-    user_data: str = run_program(program, mocks).named("sensor-instance").inputs["userData"]
-    return user_data
+    run = run_program(program, mocks)
+    return whole_boot(run, "sensor-instance", "sensor-boot-bundle", run.result.user_data)
 
 
 def test_a_gateway_on_a_debian_image_installs_debian_packages(mocks: StrictMocks) -> None:

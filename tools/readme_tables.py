@@ -107,11 +107,44 @@ def adaptations_block() -> list[str]:
     return lines
 
 
+USER_DATA_BLOCK = "user data sizes"
+
+
+def user_data_block() -> list[str]:
+    """Each role's user data as each cloud's component renders it by default (the sensor with
+    a log volume, without custom rules), measured as that cloud counts it."""
+    from components.user_data import LIMITS, measured_user_data  # noqa: PLC0415
+
+    lines = [
+        "| cloud | what is sent | counted | limit | gateway | sensor "
+        "| sensor's room for custom rules |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cloud, limit in LIMITS.items():
+        sizes = measured_user_data(cloud)
+        sent = (
+            "gzip of a small cloud-config that fetches the boot bundle from S3"
+            if cloud == "aws"
+            else "base64 of the gzip-compressed cloud-config"
+        )
+        room = (
+            "any (the rules travel in the bundle)"
+            if cloud == "aws"
+            else f"{limit.limit - sizes['sensor']:,} {limit.counted} after compression"
+        )
+        lines.append(
+            f"| {cloud} | {sent} | {limit.counted} | {limit.limit:,} | {sizes['gateway']:,} | "
+            f"{sizes['sensor']:,} | {room} |"
+        )
+    return lines
+
+
 def blocks() -> dict[str, list[str]]:
     from components.package import public_components  # noqa: PLC0415
 
     found = {component.__name__: component_block(component) for component in public_components()}
     found[ADAPTATIONS_BLOCK] = adaptations_block()
+    found[USER_DATA_BLOCK] = user_data_block()
     return found
 
 

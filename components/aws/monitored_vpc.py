@@ -15,6 +15,10 @@ instance (a new image or instance type) keeps every route and the public address
 (port forwards, tiers, the gateway mirror) never replace it: they live in an SSM parameter that
 the instance applies in place (``cloudtap-gateway apply-settings``), pushed at once by an SSM
 association and polled every minute by the instance's timer.
+
+The boot files are too big for EC2's 16 KB of user data: they live in the network's boot bucket
+(``{name}-boot``: private, TLS only, SSE-S3; :mod:`components.aws.boot_bundle`), which holds the
+gateway's bundle and those of the sensors in the network, and the user data fetches them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ..boot_bundle import BootBundle, boot_bundle
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
 from ..gateway import AWS_VPC_MTU, render_boot_cloud_config, render_settings
@@ -39,6 +44,8 @@ from ..network_plan import (
 )
 from ..os_family import OsFamily
 from ..settings_delivery import SettingsSource, check_fits_ssm_parameter
+from ..user_data import OWN_BOOT_FILES
+from .boot_bundle import BootBucket, boot_bucket, check_bundled_user_data, store_bundle
 from .instances import (
     METADATA_OPTIONS,
     latest_al2023,
@@ -225,8 +232,13 @@ class MonitoredVpc(pulumi.ComponentResource):
     gateway_private_ip: pulumi.Output[str]
     gateway_public_ip: pulumi.Output[str]
     gateway_user_data: str
-    """The gateway's rendered cloud-config (script, unit, settings fetcher, the SSM parameter's
-    name): the same whatever the settings."""
+    """The gateway's whole boot cloud-config (script, unit, settings fetcher, the SSM
+    parameter's name): the same whatever the settings. Too big for EC2's user data, it reaches
+    the instance as :attr:`gateway_boot_bundle`."""
+    gateway_boot_bundle: BootBundle
+    """The boot's files in S3 and the small user data that fetches them."""
+    boot_bucket: BootBucket
+    """The private bucket of the gateway's and the sensors' boot bundles."""
     gateway_settings: str
     """The gateway's settings file, as the SSM parameter holds it."""
     gateway_settings_parameter: aws.ssm.Parameter
@@ -251,6 +263,8 @@ class MonitoredVpc(pulumi.ComponentResource):
             source=SettingsSource.aws_ssm(self._settings_names.parameter),
             os_family=planned.gateway_os_family,
         )
+        self.gateway_boot_bundle = boot_bundle("gateway", self.gateway_user_data)
+        check_bundled_user_data(self.gateway_boot_bundle, *OWN_BOOT_FILES)
         options = planned.options
 
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -434,6 +448,15 @@ class MonitoredVpc(pulumi.ComponentResource):
             tags=self._tags,
         )
         self.gateway_settings_parameter = settings.parameter
+        self.boot_bucket = boot_bucket(name, parent=self, tags=self._tags)
+        bundle = store_bundle(
+            f"{name}-gateway",
+            self.gateway_boot_bundle,
+            bucket=self.boot_bucket,
+            role=ssm.role,
+            parent=self,
+            tags=self._tags,
+        )
         self.gateway_instance = aws.ec2.Instance(
             f"{name}-gateway",
             ami=(
@@ -454,7 +477,8 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "volume_type": "gp3",
                 "delete_on_termination": True,
             },
-            user_data=self.gateway_user_data,
+            # Small and gzip-compressed: the fetcher and the bundle's key, which holds its sha256.
+            user_data_base64=bundle.user_data_base64,
             # The user data holds no settings: it changes only with cloudtap's own scripts or
             # the image's family. cloud-init writes files once per instance, so such a change
             # needs a new instance (an in-place update would stop and start the gateway and
@@ -478,6 +502,8 @@ class MonitoredVpc(pulumi.ComponentResource):
                     self._public_default_route,
                     ssm.policy_attachment,
                     settings.read_policy,
+                    bundle.object,
+                    bundle.read_policy,
                 ],
             ),
         )

@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ..boot_bundle import BootBundle, boot_bundle
 from ..errors import CloudtapInputError
 from ..fields import parse_host_in_zone, parse_int
 from ..mirroring import default_sensor_address
@@ -42,9 +43,11 @@ from ..sensor import (
     render_boot_cloud_config,
     render_settings,
     replace_heartbeats,
+    user_data_field,
 )
 from ..settings_delivery import SettingsSource, check_fits_ssm_parameter
 from ..shapes import UNLISTED_INSTANCE_TYPES
+from .boot_bundle import check_bundled_user_data, store_bundle
 from .instances import (
     METADATA_OPTIONS,
     latest_al2023,
@@ -137,8 +140,9 @@ class Sensor(pulumi.ComponentResource):
 
     Children: ``{name}-sg``, ``{name}-eni``, ``{name}-role``, ``{name}-ssm``,
     ``{name}-profile``, ``{name}-settings`` (the SSM parameter), ``{name}-settings-read``,
-    ``{name}-fetch``, ``{name}-fetch-association``, ``{name}-instance`` and, with a log volume,
-    ``{name}-logs`` and ``{name}-logs-attachment``.
+    ``{name}-fetch``, ``{name}-fetch-association``, ``{name}-boot-bundle`` (its boot files, in
+    the network's boot bucket), ``{name}-boot-read``, ``{name}-instance`` and, with a log
+    volume, ``{name}-logs`` and ``{name}-logs-attachment``.
     """
 
     plan: SensorPlan
@@ -149,7 +153,11 @@ class Sensor(pulumi.ComponentResource):
     capture_interface: str
     """The interface the IDS watches, e.g. ``cloudtap0``."""
     user_data: str
-    """The boot cloud-config: the same whatever the settings."""
+    """The whole boot cloud-config: the same whatever the settings. Too big for EC2's user
+    data, it reaches the instance as :attr:`boot_bundle`."""
+    boot_bundle: BootBundle
+    """The boot's files, stored in the network's boot bucket, and the small user data."""
+    boot_object: aws.s3.BucketObjectv2
     settings: str
     """The settings file, as the SSM parameter holds it."""
     settings_parameter: aws.ssm.Parameter
@@ -168,7 +176,7 @@ class Sensor(pulumi.ComponentResource):
         args: AwsSensorArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        planned = plan_aws_sensor(args)
+        planned = plan_aws_sensor(args, name)
         network = planned.network
         if not isinstance(network, MonitoredVpc):
             raise CloudtapInputError(
@@ -178,12 +186,11 @@ class Sensor(pulumi.ComponentResource):
         self.plan = planned.plan
         names = settings_names(name, "sensor")
         self.settings = planned.settings
-        self.user_data = render_boot_cloud_config(
-            source=SettingsSource.aws_ssm(names.parameter),
-            os_family=planned.os_family,
-            log_volume=planned.log_volume,
-            ids_custom_rules=planned.plan.ids.custom_rules,
-        )
+        if planned.boot_bundle is None:
+            raise AssertionError("plan_aws_sensor bundles the boot when given the name")
+        self.boot_bundle = planned.boot_bundle
+        self.user_data = self.boot_bundle.boot_config
+        self._user_data_field = user_data_field(args)
         zone, address, warnings = (
             planned.availability_zone_index,
             planned.private_ip,
@@ -240,6 +247,17 @@ class Sensor(pulumi.ComponentResource):
             tags=self._tags,
         )
         self.settings_parameter = settings.parameter
+        bundle = store_bundle(
+            name,
+            self.boot_bundle,
+            bucket=network.boot_bucket,
+            role=ssm.role,
+            parent=self,
+            tags=self._tags,
+            field=self._user_data_field[0],
+            value=self._user_data_field[1],
+        )
+        self.boot_object = bundle.object
         self.instance = aws.ec2.Instance(
             f"{name}-instance",
             ami=ami_id
@@ -265,7 +283,8 @@ class Sensor(pulumi.ComponentResource):
                 "delete_on_termination": True,
                 "tags": self._tags(f"{name}-instance"),
             },
-            user_data=self.user_data,
+            # Small and gzip-compressed: the fetcher and the bundle's key, which holds its sha256.
+            user_data_base64=bundle.user_data_base64,
             # The user data holds no settings (see MonitoredVpc's gateway): it changes only with
             # cloudtap's scripts, the image's family or the log volume, and cloud-init writes
             # files once per instance.
@@ -280,6 +299,8 @@ class Sensor(pulumi.ComponentResource):
                 depends_on=[
                     ssm.policy_attachment,
                     settings.read_policy,
+                    bundle.object,
+                    bundle.read_policy,
                     network.monitor_default_route,
                     network.gateway_instance,
                 ],
@@ -348,6 +369,8 @@ class AwsSensorPlan:
     os_family: OsFamily
     log_volume: LogVolume | None
     warnings: tuple[str, ...]
+    boot_bundle: BootBundle | None = None
+    """The boot's files (:func:`sensor_boot_bundle`), when planned under the component's name."""
 
     @property
     def network_interface_id(self) -> None:
@@ -355,12 +378,28 @@ class AwsSensorPlan:
         return None
 
 
-def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
+def sensor_boot_bundle(
+    name: str, sensor_plan: SensorPlan, log_volume: LogVolume | None
+) -> BootBundle:
+    """The boot of the sensor named ``name`` (its settings in its SSM parameter), bundled."""
+    boot = render_boot_cloud_config(
+        source=SettingsSource.aws_ssm(settings_names(name, "sensor").parameter),
+        os_family=sensor_plan.os_family,
+        log_volume=log_volume,
+        ids_custom_rules=sensor_plan.ids.custom_rules,
+    )
+    return boot_bundle("sensor", boot)
+
+
+def plan_aws_sensor(
+    args: AwsSensorArgs | Mapping[str, Any], name: str | None = None
+) -> AwsSensorPlan:
     """Check ``AwsSensorArgs`` and resolve every default; registers nothing.
 
     ``network`` may be a :class:`MonitoredVpc` or its design (a
     :class:`~components.monitored_network.NetworkDesign` of an AWS network), so a program can
-    check a sensor before the network it lives in is built.
+    check a sensor before the network it lives in is built. With the component's ``name`` the
+    boot is bundled too, and its user data checked against EC2's limit.
     """
     raw: Any = args
     if not isinstance(raw, Mapping):
@@ -419,6 +458,13 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         key=lambda f: len(str(raw.get(f, ""))),
     )
     check_fits_ssm_parameter(settings, longest, raw.get(longest))
+    log_volume = (
+        LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE) if size is not None else None
+    )
+    bundle = None
+    if name is not None:
+        bundle = sensor_boot_bundle(name, sensor_plan, log_volume)
+        check_bundled_user_data(bundle, *user_data_field(raw))
     return AwsSensorPlan(
         network=network,
         plan=sensor_plan,
@@ -431,10 +477,9 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
         tags=tags,
         settings=settings,
         os_family=sensor_plan.os_family,
-        log_volume=(
-            LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE) if size is not None else None
-        ),
+        log_volume=log_volume,
         warnings=tuple(warnings),
+        boot_bundle=bundle,
     )
 
 

@@ -20,7 +20,6 @@ replacement of the VM.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +35,7 @@ from ..settings_delivery import (
     azure_run_command_parameters,
     azure_run_command_script,
 )
+from ..user_data import OWN_BOOT_FILES, compressed_user_data
 from .ssh_key import GeneratedSshKey
 from .vnet_plan import (
     FIELDS,
@@ -67,9 +67,13 @@ def plan(args: MonitoredVNetArgs | Mapping[str, Any] | None) -> MonitoredVNetPla
     return plan_monitored_vnet(args, default_location=provider_location())
 
 
-def custom_data(cloud_config: str) -> str:
-    """What Azure's ``customData`` takes: the cloud-config, base64-encoded."""
-    return base64.b64encode(cloud_config.encode()).decode()
+def custom_data(
+    cloud_config: str, role: str = "instance", field: str = "user_data", value: object = None
+) -> str:
+    """What Azure's ``customData`` takes: base64 of the gzip-compressed cloud-config (cloud-init
+    decompresses it; uncompressed, the sensor's would be over Azure's limit), checked against
+    that limit (:func:`~components.user_data.check_user_data_fits`, naming ``field``)."""
+    return compressed_user_data("azure", role, cloud_config, field, value)
 
 
 def image_reference(image: Image) -> compute.ImageReferenceArgsDict:
@@ -172,6 +176,8 @@ class MonitoredVNet(pulumi.ComponentResource):
         self.location = planned.options.location
         self.gateway_private_ip = str(planned.gateway_private_ip)
         self.gateway_user_data = self._gateway_user_data()
+        # Nothing in the stack makes the gateway's boot grow: over the limit is cloudtap's own.
+        custom_data(self.gateway_user_data, "gateway", *OWN_BOOT_FILES)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
 

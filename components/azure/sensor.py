@@ -30,12 +30,14 @@ from ..sensor import (
     plan_sensor,
     render_boot_cloud_config,
     render_settings,
+    user_data_field,
 )
 from ..settings_delivery import SettingsSource
 from ..shapes import check_azure_tags, check_azure_vm_size, check_azure_zones, check_ssh_public_key
 from .monitored_vnet import (
     IP_CONFIGURATION,
     MonitoredVNet,
+    custom_data,
     network_vm,
     nsg_rule,
     settings_run_command,
@@ -187,6 +189,19 @@ def plan_azure_sensor(
         )
     key = raw.get("ssh_public_key")
     tags = raw.get("tags")
+    # Scripts and units only: the settings arrive by run-command and change in place.
+    user_data = render_boot_cloud_config(
+        source=SettingsSource.pushed(),
+        os_family=OsFamily.DEBIAN,
+        log_volume=(
+            LogVolume(sensor_plan.log_mount_point, LOG_DISK_DEVICE)
+            if sensor_plan.log_volume
+            else None
+        ),
+        # The one IDS input too big for the settings: its sha256 travels in them.
+        ids_custom_rules=sensor_plan.ids.custom_rules,
+    )
+    custom_data(user_data, "sensor", *user_data_field(raw))
     return AzureSensorPlan(
         network=raw["network"],
         plan=sensor_plan,
@@ -198,18 +213,7 @@ def plan_azure_sensor(
         log_disk_size_gb=size,
         ssh_public_key=check_ssh_public_key("ssh_public_key", key) if key is not None else None,
         tags=check_azure_tags("tags", tags) if tags is not None else None,
-        # Scripts and units only: the settings arrive by run-command and change in place.
-        user_data=render_boot_cloud_config(
-            source=SettingsSource.pushed(),
-            os_family=OsFamily.DEBIAN,
-            log_volume=(
-                LogVolume(sensor_plan.log_mount_point, LOG_DISK_DEVICE)
-                if sensor_plan.log_volume
-                else None
-            ),
-            # The one IDS input too big for the settings: its sha256 travels in them.
-            ids_custom_rules=sensor_plan.ids.custom_rules,
-        ),
+        user_data=user_data,
         settings=render_settings(sensor_plan),
         warnings=tuple(warnings),
     )

@@ -261,7 +261,8 @@ class MonitoredOpenStackNetwork(pulumi.ComponentResource):
             # Nova writes the user data and the ports' addresses to a config drive, so the boot
             # itself needs no metadata service (only the settings, fetched once it is up).
             config_drive=True,
-            user_data=self.gateway_user_data,
+            # base64(gzip): the provider passes base64 text to Nova as it is.
+            user_data=self.planned.gateway_user_data_encoded,
             # The settings: Nova changes metadata in place, and the gateway's cloudtap-settings
             # timer reads it from the metadata service (its public port's router serves it).
             metadata={

@@ -30,9 +30,11 @@ from ..sensor import (
     plan_sensor,
     render_boot_cloud_config,
     render_settings,
+    user_data_field,
 )
 from ..settings_delivery import SettingsSource, openstack_metadata_items
 from ..shapes import check_text
+from ..user_data import compressed_user_data
 from .network_args import OWN_SENSOR_FIELDS, OpenStackSensorArgs
 from .network_planning import (
     NAME_MAX_LENGTH,
@@ -72,6 +74,8 @@ class OpenStackSensorPlan:
     management_rules: tuple[RulePlan, ...]
     user_data: str
     """Scripts and units only, the same whatever the settings."""
+    user_data_encoded: str
+    """What Nova gets: base64(gzip(:attr:`user_data`)), checked against its limit."""
     settings: str
     """The settings file, delivered in the instance's Nova metadata (changed in place)."""
     warnings: tuple[str, ...]
@@ -156,6 +160,18 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
         raise CloudtapInputError(
             "log_volume_type", texts["log_volume_type"], "no value without log_volume_size_gb"
         )
+    # Scripts and units only; the settings travel in Nova metadata and change in place.
+    user_data = render_boot_cloud_config(
+        source=SettingsSource.openstack_metadata(),
+        os_family=os_family,
+        log_volume=(
+            LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE)
+            if sensor_plan.log_volume
+            else None
+        ),
+        # The one IDS input too big for the settings: its sha256 travels in them.
+        ids_custom_rules=sensor_plan.ids.custom_rules,
+    )
     return OpenStackSensorPlan(
         network=network,
         plan=sensor_plan,
@@ -166,17 +182,9 @@ def plan_openstack_sensor(args: OpenStackSensorArgs | Mapping[str, Any]) -> Open
         log_volume_size_gb=size,
         log_volume_type=texts["log_volume_type"],
         management_rules=management_port_rules(plan, "the sensor"),
-        # Scripts and units only; the settings travel in Nova metadata and change in place.
-        user_data=render_boot_cloud_config(
-            source=SettingsSource.openstack_metadata(),
-            os_family=os_family,
-            log_volume=(
-                LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE)
-                if sensor_plan.log_volume
-                else None
-            ),
-            # The one IDS input too big for the settings: its sha256 travels in them.
-            ids_custom_rules=sensor_plan.ids.custom_rules,
+        user_data=user_data,
+        user_data_encoded=compressed_user_data(
+            "openstack", "sensor", user_data, *user_data_field(raw)
         ),
         settings=render_settings(sensor_plan),
         warnings=(),
@@ -297,7 +305,8 @@ class OpenStackSensor(pulumi.ComponentResource):
             # Monitor first: its subnet's DHCP gateway (the cloudtap gateway) is the way out.
             networks=[{"port": self.monitor_port.id}, {"port": self.management_port.id}],
             config_drive=True,
-            user_data=self.user_data,
+            # base64(gzip): the provider passes base64 text to Nova as it is.
+            user_data=planned.user_data_encoded,
             block_devices=block_devices,
             # The settings, read by cloudtap-settings from the metadata service: the cloud must
             # serve it on the monitor network, whose way out is the cloudtap gateway (OVN does;
