@@ -1,13 +1,14 @@
 """The boot bundle: a boot's files in an archive beside the instance, its user data made small.
 
-EC2 takes 16 KB of user data and the gateway's boot files gzip to about 22 KB (the sensor's to
-49 KB). So on AWS the files go into a deterministic ``tar.gz`` (an S3 object whose key holds its
+EC2 takes 16 KB of user data and the gateway's boot files gzip to about 22 KB (the sensor's to 49
+KB). So on AWS the files go into a deterministic ``tar.gz`` (an S3 object whose key holds its
 sha256), and the user data keeps only what cloud-init itself needs: the fetcher
-(``cloudtap-settings``), a manifest (bucket, key, sha256, every path and its mode), the packages,
-the log volume and the runcmd, which starts with ``cloudtap-settings bundle``. The fetcher checks
-the archive against the sha256 and writes exactly the manifest's files with the manifest's modes.
-A new bundle is a new key, so the user data (and with ``user_data_replace_on_change`` the
-instance) changes with it, and a running instance's object is never overwritten.
+(``cloudtap-settings`` and its AWS half), a manifest (bucket, key, sha256, every path and its mode),
+the packages, the log volume and the runcmd, which starts with ``cloudtap-settings bundle``. The
+fetcher checks the archive against the sha256 and writes exactly the manifest's files with the
+manifest's modes. A new bundle is a new key, so the user data (and with
+``user_data_replace_on_change`` the instance) changes with it, and a running instance's object is
+never overwritten.
 
 Cloud-neutral and pure: :mod:`components.aws.boot_bundle` stores it.
 """
@@ -25,10 +26,12 @@ from typing import Any
 import yaml
 
 from .cloud_config import WrittenFile, render, written_files
-from .settings_delivery import FETCHER_PATH
+from .settings_delivery import AWS_HALF_PATH, FETCHER_PATH
 from .user_data import gzip_deterministic
 
 MANIFEST_PATH = "/etc/cloudtap/boot-bundle.json"
+FETCHER_FILES = (FETCHER_PATH, AWS_HALF_PATH)
+"""What the user data carries itself: the fetcher and its AWS half, which fetch the rest."""
 BUNDLE_COMMAND = ["python3", "-I", FETCHER_PATH, "bundle", MANIFEST_PATH]
 ROLES = ("gateway", "sensor")
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
@@ -46,7 +49,7 @@ class BootBundle:
     boot_config: str
     """The whole cloud-config the bundle stands for (what the lab and the tests read)."""
     files: tuple[WrittenFile, ...]
-    """What the archive holds: every file of :attr:`boot_config` but the fetcher."""
+    """What the archive holds: every file of :attr:`boot_config` but :data:`FETCHER_FILES`."""
     archive: bytes
     """``tar.gz``: members named by path without the leading ``/``, owner root, time 0."""
 
@@ -74,7 +77,10 @@ class BootBundle:
         boot_files = written_files(self.boot_config)
         document.pop("write_files")
         document["runcmd"] = [BUNDLE_COMMAND, *document["runcmd"]]
-        direct = [boot_files[FETCHER_PATH], WrittenFile(MANIFEST_PATH, self.manifest(bucket))]
+        direct = [
+            *(boot_files[path] for path in FETCHER_FILES),
+            WrittenFile(MANIFEST_PATH, self.manifest(bucket)),
+        ]
         return render(yaml.safe_dump(document, sort_keys=False), direct)
 
 
@@ -95,11 +101,11 @@ def _archive(files: tuple[WrittenFile, ...]) -> bytes:
 
 
 def boot_bundle(role: str, boot_config: str) -> BootBundle:
-    """``boot_config``'s files (but the fetcher, which the user data carries) as a bundle."""
+    """``boot_config``'s files (but the fetcher's, which the user data carries) as a bundle."""
     if role not in ROLES:
         raise ValueError(f"role {role!r}: expected one of {ROLES}")
     every = written_files(boot_config)
-    if FETCHER_PATH not in every:
-        raise ValueError("a boot bundle needs a polled settings source: its fetcher fetches it")
-    files = tuple(f for path, f in every.items() if path != FETCHER_PATH)
+    if any(path not in every for path in FETCHER_FILES):
+        raise ValueError("a boot bundle needs an aws-ssm settings source: its fetcher fetches it")
+    files = tuple(f for path, f in every.items() if path not in FETCHER_FILES)
     return BootBundle(role, boot_config, files, _archive(files))

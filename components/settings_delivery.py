@@ -23,6 +23,9 @@ from .shapes import check_ssm_parameter_name
 
 SOURCE_PATH = "/etc/cloudtap/settings-source.conf"
 FETCHER_PATH = "/usr/local/sbin/cloudtap-settings"
+AWS_HALF_PATH = "/usr/local/lib/cloudtap/cloudtap_aws.py"
+"""The fetcher's AWS half (IMDSv2, SigV4, SSM, the S3 boot bundle): written for an ``aws-ssm``
+source only, so no other cloud's user data carries it."""
 FETCHER_UNIT_PATH = "/etc/systemd/system/cloudtap-settings.service"
 FETCHER_TIMER_PATH = "/etc/systemd/system/cloudtap-settings.timer"
 FETCHER_SERVICE = "cloudtap-settings.service"
@@ -122,6 +125,8 @@ def delivery_files(source: SettingsSource, role: str) -> list[WrittenFile]:
             WrittenFile(FETCHER_UNIT_PATH, asset_text("common", "cloudtap-settings.service")),
             WrittenFile(FETCHER_TIMER_PATH, asset_text("common", "cloudtap-settings.timer")),
         ]
+    if source.kind is SourceKind.AWS_SSM:
+        files.append(WrittenFile(AWS_HALF_PATH, asset_text("common", "cloudtap_aws.py"), "0644"))
     return files
 
 

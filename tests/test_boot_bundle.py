@@ -28,16 +28,30 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from components import MonitoredVpc
-from components import settings_delivery as delivery
 from components.aws.sensor import Sensor
-from components.boot_bundle import BUNDLE_COMMAND, MANIFEST_PATH, BootBundle, boot_bundle
+from components.boot_bundle import (
+    BUNDLE_COMMAND,
+    FETCHER_FILES,
+    MANIFEST_PATH,
+    BootBundle,
+    boot_bundle,
+)
 from components.cloud_config import written_files
 from components.gateway import render_boot_cloud_config
 from components.settings_delivery import SettingsSource
 from tests.bundles import bundled_boot, same_files, small_cloud_config
 from tests.cloud_init import assert_valid_cloud_config
 from tests.mocks import StrictMocks, run_program
-from tests.test_settings_fetcher import ACCESS_KEY, FETCHER, REGION, SECRET_KEY, TOKEN, fetcher
+from tests.test_settings_fetcher import (
+    ACCESS_KEY,
+    AWS_HALF,
+    FETCHER,
+    REGION,
+    SECRET_KEY,
+    TOKEN,
+    aws_half,
+    fetcher,
+)
 
 BUCKET_TYPES = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "net-boot-public-access",
@@ -174,10 +188,10 @@ def test_the_bundle_holds_every_boot_file_but_the_fetcher_which_the_user_data_ho
     boot = render_boot_cloud_config(source=SettingsSource.aws_ssm("/cloudtap/p/s/net/gateway"))
     bundle = boot_bundle("gateway", boot)
     everything = written_files(boot)
-    assert {f.path for f in bundle.files} == set(everything) - {delivery.FETCHER_PATH}
+    assert {f.path for f in bundle.files} == set(everything) - set(FETCHER_FILES)
     small = written_files(bundle.user_data("cloudtap-boot-abc123"))
-    assert set(small) == {delivery.FETCHER_PATH, MANIFEST_PATH}
-    assert small[delivery.FETCHER_PATH] == everything[delivery.FETCHER_PATH]
+    assert set(small) == {*FETCHER_FILES, MANIFEST_PATH}
+    assert all(small[path] == everything[path] for path in FETCHER_FILES)
     assert boot_bundle("gateway", boot).archive == bundle.archive  # the same bytes every time
     with pytest.raises(ValueError, match="without dots"):
         bundle.manifest("cloudtap.boot")
@@ -185,7 +199,7 @@ def test_the_bundle_holds_every_boot_file_but_the_fetcher_which_the_user_data_ho
 
 def test_a_pushed_source_has_no_fetcher_to_fetch_a_bundle() -> None:
     boot = render_boot_cloud_config(source=SettingsSource.pushed())
-    with pytest.raises(ValueError, match="polled settings source"):
+    with pytest.raises(ValueError, match="aws-ssm settings source"):
         boot_bundle("gateway", boot)
 
 
@@ -278,6 +292,7 @@ def instance(tmp_path: Path, endpoint: str, manifest: str) -> dict[str, str]:
         "CLOUDTAP_IMDS_URL": endpoint,
         "CLOUDTAP_S3_ENDPOINT": endpoint,
         "CLOUDTAP_BUNDLE_ROOT": str(tmp_path / "root"),
+        "CLOUDTAP_LIBRARY_DIR": str(AWS_HALF.parent),
     }
 
 
@@ -315,16 +330,16 @@ def test_the_fetcher_retries_until_the_object_is_there(fake_s3: str, tmp_path: P
         if len(waits) == 3:
             FakeAwsS3.objects[f"/{BUCKET}/{bundle.key}"] = bundle.archive
 
-    assert fetcher.install_bundle(str(tmp_path / "manifest.json"), env, sleep) == 0
+    assert aws_half.install_bundle(str(tmp_path / "manifest.json"), env, sleep) == 0
     assert waits == [2.0, 4.0, 8.0]
     assert FakeAwsS3.calls.count(f"/{BUCKET}/{bundle.key}") == 4
     assert len(written(tmp_path / "root")) == len(bundle.files)
 
 
 def test_the_retries_last_ten_minutes_then_give_up() -> None:
-    delays = list(fetcher.retry_delays())
+    delays = list(aws_half.retry_delays())
     assert delays[:5] == [2.0, 4.0, 8.0, 16.0, 30.0] and set(delays[4:]) == {30.0}
-    assert 570 <= sum(delays) <= fetcher.BUNDLE_DEADLINE
+    assert 570 <= sum(delays) <= aws_half.BUNDLE_DEADLINE
 
 
 def test_a_bundle_whose_sha256_is_not_the_manifest_s_writes_nothing(
@@ -404,19 +419,19 @@ def test_a_symlink_member_is_refused(fake_s3: str, tmp_path: Path) -> None:
 def test_a_manifest_with_a_bad_path_or_mode_is_refused(path: str, mode: str) -> None:
     manifest = manifest_for(b"archive", {path: mode})
     with pytest.raises(fetcher.SettingsError):
-        fetcher.parse_manifest(manifest, "manifest.json")
+        aws_half.parse_manifest(manifest, "manifest.json")
 
 
 def test_a_manifest_whose_key_does_not_hold_its_sha256_is_refused() -> None:
     document = json.loads(manifest_for(b"archive", {"/etc/cloudtap/a.conf": "0644"}))
     document["key"] = "sensor/" + "0" * 64 + ".tar.gz"
     with pytest.raises(fetcher.SettingsError, match="key"):
-        fetcher.parse_manifest(json.dumps(document), "manifest.json")
+        aws_half.parse_manifest(json.dumps(document), "manifest.json")
 
 
 def test_the_real_manifest_parses_with_every_path_and_mode() -> None:
     bundle = sensor_bundle()
-    parsed = fetcher.parse_manifest(bundle.manifest(BUCKET), "manifest.json")
+    parsed = aws_half.parse_manifest(bundle.manifest(BUCKET), "manifest.json")
     assert dict(parsed.modes) == {f.path: f.permissions for f in bundle.files}
     assert (parsed.bucket, parsed.key, parsed.sha256) == (BUCKET, bundle.key, bundle.sha256)
     assert os.path.basename(parsed.key) == f"{bundle.sha256}.tar.gz"

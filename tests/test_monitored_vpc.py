@@ -614,7 +614,11 @@ def test_user_data_writes_the_script_unit_and_fetcher_and_the_parameter_holds_th
     run = build(mocks, {"port_forwards": [RDP_FORWARD]})
     # EC2's 16 KB hold the fetcher and the manifest; the bundle in S3 the rest, byte for byte.
     small, files = bundled_boot(run, "cloudtap-gateway", "cloudtap-gateway-boot-bundle")
-    assert set(written_files(small)) == {delivery.FETCHER_PATH, MANIFEST_PATH}
+    assert set(written_files(small)) == {
+        delivery.FETCHER_PATH,
+        delivery.AWS_HALF_PATH,
+        MANIFEST_PATH,
+    }
     assert same_files(files) == same_files(written_files(run.result.gateway_user_data))
     assert set(files) == {
         SCRIPT_PATH,
@@ -624,6 +628,7 @@ def test_user_data_writes_the_script_unit_and_fetcher_and_the_parameter_holds_th
         NET_LIBRARY_PATH,
         delivery.SOURCE_PATH,
         delivery.FETCHER_PATH,
+        delivery.AWS_HALF_PATH,
         delivery.FETCHER_UNIT_PATH,
         delivery.FETCHER_TIMER_PATH,
     }

@@ -33,8 +33,12 @@ REGION = "eu-west-1"
 SETTINGS = '# settings\nNETWORK_CIDR="10.0.0.0/16"\nPORT_FORWARDS="tcp:80:10.0.64.10:80"\n'
 
 
-def load_fetcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cloudtap_settings", FETCHER)
+AWS_HALF = FETCHER.with_name("cloudtap_aws.py")
+"""Installed beside the shell library on AWS instances; the fetcher imports it by name."""
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their module by name
@@ -42,7 +46,8 @@ def load_fetcher() -> ModuleType:
     return module
 
 
-fetcher = load_fetcher()
+fetcher = load_module("cloudtap_settings", FETCHER)
+aws_half = load_module("cloudtap_aws", AWS_HALF)  # after the fetcher: it imports it
 
 
 def botocore_authorization(
@@ -68,12 +73,12 @@ def test_the_signature_is_botocores_for_fixed_credentials_and_time(url: str) -> 
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": "AmazonSSM.GetParameter",
     }
-    ours = fetcher.sigv4_headers(
+    ours = aws_half.sigv4_headers(
         method="POST",
         url=url,
         headers=headers,
         body=body,
-        credentials=fetcher.Credentials(ACCESS_KEY, SECRET_KEY, TOKEN),
+        credentials=aws_half.Credentials(ACCESS_KEY, SECRET_KEY, TOKEN),
         region=REGION,
         service="ssm",
         now=when,
@@ -185,6 +190,7 @@ def instance_root(
         "CLOUDTAP_SETTINGS_SOURCE": str(tmp_path / "settings-source.conf"),
         "CLOUDTAP_STATE_DIR": str(tmp_path / "state"),
         "CLOUDTAP_ROLE_SCRIPT": str(script),
+        "CLOUDTAP_LIBRARY_DIR": str(AWS_HALF.parent),
     }
 
 
