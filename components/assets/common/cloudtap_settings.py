@@ -58,6 +58,8 @@ METADATA_CHUNK = re.compile(r"cloudtap_settings_([0-9]{2})")
 MAX_SETTINGS_BYTES = 65536
 """Far above what any stack renders (SSM's Standard tier holds 4096): a bigger text is not ours."""
 TIMEOUT = 5.0
+# Amazon Linux 2023's python3 is 3.9, which has no datetime.UTC (3.11).
+UTC = datetime.timezone.utc  # noqa: UP017
 
 
 class SettingsError(Exception):
@@ -188,7 +190,7 @@ def sigv4_headers(
     default_port = {"http": 80, "https": 443}.get(parts.scheme)
     if parts.port is not None and parts.port != default_port:
         host = f"{host}:{parts.port}"
-    timestamp = now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    timestamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     signed: dict[str, str] = {"host": host, "x-amz-date": timestamp}
     signed.update({name.lower(): value for name, value in headers.items()})
     if credentials.token:
@@ -270,7 +272,7 @@ def fetch_ssm(parameter: str, environ: Mapping[str, str]) -> str:
         credentials=imds.credentials(),
         region=region,
         service="ssm",
-        now=datetime.datetime.now(datetime.UTC),
+        now=datetime.datetime.now(UTC),
     )
     answer = json.loads(http("POST", endpoint, headers, body))
     value = answer["Parameter"]["Value"]
