@@ -371,6 +371,39 @@ def _security_group_ingress_rule(mocks: StrictMocks, args: MockResourceArgs) -> 
     return _id("sgr", args), {"arn": _arn("ec2", f"security-group-rule/{_id('sgr', args)}")}
 
 
+def _launch_template(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    for interface in args.inputs.get("networkInterfaces") or []:
+        subnet_id = interface.get("subnetId")
+        if subnet_id is not None and subnet_id not in mocks.subnet_cidrs:
+            raise StrictMockError(f"launch template {args.name} names unknown subnet {subnet_id}")
+    rid = _id("lt", args)
+    mocks.launch_templates[rid] = dict(args.inputs)
+    return rid, {
+        "arn": _arn("ec2", f"launch-template/{rid}"),
+        "latestVersion": 1,
+        "defaultVersion": 1,
+    }
+
+
+def _auto_scaling_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    template = (args.inputs.get("launchTemplate") or {}).get("id")
+    if template not in mocks.launch_templates:
+        raise StrictMockError(f"auto scaling group {args.name} names unknown template {template}")
+    subnets = args.inputs.get("vpcZoneIdentifiers") or []
+    if not subnets or any(subnet not in mocks.subnet_cidrs for subnet in subnets):
+        raise StrictMockError(f"auto scaling group {args.name} needs known subnets: {subnets}")
+    low, high = int(args.inputs["minSize"]), int(args.inputs["maxSize"])
+    desired = int(args.inputs.get("desiredCapacity", low))
+    if not 0 <= low <= desired <= high:
+        raise StrictMockError(f"auto scaling group {args.name}: sizes {low} <= {desired} <= {high}")
+    name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+    uuid = _digest(name, length=32)
+    return name, {
+        "name": name,
+        "arn": _arn("autoscaling", f"autoScalingGroup:{uuid}:autoScalingGroupName/{name}"),
+    }
+
+
 def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     return _digest(args.typ, args.name, length=36), {}
 
@@ -409,6 +442,8 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:cloudwatch/eventTarget:EventTarget": _plain_id("target"),
     "pulumi-python:dynamic:Resource": _dynamic,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _security_group_ingress_rule,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:autoscaling/group:Group": _auto_scaling_group,
 }
 
 
@@ -432,6 +467,12 @@ def _filter_values(args: MockCallArgs, name: str) -> list[str]:
 
 
 def _ami(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    ids = _filter_values(args, "image-id")
+    if ids:
+        # A pinned image (gateway_ami_id) looked up for its root device name.
+        return {"id": ids[0], "imageId": ids[0], "architecture": "x86_64",
+                "rootDeviceName": "/dev/sda1", "rootDeviceType": "ebs", "state": "available",
+                "name": "pinned", "ownerId": ACCOUNT}  # fmt: skip
     names = _filter_values(args, "name")
     known = {f"al2023-ami-2023.*-{arch}": arch for arch in ("x86_64", "arm64")}
     if args.args.get("owners") != ["amazon"] or len(names) != 1 or names[0] not in known:
@@ -529,6 +570,7 @@ class StrictMocks(pulumi.runtime.Mocks):
         self.mirror_targets: dict[str, dict[str, Any]] = {}
         self.mirror_filter_rules: dict[str, list[tuple[str, int]]] = {}
         self.mirror_sessions: dict[str, list[str]] = {}
+        self.launch_templates: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

@@ -281,7 +281,7 @@ class Sensor(pulumi.ComponentResource):
                     ssm.policy_attachment,
                     settings.read_policy,
                     network.monitor_default_route,
-                    network.gateway_instance,
+                    *network.gateway_ready,
                 ],
             ),
         )
