@@ -77,6 +77,7 @@ def _sections(
 def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     from components.aws.cost_estimate import estimate_aws  # noqa: PLC0415 - only AWS stacks
     from components.aws.discovery import AwsClients  # noqa: PLC0415 - only AWS stacks load it
+    from components.aws.gateway_group import GatewayStrategy  # noqa: PLC0415
     from components.aws.mirror_session import plan_mirror_session  # noqa: PLC0415
     from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
     from components.aws.sensor import plan_aws_sensor  # noqa: PLC0415
@@ -106,11 +107,14 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
             )
     # One line for the whole stack, from the plans: the program is the one place that knows
     # every component the stack creates.
+    one_gateway = network_plan.gateway_strategy is GatewayStrategy.SINGLE
     estimate = estimate_aws(
         pulumi.Config("aws").get("region"),
         gateway_instance_type=network_plan.options.instance_type,
         sensor=sensor_design,
         mirror=mirror_plan,
+        gateways=1 if one_gateway else len(network_plan.zones),
+        auto_scaling_gateways=not one_gateway,
     )
     pulumi.log.info(estimate.line())
     pulumi.export("cost_estimate", estimate.as_output())
