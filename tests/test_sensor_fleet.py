@@ -374,3 +374,21 @@ def test_a_fleet_target_must_be_a_fleet(mocks: StrictMocks) -> None:
             mocks,
         )
     assert error.value.field == "target.fleet"
+
+
+def test_the_readme_sizing_table_says_what_the_data_says() -> None:
+    import re  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = re.findall(
+        r"^\| ((?:`[a-z0-9.]+`(?: / `?\.?[a-z0-9.]+`?)*)[^|]*) \| ([0-9./ ]+)", readme, re.M
+    )
+    found: dict[str, float] = {}
+    for names, figures in rows:
+        types = re.findall(r"`([a-z0-9.]+)`", names)
+        family = types[0].split(".")[0]
+        full = [t if "." in t and not t.startswith(".") else f"{family}{t}" for t in types]
+        for instance_type, figure in zip(full, figures.split(" / "), strict=True):
+            found[instance_type] = float(figure)
+    assert found == dict(SENSOR_CAPACITY_GBPS)
