@@ -117,6 +117,11 @@ AWS_FULL["cloudtap:sensor"].update(
 AWS_FULL["cloudtap:mirror"].update(
     target={"network_interface_id": "eni-0123456789abcdef9"}, tags={"team": "netsec"}
 )
+AWS_GATEWAY_PER_ZONE = example("aws-gateway")
+"""aws-gateway with a gateway per zone (each one mirroring), /22 subnets (room for 16 zones)."""
+AWS_GATEWAY_PER_ZONE["cloudtap:network"].update(
+    gateway_strategy="one_per_zone", subnet_prefix_length=22
+)
 AWS_ENROL = example("aws-dev")
 """aws-dev with the enrolment function and the instance-type override."""
 AWS_ENROL["cloudtap:mirror"].update(
@@ -133,6 +138,7 @@ BASES = {
     "aws-enrol": AWS_ENROL,
     "aws-full": AWS_FULL,
     "aws-gateway": AWS_GATEWAY,
+    "aws-gateway-per-zone": AWS_GATEWAY_PER_ZONE,
     "azure-dev": AZURE_DEV,
     "azure-existing": AZURE_EXISTING,
     "azure-full": AZURE_FULL,
@@ -477,10 +483,10 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
         "cloudtap:network.gateway_strategy",
     ),
     (
-        "aws-gateway",
-        "cloudtap:network.gateway_strategy",
-        "one_per_zone",
-        "cloudtap:network.gateway_strategy",
+        "aws-gateway-per-zone",
+        "cloudtap:network.availability_zone_count",
+        5,
+        "cloudtap:network.availability_zone_count",
     ),
     ("aws-dev", "cloudtap:network.gateway_key_name", "", "cloudtap:network.gateway_key_name"),
     ("aws-dev", "cloudtap:network.tags", {"aws:owner": "me"}, "cloudtap:network.tags.aws:owner"),

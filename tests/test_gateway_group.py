@@ -223,13 +223,48 @@ def test_a_pinned_image_is_looked_up_for_its_root_device(mocks: StrictMocks) -> 
     [
         ({"gateway_strategy": "per_zone"}, "one of ['single', 'one_per_zone']"),
         ({"gateway_strategy": 2}, "one of ['single', 'one_per_zone']"),
-        ({"gateway_strategy": "one_per_zone", "gateway_mirror": {}}, '"single" while'),
+        (
+            {
+                "gateway_strategy": "one_per_zone",
+                "gateway_mirror": {},
+                "availability_zone_count": 5,
+                "subnet_prefix_length": 22,
+            },
+            "at most 4 with gateway_strategy one_per_zone",
+        ),
     ],
 )
 def test_bad_strategies_fail_at_preview_naming_the_field(
     mocks: StrictMocks, args: MonitoredVpcArgs, expected: str
 ) -> None:
-    with pytest.raises(CloudtapInputError, match="gateway_strategy") as error:
+    with pytest.raises(CloudtapInputError) as error:
         build(mocks, args)
+    assert error.value.field in ("gateway_strategy", "availability_zone_count")
     assert expected in str(error.value)
     assert not mocks.registrations
+
+
+def test_with_the_gateway_mirror_every_zones_gateway_may_feed_the_sensor(
+    mocks: StrictMocks,
+) -> None:
+    args: MonitoredVpcArgs = {**PER_ZONE, "gateway_mirror": {}}
+
+    def program() -> Sensor:
+        return Sensor("sensor", {"network": MonitoredVpc("cloudtap", args)})
+
+    run = run_program(program, mocks)
+    public = [str(run.named(f"cloudtap-public-{zone}").inputs["cidrBlock"]) for zone in (1, 2, 3)]
+    ingress = run.named("cloudtap-monitor-nacl").inputs["ingress"]
+    feeds = sorted(
+        (rule["ruleNo"], rule["cidrBlock"])
+        for rule in ingress
+        if rule["fromPort"] == 4789 and rule["cidrBlock"] in public
+    )
+    assert feeds == [(50, public[0]), (51, public[1]), (52, public[2])]
+    assert len(ingress) <= 20
+    # The sensor expects each gateway's heartbeats.
+    settings = run.named("sensor-settings").inputs["insecureValue"]
+    assert f'HEARTBEAT_SOURCES="{" ".join(f"{cidr}:4242" for cidr in public)}"' in settings
+    # A sensor in zone 1 waits for its own zone's monitor route.
+    instance = run.named("sensor-instance")
+    assert run.named("cloudtap-monitor-1-default").urn in instance.dependencies

@@ -76,6 +76,8 @@ from .validation import (
 )
 
 TYPE_TOKEN = "cloudtap:aws:MonitoredVpc"
+MAX_MIRRORED_GATEWAY_ZONES = 4
+"""Zones a gateway per zone with the gateway mirror fits in the monitor ACL's 20 ingress rules."""
 
 
 class MonitoredVpcArgs(NetworkArgs, total=False):
@@ -114,7 +116,7 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     while it is down) or ``"one_per_zone"`` (a gateway per zone, each an Auto Scaling group of
     one whose instance attaches the zone's persistent ENI at boot, replaced when EC2 or its own
     check finds it broken; each zone's private and monitor route tables point at their own
-    zone's ENI). Not together with ``gateway_mirror`` yet. Default ``"single"``."""
+    zone's ENI; with ``gateway_mirror`` every gateway sends copies). Default ``"single"``."""
     gateway_key_name: pulumi.Input[str]
     """EC2 key pair for SSH to the gateway. Default: none (manage it through SSM Session
     Manager). Only useful together with ``management_cidrs``: SSH is closed without them."""
@@ -167,13 +169,18 @@ def plan_monitored_vpc(
         raw.get("gateway_strategy", GatewayStrategy.SINGLE.value),
         GatewayStrategy,
     )
-    if strategy is GatewayStrategy.ONE_PER_ZONE and plan.gateway_mirror is not None:
-        # The sensor expects the mirror's heartbeats, and the monitor ACL its feed, from the
-        # first public subnet only.
+    if (
+        strategy is GatewayStrategy.ONE_PER_ZONE
+        and plan.gateway_mirror is not None
+        and plan.availability_zone_count > MAX_MIRRORED_GATEWAY_ZONES
+    ):
+        # The monitor ACL names each gateway's feed: 4 ingress rules per zone, plus 1, of 20.
         raise CloudtapInputError(
-            "gateway_strategy",
-            strategy.value,
-            '"single" while gateway_mirror is on: the gateway mirror has one gateway for now',
+            "availability_zone_count",
+            plan.availability_zone_count,
+            f"at most {MAX_MIRRORED_GATEWAY_ZONES} with gateway_strategy one_per_zone and the "
+            "gateway mirror on: the monitor tier's network ACL needs 4 ingress rules per zone "
+            "then, and AWS allows 20",
         )
     lookup = _zone_lookup_options(opts)
     if options.availability_zones is not None:
@@ -194,7 +201,15 @@ def plan_monitored_vpc(
     # Port forwards are what grows without bound; the tiers are at most 4 zones each.
     check_fits_ssm_parameter(settings, "port_forwards", len(plan.port_forwards))
     return MonitoredVpcPlan(
-        design=NetworkDesign(cloud=Cloud.AWS, plan=plan, underlay_mtu=AWS_VPC_MTU),
+        design=NetworkDesign(
+            cloud=Cloud.AWS,
+            plan=plan,
+            underlay_mtu=AWS_VPC_MTU,
+            # Every zone's gateway sends the gateway mirror's copies and heartbeats.
+            gateway_subnets=(
+                plan.subnets[Tier.PUBLIC] if strategy is GatewayStrategy.ONE_PER_ZONE else ()
+            ),
+        ),
         options=options,
         zones=zones,
         gateway_settings=settings,
@@ -437,7 +452,7 @@ class MonitoredVpc(pulumi.ComponentResource):
 
     def _isolation_acl(self, tier: Tier) -> aws.ec2.NetworkAcl:
         child_name = f"{self._prefix}-{tier.value}-nacl"
-        table = isolation_nacl(self.plan, tier)
+        table = isolation_nacl(self.plan, tier, self.design.gateway_subnets)
         acl = aws.ec2.NetworkAcl(
             child_name,
             vpc_id=self.vpc.id,

@@ -280,7 +280,9 @@ class Sensor(pulumi.ComponentResource):
                 depends_on=[
                     ssm.policy_attachment,
                     settings.read_policy,
-                    network.monitor_default_route,
+                    network.monitor_default_routes[
+                        min(zone, len(network.monitor_default_routes) - 1)
+                    ],
                     *network.gateway_ready,
                 ],
             ),
@@ -386,7 +388,9 @@ def plan_aws_sensor(args: AwsSensorArgs | Mapping[str, Any]) -> AwsSensorPlan:
     )
     zone, address, warnings = resolve_placement(raw, plan)
     # Only the sensor the gateway mirror sends to expects its heartbeats.
-    sensor_plan = replace_heartbeats(sensor_plan, gateway_heartbeats(plan, address))
+    sensor_plan = replace_heartbeats(
+        sensor_plan, gateway_heartbeats(plan, address, network.design.gateway_subnets)
+    )
 
     instance_type = validate_instance_type(
         raw.get("instance_type", DEFAULT_INSTANCE_TYPE),
