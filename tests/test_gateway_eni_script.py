@@ -292,3 +292,30 @@ def test_the_gateway_masquerades_out_of_the_default_routes_public_interface(
     )
     assert result.returncode == 0, result.stderr
     assert f'oifname "{wan}" ip saddr @egress' in result.stdout
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ASSETS / "gateway" / "cloudtap_gateway_eni.py", SETTINGS_LIBRARY],
+    ids=["gateway-eni", "settings-fetcher"],
+)
+def test_the_boot_steps_parse_as_python_3_9_without_its_missing_names(path: Path) -> None:
+    """Amazon Linux 2023's python3 is 3.9: no 3.10 syntax, and no ``datetime.UTC`` (3.11)."""
+    import ast  # noqa: PLC0415
+
+    tree = ast.parse(path.read_text(), feature_version=(3, 9))
+    assert not [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "UTC"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "datetime"
+    ]
+    usage = subprocess.run(
+        [sys.executable, "-I", "-S", str(ASSETS / "gateway" / "cloudtap_gateway_eni.py"), "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert usage.returncode == 2 and "usage: cloudtap-gateway-eni claim|watch" in usage.stderr
