@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,6 +41,7 @@ from ..cloud_config import WrittenFile, asset_text, render_settings_file
 from ..gateway import render_boot_cloud_config
 from ..os_family import OsFamily
 from ..settings_delivery import SettingsSource
+from ..shapes import is_eni_id
 
 GATEWAY_TAG = "cloudtap-gateway"
 """Instance tag (the group's name) that the attach policy's condition names."""
@@ -56,7 +56,6 @@ ENI_CONFIG_KEYS = ("ENI_ID", "AUTO_SCALING_GROUP")
 """The script's ``CONFIG_KEYS`` (a test holds them equal)."""
 HEALTH_CHECK_GRACE_SECONDS = 300
 """The boot installs nftables and claims the ENI: no health verdict before that is done."""
-_ENI_ID = re.compile(r"eni-[0-9a-f]{8,17}")
 
 
 class GatewayStrategy(StrEnum):
@@ -91,7 +90,7 @@ def group_name(settings_parameter: str, zone_index: int) -> str:
 
 def render_eni_config(eni_id: str, group: str) -> str:
     """``/etc/cloudtap/gateway-eni.conf``: which ENI to claim, which group to report to."""
-    if not _ENI_ID.fullmatch(eni_id):
+    if not is_eni_id(eni_id):
         raise ValueError(f"not a network interface id: {eni_id!r}")
     lines: list[str | tuple[str, str | int]] = [
         "# The persistent interface this gateway attaches, and its Auto Scaling group.",

@@ -48,8 +48,9 @@ CONFIG_KEYS = ("ENI_ID", "AUTO_SCALING_GROUP")
 SETTINGS_LIBRARY = "/usr/local/sbin/cloudtap-settings"
 GATEWAY_SCRIPT = "/usr/local/sbin/cloudtap-gateway"
 STATE_FILE = "/var/lib/cloudtap/gateway-health.json"
-ENI_ID = re.compile(r"eni-[0-9a-f]{8,17}")
-INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
+# EC2 ids: 8 (older resources) or 17 lower-case hex digits, as components/shapes.py says.
+ENI_ID = re.compile(r"eni-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 GROUP_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 DEVICE_INDEX = 1
