@@ -19,6 +19,7 @@ from .mirror_checks import TargetKind
 if TYPE_CHECKING:
     from .mirror_planning import MirrorSessionPlan
     from .sensor import AwsSensorPlan
+    from .sensor_fleet import SensorFleetPlan
 
 SOURCE = "components/aws/prices.py"
 # The enrolment function's own use: one scheduled run every 5 minutes (events add a few more),
@@ -37,6 +38,7 @@ def estimate_aws(
     mirror: MirrorSessionPlan | None,
     gateways: int = 1,
     auto_scaling_gateways: bool = False,
+    fleet: SensorFleetPlan | None = None,
 ) -> Estimate:
     """The stack's monthly estimate in ``region`` (``None``: unknown, default prices).
 
@@ -60,6 +62,20 @@ def estimate_aws(
                     f"sensor {sensor.log_volume_size_gb} GB logs", gp3, sensor.log_volume_size_gb
                 )
             )
+    if fleet is not None:
+        count = fleet.sizing.desired
+        items.append(
+            hourly(
+                f"{count} fleet sensors {fleet.instance_type}",
+                instance.get(fleet.instance_type),
+                count,
+            )
+        )
+        items.append(per_month(f"{count} fleet root volumes", gp3, prices.ROOT_VOLUME_GB * count))
+        notes.append(
+            f"the fleet's {fleet.target.value.upper()} and its capacity units are not counted, "
+            f"nor sensors added by scaling (up to {fleet.sizing.maximum})"
+        )
     if mirror is not None:
         session = prices.MIRROR_SESSION_HOURLY[at]
         if mirror.sessions:
