@@ -8,7 +8,9 @@ On ``aws``:
     cloudtap:sensor   optional: a sensor in the monitor tier (``AwsSensorArgs`` without
                       ``network``, which is the network above)
     cloudtap:mirror   optional: what to mirror (``MirrorSessionArgs`` without ``network``);
-                      ``target`` defaults to the sensor
+                      ``target`` defaults to the sensor, else the fleet
+    cloudtap:fleet    optional: a sensor fleet behind a load balancer (``SensorFleetArgs``
+                      without ``network``); AWS only
 
 On ``azure`` the same three keys (``MonitoredVNetArgs``, ``AzureSensorArgs``,
 ``AzureMirrorSessionArgs``; every ``location`` defaults to ``azure-native:location``); without
@@ -46,6 +48,7 @@ from components.stack_config import StackConfig, current_values, parse_stack_con
 NETWORK_NAME = "cloudtap"
 SENSOR_NAME = "cloudtap-sensor"
 MIRROR_NAME = "cloudtap-mirror"
+FLEET_NAME = "cloudtap-fleet"
 
 
 def _reject_network(key: str, args: Mapping[str, Any]) -> None:
@@ -58,18 +61,24 @@ def _reject_network(key: str, args: Mapping[str, Any]) -> None:
 
 
 def _sections(
-    stack: StackConfig, targets: str
+    stack: StackConfig, targets: str, *, fleet: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
     """``cloudtap:network``, ``cloudtap:sensor`` and ``cloudtap:mirror`` of a cloud that builds
     its network: the latter two may not name a network, and a mirror needs a target (``targets``
-    says which) or the sensor."""
+    says which) or the sensor (or, where ``fleet`` says a cloud has them, the fleet)."""
     network = stack.section("network") or {}
     sensor_args = stack.section("sensor")
     mirror_args = stack.section("mirror")
-    for key, args in (("sensor", sensor_args), ("mirror", mirror_args)):
+    fleet_args = stack.section("fleet") if fleet else None
+    for key, args in (("sensor", sensor_args), ("mirror", mirror_args), ("fleet", fleet_args)):
         if args is not None:
             _reject_network(key, args)
-    if mirror_args is not None and mirror_args.get("target") is None and sensor_args is None:
+    if (
+        mirror_args is not None
+        and mirror_args.get("target") is None
+        and sensor_args is None
+        and fleet_args is None
+    ):
         raise CloudtapInputError("cloudtap:mirror.target", None, targets)
     return network, sensor_args, mirror_args
 
@@ -77,15 +86,20 @@ def _sections(
 def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     from components.aws.cost_estimate import estimate_aws  # noqa: PLC0415 - only AWS stacks
     from components.aws.discovery import AwsClients  # noqa: PLC0415 - only AWS stacks load it
+    from components.aws.gateway_group import GatewayStrategy  # noqa: PLC0415
     from components.aws.mirror_session import plan_mirror_session  # noqa: PLC0415
     from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
     from components.aws.sensor import plan_aws_sensor  # noqa: PLC0415
+    from components.aws.sensor_fleet import plan_sensor_fleet  # noqa: PLC0415
 
     network, sensor_args, mirror_args = _sections(
         stack,
         "a target (network_interface_id, network_load_balancer_arn or "
-        "gateway_load_balancer_endpoint_id), or a sensor in cloudtap:sensor to mirror to",
+        "gateway_load_balancer_endpoint_id), or a sensor in cloudtap:sensor (or a fleet in "
+        "cloudtap:fleet) to mirror to",
+        fleet=True,
     )
+    fleet_args = stack.section("fleet")
 
     # Every component is planned, and so checked, before the first one registers: a mistake in
     # cloudtap:mirror must not leave a network half-created by `pulumi up`.
@@ -97,20 +111,28 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     if sensor_args is not None:
         with under("sensor", passed={"network": "network"}):
             sensor_design = plan_aws_sensor({**sensor_args, "network": design}, SENSOR_NAME)
+    fleet_design = None
+    if fleet_args is not None:
+        with under("fleet", passed={"network": "network"}):
+            fleet_design = plan_sensor_fleet({**fleet_args, "network": design})
     mirror_plan = None
     if mirror_args is not None:
-        target = mirror_args.get("target") or {"sensor": sensor_design}
+        target = mirror_args.get("target") or _default_target(sensor_design, fleet_design)
         with under("mirror", passed={"network": "network"}):
             mirror_plan = plan_mirror_session(
                 MIRROR_NAME, {**mirror_args, "target": target, "network": design}, clients
             )
     # One line for the whole stack, from the plans: the program is the one place that knows
     # every component the stack creates.
+    one_gateway = network_plan.gateway_strategy is GatewayStrategy.SINGLE
     estimate = estimate_aws(
         pulumi.Config("aws").get("region"),
         gateway_instance_type=network_plan.options.instance_type,
         sensor=sensor_design,
         mirror=mirror_plan,
+        gateways=1 if one_gateway else len(network_plan.zones),
+        auto_scaling_gateways=not one_gateway,
+        fleet=fleet_design,
     )
     pulumi.log.info(estimate.line())
     pulumi.export("cost_estimate", estimate.as_output())
@@ -132,8 +154,17 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
         pulumi.export("sensor_network_interface_id", sensor.network_interface_id)
         pulumi.export("sensor_capture_interface", sensor.capture_interface)
 
+    fleet = None
+    if fleet_args is not None:
+        with under("fleet", passed={"network": "network"}):
+            fleet = components.SensorFleet(
+                FLEET_NAME, cast(components.SensorFleetArgs, {**fleet_args, "network": vpc})
+            )
+        pulumi.export("fleet_load_balancer_arn", fleet.load_balancer.arn)
+        pulumi.export("fleet_endpoint_ids", [endpoint.id for endpoint in fleet.endpoints])
+
     if mirror_args is not None:
-        target = mirror_args.get("target") or {"sensor": sensor}
+        target = mirror_args.get("target") or _default_target(sensor, fleet)
         with under("mirror", passed={"network": "network"}):
             mirror = components.MirrorSession(
                 MIRROR_NAME,
@@ -145,6 +176,11 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
             )
         _export_sessions(mirror)
     return vpc
+
+
+def _default_target(sensor: object, fleet: object) -> dict[str, object]:
+    """A mirror without a target copies to the stack's sensor, else to its fleet."""
+    return {"sensor": sensor} if sensor is not None else {"fleet": fleet}
 
 
 def _existing_only(stack: StackConfig, cloud: str) -> dict[str, Any]:
@@ -374,6 +410,12 @@ def main() -> pulumi.ComponentResource:
             "cloudtap:cloud",
             stack.cloud,
             f"one of {list(CLOUDS)}, e.g. `pulumi config set cloudtap:cloud aws`",
+        )
+    if stack.cloud != "aws" and stack.section("fleet") is not None:
+        raise CloudtapInputError(
+            "cloudtap:fleet",
+            stack.section("fleet"),
+            f"no value with cloudtap:cloud {stack.cloud}: sensor fleets are built on AWS only",
         )
     return build(stack)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .aws.mirror_session import AwsMirrorSession
     from .aws.monitored_vpc import MonitoredVpc, MonitoredVpcArgs
     from .aws.sensor import AwsSensorArgs, Sensor
+    from .aws.sensor_fleet import SensorFleet, SensorFleetArgs
     from .azure.mirror_args import AzureMirrorSessionArgs
     from .azure.mirror_session import AzureMirrorSession
     from .azure.monitored_vnet import MonitoredVNet
@@ -40,6 +41,8 @@ _LAZY = {
     "AwsMirrorSession": "components.aws.mirror_session",
     "Sensor": "components.aws.sensor",
     "AwsSensorArgs": "components.aws.sensor",
+    "SensorFleet": "components.aws.sensor_fleet",
+    "SensorFleetArgs": "components.aws.sensor_fleet",
     "AzureMirrorSession": "components.azure.mirror_session",
     "AzureMirrorSessionArgs": "components.azure.mirror_args",
     "AzureSensor": "components.azure.sensor",
@@ -84,6 +87,8 @@ __all__ = [
     "PortForwardArgs",
     "Protocol",
     "Sensor",
+    "SensorFleet",
+    "SensorFleetArgs",
     "Tier",
     "plan_network",
 ]

@@ -20,6 +20,7 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,9 @@ class BootBundle:
     """What the archive holds: every file of :attr:`boot_config` but :data:`FETCHER_FILES`."""
     archive: bytes
     """``tar.gz``: members named by path without the leading ``/``, owner root, time 0."""
+    direct_paths: tuple[str, ...] = ()
+    """Files the user data writes itself, not the archive: those that differ between
+    instances sharing the bundle (a zone gateway's ENI)."""
 
     @property
     def sha256(self) -> str:
@@ -70,16 +74,21 @@ class BootBundle:
         document = {"bucket": bucket, "key": self.key, "sha256": self.sha256, "files": files}
         return json.dumps(document, indent=1) + "\n"
 
-    def user_data(self, bucket: str) -> str:
+    def user_data(self, bucket: str, direct: Sequence[WrittenFile] = ()) -> str:
         """The small cloud-config: everything of :attr:`boot_config` but its files, which the
-        runcmd's first command fetches; the fetcher and the manifest written directly."""
+        runcmd's first command fetches; the fetcher and the manifest written directly, and
+        :attr:`direct_paths`, from ``direct`` (this instance's own) or else the boot config."""
         document: dict[str, Any] = yaml.safe_load(self.boot_config)
         boot_files = written_files(self.boot_config)
+        own = {entry.path: entry for entry in direct}
+        if not set(own) <= set(self.direct_paths):
+            raise ValueError(f"only {self.direct_paths} are written directly, not {sorted(own)}")
         document.pop("write_files")
         document["runcmd"] = [BUNDLE_COMMAND, *document["runcmd"]]
         direct = [
             *(boot_files[path] for path in FETCHER_FILES),
             WrittenFile(MANIFEST_PATH, self.manifest(bucket)),
+            *(own.get(path, boot_files[path]) for path in self.direct_paths),
         ]
         return render(yaml.safe_dump(document, sort_keys=False), direct)
 
@@ -100,12 +109,16 @@ def _archive(files: tuple[WrittenFile, ...]) -> bytes:
     return gzip_deterministic(buffer.getvalue())
 
 
-def boot_bundle(role: str, boot_config: str) -> BootBundle:
-    """``boot_config``'s files (but the fetcher's, which the user data carries) as a bundle."""
+def boot_bundle(role: str, boot_config: str, direct_paths: tuple[str, ...] = ()) -> BootBundle:
+    """``boot_config``'s files as a bundle, but the fetcher's (which the user data carries) and
+    ``direct_paths`` (which it writes itself)."""
     if role not in ROLES:
         raise ValueError(f"role {role!r}: expected one of {ROLES}")
     every = written_files(boot_config)
     if any(path not in every for path in FETCHER_FILES):
         raise ValueError("a boot bundle needs an aws-ssm settings source: its fetcher fetches it")
-    files = tuple(f for path, f in every.items() if path not in FETCHER_FILES)
-    return BootBundle(role, boot_config, files, _archive(files))
+    if any(path not in every for path in direct_paths):
+        raise ValueError(f"{direct_paths}: not all written by the boot config")
+    kept = (*FETCHER_FILES, *direct_paths)
+    files = tuple(f for path, f in every.items() if path not in kept)
+    return BootBundle(role, boot_config, files, _archive(files), direct_paths)

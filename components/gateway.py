@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import yaml
 
@@ -161,19 +161,28 @@ BASE_PACKAGES: Mapping[OsFamily, tuple[str, ...]] = {
 
 
 def _render(
-    source: SettingsSource, os_family: OsFamily, extra: tuple[WrittenFile, ...] = ()
+    source: SettingsSource,
+    os_family: OsFamily,
+    extra: Sequence[WrittenFile] = (),
+    first_commands: Sequence[Sequence[str]] = (),
 ) -> str:
     skeleton = yaml.safe_load(asset_text("gateway", "cloud-config.yaml")) or {}
+    runcmd = delivery_runcmd(source, SERVICE, (HEARTBEAT_SERVICE,))
     document = {
         "packages": list(BASE_PACKAGES[os_family]),
         **skeleton,
-        "runcmd": delivery_runcmd(source, SERVICE, (HEARTBEAT_SERVICE,)),
+        # daemon-reload stays first: the extra commands may start units the user data wrote.
+        "runcmd": [runcmd[0], *(list(command) for command in first_commands), *runcmd[1:]],
     }
     return render(yaml.safe_dump(document, sort_keys=False), [*extra, *gateway_files(source)])
 
 
 def render_boot_cloud_config(
-    *, source: SettingsSource, os_family: OsFamily = DEFAULT_OS_FAMILY
+    *,
+    source: SettingsSource,
+    os_family: OsFamily = DEFAULT_OS_FAMILY,
+    extra_files: Sequence[WrittenFile] = (),
+    first_commands: Sequence[Sequence[str]] = (),
 ) -> str:
     """The gateway's user data for an image of ``os_family``, its settings read from ``source``.
 
@@ -181,8 +190,11 @@ def render_boot_cloud_config(
     change it. At boot ``cloudtap-settings`` fetches the settings and applies them
     (``cloudtap-gateway apply-settings``), then ``cloudtap-gateway.service`` applies the last
     good settings and fails the boot's ``runcmd`` if there are none or they do not check.
+    ``extra_files`` and ``first_commands`` (run after ``systemctl daemon-reload``, before the
+    first fetch): a cloud's own boot step, such as an AWS Auto Scaling gateway attaching its
+    persistent interface (:mod:`components.aws.gateway_group`).
     """
-    return _render(source, os_family)
+    return _render(source, os_family, extra_files, first_commands)
 
 
 def render_cloud_config(

@@ -36,6 +36,10 @@ class NetworkDesign:
     """Bytes the cloud's network carries between instances (AWS VPCs 9001, Azure 1500,
     OpenStack: the network's own ``mtu``). The gateway mirror's copies are 50 bytes bigger than
     what they copy; below that they fragment."""
+    gateway_subnets: tuple[ipaddress.IPv4Network, ...] = ()
+    """The public subnets gateways run in, when there is one per zone (AWS ``gateway_strategy:
+    one_per_zone``): each sends the gateway mirror's copies and heartbeats. Empty: the one
+    gateway, in the first public subnet."""
 
     @property
     def design(self) -> NetworkDesign:

@@ -164,17 +164,20 @@ class HeartbeatSource:
 
 
 def gateway_heartbeats(
-    plan: NetworkPlan, sensor_address: ipaddress.IPv4Address
+    plan: NetworkPlan,
+    sensor_address: ipaddress.IPv4Address,
+    gateway_subnets: Sequence[ipaddress.IPv4Network] = (),
 ) -> tuple[tuple[HeartbeatSource, ...], int]:
     """(sources, interval) of the heartbeats a sensor at ``sensor_address`` receives: the
-    network's gateway mirror's, when it sends its copies there; none otherwise."""
+    network's gateway mirror's, when it sends its copies there; none otherwise.
+    ``gateway_subnets``: where the gateways live, one heartbeat source each (a gateway per
+    zone); default the first public subnet, where the one gateway lives."""
     mirror = plan.gateway_mirror
     if mirror is None or mirror.sensor_address != sensor_address:
         return (), DEFAULT_HEARTBEAT_INTERVAL
-    # The gateway lives in the first public subnet (as the monitor tier's network ACL assumes).
     vni = mirror.vni if mirror.mode is GatewayMirrorMode.VXLAN else None
-    source = HeartbeatSource(plan.subnets[Tier.PUBLIC][0], vni)
-    return (source,), mirror.heartbeat_interval
+    subnets = tuple(gateway_subnets) or (plan.subnets[Tier.PUBLIC][0],)
+    return tuple(HeartbeatSource(subnet, vni) for subnet in subnets), mirror.heartbeat_interval
 
 
 SENSOR_FIELDS = frozenset(SensorArgs.__annotations__)

@@ -25,10 +25,11 @@ STACK_KEYS: Mapping[str, str] = {
     "network": "the monitored network's arguments (a mapping)",
     "sensor": "a sensor in the monitor tier (a mapping; {} for the defaults)",
     "mirror": "what to mirror and how (a mapping)",
+    "fleet": "AWS only: a sensor fleet behind a load balancer (a mapping; {} for the defaults)",
 }
 """Every key the program reads, with what it holds (used in the error for an unknown key)."""
 
-MAPPING_KEYS = ("network", "sensor", "mirror")
+MAPPING_KEYS = ("network", "sensor", "mirror", "fleet")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class StackConfig:
 
     cloud: str | None
     sections: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    """``network``, ``sensor`` and ``mirror``: only the ones the stack sets."""
+    """``network``, ``sensor``, ``mirror`` and ``fleet``: only the ones the stack sets."""
 
     def section(self, key: str) -> dict[str, Any] | None:
         found = self.sections.get(key)

@@ -95,6 +95,7 @@ AWS_FULL["cloudtap:network"].update(
     availability_zones=["eu-west-1a", "eu-west-1b"],
     gateway_instance_type="t3.small",
     gateway_ami_id="ami-0123456789abcdef0",
+    gateway_strategy="single",
     management_cidrs=["10.9.0.0/16"],
     tags={"team": "netsec"},
 )
@@ -116,6 +117,11 @@ AWS_FULL["cloudtap:sensor"].update(
 AWS_FULL["cloudtap:mirror"].update(
     target={"network_interface_id": "eni-0123456789abcdef9"}, tags={"team": "netsec"}
 )
+AWS_GATEWAY_PER_ZONE = example("aws-gateway")
+"""aws-gateway with a gateway per zone (each one mirroring), /22 subnets (room for 16 zones)."""
+AWS_GATEWAY_PER_ZONE["cloudtap:network"].update(
+    gateway_strategy="one_per_zone", subnet_prefix_length=22
+)
 AWS_ENROL = example("aws-dev")
 """aws-dev with the enrolment function and the instance-type override."""
 AWS_ENROL["cloudtap:mirror"].update(
@@ -132,6 +138,7 @@ BASES = {
     "aws-enrol": AWS_ENROL,
     "aws-full": AWS_FULL,
     "aws-gateway": AWS_GATEWAY,
+    "aws-gateway-per-zone": AWS_GATEWAY_PER_ZONE,
     "azure-dev": AZURE_DEV,
     "azure-existing": AZURE_EXISTING,
     "azure-full": AZURE_FULL,
@@ -463,6 +470,24 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
         "cloudtap:network.gateway_instance_type",
     ),
     ("aws-full", "cloudtap:network.gateway_ami_id", "ami-123", "cloudtap:network.gateway_ami_id"),
+    (
+        "aws-dev",
+        "cloudtap:network.gateway_strategy",
+        "per_zone",
+        "cloudtap:network.gateway_strategy",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:network.gateway_strategy",
+        ["single"],
+        "cloudtap:network.gateway_strategy",
+    ),
+    (
+        "aws-gateway-per-zone",
+        "cloudtap:network.availability_zone_count",
+        5,
+        "cloudtap:network.availability_zone_count",
+    ),
     ("aws-dev", "cloudtap:network.gateway_key_name", "", "cloudtap:network.gateway_key_name"),
     ("aws-dev", "cloudtap:network.tags", {"aws:owner": "me"}, "cloudtap:network.tags.aws:owner"),
     ("aws-dev", "cloudtap:network.tags", {"Name": "gw"}, "cloudtap:network.tags.Name"),
@@ -1141,6 +1166,7 @@ SHAPED_FIELDS: list[tuple[str, str, str]] = [
     ("aws-gateway", "cloudtap:network.gateway_mirror.mode", "vxlan"),
     ("aws-full", "cloudtap:network.gateway_instance_type", "t3.small"),
     ("aws-full", "cloudtap:network.gateway_ami_id", "ami-0123456789abcdef0"),
+    ("aws-full", "cloudtap:network.gateway_strategy", "single"),
     ("aws-full", "cloudtap:network.availability_zones[0]", "eu-west-1a"),
     ("aws-full", "cloudtap:sensor.capture_interface", "ids0"),
     ("aws-full", "cloudtap:sensor.ids_packages[0]", "suricata"),

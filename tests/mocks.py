@@ -56,6 +56,7 @@ COMPONENT_TYPES = frozenset(
         "cloudtap:aws:MonitoredVpc",
         "cloudtap:aws:Sensor",
         "cloudtap:aws:MirrorSession",
+        "cloudtap:aws:SensorFleet",
         "cloudtap:HostFeeds",
     }
 )
@@ -371,6 +372,106 @@ def _security_group_ingress_rule(mocks: StrictMocks, args: MockResourceArgs) -> 
     return _id("sgr", args), {"arn": _arn("ec2", f"security-group-rule/{_id('sgr', args)}")}
 
 
+def _launch_template(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    for interface in args.inputs.get("networkInterfaces") or []:
+        subnet_id = interface.get("subnetId")
+        if subnet_id is not None and subnet_id not in mocks.subnet_cidrs:
+            raise StrictMockError(f"launch template {args.name} names unknown subnet {subnet_id}")
+    rid = _id("lt", args)
+    mocks.launch_templates[rid] = dict(args.inputs)
+    return rid, {
+        "arn": _arn("ec2", f"launch-template/{rid}"),
+        "latestVersion": 1,
+        "defaultVersion": 1,
+    }
+
+
+def _auto_scaling_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    template = (args.inputs.get("launchTemplate") or {}).get("id")
+    if template not in mocks.launch_templates:
+        raise StrictMockError(f"auto scaling group {args.name} names unknown template {template}")
+    subnets = args.inputs.get("vpcZoneIdentifiers") or []
+    if not subnets or any(subnet not in mocks.subnet_cidrs for subnet in subnets):
+        raise StrictMockError(f"auto scaling group {args.name} needs known subnets: {subnets}")
+    low, high = int(args.inputs["minSize"]), int(args.inputs["maxSize"])
+    desired = int(args.inputs.get("desiredCapacity", low))
+    if not 0 <= low <= desired <= high:
+        raise StrictMockError(f"auto scaling group {args.name}: sizes {low} <= {desired} <= {high}")
+    name = str(args.inputs.get("name") or f"{args.name}-{_digest(args.name, length=7)}")
+    uuid = _digest(name, length=32)
+    return name, {
+        "name": name,
+        "arn": _arn("autoscaling", f"autoScalingGroup:{uuid}:autoScalingGroupName/{name}"),
+    }
+
+
+def _load_balancer(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    kind = args.inputs.get("loadBalancerType")
+    if kind not in ("network", "gateway"):
+        raise StrictMockError(f"load balancer {args.name}: only network and gateway are mocked")
+    subnets = args.inputs.get("subnets") or []
+    zones = [mocks.subnet_zones.get(subnet) for subnet in subnets]
+    if None in zones or len(set(zones)) != len(zones):
+        raise StrictMockError(f"load balancer {args.name} needs known subnets, one per zone")
+    name = f"{args.name}"[:32]
+    short = {"network": "net", "gateway": "gwy"}[kind]
+    arn = _arn("elasticloadbalancing", f"loadbalancer/{short}/{name}/{_digest(name, length=16)}")
+    mocks.load_balancers[arn] = dict(args.inputs)
+    return arn, {"arn": arn, "dnsName": f"{name}.elb.{REGION}.amazonaws.com"}
+
+
+def _target_group(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    protocol, port = args.inputs.get("protocol"), args.inputs.get("port")
+    if (protocol, port) not in (("UDP", 4789), ("TCP_UDP", 4789), ("GENEVE", 6081)):
+        raise StrictMockError(f"target group {args.name}: {protocol}:{port} carries no mirror feed")
+    name = f"{args.name}"[:32]
+    arn = _arn("elasticloadbalancing", f"targetgroup/{name}/{_digest(name, length=16)}")
+    mocks.target_groups[arn] = dict(args.inputs)
+    return arn, {"arn": arn, "arnSuffix": arn.split(":")[-1]}
+
+
+def _listener(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    balancer = args.inputs.get("loadBalancerArn")
+    if balancer not in mocks.load_balancers:
+        raise StrictMockError(f"listener {args.name} names unknown load balancer {balancer}")
+    for action in args.inputs.get("defaultActions") or []:
+        if action.get("targetGroupArn") not in mocks.target_groups:
+            raise StrictMockError(f"listener {args.name} forwards to an unknown target group")
+    gateway = mocks.load_balancers[balancer]["loadBalancerType"] == "gateway"
+    if gateway != (args.inputs.get("protocol") is None):
+        raise StrictMockError(f"listener {args.name}: a GWLB listener has no protocol, others do")
+    arn = f"{balancer.replace(':loadbalancer/', ':listener/')}/{_digest(args.name, length=16)}"
+    return arn, {"arn": arn}
+
+
+def _endpoint_service(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    balancers = args.inputs.get("gatewayLoadBalancerArns") or []
+    if not balancers or any(arn not in mocks.load_balancers for arn in balancers):
+        raise StrictMockError(f"endpoint service {args.name} needs known gateway load balancers")
+    rid = _id("vpce-svc", args)
+    service = f"com.amazonaws.vpce.{REGION}.{rid}"
+    mocks.endpoint_services[service] = rid
+    return rid, {"serviceName": service, "serviceType": "GatewayLoadBalancer"}
+
+
+def _vpc_endpoint(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    if args.inputs.get("serviceName") not in mocks.endpoint_services:
+        raise StrictMockError(f"endpoint {args.name} names an unknown service")
+    subnets = args.inputs.get("subnetIds") or []
+    if args.inputs.get("vpcEndpointType") == "GatewayLoadBalancer" and len(subnets) != 1:
+        raise StrictMockError(f"endpoint {args.name}: a GWLB endpoint lives in exactly one subnet")
+    if any(subnet not in mocks.subnet_cidrs for subnet in subnets):
+        raise StrictMockError(f"endpoint {args.name} names an unknown subnet")
+    rid = _id("vpce", args)
+    return rid, {"arn": _arn("ec2", f"vpc-endpoint/{rid}")}
+
+
+def _scaling_policy(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
+    if not args.inputs.get("autoscalingGroupName"):
+        raise StrictMockError(f"scaling policy {args.name} names no group")
+    return f"{args.name}", {"arn": _arn("autoscaling", f"scalingPolicy:{args.name}")}
+
+
 def _provider(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     return _digest(args.typ, args.name, length=36), {}
 
@@ -439,6 +540,14 @@ RESOURCES: dict[str, ResourceHandler] = {
     "aws:cloudwatch/eventTarget:EventTarget": _plain_id("target"),
     "pulumi-python:dynamic:Resource": _dynamic,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _security_group_ingress_rule,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:autoscaling/group:Group": _auto_scaling_group,
+    "aws:autoscaling/policy:Policy": _scaling_policy,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:ec2/vpcEndpointService:VpcEndpointService": _endpoint_service,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
 }
 
 
@@ -462,6 +571,12 @@ def _filter_values(args: MockCallArgs, name: str) -> list[str]:
 
 
 def _ami(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    ids = _filter_values(args, "image-id")
+    if ids:
+        # A pinned image (gateway_ami_id) looked up for its root device name.
+        return {"id": ids[0], "imageId": ids[0], "architecture": "x86_64",
+                "rootDeviceName": "/dev/sda1", "rootDeviceType": "ebs", "state": "available",
+                "name": "pinned", "ownerId": ACCOUNT}  # fmt: skip
     names = _filter_values(args, "name")
     known = {f"al2023-ami-2023.*-{arch}": arch for arch in ("x86_64", "arm64")}
     if args.args.get("owners") != ["amazon"] or len(names) != 1 or names[0] not in known:
@@ -559,6 +674,10 @@ class StrictMocks(pulumi.runtime.Mocks):
         self.mirror_targets: dict[str, dict[str, Any]] = {}
         self.mirror_filter_rules: dict[str, list[tuple[str, int]]] = {}
         self.mirror_sessions: dict[str, list[str]] = {}
+        self.launch_templates: dict[str, dict[str, Any]] = {}
+        self.load_balancers: dict[str, dict[str, Any]] = {}
+        self.target_groups: dict[str, dict[str, Any]] = {}
+        self.endpoint_services: dict[str, str] = {}
         self.lock = threading.Lock()
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

@@ -189,3 +189,40 @@ def test_sensor_and_mirror_config_must_be_mappings_without_a_network(
         run_main(mocks, {"cloudtap:cloud": "aws", key: value})
     assert error.value.field == field
     assert mocks.registrations == []
+
+
+def test_cloudtap_fleet_builds_a_fleet_that_the_mirror_targets_by_default(
+    mocks: StrictMocks,
+) -> None:
+    config = stack_config("aws-dev")
+    del config["cloudtap:sensor"]
+    config["cloudtap:fleet"] = {"expected_gbps": 5, "ids": "suricata"}
+    run = run_main(mocks, config)
+    balancer = run.named("cloudtap-fleet-lb")
+    assert run.exports["fleet_load_balancer_arn"] == balancer.id
+    assert run.exports["fleet_endpoint_ids"] == []
+    [target] = run.of_type("aws:ec2/trafficMirrorTarget:TrafficMirrorTarget")
+    assert target.inputs["networkLoadBalancerArn"] == balancer.id
+    # 5 Gbit/s over the stack's 2 zones: 2 c5n.large per zone.
+    assert run.named("cloudtap-fleet-group").inputs["desiredCapacity"] == 4
+    assert run.exports["cost_estimate"]["items"]["4 fleet sensors c5n.large"] is not None
+
+
+@pytest.mark.parametrize(
+    ("stack", "fleet", "field"),
+    [
+        ("aws-dev", {"expected_gbps": 0}, "cloudtap:fleet.expected_gbps"),
+        ("aws-dev", {"network": {}}, "cloudtap:fleet.network"),
+        ("aws-dev", ["nlb"], "cloudtap:fleet"),
+        ("azure-dev", {}, "cloudtap:fleet"),
+        ("openstack-dev", {}, "cloudtap:fleet"),
+    ],
+)
+def test_a_bad_fleet_fails_naming_its_key(
+    mocks: StrictMocks, stack: str, fleet: Any, field: str
+) -> None:
+    config = {**stack_config(stack), "cloudtap:fleet": fleet}
+    with pytest.raises(CloudtapInputError) as error:
+        run_main(mocks, config)
+    assert error.value.field == field
+    assert not [r for r in mocks.registrations if r.custom]

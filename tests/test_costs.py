@@ -138,3 +138,26 @@ if __name__ == "__main__":
         table = current_table(patch)
     text = README.read_text()
     README.write_text(TABLE.sub(lambda m: m[1] + table + m[3], text))
+
+
+def test_a_gateway_per_zone_costs_a_gateway_and_two_addresses_per_zone() -> None:
+    single = estimate_aws("eu-west-1", gateway_instance_type="t3.small", sensor=None, mirror=None)
+    per_zone = estimate_aws(
+        "eu-west-1",
+        gateway_instance_type="t3.small",
+        sensor=None,
+        mirror=None,
+        gateways=3,
+        auto_scaling_gateways=True,
+    )
+    hour = HOURS_PER_MONTH
+    assert single.total == round(0.0228 * hour + 0.088 * 8 + 0.005 * hour, 2)
+    assert per_zone.total == round(3 * 0.0228 * hour + 3 * 0.088 * 8 + 6 * 0.005 * hour, 2)
+    assert "6 gateway public IPv4 addresses" in per_zone.line()
+
+
+def test_the_program_counts_every_zones_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = stack("aws-dev")
+    config["cloudtap:network"] = {**config["cloudtap:network"], "gateway_strategy": "one_per_zone"}
+    (line,) = preview(config, monkeypatch)[0]
+    assert "2 gateways t3.small" in line

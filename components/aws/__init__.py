@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .mirror_session import AwsMirrorSession, MirrorSession
     from .monitored_vpc import MonitoredVpc, MonitoredVpcArgs
     from .sensor import AwsSensorArgs, Sensor
+    from .sensor_fleet import SensorFleet, SensorFleetArgs
 
 # name -> module that defines it, imported on first use.
 _LAZY = {
@@ -24,6 +25,8 @@ _LAZY = {
     "MonitoredVpc": ".monitored_vpc",
     "MonitoredVpcArgs": ".monitored_vpc",
     "Sensor": ".sensor",
+    "SensorFleet": ".sensor_fleet",
+    "SensorFleetArgs": ".sensor_fleet",
 }
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "MonitoredVpc",
     "MonitoredVpcArgs",
     "Sensor",
+    "SensorFleet",
+    "SensorFleetArgs",
 ]
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from ..boot_bundle import LONGEST_BUCKET_NAME, BootBundle
+from ..cloud_config import WrittenFile
 from ..user_data import check_user_data_fits, gzip_deterministic
 
 BUCKET_PREFIX = "cloudtap-boot-"
@@ -99,9 +100,15 @@ def boot_bucket(
     return BootBucket(bucket, block, encryption, policy)
 
 
-def bundled_user_data(bundle: BootBundle, bucket_name: str, field: str, value: object) -> bytes:
+def bundled_user_data(
+    bundle: BootBundle,
+    bucket_name: str,
+    field: str,
+    value: object,
+    direct: Sequence[WrittenFile] = (),
+) -> bytes:
     """The small user data, gzip-compressed, checked against EC2's 16 KB (naming ``field``)."""
-    compressed = gzip_deterministic(bundle.user_data(bucket_name).encode("utf-8"))
+    compressed = gzip_deterministic(bundle.user_data(bucket_name, direct).encode("utf-8"))
     check_user_data_fits("aws", bundle.role, compressed, field, value)
     return compressed
 
@@ -120,20 +127,16 @@ class StoredBundle:
     """For the instance's ``user_data_base64`` (EC2 counts the bytes before base64)."""
 
 
-def store_bundle(
+def store_bundle_object(
     prefix: str,
     bundle: BootBundle,
     *,
     bucket: BootBucket,
-    role: aws.iam.Role,
     parent: pulumi.Resource,
     tags: Callable[[str], dict[str, str]],
-    field: str = "user_data",
-    value: object = None,
-) -> StoredBundle:
-    """``{prefix}-boot-bundle`` (the object) and ``{prefix}-boot-read`` (``role``'s policy)."""
-    child = pulumi.ResourceOptions(parent=parent)
-    stored = aws.s3.BucketObjectv2(
+) -> aws.s3.BucketObjectv2:
+    """``{prefix}-boot-bundle``: the archive, at its sha256 key."""
+    return aws.s3.BucketObjectv2(
         f"{prefix}-boot-bundle",
         bucket=bucket.bucket.id,
         key=bundle.key,
@@ -146,13 +149,49 @@ def store_bundle(
             parent=parent, depends_on=[bucket.policy, bucket.public_access_block]
         ),
     )
+
+
+def read_bundle(
+    prefix: str,
+    bundle: BootBundle,
+    stored: aws.s3.BucketObjectv2,
+    *,
+    bucket: BootBucket,
+    role: aws.iam.Role,
+    parent: pulumi.Resource,
+    field: str = "user_data",
+    value: object = None,
+    direct: pulumi.Input[Sequence[WrittenFile]] = (),
+) -> StoredBundle:
+    """``{prefix}-boot-read`` (``role`` may get exactly that object) and the small user data
+    that fetches it, with ``direct`` (the instance's own :attr:`BootBundle.direct_paths`)."""
     policy = aws.iam.RolePolicy(
         f"{prefix}-boot-read",
         role=role.id,
         policy=bucket.bucket.arn.apply(lambda arn: bundle_read_policy(f"{arn}/{bundle.key}")),
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
-    user_data = bucket.bucket.bucket.apply(
-        lambda name: base64.b64encode(bundled_user_data(bundle, name, field, value)).decode()
+    user_data = pulumi.Output.all(bucket.bucket.bucket, direct).apply(
+        lambda args: base64.b64encode(
+            bundled_user_data(bundle, args[0], field, value, args[1])
+        ).decode()
     )
     return StoredBundle(stored, policy, user_data)
+
+
+def store_bundle(
+    prefix: str,
+    bundle: BootBundle,
+    *,
+    bucket: BootBucket,
+    role: aws.iam.Role,
+    parent: pulumi.Resource,
+    tags: Callable[[str], dict[str, str]],
+    field: str = "user_data",
+    value: object = None,
+) -> StoredBundle:
+    """``{prefix}-boot-bundle`` (the object) and ``{prefix}-boot-read`` (``role``'s policy)."""
+    stored = store_bundle_object(prefix, bundle, bucket=bucket, parent=parent, tags=tags)
+    return read_bundle(
+        prefix, bundle, stored, bucket=bucket, role=role, parent=parent, field=field, value=value
+    )

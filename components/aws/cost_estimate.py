@@ -19,6 +19,7 @@ from .mirror_checks import TargetKind
 if TYPE_CHECKING:
     from .mirror_planning import MirrorSessionPlan
     from .sensor import AwsSensorPlan
+    from .sensor_fleet import SensorFleetPlan
 
 SOURCE = "components/aws/prices.py"
 # The enrolment function's own use: one scheduled run every 5 minutes (events add a few more),
@@ -35,16 +36,20 @@ def estimate_aws(
     gateway_instance_type: str,
     sensor: AwsSensorPlan | None,
     mirror: MirrorSessionPlan | None,
+    gateways: int = 1,
+    auto_scaling_gateways: bool = False,
+    fleet: SensorFleetPlan | None = None,
 ) -> Estimate:
-    """The stack's monthly estimate in ``region`` (``None``: unknown, default prices)."""
+    """The stack's monthly estimate in ``region`` (``None``: unknown, default prices).
+
+    ``gateways``: how many (``gateway_strategy: one_per_zone``: one per zone);
+    ``auto_scaling_gateways``: each also has a public address on its own primary interface."""
     at = prices.price_region(region)
     instance = prices.INSTANCE_HOURLY[at]
     gp3 = prices.GP3_GB_MONTH[at]
-    items = [
-        hourly(f"gateway {gateway_instance_type}", instance.get(gateway_instance_type)),
-        per_month("gateway root volume", gp3, prices.ROOT_VOLUME_GB),
-        hourly("gateway Elastic IP", prices.PUBLIC_IPV4_HOURLY[at]),
-    ]
+    items = gateway_items(
+        at, gateway_instance_type, gateways=gateways, auto_scaling=auto_scaling_gateways
+    )
     notes = []
     if region != at:
         notes.append(f"{at} prices: the data has none for {region or 'an unknown region'}")
@@ -57,6 +62,20 @@ def estimate_aws(
                     f"sensor {sensor.log_volume_size_gb} GB logs", gp3, sensor.log_volume_size_gb
                 )
             )
+    if fleet is not None:
+        count = fleet.sizing.desired
+        items.append(
+            hourly(
+                f"{count} fleet sensors {fleet.instance_type}",
+                instance.get(fleet.instance_type),
+                count,
+            )
+        )
+        items.append(per_month(f"{count} fleet root volumes", gp3, prices.ROOT_VOLUME_GB * count))
+        notes.append(
+            f"the fleet's {fleet.target.value.upper()} and its capacity units are not counted, "
+            f"nor sensors added by scaling (up to {fleet.sizing.maximum})"
+        )
     if mirror is not None:
         session = prices.MIRROR_SESSION_HOURLY[at]
         if mirror.sessions:
@@ -74,6 +93,27 @@ def estimate_aws(
         ):
             notes.append("the target load balancer and its data processing are not counted")
     return Estimate(tuple(items), at, prices.AS_OF, SOURCE, tuple(notes))
+
+
+def gateway_items(
+    at: str, instance_type: str, *, gateways: int, auto_scaling: bool
+) -> list[CostItem]:
+    """The gateways' instance hours, root volumes and public IPv4 addresses."""
+    instance = prices.INSTANCE_HOURLY[at].get(instance_type)
+    gp3, ipv4 = prices.GP3_GB_MONTH[at], prices.PUBLIC_IPV4_HOURLY[at]
+    if gateways == 1 and not auto_scaling:
+        return [
+            hourly(f"gateway {instance_type}", instance),
+            per_month("gateway root volume", gp3, prices.ROOT_VOLUME_GB),
+            hourly("gateway Elastic IP", ipv4),
+        ]
+    addresses = gateways * (2 if auto_scaling else 1)
+    return [
+        hourly(f"{gateways} gateways {instance_type}", instance, gateways),
+        per_month(f"{gateways} gateway root volumes", gp3, prices.ROOT_VOLUME_GB * gateways),
+        # An Auto Scaling gateway's own primary interface has a public address too.
+        hourly(f"{addresses} gateway public IPv4 addresses", ipv4, addresses),
+    ]
 
 
 def _enrolment(at: str) -> CostItem:

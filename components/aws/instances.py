@@ -7,7 +7,7 @@ Used by the gateway (:class:`~components.aws.monitored_vpc.MonitoredVpc`) and by
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -229,13 +229,19 @@ def settings_parameter(
         tags=tags(f"{prefix}-settings"),
         opts=child,
     )
-    policy = aws.iam.RolePolicy(
+    return SettingsParameter(parameter, settings_read(prefix, parameter, role, parent))
+
+
+def settings_read(
+    prefix: str, parameter: aws.ssm.Parameter, role: aws.iam.Role, parent: pulumi.Resource
+) -> aws.iam.RolePolicy:
+    """``{prefix}-settings-read``: ``role`` may read ``parameter`` (and nothing else)."""
+    return aws.iam.RolePolicy(
         f"{prefix}-settings-read",
         role=role.id,
         policy=parameter.arn.apply(settings_read_policy),
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
-    return SettingsParameter(parameter, policy)
 
 
 @dataclass(frozen=True)
@@ -249,13 +255,17 @@ def settings_push(
     *,
     document_name: str,
     parameter: aws.ssm.Parameter,
-    instance: aws.ec2.Instance,
+    instance: aws.ec2.Instance | None = None,
     parent: pulumi.Resource,
     tags: Callable[[str], dict[str, str]],
+    targets: Sequence[aws.ssm.AssociationTargetArgsDict] = (),
 ) -> SettingsPush:
     """``{prefix}-fetch`` (Command document) and ``{prefix}-fetch-association``: the fetch runs
     as soon as the parameter's version changes; the instance's timer is the backstop (an image
-    without the SSM agent, an association that fails)."""
+    without the SSM agent, an association that fails). The association runs on ``instance``,
+    or on ``targets`` (instances an Auto Scaling group launches, by tag)."""
+    if (instance is None) == (not targets):
+        raise ValueError("settings_push needs an instance or targets, not both")
     child = pulumi.ResourceOptions(parent=parent)
     document = aws.ssm.Document(
         f"{prefix}-fetch",
@@ -269,7 +279,11 @@ def settings_push(
     association = aws.ssm.Association(
         f"{prefix}-fetch-association",
         name=document.name,
-        targets=[{"key": "InstanceIds", "values": [instance.id]}],
+        targets=(
+            [{"key": "InstanceIds", "values": [instance.id]}]
+            if instance is not None
+            else list(targets)
+        ),
         parameters={SETTINGS_VERSION_PARAMETER: parameter.version.apply(str)},
         tags=tags(f"{prefix}-fetch-association"),
         opts=child,

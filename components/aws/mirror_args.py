@@ -11,6 +11,7 @@ import pulumi
 if TYPE_CHECKING:
     from .monitored_vpc import MonitoredVpc
     from .sensor import Sensor
+    from .sensor_fleet import SensorFleet
 
 
 class MirrorTargetArgs(TypedDict, total=False):
@@ -19,6 +20,9 @@ class MirrorTargetArgs(TypedDict, total=False):
     sensor: Sensor
     """A cloudtap Sensor: its interface becomes the target (and gateway-mirrored sources need
     it, at ``gateway_mirror.sensor_address``)."""
+    fleet: SensorFleet
+    """A cloudtap SensorFleet: its Network Load Balancer (one target), or its Gateway Load
+    Balancer endpoints (see ``zone_local_targets``)."""
     network_interface_id: pulumi.Input[str]
     """An interface of type ``interface``; 10 sources at most (100 on a family's largest size)."""
     network_load_balancer_arn: pulumi.Input[str]
@@ -70,6 +74,11 @@ class MirrorSessionArgs(TypedDict, total=False):
     """The monitored VPC. Default: the target sensor's network, else none. Needed for gateway
     mirroring (and ``auto`` sources AWS cannot mirror), ``drop_intra_vpc`` and the default
     ``health_check_cidrs``."""
+    zone_local_targets: bool
+    """With a ``target.fleet`` behind a Gateway Load Balancer: each source's sessions go to the
+    endpoint in the source's own zone (saves cross-zone data charges; the zone is known for
+    sources given by ``instance_id``, the first zone's endpoint is used for the others).
+    Default false: every session goes to the first zone's endpoint."""
     session_number: int
     """Priority of the sessions on their interfaces, 1-32766 (lowest first). Default 1."""
     virtual_network_id: int

@@ -57,6 +57,9 @@ class TargetKind(StrEnum):
 
     SENSOR = "sensor"
     """A cloudtap ``Sensor``: its own network interface becomes the target."""
+    FLEET = "fleet"
+    """A cloudtap ``SensorFleet``: its Network Load Balancer, or its Gateway Load Balancer
+    endpoints (one per zone)."""
     NETWORK_INTERFACE = "network_interface_id"
     NETWORK_LOAD_BALANCER = "network_load_balancer_arn"
     GATEWAY_LOAD_BALANCER_ENDPOINT = "gateway_load_balancer_endpoint_id"
@@ -92,9 +95,11 @@ def _is_plain(value: Any) -> bool:
     return isinstance(value, str)
 
 
-def check_target(value: Any, sensor_type: type | tuple[type, ...]) -> TargetChoice:
-    """Exactly one of ``sensor``, ``network_interface_id``, ``network_load_balancer_arn`` and
-    ``gateway_load_balancer_endpoint_id``."""
+def check_target(
+    value: Any, sensor_type: type | tuple[type, ...], fleet_type: type | tuple[type, ...] = ()
+) -> TargetChoice:
+    """Exactly one of ``sensor``, ``fleet``, ``network_interface_id``,
+    ``network_load_balancer_arn`` and ``gateway_load_balancer_endpoint_id``."""
     kinds = [kind.value for kind in TargetKind]
     if value is None:
         raise CloudtapInputError(
@@ -114,6 +119,10 @@ def check_target(value: Any, sensor_type: type | tuple[type, ...]) -> TargetChoi
     if kind is TargetKind.SENSOR:
         if not isinstance(target, sensor_type):
             raise CloudtapInputError(field, target, "a cloudtap Sensor component")
+        return TargetChoice(kind, target)
+    if kind is TargetKind.FLEET:
+        if not fleet_type or not isinstance(target, fleet_type):
+            raise CloudtapInputError(field, target, "a cloudtap SensorFleet component")
         return TargetChoice(kind, target)
     if is_deferred(target):
         return TargetChoice(kind, target)

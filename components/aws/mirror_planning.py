@@ -13,6 +13,7 @@ and their quotas, the filter rules, the target.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from ..shapes import (
 )
 from .discovery import AwsClients, mirrorable_interfaces
 from .enrolment_plan import EnrolmentPlan, check_session_tags, parse_enrol
+from .fleet_plan import FleetTarget
 from .mirror_checks import (
     SourceSpec,
     TargetChoice,
@@ -79,6 +81,8 @@ class PlannedSession:
     interface: MirrorInterface
     scope: FilterScope
     source: MirrorSource
+    zone: int = 0
+    """The zone index of the target it goes to (a zone-local fleet endpoint); 0 otherwise."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class MirrorSessionPlan:
     instance_type_data: str | None = None
     """The date of the instance-type data the decisions used (``None``: method gateway, which
     consults no data)."""
+    zone_local: bool = False
+    """Sessions go to their own zone's target (a fleet's GWLB endpoints)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ class _Args:
     tags: Mapping[str, str]
     assumed_mirrorable: frozenset[str] = frozenset()
     enrolment: EnrolmentPlan | None = None
+    zone_local: bool = False
 
 
 def plan_mirror_session(
@@ -128,14 +135,23 @@ def plan_mirror_session(
     clients: AwsClients,
     *,
     sensor_types: tuple[type, ...],
+    fleet_types: tuple[type, ...] = (),
 ) -> MirrorSessionPlan:
     """``args`` checked into a plan (see :func:`components.aws.mirror_session.plan_mirror_session`).
 
-    ``sensor_types``: what ``target.sensor`` may be (the Sensor component and its plan)."""
-    parsed = _parse_args(args, sensor_types)
+    ``sensor_types``: what ``target.sensor`` may be (the Sensor component and its plan);
+    ``fleet_types``: what ``target.fleet`` may be (the SensorFleet component and its plan)."""
+    parsed = _parse_args(args, sensor_types, fleet_types)
     decisions = _decide_sources(parsed, clients)
     warnings = _check_gateway_coverage(parsed, decisions)
     sessions = _plan_sessions(name, parsed.specs, decisions, parsed.plan)
+    if parsed.zone_local:
+        sessions, unplaced = _place_in_zones(sessions, parsed.plan)
+        if unplaced:
+            warnings.append(
+                f"{', '.join(unplaced)}: zone unknown (interfaces given by id), so copied to "
+                "the first zone's endpoint; give instance_id for zone-local copies"
+            )
     warnings += _check_sessions(parsed, sessions)
     rules = _plan_rules(name, parsed, sessions)
     warnings += _check_target(parsed, sessions, clients)
@@ -152,6 +168,7 @@ def plan_mirror_session(
         warnings=tuple(warnings),
         enrolment=parsed.enrolment,
         instance_type_data=None if parsed.method is MirrorMethod.GATEWAY else RETRIEVED,
+        zone_local=parsed.zone_local,
     )
 
 
@@ -169,10 +186,22 @@ def _gateway_on(plan: NetworkPlan | None) -> bool:
     return plan is not None and plan.gateway_mirror is not None
 
 
-def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
+def _parse_args(args: Any, sensor_types: tuple[type, ...], fleet_types: tuple[type, ...]) -> _Args:
     """Every field on its own; nothing looked up yet."""
     raw = session_fields(args, Cloud.AWS)
-    target = check_target(raw.get("target"), sensor_types)
+    target = check_target(raw.get("target"), sensor_types, fleet_types)
+    zone_local = raw.get("zone_local_targets", False)
+    if not isinstance(zone_local, bool):
+        raise CloudtapInputError("zone_local_targets", zone_local, "true or false")
+    if zone_local and not (
+        target.kind is TargetKind.FLEET and target.value.balancer is FleetTarget.GWLB
+    ):
+        raise CloudtapInputError(
+            "zone_local_targets",
+            zone_local,
+            "false unless target.fleet is a SensorFleet behind a Gateway Load Balancer (the "
+            "one target with an endpoint per zone)",
+        )
     enrolling = raw.get("enrol") is not None
     sources = raw.get("sources")
     specs = (
@@ -187,7 +216,7 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
         MIRRORABLE_INSTANCE_TYPES, raw.get(MIRRORABLE_INSTANCE_TYPES)
     )
     network = raw.get("network")
-    if network is None and target.kind is TargetKind.SENSOR:
+    if network is None and target.kind in (TargetKind.SENSOR, TargetKind.FLEET):
         network = target.value.network
     if network is not None and (
         not isinstance(network, MonitoredNetwork) or network.design.cloud is not Cloud.AWS
@@ -225,6 +254,7 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...]) -> _Args:
         tags=tags,
         assumed_mirrorable=assumed,
         enrolment=enrolment,
+        zone_local=zone_local,
     )
 
 
@@ -329,6 +359,32 @@ def _check_target(
     listeners = clients.listeners(target.value, field)
     check_nlb_listeners(field, target.value, listeners)
     return []
+
+
+def _place_in_zones(
+    sessions: Sequence[tuple[str, PlannedSession]], plan: NetworkPlan | None
+) -> tuple[list[tuple[str, PlannedSession]], list[str]]:
+    """Each session with the zone of its interface's address (its subnet's position in its
+    tier); the sources whose zone is unknown."""
+    placed, unplaced = [], []
+    for field, session in sessions:
+        address = session.interface.address
+        zone = None
+        if plan is not None and address is not None:
+            zone = next(
+                (
+                    index
+                    for cidrs in plan.subnets.values()
+                    for index, cidr in enumerate(cidrs)
+                    if address in cidr
+                ),
+                None,
+            )
+        if zone is None:
+            unplaced.append(session.source.label)
+            zone = 0
+        placed.append((field, dataclasses.replace(session, zone=zone)))
+    return placed, list(dict.fromkeys(unplaced))
 
 
 def _resolve_sources(specs: Sequence[SourceSpec], clients: AwsClients) -> list[MirrorSource]:

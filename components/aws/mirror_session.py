@@ -46,10 +46,12 @@ from ..monitored_network import Cloud
 from . import mirror_planning
 from .discovery import AwsClients
 from .enrolment import Enrolment, build_enrolment
+from .fleet_plan import FleetTarget
 from .mirror_args import MirrorSessionArgs
 from .mirror_checks import TargetChoice, TargetKind
 from .mirror_planning import MirrorSessionPlan, by_gateway, filter_child_name
 from .sensor import AwsSensorPlan, Sensor
+from .sensor_fleet import SensorFleet, SensorFleetPlan
 
 TYPE_TOKEN = "cloudtap:aws:MirrorSession"
 # Mirror the VPC's DNS resolver traffic too (AWS skips it otherwise): IDSs log DNS.
@@ -70,7 +72,11 @@ class AwsMirrorSession(mirror_session.MirrorSession):
     decisions: tuple[SourceDecision, ...]
     """Per source, in order: which way it is copied and why."""
     target: aws.ec2.TrafficMirrorTarget | None
-    """``None`` when every source goes through the gateway."""
+    """``None`` when every source goes through the gateway; the first zone's with
+    ``zone_local_targets``."""
+    targets: list[aws.ec2.TrafficMirrorTarget]
+    """Every mirror target: one, or one per zone (a fleet's GWLB endpoints with
+    ``zone_local_targets``, named ``{name}-target-N``)."""
     filters: dict[str, aws.ec2.TrafficMirrorFilter]
     """Filter scope (``"all"``, ``"east-west"``) -> filter; empty without native sources."""
     filter_rules: list[aws.ec2.TrafficMirrorFilterRule]
@@ -117,6 +123,7 @@ class AwsMirrorSession(mirror_session.MirrorSession):
             pulumi.log.warn(warning, resource=self)
 
         self.target = None
+        self.targets = []
         self.filters = {}
         self.filter_rules = []
         self.sessions = {}
@@ -162,13 +169,19 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         # keeps a thousand sessions as cheap as a thousand bare resources.
         child = pulumi.ResourceOptions(parent=self)
         target = planned.target
-        self.target = aws.ec2.TrafficMirrorTarget(
-            f"{name}-target",
-            description=f"cloudtap {name}: {_describe(target)}",
-            **_target_inputs(target),
-            tags=self._tags(f"{name}-target"),
-            opts=child,
-        )
+        zone_local = planned.zone_local
+        for zone, inputs in enumerate(_target_inputs(target, zone_local=zone_local)):
+            child_name = f"{name}-target-{zone + 1}" if zone_local else f"{name}-target"
+            self.targets.append(
+                aws.ec2.TrafficMirrorTarget(
+                    child_name,
+                    description=f"cloudtap {name}: {_describe(target)}",
+                    **inputs,
+                    tags=self._tags(child_name),
+                    opts=child,
+                )
+            )
+        self.target = self.targets[0]
         for scope, scope_rules in planned.rules.items():
             filter_name = filter_child_name(name, scope, planned.network)
             mirror_filter = aws.ec2.TrafficMirrorFilter(
@@ -181,7 +194,6 @@ class AwsMirrorSession(mirror_session.MirrorSession):
             self.filters[scope.value] = mirror_filter
             for rule in scope_rules:
                 self.filter_rules.append(_filter_rule(filter_name, mirror_filter, rule, child))
-        target_id = self.target.id
         filter_ids = {scope: self.filters[scope.value].id for scope in planned.rules}
         for session in planned.sessions:
             self.sessions[session.child_name] = aws.ec2.TrafficMirrorSession(
@@ -189,7 +201,7 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 description=f"cloudtap {name}: {session.source.label} #{session.interface.key}",
                 network_interface_id=session.interface.id,
                 traffic_mirror_filter_id=filter_ids[session.scope],
-                traffic_mirror_target_id=target_id,
+                traffic_mirror_target_id=self.targets[session.zone].id,
                 session_number=planned.session_number,
                 virtual_network_id=planned.vni,
                 packet_length=planned.packet_length,
@@ -214,6 +226,7 @@ def plan_mirror_session(
         args,
         clients if clients is not None else AwsClients(),
         sensor_types=(Sensor, AwsSensorPlan),
+        fleet_types=(SensorFleet, SensorFleetPlan),
     )
 
 
@@ -223,15 +236,24 @@ _SCOPE_TEXT = {
 }
 
 
-def _target_inputs(target: TargetChoice) -> dict[str, Any]:
+def _target_inputs(target: TargetChoice, *, zone_local: bool) -> list[dict[str, Any]]:
+    """The inputs of each mirror target: one, or one per zone."""
     if target.kind is TargetKind.SENSOR:
-        return {"network_interface_id": target.value.network_interface_id}
-    return {target.kind.value: target.value}
+        return [{"network_interface_id": target.value.network_interface_id}]
+    if target.kind is TargetKind.FLEET:
+        fleet = target.value
+        if fleet.balancer is FleetTarget.NLB:
+            return [{"network_load_balancer_arn": fleet.load_balancer.arn}]
+        endpoints = fleet.endpoints if zone_local else fleet.endpoints[:1]
+        return [{"gateway_load_balancer_endpoint_id": endpoint.id} for endpoint in endpoints]
+    return [{target.kind.value: target.value}]
 
 
 def _describe(target: TargetChoice) -> str:
     if target.kind is TargetKind.SENSOR:
         return f"sensor {target.value.private_ip}"
+    if target.kind is TargetKind.FLEET:
+        return f"sensor fleet behind a {target.value.balancer.value.upper()}"
     return {
         TargetKind.NETWORK_INTERFACE: "a sensor interface",
         TargetKind.NETWORK_LOAD_BALANCER: "sensors behind a Network Load Balancer",

@@ -11,7 +11,10 @@ Layout (one subnet per tier per zone; the tiers and their CIDRs come from
 - management: no default route at all; the same network ACL without the mirror exception.
 
 The routes and the Elastic IP point at the gateway's ENI, not at its instance, so replacing the
-instance (a new image or instance type) keeps every route and the public address. Settings
+instance (a new image or instance type) keeps every route and the public address. With
+``gateway_strategy: one_per_zone`` every zone has its own gateway, ENI and Elastic IP, and its
+private and monitor route tables point at that zone's ENI; each gateway is an Auto Scaling group
+of one whose instance attaches the ENI at boot (:mod:`components.aws.gateway_group`). Settings
 (port forwards, tiers, the gateway mirror) never replace it: they live in an SSM parameter that
 the instance applies in place (``cloudtap-gateway apply-settings``), pushed at once by an SSM
 association and polled every minute by the instance's timer.
@@ -32,7 +35,7 @@ import pulumi_aws as aws
 
 from ..boot_bundle import BootBundle, boot_bundle
 from ..errors import CloudtapInputError
-from ..fields import reject_unknown_fields
+from ..fields import parse_enum, reject_unknown_fields
 from ..gateway import AWS_VPC_MTU, render_boot_cloud_config, render_settings
 from ..monitored_network import Cloud, NetworkDesign
 from ..network_plan import (
@@ -45,13 +48,29 @@ from ..network_plan import (
 from ..os_family import OsFamily
 from ..settings_delivery import SettingsSource, check_fits_ssm_parameter
 from ..user_data import OWN_BOOT_FILES
-from .boot_bundle import BootBucket, boot_bucket, check_bundled_user_data, store_bundle
+from .boot_bundle import (
+    BootBucket,
+    boot_bucket,
+    check_bundled_user_data,
+    store_bundle,
+    store_bundle_object,
+)
+from .gateway_group import (
+    GATEWAY_TAG,
+    GatewayStrategy,
+    ZoneGateway,
+    build_zone_gateway,
+    gateway_image,
+    group_name,
+    zone_gateway_boot_bundle,
+)
 from .instances import (
     METADATA_OPTIONS,
     latest_al2023,
     settings_names,
     settings_parameter,
     settings_push,
+    settings_read,
     ssm_instance_profile,
 )
 from .rules import (
@@ -71,6 +90,8 @@ from .validation import (
 )
 
 TYPE_TOKEN = "cloudtap:aws:MonitoredVpc"
+MAX_MIRRORED_GATEWAY_ZONES = 4
+"""Zones a gateway per zone with the gateway mirror fits in the monitor ACL's 20 ingress rules."""
 
 
 class MonitoredVpcArgs(NetworkArgs, total=False):
@@ -103,6 +124,13 @@ class MonitoredVpcArgs(NetworkArgs, total=False):
     """Distribution family of ``gateway_ami_id``, for the names of the packages its boot
     installs: ``"amazon-linux"`` (default), ``"debian"`` (Debian and Ubuntu) or ``"rhel"``
     (RHEL, Rocky, Alma). Anything but the default needs ``gateway_ami_id``."""
+    gateway_strategy: str
+    """How many gateways, and how they run: ``"single"`` (one instance in the first zone, every
+    private route table points at its ENI; cheapest, but the private tier loses the internet
+    while it is down) or ``"one_per_zone"`` (a gateway per zone, each an Auto Scaling group of
+    one whose instance attaches the zone's persistent ENI at boot, replaced when EC2 or its own
+    check finds it broken; each zone's private and monitor route tables point at their own
+    zone's ENI; with ``gateway_mirror`` every gateway sends copies). Default ``"single"``."""
     gateway_key_name: pulumi.Input[str]
     """EC2 key pair for SSH to the gateway. Default: none (manage it through SSM Session
     Manager). Only useful together with ``management_cidrs``: SSH is closed without them."""
@@ -129,6 +157,7 @@ class MonitoredVpcPlan:
     gateway_settings: str
     """The gateway's settings file, delivered through SSM (checked to fit its 4096 bytes)."""
     gateway_os_family: OsFamily
+    gateway_strategy: GatewayStrategy = GatewayStrategy.SINGLE
 
 
 def plan_monitored_vpc(
@@ -149,6 +178,24 @@ def plan_monitored_vpc(
     os_family = validate_os_family(
         raw.get("gateway_os_family"), "gateway_os_family", options.ami_id
     )
+    strategy = parse_enum(
+        "gateway_strategy",
+        raw.get("gateway_strategy", GatewayStrategy.SINGLE.value),
+        GatewayStrategy,
+    )
+    if (
+        strategy is GatewayStrategy.ONE_PER_ZONE
+        and plan.gateway_mirror is not None
+        and plan.availability_zone_count > MAX_MIRRORED_GATEWAY_ZONES
+    ):
+        # The monitor ACL names each gateway's feed: 4 ingress rules per zone, plus 1, of 20.
+        raise CloudtapInputError(
+            "availability_zone_count",
+            plan.availability_zone_count,
+            f"at most {MAX_MIRRORED_GATEWAY_ZONES} with gateway_strategy one_per_zone and the "
+            "gateway mirror on: the monitor tier's network ACL needs 4 ingress rules per zone "
+            "then, and AWS allows 20",
+        )
     lookup = _zone_lookup_options(opts)
     if options.availability_zones is not None:
         # Every zone the account may use in the region, opted-in Local Zones included: one of
@@ -168,11 +215,20 @@ def plan_monitored_vpc(
     # Port forwards are what grows without bound; the tiers are at most 4 zones each.
     check_fits_ssm_parameter(settings, "port_forwards", len(plan.port_forwards))
     return MonitoredVpcPlan(
-        design=NetworkDesign(cloud=Cloud.AWS, plan=plan, underlay_mtu=AWS_VPC_MTU),
+        design=NetworkDesign(
+            cloud=Cloud.AWS,
+            plan=plan,
+            underlay_mtu=AWS_VPC_MTU,
+            # Every zone's gateway sends the gateway mirror's copies and heartbeats.
+            gateway_subnets=(
+                plan.subnets[Tier.PUBLIC] if strategy is GatewayStrategy.ONE_PER_ZONE else ()
+            ),
+        ),
         options=options,
         zones=zones,
         gateway_settings=settings,
         gateway_os_family=os_family,
+        gateway_strategy=strategy,
     )
 
 
@@ -217,7 +273,12 @@ class MonitoredVpc(pulumi.ComponentResource):
     """One per private subnet, in zone order."""
     monitor_route_table: aws.ec2.RouteTable
     monitor_default_route: aws.ec2.Route
-    """The monitor tier's way out (through the gateway): sensors install packages through it."""
+    """The monitor tier's way out (through the gateway): sensors install packages through it.
+    The first zone's with ``one_per_zone``."""
+    monitor_route_tables: list[aws.ec2.RouteTable]
+    """One per zone with ``one_per_zone``; the one shared table with ``single``."""
+    monitor_default_routes: list[aws.ec2.Route]
+    """Each monitor route table's default route, in the order of ``monitor_route_tables``."""
     management_route_table: aws.ec2.RouteTable
     """Has no routes but the VPC-local one: the management tier reaches nothing outside."""
     monitor_network_acl: aws.ec2.NetworkAcl
@@ -228,9 +289,18 @@ class MonitoredVpc(pulumi.ComponentResource):
     """The routes' target; survives replacement of the gateway instance."""
     gateway_elastic_ip: aws.ec2.Eip
     gateway_role: aws.iam.Role
-    gateway_instance: aws.ec2.Instance
+    """The first zone's gateway role with ``one_per_zone`` (each zone has its own)."""
+    gateway_instance: aws.ec2.Instance | None
+    """The single gateway's instance; ``None`` with ``one_per_zone`` (the groups launch them)."""
+    gateway_strategy: GatewayStrategy
+    gateway_network_interface_ids: list[pulumi.Output[str]]
+    """Each gateway's ENI, in zone order (one with ``single``)."""
+    gateway_public_ips: list[pulumi.Output[str]]
+    """Each gateway's Elastic IP, in zone order (one with ``single``)."""
     gateway_private_ip: pulumi.Output[str]
+    """The (first zone's) gateway ENI's address."""
     gateway_public_ip: pulumi.Output[str]
+    """The (first zone's) gateway's Elastic IP."""
     gateway_user_data: str
     """The gateway's whole boot cloud-config (script, unit, settings fetcher, the SSM
     parameter's name): the same whatever the settings. Too big for EC2's user data, it reaches
@@ -259,13 +329,25 @@ class MonitoredVpc(pulumi.ComponentResource):
         self.plan = planned.design.plan
         self._settings_names = settings_names(name, "gateway")
         self.gateway_settings = planned.gateway_settings
-        self.gateway_user_data = render_boot_cloud_config(
-            source=SettingsSource.aws_ssm(self._settings_names.parameter),
-            os_family=planned.gateway_os_family,
-        )
-        self.gateway_boot_bundle = boot_bundle("gateway", self.gateway_user_data)
+        gateway_source = SettingsSource.aws_ssm(self._settings_names.parameter)
+        if planned.gateway_strategy is GatewayStrategy.SINGLE:
+            self.gateway_boot_bundle = boot_bundle(
+                "gateway",
+                render_boot_cloud_config(
+                    source=gateway_source, os_family=planned.gateway_os_family
+                ),
+            )
+        else:
+            self.gateway_boot_bundle = zone_gateway_boot_bundle(
+                source=gateway_source,
+                os_family=planned.gateway_os_family,
+                group=group_name(self._settings_names.parameter, 0),
+            )
+        self.gateway_user_data = self.gateway_boot_bundle.boot_config
         check_bundled_user_data(self.gateway_boot_bundle, *OWN_BOOT_FILES)
         options = planned.options
+        self.gateway_strategy = planned.gateway_strategy
+        self._gateway_os_family = planned.gateway_os_family
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
@@ -280,8 +362,13 @@ class MonitoredVpc(pulumi.ComponentResource):
 
         self._build_network(zones)
         self._build_isolation()
-        self._build_gateway(options)
-        self._build_routes()
+        self._zone_gateways: list[ZoneGateway] = []
+        if self.gateway_strategy is GatewayStrategy.SINGLE:
+            self._build_gateway(options)
+            self._build_routes()
+        else:
+            self._build_zone_gateways(options)
+            self._build_zone_routes()
 
         self.register_outputs(
             {
@@ -293,14 +380,33 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "management_route_table_id": self.management_route_table.id,
                 "gateway_security_group_id": self.gateway_security_group.id,
                 "gateway_network_interface_id": self.gateway_network_interface_id,
-                "gateway_instance_id": self.gateway_instance.id,
                 "gateway_private_ip": self.gateway_private_ip,
                 "gateway_public_ip": self.gateway_public_ip,
                 "gateway_settings_parameter": self.gateway_settings_parameter.name,
+                **(
+                    {"gateway_instance_id": self.gateway_instance.id}
+                    if self.gateway_instance is not None
+                    else {
+                        "gateway_network_interface_ids": self.gateway_network_interface_ids,
+                        "gateway_public_ips": self.gateway_public_ips,
+                        "gateway_group_names": [z.group_name for z in self.zone_gateways],
+                    }
+                ),
             }
         )
 
     # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def zone_gateways(self) -> list[ZoneGateway]:
+        """With ``one_per_zone``, one per zone in zone order; empty with ``single``."""
+        return self._zone_gateways
+
+    @property
+    def gateway_ready(self) -> list[pulumi.Resource]:
+        """What an instance of the monitor tier waits for before it boots (it installs packages
+        through the gateway): the instance, or every zone's group."""
+        return self._gateway_ready
 
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
@@ -377,7 +483,7 @@ class MonitoredVpc(pulumi.ComponentResource):
 
     def _isolation_acl(self, tier: Tier) -> aws.ec2.NetworkAcl:
         child_name = f"{self._prefix}-{tier.value}-nacl"
-        table = isolation_nacl(self.plan, tier)
+        table = isolation_nacl(self.plan, tier, self.design.gateway_subnets)
         acl = aws.ec2.NetworkAcl(
             child_name,
             vpc_id=self.vpc.id,
@@ -397,9 +503,9 @@ class MonitoredVpc(pulumi.ComponentResource):
 
     # -- gateway ---------------------------------------------------------------------------
 
-    def _build_gateway(self, options: AwsOptions) -> None:
+    def _gateway_security_group(self) -> aws.ec2.SecurityGroup:
         name = self._prefix
-        self.gateway_security_group = aws.ec2.SecurityGroup(
+        return aws.ec2.SecurityGroup(
             f"{name}-gateway-sg",
             vpc_id=self.vpc.id,
             # The description cannot change without replacing the group: keep it fixed.
@@ -409,6 +515,10 @@ class MonitoredVpc(pulumi.ComponentResource):
             tags=self._tags(f"{name}-gateway-sg"),
             opts=self._child(),
         )
+
+    def _build_gateway(self, options: AwsOptions) -> None:
+        name = self._prefix
+        self.gateway_security_group = self._gateway_security_group()
         # The ENI is the gateway's identity: routes and the Elastic IP point at it, and it
         # outlives the instance (delete_on_termination False below).
         self.gateway_network_interface = aws.ec2.NetworkInterface(
@@ -431,6 +541,8 @@ class MonitoredVpc(pulumi.ComponentResource):
         )
         self.gateway_private_ip = self.gateway_network_interface.private_ip
         self.gateway_public_ip = self.gateway_elastic_ip.public_ip
+        self.gateway_network_interface_ids = [self.gateway_network_interface_id]
+        self.gateway_public_ips = [self.gateway_public_ip]
 
         ssm = ssm_instance_profile(
             f"{name}-gateway",
@@ -507,6 +619,7 @@ class MonitoredVpc(pulumi.ComponentResource):
                 ],
             ),
         )
+        self._gateway_ready: list[pulumi.Resource] = [self.gateway_instance]
         self.gateway_settings_association = settings_push(
             f"{name}-gateway",
             document_name=self._settings_names.document,
@@ -516,16 +629,109 @@ class MonitoredVpc(pulumi.ComponentResource):
             tags=self._tags,
         ).association
 
+    def _build_zone_gateways(self, options: AwsOptions) -> None:
+        """A gateway per zone: ENI, Elastic IP, role and Auto Scaling group of one each; one
+        security group, settings parameter and push for all (their settings are the same)."""
+        name = self._prefix
+        self.gateway_instance = None
+        self.gateway_security_group = self._gateway_security_group()
+        self.boot_bucket = boot_bucket(name, parent=self, tags=self._tags)
+        bundle_object = store_bundle_object(
+            f"{name}-gateway",
+            self.gateway_boot_bundle,
+            bucket=self.boot_bucket,
+            parent=self,
+            tags=self._tags,
+        )
+        image = gateway_image(options.ami_id, options.architecture, parent=self)
+        source = SettingsSource.aws_ssm(self._settings_names.parameter)
+        parameter: aws.ssm.Parameter | None = None
+        for index in range(self.plan.availability_zone_count):
+            stem = f"{name}-gateway-{index + 1}"
+            ssm = ssm_instance_profile(
+                stem,
+                f"cloudtap gateway of {name}, zone {index + 1}: managed through SSM",
+                parent=self,
+                tags=self._tags,
+            )
+            if parameter is None:
+                settings = settings_parameter(
+                    f"{name}-gateway",
+                    parameter_name=self._settings_names.parameter,
+                    settings_text=self.gateway_settings,
+                    role=ssm.role,
+                    parent=self,
+                    tags=self._tags,
+                )
+                parameter, read = settings.parameter, settings.read_policy
+            else:
+                read = settings_read(stem, parameter, ssm.role, parent=self)
+            self._zone_gateways.append(
+                build_zone_gateway(
+                    name,
+                    index,
+                    parent=self,
+                    tags=self._tags,
+                    subnet=self.subnets[Tier.PUBLIC.value][index],
+                    security_group=self.gateway_security_group,
+                    image=image,
+                    pin_image=options.ami_id is not None,
+                    instance_type=options.instance_type,
+                    key_name=options.key_name,
+                    source=source,
+                    os_family=self._gateway_os_family,
+                    settings_group=group_name(self._settings_names.parameter, index),
+                    role=ssm.role,
+                    profile=ssm.profile,
+                    internet_gateway=self.internet_gateway,
+                    # The boot installs nftables through the public route; SSM needs its
+                    # policy; the first fetch reads the settings parameter.
+                    depends_on=[self._public_default_route, ssm.policy_attachment, read],
+                    bundle=self.gateway_boot_bundle,
+                    bundle_object=bundle_object,
+                    bucket=self.boot_bucket,
+                )
+            )
+        assert parameter is not None
+        self.gateway_settings_parameter = parameter
+        first = self.zone_gateways[0]
+        self.gateway_role = first.role
+        self.gateway_network_interface = first.network_interface
+        self.gateway_network_interface_id = first.network_interface.id
+        self.gateway_elastic_ip = first.elastic_ip
+        self.gateway_private_ip = first.network_interface.private_ip
+        self.gateway_public_ip = first.elastic_ip.public_ip
+        self.gateway_network_interface_ids = [z.network_interface.id for z in self.zone_gateways]
+        self.gateway_public_ips = [z.elastic_ip.public_ip for z in self.zone_gateways]
+        self._gateway_ready = [z.group for z in self.zone_gateways]
+        self.gateway_settings_association = settings_push(
+            f"{name}-gateway",
+            document_name=self._settings_names.document,
+            parameter=parameter,
+            parent=self,
+            tags=self._tags,
+            # Whatever instances the groups launch now or later, by the tag their template sets.
+            targets=[
+                {
+                    "key": f"tag:{GATEWAY_TAG}",
+                    "values": [z.group_name for z in self.zone_gateways],
+                }
+            ],
+        ).association
+
     # -- routes through the gateway --------------------------------------------------------
 
     def _default_route_via_gateway(
-        self, child_name: str, table: aws.ec2.RouteTable
+        self,
+        child_name: str,
+        table: aws.ec2.RouteTable,
+        interface: aws.ec2.NetworkInterface | None = None,
     ) -> aws.ec2.Route:
         return aws.ec2.Route(
             child_name,
             route_table_id=table.id,
             destination_cidr_block=ANYWHERE,
-            network_interface_id=self.gateway_network_interface.id,
+            network_interface_id=(interface or self.gateway_network_interface).id,
             opts=self._child(),
         )
 
@@ -543,8 +749,37 @@ class MonitoredVpc(pulumi.ComponentResource):
             f"{name}-monitor-default", self.monitor_route_table
         )
         self.management_route_table = self._route_table(f"{name}-management-rt")
+        self.monitor_route_tables = [self.monitor_route_table]
+        self.monitor_default_routes = [self.monitor_default_route]
         for index in range(self.plan.availability_zone_count):
             self._associate(Tier.MONITOR, self.monitor_route_table, index)
+            self._associate(Tier.MANAGEMENT, self.management_route_table, index)
+
+    def _build_zone_routes(self) -> None:
+        """Each zone's private and monitor tables send their default route to that zone's ENI:
+        a zone keeps its way out whatever happens to another zone's gateway."""
+        name = self._prefix
+        self.private_route_tables = []
+        self.monitor_route_tables = []
+        self.monitor_default_routes = []
+        for index, zone_gateway in enumerate(self.zone_gateways):
+            interface = zone_gateway.network_interface
+            for tier, tables in (
+                (Tier.PRIVATE, self.private_route_tables),
+                (Tier.MONITOR, self.monitor_route_tables),
+            ):
+                table = self._route_table(f"{name}-{tier.value}-{index + 1}-rt")
+                route = self._default_route_via_gateway(
+                    f"{name}-{tier.value}-{index + 1}-default", table, interface
+                )
+                self._associate(tier, table, index)
+                tables.append(table)
+                if tier is Tier.MONITOR:
+                    self.monitor_default_routes.append(route)
+        self.monitor_route_table = self.monitor_route_tables[0]
+        self.monitor_default_route = self.monitor_default_routes[0]
+        self.management_route_table = self._route_table(f"{name}-management-rt")
+        for index in range(self.plan.availability_zone_count):
             self._associate(Tier.MANAGEMENT, self.management_route_table, index)
 
 

@@ -63,11 +63,14 @@ class SecurityGroupRule:
     description: str
 
 
-def isolation_nacl(plan: NetworkPlan, tier: Tier) -> NaclTable:
+def isolation_nacl(
+    plan: NetworkPlan, tier: Tier, gateway_subnets: Sequence[ipaddress.IPv4Network] = ()
+) -> NaclTable:
     """Deny the private tier both ways; the monitor tier still receives the mirror feeds from it.
 
     With the gateway mirror on, the monitor tier also names the gateway's VXLAN feed (UDP 4789
-    from the first public subnet, where the gateway's interface lives) explicitly, so the feed
+    from the first public subnet, where the gateway's interface lives, or from each of
+    ``gateway_subnets`` with a gateway per zone) explicitly, so the feed
     survives any later tightening of the catch-all rule. Stateless rules: the VXLAN/GENEVE
     feed is one-way, so no reply path is opened.
     """
@@ -76,10 +79,11 @@ def isolation_nacl(plan: NetworkPlan, tier: Tier) -> NaclTable:
     private = [str(cidr) for cidr in plan.cidrs(Tier.PRIVATE)]
     ingress: list[NaclRule] = []
     if tier is Tier.MONITOR and plan.gateway_mirror is not None:
-        gateway_subnet = str(plan.subnets[Tier.PUBLIC][0])
-        ingress.append(
-            NaclRule(GATEWAY_FEED_RULE_NO, "allow", "udp", gateway_subnet, VXLAN_PORT, VXLAN_PORT)
-        )
+        senders = tuple(gateway_subnets) or (plan.subnets[Tier.PUBLIC][0],)
+        ingress += [
+            NaclRule(GATEWAY_FEED_RULE_NO + zone, "allow", "udp", str(cidr), VXLAN_PORT, VXLAN_PORT)
+            for zone, cidr in enumerate(senders)
+        ]
     if tier is Tier.MONITOR:
         ingress += [
             NaclRule(_MIRROR_RULE_BASE[port] + zone, "allow", "udp", cidr, port, port)

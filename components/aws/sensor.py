@@ -301,8 +301,10 @@ class Sensor(pulumi.ComponentResource):
                     settings.read_policy,
                     bundle.object,
                     bundle.read_policy,
-                    network.monitor_default_route,
-                    network.gateway_instance,
+                    network.monitor_default_routes[
+                        min(zone, len(network.monitor_default_routes) - 1)
+                    ],
+                    *network.gateway_ready,
                 ],
             ),
         )
@@ -425,7 +427,9 @@ def plan_aws_sensor(
     )
     zone, address, warnings = resolve_placement(raw, plan)
     # Only the sensor the gateway mirror sends to expects its heartbeats.
-    sensor_plan = replace_heartbeats(sensor_plan, gateway_heartbeats(plan, address))
+    sensor_plan = replace_heartbeats(
+        sensor_plan, gateway_heartbeats(plan, address, network.design.gateway_subnets)
+    )
 
     instance_type = validate_instance_type(
         raw.get("instance_type", DEFAULT_INSTANCE_TYPE),

@@ -125,6 +125,36 @@ mirrored_interfaces() { # the interfaces facing the private tier, one per line
     printf '%s\n' "${found[@]}"
 }
 
+# An address no network routes (TEST-NET-2, RFC 5737): `ip route get` names the interface the
+# default route leaves by without sending anything.
+readonly INTERNET_PROBE=198.51.100.1
+
+holds_address_in() { # holds_address_in DEVICE CIDR...: DEVICE carries an address in one of them
+    local device=$1 _index _device _family address _rest cidr
+    shift
+    while read -r _index _device _family address _rest; do
+        for cidr in "$@"; do
+            if in_cidr "${address%/*}" "$cidr"; then return 0; fi
+        done
+    done < <(ip -o -4 addr show dev "$device")
+    return 1
+}
+
+wan_interface() { # the interface facing the internet: the one with the public address
+    local device
+    # An Auto Scaling gateway (gateway_strategy one_per_zone) has two interfaces in the public
+    # tier: its own primary and the persistent ENI it attached, which holds the Elastic IP and
+    # which cloudtap-gateway-eni makes the default route's. The default route's interface wins;
+    # with one interface (the single gateway, the lab) this is the same as the first match.
+    # shellcheck disable=SC2086
+    if device=$(route_device "$INTERNET_PROBE") && holds_address_in "$device" $PUBLIC_CIDRS; then
+        echo "$device"
+        return 0
+    fi
+    # shellcheck disable=SC2086
+    interface_in $PUBLIC_CIDRS
+}
+
 own_addresses() { # every IPv4 address of this gateway
     local _index _device _family address _rest
     while read -r _index _device _family address _rest; do
@@ -330,8 +360,7 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
 
 discover() { # this host's side of the rule set: which interface is which, its own addresses
     command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
-    # shellcheck disable=SC2086
-    WAN=$(interface_in $PUBLIC_CIDRS) ||
+    WAN=$(wan_interface) ||
         die "no interface carries an address in the public tier ($PUBLIC_CIDRS)"
     MIRRORED=""
     if [ "$MIRROR_MODE" != off ]; then
@@ -512,7 +541,7 @@ check() {
         "$(wc -w <<<"$PORT_FORWARDS") port forward(s); $mirror"
 }
 
-public_address() { # this gateway's address in the public tier: where its heartbeats come from
+public_address() { # the WAN interface's public-tier address: where its heartbeats come from
     local _index _device _family address _rest cidr
     while read -r _index _device _family address _rest; do
         for cidr in $PUBLIC_CIDRS; do
@@ -521,7 +550,7 @@ public_address() { # this gateway's address in the public tier: where its heartb
                 return 0
             fi
         done
-    done < <(ip -o -4 addr show)
+    done < <(ip -o -4 addr show dev "$WAN")
     return 1
 }
 
