@@ -47,12 +47,14 @@ AWS_NETWORK_FIELDS: Final = frozenset(
         "gateway_instance_type",
         "gateway_key_name",
         "gateway_os_family",
+        "gateway_strategy",
         "tags",
         "unlisted_instance_types",
     }
 )
-"""The fields ``MonitoredVpcArgs`` takes beyond ``NetworkArgs``: where the gateway instance runs
-and what it is (zones, image and its distribution family, type, key pair, tags). Kept here
+"""The fields ``MonitoredVpcArgs`` takes beyond ``NetworkArgs``: where the gateway instances run
+and what they are (zones, one or one per zone, image and its distribution family, type, key
+pair, tags); the lab builds one gateway whatever the strategy. Kept here
 because reading them off ``MonitoredVpcArgs`` would import pulumi-aws; a test holds the two
 equal."""
 

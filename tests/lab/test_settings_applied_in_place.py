@@ -26,7 +26,9 @@ from lab import Host, Lab
 
 pytestmark = pytest.mark.lab
 
-STREAM_SECONDS = 24
+STREAM_SECONDS = 45
+"""Long enough for the four changes on a loaded machine (about 20 s unloaded): they must all
+happen while the stream and the ping run."""
 INTERVAL = 0.2
 PING_INTERVAL = 0.05
 NEW_FORWARD = "tcp:8080:10.0.64.10:8080"
