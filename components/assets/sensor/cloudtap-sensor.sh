@@ -948,8 +948,9 @@ apply() {
             "segments merged (install ethtool)"
     fi
     apply_capture_interface
-    # Replacing the table empties its heard_N sets: keep what they know first.
-    [ -z "$HEARTBEAT_SOURCES$(loaded_sources)" ] || remember_heartbeats "$HEARTBEAT_SOURCES"
+    # Replacing the table empties its heard_N sets: keep what they know first (watching a new
+    # source starts at the check, once the decapsulators are up, not here).
+    [ -z "$(loaded_sources)" ] || remember_heartbeats "" "$HEARTBEAT_SOURCES"
     # Feeds are refused from anywhere else before any decapsulator listens.
     render_ruleset | nft -f - || die "nft refused the rule set"
     mkdir -p "$RUN_DIR"
@@ -1051,13 +1052,16 @@ loaded_sources() {
     echo "${sources[*]}"
 }
 
-remember_heartbeats() { # HEARD_STATE folded with the loaded table's heard_N sets, for SOURCES
-    # When each source was last heard outlives the sets (apply replaces the table) in the state
-    # file: our own file, still read as data (well-formed sources, numbers, addresses only).
+# remember_heartbeats WATCH KEEP: the state file folded with what the loaded table's heard_N sets
+# hold. Sources in WATCH get an entry (watched from now) if they have none; entries of sources in
+# KEEP or in the loaded table are kept; the rest are forgotten. When each source was last heard
+# outlives the sets (apply replaces the table) in that file: our own, still read as data
+# (well-formed sources, numbers, addresses only).
+remember_heartbeats() {
     local state=$RUN_DIR/heartbeats keep now index=0 source age name
     local -A old_heard=() old_watched=() old_from=()
     local word_source word_heard word_watched word_from
-    keep=" $1 $(loaded_sources) "
+    keep=" $1 $2 $(loaded_sources) "
     now=$(date +%s)
     if [ -r "$state" ]; then
         while read -r word_source word_heard word_watched word_from; do
@@ -1078,7 +1082,7 @@ remember_heartbeats() { # HEARD_STATE folded with the loaded table's heard_N set
     done
     mkdir -p "$RUN_DIR"
     for source in "${!old_heard[@]}" $1; do
-        [[ $keep == *" $source "* ]] || continue  # sources neither loaded nor expected: forgotten
+        [[ $keep == *" $source "* ]] || continue
         echo "$source ${old_heard[$source]:-0} ${old_watched[$source]:-$now} ${old_from[$source]:--}"
     done | sort -u -k1,1 >"$state.$$"
     mv -f "$state.$$" "$state"
@@ -1092,7 +1096,7 @@ check_heartbeats() { # prints what was heard; dies naming every silent source
         echo "no heartbeats expected"
         return 0
     fi
-    remember_heartbeats "$HEARTBEAT_SOURCES"
+    remember_heartbeats "$HEARTBEAT_SOURCES" "$HEARTBEAT_SOURCES"
     now=$(date +%s)
     limit=$((HEARTBEAT_INTERVAL * HEARTBEAT_MISSED))
     while read -r word_source word_heard word_watched word_from; do
