@@ -37,6 +37,7 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 GROUP = "aws:autoscaling/group:Group"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ASSOCIATION = "aws:ssm/association:Association"
+PARAMETER = "aws:ssm/parameter:Parameter"
 PER_ZONE: MonitoredVpcArgs = {"gateway_strategy": "one_per_zone", "availability_zone_count": 3}
 
 
@@ -219,11 +220,17 @@ def test_one_settings_push_reaches_every_groups_instances_by_tag(mocks: StrictMo
     groups = [run.named(f"cloudtap-gateway-{zone}").inputs["name"] for zone in (1, 2, 3)]
     assert association.inputs["targets"] == [{"key": f"tag:{GATEWAY_TAG}", "values": groups}]
     parameter = run.named("cloudtap-gateway-settings")
+    status = run.named("cloudtap-gateway-settings-status")
     reads = [r for r in run.of_type(ROLE_POLICY) if r.name.endswith("settings-read")]
     assert len(reads) == 3
     for read in reads:
-        [statement] = json.loads(read.inputs["policy"])["Statement"]
-        assert statement["Resource"] == parameter.state["arn"]
+        get, put = json.loads(read.inputs["policy"])["Statement"]
+        assert (get["Action"], get["Resource"]) == ("ssm:GetParameter", parameter.state["arn"])
+        assert (put["Action"], put["Resource"]) == ("ssm:PutParameter", status.state["arn"])
+    # Every zone's gateway reports to the one status parameter the stack reads back.
+    assert len([r for r in run.of_type(PARAMETER) if r.name.endswith("-status")]) == 1
+    outputs = run.outputs_of(run.named("cloudtap").urn)
+    assert json.loads(outputs["gateway_settings_status"]) == {"result": "not reported yet"}
 
 
 def test_a_sensor_waits_for_every_zones_gateway(mocks: StrictMocks) -> None:
