@@ -17,6 +17,12 @@ attaches them, gets their addresses back (AWS's DHCP on the ENI) and runs the re
 answered pings (the outage seen by a client), and whether the mirror's copies reach the sensor
 again. Not in this figure: what AWS adds (detecting the dead instance, launching and booting the
 replacement, the attach call), which takes minutes, not milliseconds.
+
+``run_takeover`` is the make-before-break replacement (an instance refresh at 100% healthy):
+gateway B exists and is ready first (its settings preflighted, ``nft -c``, while A forwards),
+then takes the interfaces from gateway A, which keeps running (its namespace, rules and
+processes stay: it is only superseded), and applies. The outage is the takeover alone; on AWS
+it adds the forced detach, the attach and the interface appearing (seconds), never a boot.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ COPY_LISTENER = textwrap.dedent(
 @dataclass(frozen=True)
 class FailoverResult:
     killed_at: float
+    """When gateway A lost the interfaces (killed, or superseded by a takeover)."""
     applied_at: float
     """When gateway B's ``cloudtap-gateway apply`` returned."""
     replies: tuple[float, ...]
@@ -100,6 +107,11 @@ class FailoverResult:
     @property
     def mirrored_before(self) -> bool:
         return any(stamp < self.killed_at for stamp in self.copies)
+
+    old_gateway_running: bool = False
+    """After a takeover: gateway A's namespace and its cloudtap table still there."""
+    ready_output: str = ""
+    """Gateway B's preflight before the takeover."""
 
 
 def _run(argv: list[str], *, env: Mapping[str, str] | None = None) -> str:
@@ -174,6 +186,27 @@ def _attach(lab: Namespaces, gateway: str, env: Mapping[str, str]) -> str:
     return lab.exec(gateway, "bash", env["SCRIPT"], "apply", env=script_env)
 
 
+def _preflight(lab: Namespaces, gateway: str, env: Mapping[str, str]) -> str:
+    """Ready before the takeover: B's rule set for the interfaces it will hold, checked by
+    ``nft -c`` in its own namespace (nothing changes), as the boot preflights before detaching."""
+    script_env = {key: value for key, value in env.items() if key != "SCRIPT"}
+    addresses = " ".join(address.split("/")[0] for address, _h, _p in GATEWAY_LINKS.values())
+    rules = lab.exec(
+        gateway, "bash", env["SCRIPT"], "render", "--wan", "gw-pub", "--mirrored",
+        "gw-priv gw-mon", "--own-addresses", addresses, env=script_env,
+    )  # fmt: skip
+    # As ``cloudtap-gateway preflight`` checks: table ip cloudtap, not the mirror's netdev
+    # table, whose rules name the VXLAN device that only ``apply`` creates.
+    rules = rules.split("\ntable netdev ", 1)[0]
+    result = subprocess.run(
+        ["ip", "netns", "exec", lab.name(gateway), "nft", "-c", "-f", "-"],
+        input=rules, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"gateway B's preflight failed: {result.stderr}")
+    return rules
+
+
 def _detach(lab: Namespaces, gateway: str) -> None:
     for device in GATEWAY_LINKS:
         lab.ip(gateway, "link", "set", device, "netns", lab.name("park"))
@@ -203,6 +236,16 @@ def failover_lab() -> Iterator[tuple[Namespaces, dict[str, str]]]:
 
 def run_failover(settle: float = 1.0) -> FailoverResult:
     """Gateway A up; ping through it; kill it; gateway B takes over; ping on."""
+    return _replace(settle, make_before_break=False)
+
+
+def run_takeover(settle: float = 1.0) -> FailoverResult:
+    """Gateway A up; ping through it; gateway B made ready beside it, then takes the interfaces
+    from A, which keeps running; ping on."""
+    return _replace(settle, make_before_break=True)
+
+
+def _replace(settle: float, *, make_before_break: bool) -> FailoverResult:
     with failover_lab() as (lab, env):
         _attach(lab, "gw-a", env)
         duration = settle * 2 + 8.0
@@ -220,14 +263,23 @@ def run_failover(settle: float = 1.0) -> FailoverResult:
              "-W", "1", "-c", str(count), INTERNET],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        ready_output, old_running = "", False
         try:
+            if make_before_break:
+                lab.add("gw-b")
+                ready_output = _preflight(lab, "gw-b", env)
             time.sleep(settle)
             killed_at = time.time()
             _detach(lab, "gw-a")
-            lab.delete("gw-a")
-            lab.add("gw-b")
+            if not make_before_break:
+                lab.delete("gw-a")
+                lab.add("gw-b")
             output = _attach(lab, "gw-b", env)
             applied_at = time.time()
+            if make_before_break:
+                old_running = "table ip cloudtap" in lab.exec(
+                    "gw-a", "nft", "list", "table", "ip", "cloudtap"
+                )
             out, _ = pinger.communicate(timeout=duration + 30)
             copies_out, _ = listener.communicate(timeout=duration + 30)
         finally:
@@ -239,4 +291,4 @@ def run_failover(settle: float = 1.0) -> FailoverResult:
         float(stamp) for stamp in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out, re.M)
     )
     copies = tuple(json.loads(copies_out.splitlines()[-1]))
-    return FailoverResult(killed_at, applied_at, replies, copies, output)
+    return FailoverResult(killed_at, applied_at, replies, copies, output, old_running, ready_output)

@@ -18,9 +18,9 @@ def test_the_example_program_registers_a_complete_monitored_vpc(mocks: StrictMoc
     component = run.named("example")
     assert component.type == "cloudtap:aws:MonitoredVpc"
     children = run.children_of(component.urn)
-    # settings parameter, its read policy, fetch document, association; boot bucket (4), bundle,
-    # its read policy
-    assert len(children) == 50
+    # settings parameter, its status parameter, its read policy, fetch document, association;
+    # boot bucket (4), bundle, its read policy
+    assert len(children) == 51
     assert all(child.name.startswith("example-") for child in children)
     assert run.named("example-vpc").inputs["cidrBlock"] == "10.20.0.0/16"
     assert run.named("example-private-1").inputs["cidrBlock"] == "10.20.64.0/20"

@@ -29,6 +29,7 @@ CHILDREN = {
     "sensor-profile",
     "sensor-settings",
     "sensor-settings-read",
+    "sensor-settings-status",
     "sensor-fetch",
     "sensor-fetch-association",
     "sensor-boot-bundle",
@@ -397,6 +398,7 @@ def test_outputs_are_plain_where_known_and_always_present(mocks: StrictMocks) ->
         "capture_interface": "cloudtap0",
         "security_group_id": run.named("sensor-sg").id,
         "settings_parameter": "/cloudtap/cloudtap/test/sensor/sensor",
+        "settings_status": '{"result": "not reported yet"}',
         # log_volume_id is None without a volume: the engine drops None outputs.
     }
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from components.aws.gateway_group import ENI_CONFIG_KEYS, render_eni_config
+from components.aws.gateway_group import ENI_CONFIG_KEYS, READY_HOOK, render_eni_config
 
 ASSETS = Path(__file__).resolve().parent.parent / "components" / "assets"
 SETTINGS_LIBRARY = ASSETS / "common" / "cloudtap_settings.py"
@@ -31,6 +31,26 @@ INSTANCE = "i-0123456789abcdef0"
 MAC = "02:00:00:00:00:01"
 PRIMARY_MAC = "02:00:00:00:00:00"
 GROUP = "cloudtap-cloudtap-test-cloudtap-gateway-1"
+OLDER = "i-0aaaaaaaaaaaaaaa1"
+"""The older instance of the group, still forwarding while the new one boots."""
+ATTACHMENT = "eni-attach-0123456789abcdef0"
+
+
+def describe_answer(status: str, instance: str | None) -> str:
+    """DescribeNetworkInterfaces as EC2 answers it (its XML namespace included)."""
+    attachment = (
+        f"<attachment><attachmentId>{ATTACHMENT}</attachmentId>"
+        f"<instanceId>{instance}</instanceId><deviceIndex>1</deviceIndex>"
+        f"<status>attached</status></attachment>"
+        if instance
+        else ""
+    )
+    return (
+        '<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<networkInterfaceSet><item><networkInterfaceId>{ENI_ID}</networkInterfaceId>"
+        f"<status>{status}</status>{attachment}</item></networkInterfaceSet>"
+        "</DescribeNetworkInterfacesResponse>"
+    )
 
 
 def load(path: Path, name: str) -> types.ModuleType:
@@ -100,14 +120,43 @@ class FakeAwsServer(http.server.BaseHTTPRequestHandler):
             self.state["busy"] -= 1
             self._answer(400, "<Code>InvalidNetworkInterface.InUse</Code>")
             return
+        if call["Action"] == "AttachNetworkInterface" and self.state["holder"]:
+            self._answer(400, "<Code>InvalidNetworkInterface.InUse</Code>")
+            return
         if call["Action"] == "AttachNetworkInterface":
             self.state["attached"] = True
+        if call["Action"] == "DescribeNetworkInterfaces":
+            if self.state["attached"]:
+                self._answer(200, describe_answer("in-use", INSTANCE))
+            elif self.state["holder"]:
+                self._answer(200, describe_answer("in-use", self.state["holder"]))
+            elif self.state["detaching"] > 0:  # a forced detach takes a moment
+                self.state["detaching"] -= 1
+                self._answer(200, describe_answer("detaching", None))
+            else:
+                self._answer(200, describe_answer("available", None))
+            return
+        if call["Action"] == "DetachNetworkInterface":
+            assert call["AttachmentId"] == ATTACHMENT
+            self.state["holder"] = None
+        if call["Action"] == "CompleteLifecycleAction" and self.state["no_lifecycle_action"]:
+            self._answer(
+                400, "<Message>No active Lifecycle Action found with instance ID</Message>"
+            )
+            return
         self._answer(200, "<ok/>")
 
 
 @pytest.fixture
 def fake_aws() -> Iterator[dict[str, Any]]:
-    state: dict[str, Any] = {"attached": False, "busy": 0, "calls": []}
+    state: dict[str, Any] = {
+        "attached": False,
+        "busy": 0,
+        "calls": [],
+        "holder": None,
+        "detaching": 0,
+        "no_lifecycle_action": False,
+    }
     handler = type("Handler", (FakeAwsServer,), {"state": state})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -117,6 +166,8 @@ def fake_aws() -> Iterator[dict[str, Any]]:
         "CLOUDTAP_IMDS_URL": base,
         "CLOUDTAP_EC2_ENDPOINT": f"{base}/ec2/",
         "CLOUDTAP_AUTOSCALING_ENDPOINT": f"{base}/autoscaling/",
+        # The fetcher's AWS half, where the repository keeps it (on AWS: /usr/local/lib/cloudtap).
+        "CLOUDTAP_LIBRARY_DIR": str(ASSETS / "common"),
     }
     yield state
     server.shutdown()
@@ -172,6 +223,7 @@ def test_claim_attaches_the_eni_as_device_1_signed_and_routes_through_it(
 
     device = ENI.claim_interface(aws, claim, runner=runner, sleep=sleep, sys_class_net=str(net))
     assert device == "ens6"
+    assert not [c for c in fake_aws["calls"] if c["Action"] == "DetachNetworkInterface"]
     attaches = [c for c in fake_aws["calls"] if c["Action"] == "AttachNetworkInterface"]
     assert len(attaches) == 3
     call = attaches[-1]
@@ -199,6 +251,125 @@ def test_claim_on_a_host_that_holds_the_eni_only_routes(
     ENI.claim_interface(aws, ENI.Claim(ENI_ID, GROUP), runner=runner, sys_class_net=str(net))
     assert fake_aws["calls"] == []
     assert runner.commands[-1][:5] == ["ip", "-4", "route", "replace", "default"]
+
+
+def actions(fake_aws: dict[str, Any]) -> list[str]:
+    return [call["Action"] for call in fake_aws["calls"]]
+
+
+def test_the_boot_takes_the_eni_over_from_the_older_instance_once_ready(
+    fake_aws: dict[str, Any], tmp_path: Path
+) -> None:
+    fake_aws["holder"], fake_aws["detaching"] = OLDER, 3
+    aws = ENI.Aws(LIBRARY, fake_aws["environ"])
+    net = sysfs(tmp_path, attached=True)  # the interface is there once attached
+    order: list[str] = []
+
+    def prepare() -> None:  # fetched and preflighted while the older one still holds the ENI
+        order.append(f"prepared with the ENI on {fake_aws['holder']}")
+
+    sleeps: list[float] = []
+    ENI.claim_interface(
+        aws,
+        ENI.Claim(ENI_ID, GROUP),
+        runner=Runner(),
+        sleep=sleeps.append,
+        sys_class_net=str(net),
+        prepare=prepare,
+    )
+    assert order == [f"prepared with the ENI on {OLDER}"]
+    assert actions(fake_aws) == [
+        "DescribeNetworkInterfaces",
+        "DetachNetworkInterface",
+        *["DescribeNetworkInterfaces"] * 4,  # detaching three times, then available
+        "AttachNetworkInterface",
+    ]
+    detach = fake_aws["calls"][1]
+    assert (detach["AttachmentId"], detach["Force"]) == (ATTACHMENT, "true")
+    assert "/eu-west-1/ec2/aws4_request" in detach["Authorization"]
+    assert fake_aws["calls"][0]["NetworkInterfaceId.1"] == ENI_ID
+    assert sleeps == [ENI.TAKEOVER_POLL] * 3
+    assert fake_aws["calls"][-1]["InstanceId"] == INSTANCE
+
+
+def test_settings_that_do_not_preflight_leave_the_eni_with_the_older_instance(
+    fake_aws: dict[str, Any], tmp_path: Path
+) -> None:
+    fake_aws["holder"] = OLDER
+    aws = ENI.Aws(LIBRARY, fake_aws["environ"])
+
+    def prepare() -> None:
+        raise LIBRARY.SettingsError("the settings do not preflight here")
+
+    with pytest.raises(LIBRARY.SettingsError, match="preflight"):
+        ENI.claim_interface(aws, ENI.Claim(ENI_ID, GROUP), prepare=prepare)
+    assert actions(fake_aws) == ["DescribeNetworkInterfaces"]
+    assert fake_aws["holder"] == OLDER
+
+
+def test_the_watch_never_takes_the_eni_from_another_instance(fake_aws: dict[str, Any]) -> None:
+    fake_aws["holder"] = OLDER
+    aws = ENI.Aws(LIBRARY, fake_aws["environ"])
+    with pytest.raises(LIBRARY.SettingsError, match=f"attached to {OLDER}"):
+        ENI.claim_interface(aws, ENI.Claim(ENI_ID, GROUP))
+    assert actions(fake_aws) == ["DescribeNetworkInterfaces"]
+
+
+def watch_environ(fake_aws: dict[str, Any], tmp_path: Path, check_status: int) -> dict[str, str]:
+    script = tmp_path / "cloudtap-gateway"
+    script.write_text(f"exit {check_status}\n")
+    return {
+        **fake_aws["environ"],
+        "CLOUDTAP_GATEWAY_SCRIPT": str(script),
+        "CLOUDTAP_GATEWAY_HEALTH_STATE": str(tmp_path / "state" / "health.json"),
+    }
+
+
+def test_a_superseded_gateway_neither_reclaims_nor_reports_anyone(
+    fake_aws: dict[str, Any], tmp_path: Path
+) -> None:
+    """The old instance after the takeover: its check would fail without the ENI, but it stops
+    judging; it reports nobody unhealthy (not itself, and never the newer instance)."""
+    environ = watch_environ(fake_aws, tmp_path, check_status=1)
+    ENI.save_state(environ["CLOUDTAP_GATEWAY_HEALTH_STATE"], {"passed_once": True, "failures": 0})
+    fake_aws["holder"] = "i-0bbbbbbbbbbbbbbb2"  # the newer instance took it over
+    aws = ENI.Aws(LIBRARY, fake_aws["environ"])
+    for _ in range(ENI.FAILURES_BEFORE_UNHEALTHY + 2):
+        assert ENI.watch(aws, ENI.Claim(ENI_ID, GROUP), environ) == 0
+    assert set(actions(fake_aws)) == {"DescribeNetworkInterfaces"}
+    assert len(fake_aws["calls"]) == 1  # remembered: the ENI is not looked at again
+    state = ENI.load_state(environ["CLOUDTAP_GATEWAY_HEALTH_STATE"])
+    assert state["superseded_by"] == "i-0bbbbbbbbbbbbbbb2"
+
+
+def test_a_booting_gateway_is_not_superseded_by_the_instance_it_replaces(
+    fake_aws: dict[str, Any], tmp_path: Path
+) -> None:
+    environ = watch_environ(fake_aws, tmp_path, check_status=0)
+    fake_aws["holder"] = OLDER  # the boot's claim has not taken it over yet
+    aws = ENI.Aws(LIBRARY, fake_aws["environ"])
+    assert ENI.watch(aws, ENI.Claim(ENI_ID, GROUP), environ) == 1
+    assert "superseded_by" not in ENI.load_state(environ["CLOUDTAP_GATEWAY_HEALTH_STATE"])
+    assert "CompleteLifecycleAction" not in actions(fake_aws)
+
+
+@pytest.mark.parametrize("pending", [True, False], ids=["hook-pending", "no-action-left"])
+def test_the_first_passed_check_completes_the_launch_hook_once(
+    fake_aws: dict[str, Any], tmp_path: Path, pending: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environ = watch_environ(fake_aws, tmp_path, check_status=0)
+    fake_aws["attached"], fake_aws["no_lifecycle_action"] = True, not pending
+    aws = ENI.Aws(LIBRARY, fake_aws["environ"])
+    # The route step needs a host's interfaces: the claim tests cover it.
+    monkeypatch.setattr(ENI, "claim_interface", lambda *_args, **_kwargs: "ens6")
+    for _ in range(3):
+        assert ENI.watch(aws, ENI.Claim(ENI_ID, GROUP), environ) == 0
+    [complete] = [c for c in fake_aws["calls"] if c["Action"] == "CompleteLifecycleAction"]
+    assert complete["Path"] == "/autoscaling/"
+    assert (complete["AutoScalingGroupName"], complete["InstanceId"]) == (GROUP, INSTANCE)
+    assert complete["LifecycleHookName"] == ENI.READY_HOOK == READY_HOOK
+    assert complete["LifecycleActionResult"] == "CONTINUE"
+    assert ENI.load_state(environ["CLOUDTAP_GATEWAY_HEALTH_STATE"])["ready_reported"] is True
 
 
 def test_an_eni_that_stays_in_use_fails_the_claim(fake_aws: dict[str, Any]) -> None:
@@ -319,3 +490,31 @@ def test_the_boot_steps_parse_as_python_3_9_without_its_missing_names(path: Path
         check=False,
     )
     assert usage.returncode == 2 and "usage: cloudtap-gateway-eni claim|watch" in usage.stderr
+
+
+@pytest.mark.parametrize("preflight_status", [0, 1], ids=["preflights", "refused"])
+def test_getting_ready_fetches_the_settings_and_preflights_them_without_applying(
+    tmp_path: Path, preflight_status: int
+) -> None:
+    settings = tmp_path / "offered.conf"
+    settings.write_text('PUBLIC_CIDRS="10.0.0.0/20"\n')
+    source = tmp_path / "settings-source.conf"
+    source.write_text(f'ROLE="gateway"\nSOURCE="file"\nFILE="{settings}"\n')
+    seen = tmp_path / "seen"
+    script = tmp_path / "cloudtap-gateway"
+    script.write_text(
+        f'echo "$1" > {seen}; cat "$CLOUDTAP_GATEWAY_CONF" >> {seen}; exit {preflight_status}\n'
+    )
+    environ = {
+        "CLOUDTAP_SETTINGS_SOURCE": str(source),
+        "CLOUDTAP_STATE_DIR": str(tmp_path / "state"),
+        "CLOUDTAP_GATEWAY_SCRIPT": str(script),
+        "PATH": os.environ["PATH"],
+    }
+    if preflight_status == 0:
+        ENI.prepare_settings(LIBRARY, environ)
+    else:
+        with pytest.raises(LIBRARY.SettingsError, match="the older gateway keeps the ENI"):
+            ENI.prepare_settings(LIBRARY, environ)
+    assert seen.read_text() == 'preflight\nPUBLIC_CIDRS="10.0.0.0/20"\n'
+    assert os.listdir(tmp_path / "state") == []  # the fetched copy is not left behind

@@ -17,6 +17,8 @@ from components.aws.gateway_group import (
     ENI_SCRIPT_PATH,
     ENI_SERVICE,
     GATEWAY_TAG,
+    READY_HOOK,
+    READY_TIMEOUT_SECONDS,
     WATCH_TIMER,
 )
 from components.aws.sensor import Sensor
@@ -35,6 +37,7 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 GROUP = "aws:autoscaling/group:Group"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ASSOCIATION = "aws:ssm/association:Association"
+PARAMETER = "aws:ssm/parameter:Parameter"
 PER_ZONE: MonitoredVpcArgs = {"gateway_strategy": "one_per_zone", "availability_zone_count": 3}
 
 
@@ -99,8 +102,20 @@ def test_each_gateway_is_a_group_of_one_from_a_hardened_template(mocks: StrictMo
     for zone in (1, 2, 3):
         group = run.named(f"cloudtap-gateway-{zone}")
         assert group.type == GROUP
-        assert (group.inputs["minSize"], group.inputs["maxSize"]) == (1, 1)
+        # Room for a replacement beside the old instance, made before the old one goes.
+        assert (group.inputs["minSize"], group.inputs["maxSize"]) == (1, 2)
         assert group.inputs["desiredCapacity"] == 1
+        assert group.inputs["instanceRefresh"] == {
+            "strategy": "Rolling",
+            "preferences": {"minHealthyPercentage": 100, "maxHealthyPercentage": 200},
+        }
+        [hook] = group.inputs["initialLifecycleHooks"]
+        assert hook == {
+            "name": READY_HOOK,
+            "lifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+            "defaultResult": "ABANDON",
+            "heartbeatTimeout": READY_TIMEOUT_SECONDS,
+        }
         assert group.inputs["healthCheckType"] == "EC2"
         assert group.inputs["healthCheckGracePeriod"] >= 120
         [subnet] = group.inputs["vpcZoneIdentifiers"]
@@ -145,15 +160,26 @@ def test_the_attach_policy_allows_exactly_that_eni_and_the_groups_instances(
         policy = run.named(f"cloudtap-gateway-{zone}-eni-attach")
         assert policy.inputs["role"] == role.id
         statements = json.loads(policy.inputs["policy"])["Statement"]
-        assert {s["Action"] for s in statements} == {"ec2:AttachNetworkInterface"}
         assert all(s["Effect"] == "Allow" for s in statements)
-        on_eni = [s for s in statements if s["Resource"] == eni.state["arn"]]
-        assert len(on_eni) == 1 and "Condition" not in on_eni[0]
-        [on_instance] = [s for s in statements if s is not on_eni[0]]
+        take_over = ["ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface"]
+        [on_eni] = [s for s in statements if s["Resource"] == eni.state["arn"]]
+        assert on_eni["Action"] == take_over and "Condition" not in on_eni
+        [on_instance] = [s for s in statements if s["Resource"].endswith(":instance/*")]
+        assert on_instance["Action"] == take_over
         assert on_instance["Resource"] == "arn:aws:ec2:eu-west-1:123456789012:instance/*"
         assert on_instance["Condition"] == {
             "StringEquals": {f"aws:ResourceTag/{GATEWAY_TAG}": group.inputs["name"]}
         }
+        [describe] = [s for s in statements if s["Resource"] == "*"]
+        assert describe["Action"] == "ec2:DescribeNetworkInterfaces"  # read only
+        [ready] = [s for s in statements if s["Action"] == "autoscaling:CompleteLifecycleAction"]
+        # Named before the group exists: the group waits for its first instance's hook.
+        assert ready["Resource"] == (
+            "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:"
+            f"autoScalingGroupName/{group.inputs['name']}"
+        )
+        assert len(statements) == 4
+        assert policy.urn in group.dependencies
         health = json.loads(run.named(f"cloudtap-gateway-{zone}-health").inputs["policy"])
         assert health["Statement"] == [
             {
@@ -194,11 +220,17 @@ def test_one_settings_push_reaches_every_groups_instances_by_tag(mocks: StrictMo
     groups = [run.named(f"cloudtap-gateway-{zone}").inputs["name"] for zone in (1, 2, 3)]
     assert association.inputs["targets"] == [{"key": f"tag:{GATEWAY_TAG}", "values": groups}]
     parameter = run.named("cloudtap-gateway-settings")
+    status = run.named("cloudtap-gateway-settings-status")
     reads = [r for r in run.of_type(ROLE_POLICY) if r.name.endswith("settings-read")]
     assert len(reads) == 3
     for read in reads:
-        [statement] = json.loads(read.inputs["policy"])["Statement"]
-        assert statement["Resource"] == parameter.state["arn"]
+        get, put = json.loads(read.inputs["policy"])["Statement"]
+        assert (get["Action"], get["Resource"]) == ("ssm:GetParameter", parameter.state["arn"])
+        assert (put["Action"], put["Resource"]) == ("ssm:PutParameter", status.state["arn"])
+    # Every zone's gateway reports to the one status parameter the stack reads back.
+    assert len([r for r in run.of_type(PARAMETER) if r.name.endswith("-status")]) == 1
+    outputs = run.outputs_of(run.named("cloudtap").urn)
+    assert json.loads(outputs["gateway_settings_status"]) == {"result": "not reported yet"}
 
 
 def test_a_sensor_waits_for_every_zones_gateway(mocks: StrictMocks) -> None:

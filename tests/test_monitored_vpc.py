@@ -161,6 +161,7 @@ DEFAULT_CHILD_NAMES = {
     "cloudtap-gateway-profile",
     "cloudtap-gateway-settings",
     "cloudtap-gateway-settings-read",
+    "cloudtap-gateway-settings-status",
     "cloudtap-gateway-fetch",
     "cloudtap-gateway-fetch-association",
     # The boot bucket (the sensors' bundles go there too) and the gateway's bundle.
@@ -177,7 +178,7 @@ DEFAULT_CHILD_NAMES = {
 def test_default_args_register_exactly_the_documented_children(mocks: StrictMocks) -> None:
     run = build(mocks)
     assert names(custom(run)) == DEFAULT_CHILD_NAMES
-    assert len(custom(run)) == len(DEFAULT_CHILD_NAMES) == 50
+    assert len(custom(run)) == len(DEFAULT_CHILD_NAMES) == 51
     component = run.named("cloudtap")
     assert component.type == "cloudtap:aws:MonitoredVpc"
     assert not component.custom
@@ -209,7 +210,7 @@ def test_two_monitored_vpcs_in_one_program_do_not_collide(mocks: StrictMocks) ->
     run = run_program(program, mocks)
     blue = {r.name for r in custom(run) if r.name.startswith("blue-")}
     green = {r.name for r in custom(run) if r.name.startswith("green-")}
-    assert len(blue) == len(green) == 50
+    assert len(blue) == len(green) == 51
     assert not blue & green
     assert len({r.urn for r in run.resources}) == len(run.resources)
     assert len(run.of_type(INSTANCE)) == 2
@@ -661,7 +662,7 @@ def test_tags_are_merged_into_every_child_with_its_own_name(mocks: StrictMocks) 
     tags = {"team": "soc", "cost-center": "1234"}
     run = build(mocks, {"tags": tags})
     tagged = [r for r in custom(run) if r.type not in UNTAGGABLE]
-    assert len(tagged) == 28  # the boot bucket and the gateway's bundle
+    assert len(tagged) == 29  # the boot bucket, the gateway's bundle and settings status
     for resource in tagged:
         assert resource.inputs["tags"] == {**tags, "Name": resource.name}, resource.name
     assert run.named("cloudtap-gateway").inputs["volumeTags"] == {

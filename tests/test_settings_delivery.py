@@ -98,9 +98,18 @@ def test_the_instance_roles_may_read_exactly_their_own_parameter(mocks: StrictMo
         policy = run.named(f"{parameter}-read")
         assert policy.inputs["role"] == run.named(f"{role}-role").id
         arn = f"arn:aws:ssm:eu-west-1:123456789012:parameter{run.named(parameter).inputs['name']}"
+        status = run.named(f"{parameter}-status").inputs["name"]
         assert json.loads(policy.inputs["policy"]) == {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}],
+            "Statement": [
+                {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn},
+                # ... and write exactly its status parameter, nothing else.
+                {
+                    "Effect": "Allow",
+                    "Action": "ssm:PutParameter",
+                    "Resource": f"arn:aws:ssm:eu-west-1:123456789012:parameter{status}",
+                },
+            ],
         }
     # Boot fetches need the permission: each instance waits for its policy.
     for instance, reader in (
@@ -244,3 +253,21 @@ def test_the_run_command_refuses_what_is_not_the_settings_it_claims(
     assert refusal in result.stderr
     assert not (tmp_path / "offered").exists()
     assert not (tmp_path / "MARKER").exists()
+
+
+def test_the_status_parameter_starts_unreported_and_is_the_instances_to_write(
+    mocks: StrictMocks,
+) -> None:
+    run = build(mocks, {}, {})
+    for parameter, component, output in (
+        ("net-gateway-settings", "net", "gateway_settings_status"),
+        ("sensor-settings", "sensor", "settings_status"),
+    ):
+        status = run.named(f"{parameter}-status")
+        assert status.inputs["name"] == run.named(parameter).inputs["name"] + "-status"
+        assert (status.inputs["type"], status.inputs["tier"]) == ("String", "Standard")
+        assert json.loads(status.inputs["insecureValue"]) == {"result": "not reported yet"}
+        # An up never writes the initial value over what the instances reported.
+        assert status.ignore_changes == ("insecureValue",)
+        outputs = run.outputs_of(run.named(component).urn)
+        assert json.loads(outputs[output]) == {"result": "not reported yet"}

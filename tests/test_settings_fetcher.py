@@ -95,6 +95,8 @@ class FakeAws(BaseHTTPRequestHandler):
     parameter_value = SETTINGS
     verifying_secret = SECRET_KEY
     calls: list[str] = []  # noqa: RUF012  (one fake per test, reset by the fixture)
+    puts: list[dict[str, Any]] = []  # noqa: RUF012  (PutParameter requests, as sent)
+    refuse_puts = False
 
     def log_message(self, *_args: Any) -> None:
         pass
@@ -124,6 +126,7 @@ class FakeAws(BaseHTTPRequestHandler):
         answers = {
             "/latest/meta-data/placement/region": REGION,
             "/latest/meta-data/services/domain": "amazonaws.com",
+            "/latest/meta-data/instance-id": "i-0123456789abcdef0",
             "/latest/meta-data/iam/security-credentials/": "cloudtap-gateway-role\n",
             "/latest/meta-data/iam/security-credentials/cloudtap-gateway-role": json.dumps(
                 {"AccessKeyId": ACCESS_KEY, "SecretAccessKey": SECRET_KEY, "Token": TOKEN}
@@ -145,7 +148,7 @@ class FakeAws(BaseHTTPRequestHandler):
             f"http://{host}/",
             {
                 "Content-Type": self.headers["Content-Type"],
-                "X-Amz-Target": "AmazonSSM.GetParameter",
+                "X-Amz-Target": self.headers["X-Amz-Target"],
             },
             body,
             when,
@@ -157,6 +160,13 @@ class FakeAws(BaseHTTPRequestHandler):
         ):
             self._answer(403, '{"__type": "InvalidSignatureException"}')
             return
+        if self.headers["X-Amz-Target"] == "AmazonSSM.PutParameter":
+            if self.refuse_puts:
+                self._answer(400, '{"__type": "ThrottlingException"}')
+                return
+            self.puts.append(json.loads(body))
+            self._answer(200, json.dumps({"Version": len(self.puts) + 1, "Tier": "Standard"}))
+            return
         name = json.loads(body)["Name"]
         answer = {"Parameter": {"Name": name, "Value": self.parameter_value, "Version": 3}}
         self._answer(200, json.dumps(answer))
@@ -165,6 +175,8 @@ class FakeAws(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_aws() -> Iterator[str]:
     FakeAws.calls = []
+    FakeAws.puts = []
+    FakeAws.refuse_puts = False
     FakeAws.parameter_value = SETTINGS
     FakeAws.verifying_secret = SECRET_KEY
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
@@ -224,6 +236,74 @@ def test_a_signature_with_other_credentials_is_refused_so_the_check_can_fail(
     assert result.returncode == 1
     assert "HTTP 403" in result.stderr and "InvalidSignatureException" in result.stderr
     assert not (tmp_path / "offered.conf").exists()
+
+
+STATUS_WRITER = """#!/usr/bin/env bash
+# The role script: records what it was offered, and writes its status as apply-settings does.
+[ "$1" = apply-settings ]
+sum=$(sha256sum <"$2"); sum=${sum%% *}
+printf '{"result": "applied", "sha256": "%s", "offered_sha256": "%s", ' "$sum" "$sum" \\
+    > "$CLOUDTAP_STATE_DIR/gateway.status"
+printf '"message": "applied and checked", "time": "2026-12-01T23:40:00Z"}' \\
+    >> "$CLOUDTAP_STATE_DIR/gateway.status"
+"""
+
+
+def test_each_new_status_is_put_to_the_status_parameter_signed(
+    fake_aws: str, tmp_path: Path
+) -> None:
+    env = instance_root(tmp_path, delivery.SettingsSource.aws_ssm("/cloudtap/p/s/net/gateway"))
+    env |= {"CLOUDTAP_IMDS_URL": fake_aws, "CLOUDTAP_SSM_ENDPOINT": f"{fake_aws}/"}
+    Path(env["CLOUDTAP_ROLE_SCRIPT"]).write_text(STATUS_WRITER)
+    result = run_fetcher(env)
+    assert result.returncode == 0, result.stderr
+    # Signed like the fetch (the fake checks each request's signature with botocore).
+    assert FakeAws.calls[-1] == "POST / AmazonSSM.PutParameter"
+    [put] = FakeAws.puts
+    assert put["Name"] == "/cloudtap/p/s/net/gateway-status" and put["Overwrite"] is True
+    assert "Type" not in put  # the stack created it as a String; Overwrite keeps that
+    status = json.loads(put["Value"])
+    digest = hashlib.sha256(SETTINGS.encode()).hexdigest()
+    assert status == {
+        "result": "applied",
+        "sha256": digest,
+        "offered_sha256": digest,
+        "message": "applied and checked",
+        "time": "2026-12-01T23:40:00Z",
+        "instance": "i-0123456789abcdef0",
+    }
+    # Nothing new: nothing offered, nothing put.
+    assert run_fetcher(env).returncode == 0
+    assert len(FakeAws.puts) == 1
+
+
+def test_a_failed_status_report_fails_nothing_and_is_sent_at_the_next_run(
+    fake_aws: str, tmp_path: Path
+) -> None:
+    env = instance_root(tmp_path, delivery.SettingsSource.aws_ssm("/cloudtap/p/s/net/gateway"))
+    env |= {"CLOUDTAP_IMDS_URL": fake_aws, "CLOUDTAP_SSM_ENDPOINT": f"{fake_aws}/"}
+    Path(env["CLOUDTAP_ROLE_SCRIPT"]).write_text(STATUS_WRITER)
+    FakeAws.refuse_puts = True
+    result = run_fetcher(env)
+    assert result.returncode == 0, result.stderr
+    assert "status not reported (again at the next run)" in result.stderr
+    assert FakeAws.puts == []
+    FakeAws.refuse_puts = False
+    assert run_fetcher(env).returncode == 0
+    [put] = FakeAws.puts
+    assert json.loads(put["Value"])["result"] == "applied"
+
+
+def test_a_long_status_message_is_cut_to_fit_the_parameter(fake_aws: str, tmp_path: Path) -> None:
+    env = instance_root(tmp_path, delivery.SettingsSource.aws_ssm("/cloudtap/p/s/net/gateway"))
+    env |= {"CLOUDTAP_IMDS_URL": fake_aws, "CLOUDTAP_SSM_ENDPOINT": f"{fake_aws}/"}
+    write_status(env, result="rolled-back", message="nft: " + "x" * 9000)
+    status_file = str(Path(env["CLOUDTAP_STATE_DIR"]) / "gateway.status")
+    assert aws_half.report_status("/cloudtap/p/s/net/gateway", status_file, env) is True
+    [put] = FakeAws.puts
+    assert len(put["Value"].encode()) <= aws_half.STATUS_VALUE_LIMIT
+    assert json.loads(put["Value"])["message"].startswith("nft: xxx")
+    assert aws_half.report_status("/cloudtap/p/s/net/gateway", status_file, env) is False
 
 
 def write_status(env: dict[str, str], **fields: str) -> None:

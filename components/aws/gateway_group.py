@@ -6,6 +6,19 @@ sends its default route to that ENI. The group's instance launches with its own 
 primary interface and attaches the ENI at boot (``cloudtap-gateway-eni claim``, the design
 fck-nat uses), so the routes and the public address survive every replacement unchanged.
 
+Replacements are made before they break: a new template version (an image, an instance type,
+cloudtap's scripts) starts an instance refresh at min_healthy_percentage 100 and
+max_healthy_percentage 200 (max_size 2), so the new instance boots while the old one still
+forwards. Its boot (``cloudtap-gateway-eni claim``) fetches and preflights the settings, then
+takes the ENI over from the older instance (a forced detach of exactly that attachment, then the
+attach) and applies. The group's launch lifecycle hook (``READY_HOOK``, default ABANDON) holds the
+new instance in Pending:Wait until its watch's first check passes, so the refresh terminates the
+old one only after the new one forwards; a new instance that never gets ready is abandoned and
+the old one stays. The old instance's watch then finds a newer instance of its group holding the
+ENI: it stops claiming and judging (superseded) and never reports the new one (it only ever
+reports itself). Forwarding stops for the takeover only (the detach, the attach, the interface
+appearing, the apply), not for a boot.
+
 Health: the group replaces an instance EC2 reports impaired (``health_check_type: EC2``), and
 ``cloudtap-gateway-eni watch`` (every 20 s) runs the gateway's own ``check``: after 3 failures in
 a row, on an instance whose check has passed once, it calls ``autoscaling:SetInstanceHealth``
@@ -14,15 +27,17 @@ gateway that never passed is left alone: its settings or image are wrong and a r
 would fail the same way, in a loop.
 
 What a replacement loses: the NAT state of established connections (conntrack lives on the
-dead instance; syncing it between two gateways, conntrackd, is the next step). Clients open new
+old instance; syncing it between two gateways, conntrackd, is the next step). Clients open new
 connections through the new gateway once it has claimed the ENI.
 
-Least privilege: each zone's role may call ``ec2:AttachNetworkInterface`` on exactly its own
-ENI, and on instances tagged as launched by its own group (``cloudtap-gateway`` = the group's
-name, which only the launch template sets), and ``autoscaling:SetInstanceHealth`` on exactly
-its own group. The primary interface has a public address: before it holds the ENI the
-instance reaches the EC2 API and its package mirrors through it (the gateway's security group
-applies to it as to the ENI).
+Least privilege: each zone's role may call ``ec2:AttachNetworkInterface`` and
+``ec2:DetachNetworkInterface`` on exactly its own ENI and on instances tagged as launched by its
+own group (``cloudtap-gateway`` = the group's name, which only the launch template sets),
+``ec2:DescribeNetworkInterfaces`` (which has no resource-level permissions: read only), and
+``autoscaling:SetInstanceHealth`` and ``autoscaling:CompleteLifecycleAction`` on exactly its own
+group. The primary interface has a public address: before it holds the ENI the instance reaches
+the EC2 API and its package mirrors through it (the gateway's security group applies to it as
+to the ENI).
 """
 
 from __future__ import annotations
@@ -55,6 +70,11 @@ ENI_SERVICE = "cloudtap-gateway-eni.service"
 WATCH_TIMER = "cloudtap-gateway-watch.timer"
 ENI_CONFIG_KEYS = ("ENI_ID", "AUTO_SCALING_GROUP")
 """The script's ``CONFIG_KEYS`` (a test holds them equal)."""
+READY_HOOK = "cloudtap-gateway-ready"
+"""The launch lifecycle hook the new instance completes once ready (the script's READY_HOOK)."""
+READY_TIMEOUT_SECONDS = 900
+"""A boot, the takeover and the first check take minutes: an instance not ready by then is
+abandoned (terminated) and the older one keeps the ENI."""
 HEALTH_CHECK_GRACE_SECONDS = 300
 """The boot installs nftables and claims the ENI: no health verdict before that is done."""
 
@@ -148,8 +168,18 @@ def _arn_with_resource(arn: str, resource: str) -> str:
     return ":".join([*partition_to_account, resource])
 
 
+def group_arn_pattern(eni_arn: str, group: str) -> str:
+    """The group's ARN before it exists (its middle part is a UUID AWS picks): the group waits
+    for its first instance's lifecycle hook, so that instance's policy must come first."""
+    partition, region, account = eni_arn.split(":")[1:2] + eni_arn.split(":")[3:5]
+    resource = f"autoScalingGroup:*:autoScalingGroupName/{group}"
+    return f"arn:{partition}:autoscaling:{region}:{account}:{resource}"
+
+
 def attach_policy(eni_arn: str, group: str) -> str:
-    """Attach exactly this ENI, to an instance its own group launched."""
+    """Attach and take over exactly this ENI, between instances its own group launched, and
+    report its launch ready to exactly its own group."""
+    eni_actions = ["ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface"]
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -157,15 +187,28 @@ def attach_policy(eni_arn: str, group: str) -> str:
                 {
                     "Sid": "AttachTheZonesGatewayInterface",
                     "Effect": "Allow",
-                    "Action": "ec2:AttachNetworkInterface",
+                    "Action": eni_actions,
                     "Resource": eni_arn,
                 },
                 {
                     "Sid": "ToAnInstanceOfItsOwnGroup",
                     "Effect": "Allow",
-                    "Action": "ec2:AttachNetworkInterface",
+                    "Action": eni_actions,
                     "Resource": _arn_with_resource(eni_arn, "instance/*"),
                     "Condition": {"StringEquals": {f"aws:ResourceTag/{GATEWAY_TAG}": group}},
+                },
+                {
+                    # Who holds the ENI now; Describe calls take no resource-level permissions.
+                    "Sid": "SeeWhoHoldsIt",
+                    "Effect": "Allow",
+                    "Action": "ec2:DescribeNetworkInterfaces",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ReportItsLaunchReady",
+                    "Effect": "Allow",
+                    "Action": "autoscaling:CompleteLifecycleAction",
+                    "Resource": group_arn_pattern(eni_arn, group),
                 },
             ],
         },
@@ -331,18 +374,29 @@ def build_zone_gateway(
         stem,
         name=settings_group,
         min_size=1,
-        max_size=1,
+        # Room for the replacement while the old one still forwards (the refresh below).
+        max_size=2,
         desired_capacity=1,
         vpc_zone_identifiers=[subnet.id],
         launch_template={"id": template.id, "version": template.latest_version.apply(str)},
         health_check_type="EC2",
         health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
-        # A new template version (cloudtap's scripts, the instance type) replaces the instance,
-        # as the single gateway's user_data_replace_on_change does: a group of one has no
-        # spare, so the old one goes first.
+        # The new instance waits in Pending:Wait until it holds the ENI and passed its check.
+        initial_lifecycle_hooks=[
+            {
+                "name": READY_HOOK,
+                "lifecycle_transition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                "default_result": "ABANDON",
+                "heartbeat_timeout": READY_TIMEOUT_SECONDS,
+            }
+        ],
+        # Creation waits for the first instance's hook: its boot and first check, not a launch.
+        wait_for_capacity_timeout="20m",
+        # A new template version (cloudtap's scripts, the image, the instance type) launches the
+        # new instance first and terminates the old one only once the new one is ready.
         instance_refresh={
             "strategy": "Rolling",
-            "preferences": {"min_healthy_percentage": 0},
+            "preferences": {"min_healthy_percentage": 100, "max_healthy_percentage": 200},
         },
         tags=[
             {"key": key, "value": value, "propagate_at_launch": False}

@@ -157,16 +157,24 @@ def settings_names(component: str, role: str) -> SettingsNames:
     )
 
 
-def settings_read_policy(parameter_arn: str) -> str:
-    """The instance role may read exactly its own settings parameter, nothing else."""
+def settings_read_policy(parameter_arn: str, status_arn: str) -> str:
+    """The instance role may read exactly its own settings parameter and write exactly its
+    status parameter, nothing else."""
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn}
+                {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn},
+                {"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": status_arn},
             ],
         }
     )
+
+
+STATUS_SUFFIX = "-status"
+"""The status parameter is the settings parameter's name plus this (cloudtap_aws.py adds it)."""
+NOT_REPORTED = json.dumps({"result": "not reported yet"})
+"""The status parameter's value until an instance has applied settings and reported."""
 
 
 def fetch_document() -> str:
@@ -199,9 +207,13 @@ def fetch_document() -> str:
 
 @dataclass(frozen=True)
 class SettingsParameter:
-    """The settings text in SSM, and the instance role's permission to read it."""
+    """The settings text in SSM, the status the instances report back, and the instance role's
+    permission to read the one and write the other."""
 
     parameter: aws.ssm.Parameter
+    status: aws.ssm.Parameter
+    """JSON (result, sha256s, message, time, instance) that the instances write after each
+    apply-settings; the stack reads it back with ``pulumi refresh`` (``up --refresh``)."""
     read_policy: aws.iam.RolePolicy
     """Instances depend on it: the first fetch at boot needs it."""
 
@@ -215,7 +227,8 @@ def settings_parameter(
     parent: pulumi.Resource,
     tags: Callable[[str], dict[str, str]],
 ) -> SettingsParameter:
-    """``{prefix}-settings`` (a Standard String parameter) and ``{prefix}-settings-read``."""
+    """``{prefix}-settings`` (a Standard String parameter), ``{prefix}-settings-status`` and
+    ``{prefix}-settings-read``."""
     child = pulumi.ResourceOptions(parent=parent)
     parameter = aws.ssm.Parameter(
         f"{prefix}-settings",
@@ -229,17 +242,38 @@ def settings_parameter(
         tags=tags(f"{prefix}-settings"),
         opts=child,
     )
-    return SettingsParameter(parameter, settings_read(prefix, parameter, role, parent))
+    status = aws.ssm.Parameter(
+        f"{prefix}-settings-status",
+        name=f"{parameter_name}{STATUS_SUFFIX}",
+        type="String",
+        tier="Standard",
+        data_type="text",
+        # insecure_value (no secret in it) so refresh shows it in the outputs in clear text.
+        insecure_value=NOT_REPORTED,
+        description="cloudtap: the status the instances report after applying their settings",
+        tags=tags(f"{prefix}-settings-status"),
+        # The instances write it: an up must not put the initial value back.
+        opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["insecureValue"]),
+    )
+    read = settings_read(prefix, parameter, status, role, parent)
+    return SettingsParameter(parameter, status, read)
 
 
 def settings_read(
-    prefix: str, parameter: aws.ssm.Parameter, role: aws.iam.Role, parent: pulumi.Resource
+    prefix: str,
+    parameter: aws.ssm.Parameter,
+    status: aws.ssm.Parameter,
+    role: aws.iam.Role,
+    parent: pulumi.Resource,
 ) -> aws.iam.RolePolicy:
-    """``{prefix}-settings-read``: ``role`` may read ``parameter`` (and nothing else)."""
+    """``{prefix}-settings-read``: ``role`` may read ``parameter`` and write ``status`` (and
+    nothing else)."""
     return aws.iam.RolePolicy(
         f"{prefix}-settings-read",
         role=role.id,
-        policy=parameter.arn.apply(settings_read_policy),
+        policy=pulumi.Output.all(parameter.arn, status.arn).apply(
+            lambda arns: settings_read_policy(arns[0], arns[1])
+        ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
 

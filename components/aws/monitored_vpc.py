@@ -315,6 +315,9 @@ class MonitoredVpc(pulumi.ComponentResource):
     """Where the gateway reads its settings; a change is applied in place."""
     gateway_settings_association: aws.ssm.Association
     """Runs the gateway's fetch as soon as the parameter's version changes."""
+    gateway_settings_status: aws.ssm.Parameter
+    """What the gateways report after each apply-settings (JSON: result, sha256s, message,
+    time, instance; with one_per_zone the last gateway to report); read back by refresh."""
 
     def __init__(
         self,
@@ -383,6 +386,7 @@ class MonitoredVpc(pulumi.ComponentResource):
                 "gateway_private_ip": self.gateway_private_ip,
                 "gateway_public_ip": self.gateway_public_ip,
                 "gateway_settings_parameter": self.gateway_settings_parameter.name,
+                "gateway_settings_status": self.gateway_settings_status.insecure_value,
                 **(
                     {"gateway_instance_id": self.gateway_instance.id}
                     if self.gateway_instance is not None
@@ -560,6 +564,7 @@ class MonitoredVpc(pulumi.ComponentResource):
             tags=self._tags,
         )
         self.gateway_settings_parameter = settings.parameter
+        self.gateway_settings_status = settings.status
         self.boot_bucket = boot_bucket(name, parent=self, tags=self._tags)
         bundle = store_bundle(
             f"{name}-gateway",
@@ -646,6 +651,7 @@ class MonitoredVpc(pulumi.ComponentResource):
         image = gateway_image(options.ami_id, options.architecture, parent=self)
         source = SettingsSource.aws_ssm(self._settings_names.parameter)
         parameter: aws.ssm.Parameter | None = None
+        status: aws.ssm.Parameter | None = None
         for index in range(self.plan.availability_zone_count):
             stem = f"{name}-gateway-{index + 1}"
             ssm = ssm_instance_profile(
@@ -663,9 +669,11 @@ class MonitoredVpc(pulumi.ComponentResource):
                     parent=self,
                     tags=self._tags,
                 )
-                parameter, read = settings.parameter, settings.read_policy
+                parameter, status = settings.parameter, settings.status
+                read = settings.read_policy
             else:
-                read = settings_read(stem, parameter, ssm.role, parent=self)
+                assert status is not None
+                read = settings_read(stem, parameter, status, ssm.role, parent=self)
             self._zone_gateways.append(
                 build_zone_gateway(
                     name,
@@ -692,8 +700,9 @@ class MonitoredVpc(pulumi.ComponentResource):
                     bucket=self.boot_bucket,
                 )
             )
-        assert parameter is not None
+        assert parameter is not None and status is not None
         self.gateway_settings_parameter = parameter
+        self.gateway_settings_status = status
         first = self.zone_gateways[0]
         self.gateway_role = first.role
         self.gateway_network_interface = first.network_interface

@@ -139,8 +139,9 @@ class Sensor(pulumi.ComponentResource):
     """A sensor instance with its own interface, security group, SSM role and optional log volume.
 
     Children: ``{name}-sg``, ``{name}-eni``, ``{name}-role``, ``{name}-ssm``,
-    ``{name}-profile``, ``{name}-settings`` (the SSM parameter), ``{name}-settings-read``,
-    ``{name}-fetch``, ``{name}-fetch-association``, ``{name}-boot-bundle`` (its boot files, in
+    ``{name}-profile``, ``{name}-settings`` (the SSM parameter), ``{name}-settings-status``
+    (what the instance reports back), ``{name}-settings-read``, ``{name}-fetch``,
+    ``{name}-fetch-association``, ``{name}-boot-bundle`` (its boot files, in
     the network's boot bucket), ``{name}-boot-read``, ``{name}-instance`` and, with a log
     volume, ``{name}-logs`` and ``{name}-logs-attachment``.
     """
@@ -161,6 +162,8 @@ class Sensor(pulumi.ComponentResource):
     settings: str
     """The settings file, as the SSM parameter holds it."""
     settings_parameter: aws.ssm.Parameter
+    settings_status: aws.ssm.Parameter
+    """What the sensor reports after each apply-settings (JSON); read back by refresh."""
     settings_association: aws.ssm.Association
     security_group: aws.ec2.SecurityGroup
     network_interface: aws.ec2.NetworkInterface
@@ -247,6 +250,7 @@ class Sensor(pulumi.ComponentResource):
             tags=self._tags,
         )
         self.settings_parameter = settings.parameter
+        self.settings_status = settings.status
         bundle = store_bundle(
             name,
             self.boot_bundle,
@@ -344,6 +348,7 @@ class Sensor(pulumi.ComponentResource):
                 "security_group_id": self.security_group.id,
                 "log_volume_id": self.log_volume.id if self.log_volume is not None else None,
                 "settings_parameter": self.settings_parameter.name,
+                "settings_status": self.settings_status.insecure_value,
             }
         )
 

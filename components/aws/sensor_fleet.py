@@ -247,7 +247,8 @@ class SensorFleet(pulumi.ComponentResource):
     """Sensors in an Auto Scaling group behind a load balancer; a mirror target as a whole.
 
     Children: ``{name}-sg``, ``{name}-role``/``-ssm``/``-profile``, ``{name}-settings`` (+
-    ``-settings-read``, ``-fetch``, ``-fetch-association``), ``{name}-lt``, ``{name}-group``,
+    ``-settings-status``, ``-settings-read``, ``-fetch``, ``-fetch-association``),
+    ``{name}-lt``, ``{name}-group``,
     ``{name}-lb``, ``{name}-tg``, ``{name}-listener``, ``{name}-scaling`` (with
     ``scale_on_network_in``) and, behind a GWLB, ``{name}-endpoint-service`` and
     ``{name}-endpoint-N`` per zone.

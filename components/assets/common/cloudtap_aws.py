@@ -157,16 +157,17 @@ def instance_region(environ: Mapping[str, str]) -> tuple[Imds, str, str]:
     return imds, region, domain
 
 
-def fetch_ssm(parameter: str, environ: Mapping[str, str]) -> str:
+def ssm_call(target: str, request: Mapping[str, object], environ: Mapping[str, str]) -> bytes:
+    """One signed SSM JSON call (``AmazonSSM.TARGET``) with the instance role, in its region."""
     imds, region, domain = instance_region(environ)
     endpoint = environ.get("CLOUDTAP_SSM_ENDPOINT", f"https://ssm.{region}.{domain}/")
-    body = json.dumps({"Name": parameter}).encode("utf-8")
+    body = json.dumps(request).encode("utf-8")
     headers = sigv4_headers(
         method="POST",
         url=endpoint,
         headers={
             "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": "AmazonSSM.GetParameter",
+            "X-Amz-Target": f"AmazonSSM.{target}",
         },
         body=body,
         credentials=imds.credentials(),
@@ -174,11 +175,62 @@ def fetch_ssm(parameter: str, environ: Mapping[str, str]) -> str:
         service="ssm",
         now=datetime.datetime.now(UTC),
     )
-    answer = json.loads(http("POST", endpoint, headers, body))
+    return http("POST", endpoint, headers, body)
+
+
+def fetch_ssm(parameter: str, environ: Mapping[str, str]) -> str:
+    answer = json.loads(ssm_call("GetParameter", {"Name": parameter}, environ))
     value = answer["Parameter"]["Value"]
     if not isinstance(value, str):
         raise SettingsError(f"SSM parameter {parameter}: no string value")
     return value
+
+
+STATUS_VALUE_LIMIT = 4096
+"""Bytes of a Standard-tier parameter: a longer message is cut to fit."""
+
+
+def report_status(parameter: str, status_file: str, environ: Mapping[str, str]) -> bool:
+    """The role's status file (result, sha256s, message, time: no secrets) to the parameter
+    ``PARAMETER-status``, where ``pulumi refresh`` reads it; only when it changed since the last
+    report, so a failed report is retried at the next run. True when something was sent."""
+    with open(status_file, "rb") as handle:
+        raw = handle.read(STATUS_VALUE_LIMIT * 4)
+    status = json.loads(raw)
+    if not isinstance(status, dict):
+        raise SettingsError(f"{status_file}: not a JSON object")
+    reported_file = f"{status_file}.reported"
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        with open(reported_file, encoding="ascii") as handle:
+            if handle.read().strip() == digest:
+                return False
+    except OSError:
+        pass
+    imds, _region, _domain = instance_region(environ)
+    report = {**status, "instance": imds.get("meta-data/instance-id")}
+    value, message = json.dumps(report, sort_keys=True), str(report.get("message", ""))
+    while len(value.encode("utf-8")) > STATUS_VALUE_LIMIT and message:
+        message = message[:-256]
+        value = json.dumps({**report, "message": f"{message}..."}, sort_keys=True)
+    request = {"Name": f"{parameter}-status", "Value": value, "Overwrite": True}
+    ssm_call("PutParameter", request, environ)
+    with open(reported_file, "w", encoding="ascii") as handle:
+        handle.write(digest + "\n")
+    log(f"status reported to {parameter}-status: {status.get('result')}")
+    return True
+
+
+def report(role: str, parameter: str, state_dir: str, environ: Mapping[str, str]) -> None:
+    """After each fetch: a failed report fails nothing (the settings are in force or rolled
+    back either way) and is retried at the next run."""
+    status_file = os.path.join(state_dir, f"{role}.status")
+    if not os.path.exists(status_file):
+        return
+    try:
+        report_status(parameter, status_file, environ)
+    except (OSError, SettingsError, ValueError, KeyError, IndexError) as error:
+        log(f"status not reported (again at the next run): {error}")
 
 
 # -- AWS: the boot bundle in S3 -----------------------------------------------------------------

@@ -12,7 +12,8 @@ image, boto3 and the AWS CLI are not.
 
 Sources (``SOURCE=``):
   aws-ssm             SSM GetParameter of SSM_PARAMETER, signed (SigV4) with the instance
-                      role's credentials from IMDSv2, in the instance's own region
+                      role's credentials from IMDSv2, in the instance's own region; the
+                      status goes back to SSM_PARAMETER-status (cloudtap_aws.py)
   openstack-metadata  Nova metadata keys cloudtap_settings_00..NN (255 characters each) and
                       cloudtap_settings_sha256; a text whose sha256 does not match is ignored
   file                the file FILE (the namespace lab)
@@ -302,7 +303,10 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
             if text is None:
                 log(f"source {source.kind}: the settings are pushed, nothing to fetch")
                 return 0
-            return offer(text, source, state_dir, environ)
+            status = offer(text, source, state_dir, environ)
+            if source.kind == "aws-ssm":  # the status back to the stack
+                aws(environ).report(source.role, source.ssm_parameter, state_dir, environ)
+            return status
     except (OSError, SettingsError, ValueError, KeyError) as error:
         log(f"FAILED: {error}")
         return 1

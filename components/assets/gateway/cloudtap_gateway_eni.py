@@ -8,20 +8,29 @@ interface (ENI) that outlives every instance; the instance the group launches ha
 throw-away primary interface and takes the persistent one as device 1 at boot (the design
 fck-nat uses), so a replacement needs no route change.
 
-  cloudtap-gateway-eni claim   attach the ENI unless it is attached here already (retrying
-                               while the dead instance still holds it), wait for its Linux
-                               interface and its address, and make the default route leave by
-                               it, so masqueraded traffic carries the Elastic IP
-  cloudtap-gateway-eni watch   claim again (idempotent: a route that went missing comes back),
-                               then ``cloudtap-gateway check``; after FAILURES_BEFORE_UNHEALTHY
-                               failed checks in a row, once a check has passed on this instance,
-                               tell Auto Scaling the instance is unhealthy so it is replaced
+  cloudtap-gateway-eni claim   attach the ENI unless it is attached here already, wait for its
+                               Linux interface and its address, and make the default route leave
+                               by it, so masqueraded traffic carries the Elastic IP. When an
+                               older instance of the group still holds it (an instance refresh
+                               launches the new gateway first), take it over only once this one
+                               is ready: its settings fetched and preflighted here, then a forced
+                               detach of exactly that attachment, then the attach
+  cloudtap-gateway-eni watch   claim again (idempotent: a route that went missing comes back; it
+                               never takes the ENI from another instance), then
+                               ``cloudtap-gateway check``. The first pass completes the group's
+                               launch lifecycle hook (READY_HOOK): only then does an instance
+                               refresh terminate the older instance. After
+                               FAILURES_BEFORE_UNHEALTHY failed checks in a row, once a check has
+                               passed, tell Auto Scaling the instance is unhealthy. An instance
+                               whose ENI a newer one took over is superseded: it neither reclaims
+                               the ENI nor reports health (the refresh terminates it)
 
 The ENI id and the group's name come from ``/etc/cloudtap/gateway-eni.conf`` (``KEY="value"``
 lines written by the user data, read as data). AWS calls are Query API requests signed with
 SigV4 using the instance role's IMDSv2 credentials, through ``cloudtap-settings``'s own code
 (loaded from where the user data writes it): standard library only, no AWS CLI. The role may
-attach only that ENI, and mark health only in its own group.
+attach and detach only that ENI, on instances of its own group, and mark health and complete
+lifecycle actions only in its own group.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 TAG = "cloudtap-gateway-eni"
 CONFIG_FILE = "/etc/cloudtap/gateway-eni.conf"
@@ -64,6 +74,12 @@ ATTACH_INTERVAL = 5.0
 INTERFACE_WAIT = 60.0
 FAILURES_BEFORE_UNHEALTHY = 3
 """With the 20-second timer: a minute of broken forwarding, not one unlucky check."""
+TAKEOVER_POLL = 0.5
+"""Seconds between looks at a force-detached ENI: the outage lasts until it is attached here."""
+TAKEOVER_WAIT = 60.0
+READY_HOOK = "cloudtap-gateway-ready"
+"""The group's launch lifecycle hook (components/aws/gateway_group.py; a test holds them equal)."""
+SOURCE_FILE = "/etc/cloudtap/settings-source.conf"
 EC2_API_VERSION = "2016-11-15"
 AUTOSCALING_API_VERSION = "2011-01-01"
 
@@ -148,6 +164,86 @@ class Aws:
         return ipaddress.IPv4Network(text)
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the ENI now, from DescribeNetworkInterfaces."""
+
+    status: str
+    """The ENI's: ``available``, ``in-use``, ``attaching``, ``detaching``."""
+    attachment_id: str = ""
+    instance_id: str = ""
+
+
+ATTACHMENT_ID = re.compile(r"eni-attach-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+
+
+def _child_text(element: ElementTree.Element, name: str) -> str:
+    found = element.find(f"{{*}}{name}")
+    return (found.text or "").strip() if found is not None else ""
+
+
+def holder_of(aws: Aws, claim: Claim) -> Holder:
+    answer = aws.call(
+        "ec2",
+        {
+            "Action": "DescribeNetworkInterfaces",
+            "Version": EC2_API_VERSION,
+            "NetworkInterfaceId.1": claim.eni_id,
+        },
+    )
+    try:
+        root = ElementTree.fromstring(answer)
+    except ElementTree.ParseError as error:
+        raise aws.library.SettingsError(f"DescribeNetworkInterfaces: not XML: {error}") from None
+    item = root.find("{*}networkInterfaceSet/{*}item")
+    if item is None or _child_text(item, "networkInterfaceId") != claim.eni_id:
+        raise aws.library.SettingsError(
+            f"DescribeNetworkInterfaces did not describe {claim.eni_id}"
+        )
+    status = _child_text(item, "status")
+    attachment = item.find("{*}attachment")
+    if attachment is None:
+        return Holder(status)
+    attachment_id = _child_text(attachment, "attachmentId")
+    instance_id = _child_text(attachment, "instanceId")
+    if not ATTACHMENT_ID.fullmatch(attachment_id) or not INSTANCE_ID.fullmatch(instance_id):
+        raise aws.library.SettingsError(f"odd attachment of {claim.eni_id}: {attachment_id!r}")
+    return Holder(status, attachment_id, instance_id)
+
+
+def take_over(
+    aws: Aws,
+    claim: Claim,
+    holder: Holder,
+    prepare: Callable[[], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Make before break: ``prepare`` (this instance's settings fetched and preflighted) while
+    the older instance still forwards, then a forced detach of exactly its attachment (IAM: this
+    ENI, on an instance of this group) and wait until the ENI is free. A ``prepare`` that fails
+    raises before anything is detached: the older gateway keeps forwarding."""
+    prepare()
+    if holder.status != "detaching":  # a terminating instance lets go by itself
+        log(f"taking {claim.eni_id} over from {holder.instance_id} ({holder.attachment_id})")
+        aws.call(
+            "ec2",
+            {
+                "Action": "DetachNetworkInterface",
+                "Version": EC2_API_VERSION,
+                "AttachmentId": holder.attachment_id,
+                "Force": "true",
+            },
+        )
+    waited = 0.0
+    while holder_of(aws, claim).status != "available":
+        if waited >= TAKEOVER_WAIT:
+            raise aws.library.SettingsError(
+                f"{claim.eni_id} not free {TAKEOVER_WAIT:.0f}s after the detach"
+            )
+        sleep(TAKEOVER_POLL)
+        waited += TAKEOVER_POLL
+
+
 def attach(aws: Aws, claim: Claim, sleep: Callable[[float], None] = time.sleep) -> None:
     """AttachNetworkInterface, retried while the ENI is still in use by the instance this one
     replaces (AWS detaches it when that instance has terminated)."""
@@ -215,10 +311,20 @@ def claim_interface(
     runner: Callable[..., Any] = run,
     sleep: Callable[[float], None] = time.sleep,
     sys_class_net: str = "/sys/class/net",
+    prepare: Callable[[], None] | None = None,
 ) -> str:
-    """Attach (if needed), wait for the interface and its address, route through it."""
+    """Attach (if needed), wait for the interface and its address, route through it. With
+    ``prepare`` (the boot), an ENI another instance holds is taken over (:func:`take_over`);
+    without it (the watch), only a free ENI is attached."""
     macs = aws.attached_macs()
     if claim.eni_id not in macs:
+        holder = holder_of(aws, claim)
+        if holder.instance_id and holder.instance_id != aws.instance_id:
+            if prepare is None:
+                raise aws.library.SettingsError(
+                    f"{claim.eni_id} is attached to {holder.instance_id}: not taken from it"
+                )
+            take_over(aws, claim, holder, prepare, sleep)
         attach(aws, claim, sleep)
     waited = 0.0
     device = address = None
@@ -238,6 +344,38 @@ def claim_interface(
         f"{claim.eni_id} is attached but no interface with its address appeared "
         f"(interface {device or 'not found'})"
     )
+
+
+def prepare_settings(library: types.ModuleType, environ: Mapping[str, str]) -> None:
+    """What the boot applies right after the takeover, made ready first: the settings fetched
+    from their source and preflighted on this host (``nft -c``: nothing changes)."""
+    source_file = environ.get("CLOUDTAP_SETTINGS_SOURCE", SOURCE_FILE)
+    with open(source_file, encoding="utf-8") as handle:
+        source = library.parse_source(handle.read(), source_file)
+    text = library.fetch(source, environ)
+    if text is None:
+        raise library.SettingsError("a pushed settings source: nothing to preflight")
+    state_dir = environ.get("CLOUDTAP_STATE_DIR", "/var/lib/cloudtap")
+    os.makedirs(state_dir, mode=0o755, exist_ok=True)
+    path = os.path.join(state_dir, "gateway.takeover.conf")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    try:
+        result = subprocess.run(
+            ["bash", environ.get("CLOUDTAP_GATEWAY_SCRIPT", GATEWAY_SCRIPT), "preflight"],
+            env={**environ, "CLOUDTAP_GATEWAY_CONF": path},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.unlink(path)
+    if result.returncode != 0:
+        raise library.SettingsError(
+            f"the settings do not preflight here, the older gateway keeps the ENI: "
+            f"{result.stderr.strip()[-300:]}"
+        )
+    log("settings fetched and preflighted: ready to take over")
 
 
 def load_state(path: str) -> dict[str, Any]:
@@ -283,7 +421,61 @@ def set_unhealthy(aws: Aws, claim: Claim) -> None:
     log(f"told Auto Scaling group {claim.group} that {aws.instance_id} is unhealthy")
 
 
+NO_ACTIVE_LIFECYCLE_ACTION = "No active Lifecycle Action"
+"""Auto Scaling's answer once the action is done or timed out (a reboot, a later boot)."""
+
+
+def complete_launch(aws: Aws, claim: Claim) -> bool:
+    """Tell the group this instance is ready (its first passed check): the launch hook holds it
+    in Pending:Wait until then, so a refresh keeps the older one. True when nothing is left."""
+    try:
+        aws.call(
+            "autoscaling",
+            {
+                "Action": "CompleteLifecycleAction",
+                "Version": AUTOSCALING_API_VERSION,
+                "AutoScalingGroupName": claim.group,
+                "LifecycleHookName": READY_HOOK,
+                "InstanceId": aws.instance_id,
+                "LifecycleActionResult": "CONTINUE",
+            },
+        )
+    except aws.library.SettingsError as error:
+        if NO_ACTIVE_LIFECYCLE_ACTION in str(error):
+            return True
+        log(f"completing the launch hook failed (tried again at the next pass): {error}")
+        return False
+    log(f"{aws.instance_id} is ready: told group {claim.group} ({READY_HOOK})")
+    return True
+
+
+def superseded_by(aws: Aws, claim: Claim, state: Mapping[str, Any]) -> str | None:
+    """The newer instance that took the ENI from this one, which had held it and passed. Before
+    its first pass an instance is still booting: its boot's claim takes the ENI over."""
+    if state.get("superseded_by"):
+        return str(state["superseded_by"])
+    if not state.get("passed_once") or claim.eni_id in aws.attached_macs():
+        return None
+    holder = holder_of(aws, claim)
+    if holder.instance_id and holder.instance_id != aws.instance_id:
+        return holder.instance_id
+    return None
+
+
 def watch(aws: Aws, claim: Claim, environ: Mapping[str, str]) -> int:
+    state_file = environ.get("CLOUDTAP_GATEWAY_HEALTH_STATE", STATE_FILE)
+    previous = load_state(state_file)
+    try:
+        newer = superseded_by(aws, claim, previous)
+    except aws.library.SettingsError as error:
+        log(f"cannot tell who holds {claim.eni_id}: {error}")
+        newer = None
+    if newer:
+        # Never reclaimed (the takeover's detach-attach window would otherwise be a tug of war)
+        # and never judged: the refresh terminates this instance; the newer one is not touched.
+        log(f"superseded: {newer} holds {claim.eni_id}; no claim, no health report")
+        save_state(state_file, {**previous, "superseded_by": newer})
+        return 0
     try:
         claim_interface(aws, claim)
         passed = run(["bash", environ.get("CLOUDTAP_GATEWAY_SCRIPT", GATEWAY_SCRIPT), "check"])
@@ -293,8 +485,10 @@ def watch(aws: Aws, claim: Claim, environ: Mapping[str, str]) -> int:
     except aws.library.SettingsError as error:
         log(f"claim failed: {error}")
         ok = False
-    state_file = environ.get("CLOUDTAP_GATEWAY_HEALTH_STATE", STATE_FILE)
-    state, report = judge(load_state(state_file), ok)
+    state, report = judge(previous, ok)
+    state["ready_reported"] = bool(previous.get("ready_reported")) or (
+        ok and complete_launch(aws, claim)
+    )
     save_state(state_file, state)
     if report:
         set_unhealthy(aws, claim)
@@ -311,7 +505,8 @@ def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
             claim = parse_config(library, f.read())
         aws = Aws(library, environ)
         if argv[1] == "claim":
-            log(f"{claim.eni_id} is {claim_interface(aws, claim)}, the default route's interface")
+            device = claim_interface(aws, claim, prepare=lambda: prepare_settings(library, environ))
+            log(f"{claim.eni_id} is {device}, the default route's interface")
             return 0
         return watch(aws, claim, environ)
     except (OSError, ValueError, KeyError, library.SettingsError) as error:
