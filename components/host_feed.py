@@ -394,24 +394,26 @@ def plan_listener(
     silent_after: int = DEFAULT_SILENT_AFTER,
     field: str = "host_feeds",
 ) -> ListenerPlan:
-    """Validate the listener: its port and the networks hosts connect from (never the world)."""
-    listen = parse_int(f"{field}.port", DEFAULT_TLS_PORT if port is None else port, 1, 65535)
+    """Validate the listener: its port and the networks hosts connect from (never the world).
+    Fields are named below ``field`` (at the top with ``field=""``)."""
+    field = f"{field}." if field else ""
+    listen = parse_int(f"{field}port", DEFAULT_TLS_PORT if port is None else port, 1, 65535)
     networks = tuple(
-        parse_network(f"{field}.host_cidrs[{index}]", text)
-        for index, text in enumerate(_list(f"{field}.host_cidrs", host_networks))
+        parse_network(f"{field}host_cidrs[{index}]", text)
+        for index, text in enumerate(_list(f"{field}host_cidrs", host_networks))
     )
     if not networks:
-        raise CloudtapInputError(f"{field}.host_cidrs", [], "at least one network hosts feed from")
+        raise CloudtapInputError(f"{field}host_cidrs", [], "at least one network hosts feed from")
     for index, network in enumerate(networks):
         if network.prefixlen < 8:
             raise CloudtapInputError(
-                f"{field}.host_cidrs[{index}]",
+                f"{field}host_cidrs[{index}]",
                 str(network),
                 "the networks the hosts live in (prefix /8 or longer): a feed port open to the "
                 "world invites anyone to try",
             )
     interface = check_interface_name("capture_interface", capture_interface)
-    silence = parse_int(f"{field}.silent_after", silent_after, 5, 86400)
+    silence = parse_int(f"{field}silent_after", silent_after, 5, 86400)
     return ListenerPlan(listen, networks, interface, silence)
 
 

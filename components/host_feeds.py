@@ -64,7 +64,9 @@ class HostFeedsArgs(TypedDict, total=False):
 HOST_FEEDS_FIELDS = frozenset(HostFeedsArgs.__annotations__)
 
 
-def _plans(args: Mapping[str, Any]) -> tuple[list[HostFeedPlan], ListenerPlan | None]:
+def plan_host_feeds(args: Mapping[str, Any]) -> tuple[list[HostFeedPlan], ListenerPlan | None]:
+    """``HostFeedsArgs`` checked: each host's plan and the listener's (``None`` without a
+    ``tls`` host); registers nothing."""
     reject_unknown_fields(args, HOST_FEEDS_FIELDS, "")
     if "sensor_address" not in args:
         raise CloudtapInputError("sensor_address", None, "the sensor's IPv4 address")
@@ -121,7 +123,7 @@ class HostFeeds(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: HostFeedsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        plans, listener = _plans(args)  # every check before anything is registered
+        plans, listener = plan_host_feeds(args)  # every check before anything is registered
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tls_hosts = [plan.name for plan in plans if plan.transport is HostFeedTransport.TLS]
