@@ -74,10 +74,14 @@ def plan_session_host_feeds(
     decisions: Sequence[SourceDecision],
     default_sensor_address: str | None = None,
     default_security_group_id: Any = None,
+    *,
+    security_groups: bool = True,
 ) -> HostFeedsArgs | None:
     """The ``HostFeeds`` arguments for the host-fed sources, checked; ``None`` without any.
 
-    Errors name the field from ``host_feed`` down (``host_feed.host.exclude_ports[0]``)."""
+    Errors name the field from ``host_feed`` down (``host_feed.host.exclude_ports[0]``).
+    ``security_groups`` false: a cloud whose sensor firewall HostFeeds does not write (the
+    session says the rule in words instead)."""
     names = host_sources(decisions)
     if not names:
         return None
@@ -87,6 +91,12 @@ def plan_session_host_feeds(
             FIELD, None, f"the host feed settings for {', '.join(names)}, decided host (e.g. {{}})"
         )
     assert isinstance(settings, Mapping)
+    if not security_groups and "sensor_security_group_id" in settings:
+        raise CloudtapInputError(
+            f"{FIELD}.sensor_security_group_id",
+            settings["sensor_security_group_id"],
+            "no value: an AWS security group (admit the listener in the sensor's own firewall)",
+        )
     host = settings.get("host", {})
     args: dict[str, Any] = {k: v for k, v in settings.items() if k != "host"}
     args["hosts"] = {name: host for name in names}

@@ -25,7 +25,7 @@ from typing import Any, Self
 import pulumi
 
 from .errors import CloudtapInputError
-from .host_feeds import HostFeeds
+from .host_feeds import HostFeeds, HostFeedsArgs
 from .mirror_args import parse_cloud
 from .mirror_plan import SourceDecision
 from .monitored_network import Cloud, MonitoredNetwork
@@ -126,6 +126,17 @@ class MirrorSession(pulumi.ComponentResource):
                 **self.cloud_outputs,
             }
         )
+
+
+def build_host_feeds(name: str, args: HostFeedsArgs, parent: MirrorSession) -> HostFeeds:
+    """The session's ``{name}-host-feeds`` child; without an AWS security group to write, its
+    rule is said in the preview (the sensor's firewall must admit it)."""
+    feeds = HostFeeds(f"{name}-host-feeds", args, pulumi.ResourceOptions(parent=parent))
+    if feeds.firewall_rule and "sensor_security_group_id" not in args:
+        pulumi.log.warn(
+            f"host feeds: the sensor's firewall must admit {feeds.firewall_rule}", resource=parent
+        )
+    return feeds
 
 
 def check_backend_cloud(cloud: Any, own: Cloud) -> None:

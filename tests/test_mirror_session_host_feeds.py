@@ -19,8 +19,9 @@ from components.host_feed import SETTINGS_PATH, host_feed_files, plan_host_feed
 from components.mirror_plan import HOST_FEED_SWITCH
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.aws import LEGACY, WEB, FakeAws, mirror
-from tests.mocks import ProgramRun, Registration, StrictMocks
+from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
 from tests.test_mirror_session import SESSION, capture_info, of
+from tests.test_openstack_monitored_network import cloud_with  # noqa: F401 - its fixture
 
 DOCUMENT = "aws:ssm/document:Document"
 ASSOCIATION = "aws:ssm/association:Association"
@@ -210,3 +211,103 @@ def test_bad_host_feed_settings_fail_before_anything_is_registered(
         )
     assert raised.value.field == field, raised.value
     assert not [r for r in mocks.registrations if r.name.startswith("mirror")]
+
+
+# -- Azure and OpenStack: the parts as outputs, the sensor's firewall rule in words -------------
+
+
+def test_azure_auto_feeds_a_source_no_tap_copies_and_no_gateway_sees(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.test_azure_network_mirror import DB, run  # noqa: PLC0415 - loads azure-native
+
+    with caplog.at_level(logging.WARNING):
+        result = run(
+            "westeurope",
+            {},  # no gateway mirror
+            {
+                "sources": [{**DB, "vm_size": "Standard_E4s_v6"}],  # a size no TAP copies
+                "host_feed": {"host": {"transport": "tls"}, "host_cidrs": ["10.0.64.0/20"]},
+            },
+        )
+    session = result.result
+    assert [d.method.value for d in session.decisions] == ["host"]
+    assert session.host_sources == ["db"] and session.native_sources == []
+    assert not result.of_type("azure-native:network:VirtualNetworkTap")
+    part = result.resolve(session.host_feeds.user_data_parts)["db"]
+    assert_valid_cloud_config(part)
+    assert "TCP 3005 (cloudtap host feeds, mutual TLS) from 10.0.64.0/20 only" in caplog.text
+    assert not result.of_type(SG_RULE)
+
+
+def test_azure_refuses_an_aws_security_group_and_host_feed_without_network() -> None:
+    from tests.test_azure_network_mirror import DB, run  # noqa: PLC0415
+
+    with pytest.raises(CloudtapInputError) as raised:
+        run(
+            "westeurope",
+            {},
+            {
+                "sources": [DB],
+                "method": "host",
+                "host_feed": {"sensor_security_group_id": "sg-0123456789abcdef0"},
+            },
+        )
+    assert raised.value.field == "host_feed.sensor_security_group_id"
+    from components.azure.mirror_session import plan_mirror_session  # noqa: PLC0415
+
+    with pytest.raises(CloudtapInputError) as raised:
+        plan_mirror_session(
+            {
+                "target": {"network_interface_ip_configuration_id": "x"},
+                "sources": [DB],
+                "location": "westeurope",
+                "host_feed": {},
+            }
+        )
+    assert raised.value.field == "host_feed"
+    assert "without network" in raised.value.expected
+
+
+def test_openstack_auto_without_taas_or_gateway_mirror_feeds_every_source(
+    cloud_with: Any,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_openstack_monitored_network import dev_stack, run_main  # noqa: PLC0415
+
+    cloud_with(extensions=("port-security",))
+    config = dev_stack()
+    del config["cloudtap:network"]["gateway_mirror"]
+    config["cloudtap:mirror"]["host_feed"] = {"host": {"management_cidrs": ["192.168.5.0/24"]}}
+    lines = capture_info(monkeypatch)
+    result = run_main(config)
+    assert not [r for r in result.resources if "taas" in r.type.lower()]
+    (feeds,) = result.of_type(FEEDS)
+    assert feeds.name == "cloudtap-mirror-host-feeds"
+    assert lines[-1].startswith("rdp-server (Neutron port): host feed — the cloud's Neutron has")
+    assert "no gateway forwards its traffic" in lines[-1] and HOST_FEED_SWITCH in lines[-1]
+    assert result.exports["mirror_native_sources"] == []
+    assert result.exports["mirror_gateway_sources"] == []
+
+
+def test_openstack_method_host_needs_no_network_and_no_extension_lookup() -> None:
+    from components.openstack.mirror_session import MirrorSession  # noqa: PLC0415
+    from tests.fakes.openstack import openstack_mocks  # noqa: PLC0415
+
+    port = "5b0d3c1e-7a2f-4c8e-9d61-2f4a8b7c6e01"
+    result = run_program(
+        lambda: MirrorSession(
+            "mirror",
+            {
+                "target": {"sensor_ip": "203.0.113.10"},
+                "sources": [{"name": "app", "port_id": port}],
+                "method": "host",
+                "host_feed": {"host": {"transport": "tls"}, "host_cidrs": ["198.51.100.0/24"]},
+            },
+        ),
+        openstack_mocks(),
+    )
+    assert result.result.host_feeds is not None
+    part = result.resolve(result.result.host_feeds.user_data_parts)["app"]
+    assert 'SENSOR_ADDRESS="203.0.113.10"' in written_files(part)[SETTINGS_PATH].content
+    assert result.result.sessions == {}

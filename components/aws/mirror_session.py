@@ -43,7 +43,7 @@ import pulumi_aws as aws
 from .. import mirror_session
 from ..errors import CloudtapInputError
 from ..host_feed import HostFeedTransport
-from ..host_feeds import HostFeeds, plan_host_feeds
+from ..host_feeds import plan_host_feeds
 from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud
@@ -187,7 +187,7 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         if "sensor_security_group_id" not in feeds_args and isinstance(target, Sensor):
             feeds_args["sensor_security_group_id"] = target.security_group.id
         child = pulumi.ResourceOptions(parent=self)
-        self.host_feeds = HostFeeds(f"{self._prefix}-host-feeds", feeds_args, child)  # type: ignore[arg-type]
+        self.host_feeds = mirror_session.build_host_feeds(self._prefix, feeds_args, self)  # type: ignore[arg-type]
         plans = {plan.name: plan for plan in plan_host_feeds(feeds_args)[0]}
         for decision in planned.decisions:
             source, plan = decision.source, plans.get(decision.source.name)
