@@ -39,8 +39,9 @@ class MirrorHostFeedArgs(TypedDict, total=False):
     capture_interface: str
     """The sensor's capture interface. Default ``cloudtap0``."""
     sensor_security_group_id: str
-    """AWS: the sensor's security group, given the listener's rule. Default: the target sensor's
-    (none on other clouds: use the session's ``host_feeds.firewall_rule``)."""
+    """AWS: the sensor's security group, given the listener's rules as separate resources (not
+    a cloudtap Sensor's, whose rules are inline). Default: none; the preview says the rule
+    (``host_feeds.firewall_rule``). Refused on other clouds."""
 
 
 FIELDS = frozenset(MirrorHostFeedArgs.__annotations__)
@@ -73,7 +74,6 @@ def plan_session_host_feeds(
     raw: Mapping[str, Any],
     decisions: Sequence[SourceDecision],
     default_sensor_address: str | None = None,
-    default_security_group_id: Any = None,
     *,
     security_groups: bool = True,
 ) -> HostFeedsArgs | None:
@@ -108,8 +108,6 @@ def plan_session_host_feeds(
                 "the sensor's IPv4 address as the hosts reach it (the target names no sensor)",
             )
         args["sensor_address"] = default_sensor_address
-    if "sensor_security_group_id" not in args and default_security_group_id is not None:
-        args["sensor_security_group_id"] = default_security_group_id
     try:
         plan_host_feeds(args)
     except CloudtapInputError as error:

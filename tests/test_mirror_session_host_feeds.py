@@ -121,7 +121,7 @@ def test_the_install_document_writes_the_feeds_files_byte_for_byte(
         assert oct(written.stat().st_mode & 0o777) == oct(int(entry.permissions, 8))
 
 
-def test_tls_host_feeds_admit_the_hosts_at_the_sensor_and_are_not_put_in_a_document(
+def test_tls_host_feeds_name_the_sensors_rule_and_are_not_put_in_a_document(
     mocks: StrictMocks, fake_aws: FakeAws, caplog: pytest.LogCaptureFixture
 ) -> None:
     legacy = public_legacy(fake_aws)
@@ -140,12 +140,33 @@ def test_tls_host_feeds_admit_the_hosts_at_the_sensor_and_are_not_put_in_a_docum
         )
     assert not installs(run, DOCUMENT) and not installs(run, ASSOCIATION)
     assert "a tls host feed is not installed through SSM" in caplog.text
-    (rule,) = run.of_type(SG_RULE)
-    sensor_group = run.named("sensor-sg")
-    assert rule.inputs["securityGroupId"] == sensor_group.id
-    assert (rule.inputs["cidrIpv4"], rule.inputs["fromPort"]) == ("10.0.0.0/20", 3005)
+    # The cloudtap Sensor's group has inline rules: a separate one would be undone by it.
+    assert not run.of_type(SG_RULE)
+    assert "the sensor's firewall must admit TCP 3005" in caplog.text
+    assert "from 10.0.0.0/20 only" in caplog.text
     assert run.result.host_feeds is not None
     assert run.resolve(run.result.host_feeds.listener_files)
+
+
+def test_a_security_group_given_gets_the_listeners_rule(mocks: StrictMocks) -> None:
+    group = "sg-0123456789abcdef0"
+    run = mirror(
+        mocks,
+        {
+            "target": {"network_interface_id": "eni-0ffffffffffffffff"},
+            "sources": [LEGACY],
+            "method": "host",
+            "host_feed": {
+                "sensor_address": "10.0.128.10",
+                "host": {"transport": "tls"},
+                "host_cidrs": ["198.51.100.0/24"],
+                "sensor_security_group_id": group,
+            },
+        },
+    )
+    (rule,) = run.of_type(SG_RULE)
+    assert rule.inputs["securityGroupId"] == group
+    assert (rule.inputs["cidrIpv4"], rule.inputs["fromPort"]) == ("198.51.100.0/24", 3005)
 
 
 def test_interfaces_given_by_id_get_their_part_only(mocks: StrictMocks) -> None:

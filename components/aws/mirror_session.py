@@ -182,10 +182,9 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         """The ``{name}-host-feeds`` child; for each host-fed source given by ``instance_id``
         with a ``vxlan`` feed, its install through SSM."""
         assert planned.host_feeds is not None
+        # Not the target Sensor's group by default: its rules are inline, and a separate rule
+        # on it would be removed by the group's next update.
         feeds_args = dict(planned.host_feeds)
-        target = (args.get("target") or {}).get("sensor")
-        if "sensor_security_group_id" not in feeds_args and isinstance(target, Sensor):
-            feeds_args["sensor_security_group_id"] = target.security_group.id
         child = pulumi.ResourceOptions(parent=self)
         self.host_feeds = mirror_session.build_host_feeds(self._prefix, feeds_args, self)  # type: ignore[arg-type]
         plans = {plan.name: plan for plan in plan_host_feeds(feeds_args)[0]}
