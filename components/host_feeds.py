@@ -119,6 +119,13 @@ class HostFeeds(pulumi.ComponentResource):
     """For the sensor's user data when any host uses ``tls`` (secret: the sensor's key)."""
     firewall_rule: str
     """What the sensor's firewall must admit, in words (empty without ``tls`` hosts)."""
+    listener: ListenerPlan | None
+    """The listener's port and host networks (``None`` without ``tls`` hosts): what an AWS
+    ``Sensor`` given these feeds admits in its own security group."""
+    sensor_address: str
+    """The sensor's address the certificates name."""
+    writes_security_group_rules: bool
+    """Whether this component wrote the listener's rules (``sensor_security_group_id``)."""
 
     def __init__(
         self, name: str, args: HostFeedsArgs, opts: pulumi.ResourceOptions | None = None
@@ -134,6 +141,11 @@ class HostFeeds(pulumi.ComponentResource):
         }
         self.listener_files = None
         self.firewall_rule = ""
+        self.listener = listener
+        self.sensor_address = str(args["sensor_address"])
+        self.writes_security_group_rules = (
+            listener is not None and "sensor_security_group_id" in args
+        )
         if listener is not None:
             credentials = HostFeedCredentials(
                 f"{name}-credentials",
