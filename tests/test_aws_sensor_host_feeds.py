@@ -36,7 +36,7 @@ def build(
     def program() -> Sensor:
         vpc = MonitoredVpc("net")
         host_feeds = HostFeeds("feeds", {**FEEDS, **(feeds or {})})  # type: ignore[typeddict-item]
-        return Sensor("sensor", {"network": vpc, "host_feeds": host_feeds, **sensor})
+        return Sensor("sensor", {"network": vpc, "host_feeds": host_feeds, **sensor})  # type: ignore[typeddict-item]
 
     return run_program(program, mocks)
 
