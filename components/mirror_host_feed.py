@@ -38,6 +38,10 @@ class MirrorHostFeedArgs(TypedDict, total=False):
     """The listener's TCP port. Default 3005."""
     capture_interface: str
     """The sensor's capture interface. Default ``cloudtap0``."""
+    aws_host_roles: Mapping[str, str]
+    """AWS: source name -> its instance's IAM role; that ``tls`` source's key goes to an SSM
+    SecureString only the role reads, not in its part (see ``HostFeedsArgs``). Refused on other
+    clouds. Default: none."""
     sensor_security_group_id: str
     """AWS: the sensor's security group, given the listener's rules as separate resources (not
     a cloudtap Sensor's, whose rules are inline). Default: none; the preview says the rule
@@ -91,12 +95,13 @@ def plan_session_host_feeds(
             FIELD, None, f"the host feed settings for {', '.join(names)}, decided host (e.g. {{}})"
         )
     assert isinstance(settings, Mapping)
-    if not security_groups and "sensor_security_group_id" in settings:
-        raise CloudtapInputError(
-            f"{FIELD}.sensor_security_group_id",
-            settings["sensor_security_group_id"],
-            "no value: an AWS security group (admit the listener in the sensor's own firewall)",
-        )
+    for aws_only in ("sensor_security_group_id", "aws_host_roles"):
+        if not security_groups and aws_only in settings:
+            raise CloudtapInputError(
+                f"{FIELD}.{aws_only}",
+                settings[aws_only],
+                "no value: AWS only (IAM, security groups)",
+            )
     host = settings.get("host", {})
     args: dict[str, Any] = {k: v for k, v in settings.items() if k != "host"}
     args["hosts"] = {name: host for name in names}

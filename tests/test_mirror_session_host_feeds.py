@@ -15,7 +15,13 @@ import pytest
 from components.aws.host_feed_install import FILES_SHA256_PARAMETER
 from components.cloud_config import written_files
 from components.errors import CloudtapInputError
-from components.host_feed import SETTINGS_PATH, host_feed_files, plan_host_feed
+from components.host_feed import (
+    CERT_DIR,
+    KEY_DROP_IN_PATH,
+    SETTINGS_PATH,
+    host_feed_files,
+    plan_host_feed,
+)
 from components.mirror_plan import HOST_FEED_SWITCH
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.aws import LEGACY, WEB, FakeAws, mirror
@@ -148,6 +154,41 @@ def test_tls_host_feeds_name_the_sensors_rule_and_are_not_put_in_a_document(
     assert run.resolve(run.result.host_feeds.listener_files)
 
 
+def test_a_tls_feed_whose_key_is_in_a_securestring_is_installed_without_it(
+    mocks: StrictMocks, fake_aws: FakeAws
+) -> None:
+    legacy = public_legacy(fake_aws)
+    run = mirror(
+        mocks,
+        {
+            "target": {"sensor": True},
+            "sources": [{"instance_id": legacy}],
+            "method": "host",
+            "host_feed": {
+                "host": {"transport": "tls"},
+                "host_cidrs": ["10.0.0.0/20"],
+                "aws_host_roles": {legacy: "legacy-role"},
+            },
+        },
+        network={},
+        sensor={},
+        clients=fake_aws.clients,
+    )
+    parameter = f"/cloudtap/cloudtap/test/mirror-host-feeds/{legacy}/hostfeed-key"
+    (secure,) = [p for p in run.of_type("aws:ssm/parameter:Parameter") if "-key" in p.name]
+    assert (secure.inputs["name"], secure.inputs["type"]) == (parameter, "SecureString")
+    (document,) = installs(run, DOCUMENT)
+    commands = json.loads(document.inputs["content"])["mainSteps"][0]["inputs"]["runCommand"]
+    written = [c.split()[1] for c in commands if c.startswith("cloudtap_write ")]
+    assert f"{CERT_DIR}/host.pem" in written and KEY_DROP_IN_PATH in written
+    assert f"{CERT_DIR}/host.key" not in written
+    (credentials,) = run.of_type("pulumi-python:dynamic:Resource")
+    key_body = credentials.state["host_keys"][legacy].splitlines()[1]
+    assert key_body not in document.inputs["content"]
+    (association,) = installs(run, ASSOCIATION)
+    assert association.inputs["targets"] == [{"key": "InstanceIds", "values": [legacy]}]
+
+
 def test_a_security_group_given_gets_the_listeners_rule(mocks: StrictMocks) -> None:
     group = "sg-0123456789abcdef0"
     run = mirror(
@@ -275,6 +316,13 @@ def test_azure_refuses_an_aws_security_group_and_host_feed_without_network() -> 
             },
         )
     assert raised.value.field == "host_feed.sensor_security_group_id"
+    with pytest.raises(CloudtapInputError) as raised:
+        run(
+            "westeurope",
+            {},
+            {"sources": [DB], "method": "host", "host_feed": {"aws_host_roles": {"db": "r"}}},
+        )
+    assert raised.value.field == "host_feed.aws_host_roles"
     from components.azure.mirror_session import plan_mirror_session  # noqa: PLC0415
 
     with pytest.raises(CloudtapInputError) as raised:

@@ -95,6 +95,7 @@ class FakeAws(BaseHTTPRequestHandler):
     parameter_value = SETTINGS
     verifying_secret = SECRET_KEY
     calls: list[str] = []  # noqa: RUF012  (one fake per test, reset by the fixture)
+    requests: list[dict[str, Any]] = []  # noqa: RUF012  (SSM request bodies, as above)
 
     def log_message(self, *_args: Any) -> None:
         pass
@@ -157,6 +158,7 @@ class FakeAws(BaseHTTPRequestHandler):
         ):
             self._answer(403, '{"__type": "InvalidSignatureException"}')
             return
+        self.requests.append(json.loads(body))
         name = json.loads(body)["Name"]
         answer = {"Parameter": {"Name": name, "Value": self.parameter_value, "Version": 3}}
         self._answer(200, json.dumps(answer))
@@ -165,6 +167,7 @@ class FakeAws(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_aws() -> Iterator[str]:
     FakeAws.calls = []
+    FakeAws.requests = []
     FakeAws.parameter_value = SETTINGS
     FakeAws.verifying_secret = SECRET_KEY
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)

@@ -1,8 +1,9 @@
 """A host feed installed on an existing EC2 instance through SSM: a Command document that writes
 the feed's files and starts it, and an association that runs it on that instance alone.
 
-Only the ``vxlan`` transport: a ``tls`` host's private key would sit in the document, which
-anyone allowed ``ssm:GetDocument`` reads, so ``tls`` hosts get their part as an output only.
+``vxlan`` feeds, and ``tls`` feeds whose key is in an SSM SecureString (``aws_host_roles``): a
+key never sits in the document, which anyone allowed ``ssm:GetDocument`` reads, so other ``tls``
+hosts get their part as an output only.
 The instance needs the SSM agent and an instance profile allowing it
 (``AmazonSSMManagedInstanceCore``).
 """
@@ -20,7 +21,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..cloud_config import WrittenFile
-from ..host_feed import HOST_PACKAGES, HostFeedPlan, HostFeedTransport, host_feed_files
+from ..host_feed import (
+    HOST_PACKAGES,
+    HostCredentials,
+    HostFeedPlan,
+    HostFeedTransport,
+    host_feed_files,
+)
 from ..os_family import DEFAULT_OS_FAMILY
 from ..shapes import is_ssm_document_name
 
@@ -87,11 +94,19 @@ def install_commands(files: Sequence[WrittenFile], packages: Sequence[str]) -> l
     ]
 
 
-def install_document(plan: HostFeedPlan) -> tuple[str, str]:
-    """The Command document installing ``plan``'s feed, and the sha256 of what it writes."""
-    if plan.transport is not HostFeedTransport.VXLAN:
-        raise ValueError(f"host feed {plan.name}: only vxlan feeds are installed through SSM")
-    files = host_feed_files(plan)
+def install_document(
+    plan: HostFeedPlan,
+    credentials: HostCredentials | None = None,
+    key_parameter: str | None = None,
+) -> tuple[str, str]:
+    """The Command document installing ``plan``'s feed, and the sha256 of what it writes. A
+    ``tls`` feed only with ``key_parameter``: the document holds its certificates, never a key
+    (the host fetches that from its SecureString)."""
+    if plan.transport is not HostFeedTransport.VXLAN and key_parameter is None:
+        raise ValueError(f"host feed {plan.name}: a tls feed's key never goes in a document")
+    if credentials is not None and credentials.private_key is not None:
+        raise ValueError(f"host feed {plan.name}: a key never goes in a document")
+    files = host_feed_files(plan, credentials, key_parameter=key_parameter)
     commands = install_commands(files, HOST_PACKAGES[DEFAULT_OS_FAMILY])
     digest = hashlib.sha256("\n".join(commands).encode()).hexdigest()
     content = json.dumps(

@@ -42,7 +42,7 @@ import pulumi_aws as aws
 
 from .. import mirror_session
 from ..errors import CloudtapInputError
-from ..host_feed import HostFeedTransport
+from ..host_feed import HostCredentials, HostFeedPlan, HostFeedTransport
 from ..host_feeds import plan_host_feeds
 from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
 from ..mirroring import MirrorMethod
@@ -192,15 +192,17 @@ class AwsMirrorSession(mirror_session.MirrorSession):
             source, plan = decision.source, plans.get(decision.source.name)
             if plan is None or not (source.discovered and source.instance_id):
                 continue
-            if plan.transport is not HostFeedTransport.VXLAN:
+            key_parameter = self.host_feeds.key_parameters.get(plan.name)
+            if plan.transport is not HostFeedTransport.VXLAN and key_parameter is None:
                 pulumi.log.warn(
                     f"{source.label}: a tls host feed is not installed through SSM (its key "
-                    "would sit in the document): install host_feeds.user_data_parts"
-                    f"[{source.name!r}] on it yourself",
+                    "would sit in the document; give host_feed.aws_host_roles to keep it in a "
+                    f"SecureString): install host_feeds.user_data_parts[{source.name!r}] on it "
+                    "yourself",
                     resource=self,
                 )
                 continue
-            content, digest = install_document(plan)
+            content, digest = self._install_document(plan, key_parameter)
             stem = f"{self._prefix}-{source.name}-hostfeed"
             document = aws.ssm.Document(
                 stem,
@@ -223,6 +225,22 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 tags=self._tags(f"{stem}-association"),
                 opts=child,
             )
+
+    def _install_document(
+        self, plan: HostFeedPlan, key_parameter: str | None
+    ) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        """(content, sha256) of a feed's install: known at preview for ``vxlan``, once the
+        certificates are for ``tls`` (whose key stays in its SecureString)."""
+        if key_parameter is None:
+            return install_document(plan)
+        assert self.host_feeds is not None and self.host_feeds.credentials is not None
+        credentials = self.host_feeds.credentials
+        both = pulumi.Output.all(credentials.ca_certificate, credentials.host_certificates).apply(
+            lambda values: install_document(
+                plan, HostCredentials(values[0], values[1][plan.name], None), key_parameter
+            )
+        )
+        return both.apply(lambda pair: pair[0]), both.apply(lambda pair: pair[1])
 
     def _tags(self, child_name: str) -> dict[str, str]:
         return {**self._tags_base, "Name": child_name}
