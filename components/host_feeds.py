@@ -44,15 +44,17 @@ class HostFeedsArgs(TypedDict, total=False):
     (with any ``tls`` host) ``host_cidrs`` are required."""
 
     sensor_address: str
-    """The sensor's address as the hosts reach it. Required."""
+    """Required. The sensor's address as the hosts reach it."""
     sensor_names: Sequence[str]
     """DNS names the sensor's certificate carries besides its address. Default: none."""
     hosts: Mapping[str, HostFeedArgs]
-    """Host name (its certificate's common name, 1-63 letters, digits, ``.``, ``_``, ``-``) ->
-    its :class:`~components.host_feed.HostFeedArgs` (``sensor_address`` comes from here)."""
+    """Required. Host name (its certificate's common name, 1-63 letters, digits, ``.``, ``_``,
+    ``-``) -> its :class:`~components.host_feed.HostFeedArgs` (``sensor_address`` comes from
+    here)."""
     host_cidrs: Sequence[str]
     """Networks the ``tls`` hosts connect from: the only sources the listener and the sensor's
-    security group admit (never 0.0.0.0/0)."""
+    security group admit (never 0.0.0.0/0). Default: none, which only feeds without ``tls``
+    hosts may leave it."""
     port: int
     """The listener's TCP port. Default 3005."""
     capture_interface: str

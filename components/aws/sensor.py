@@ -30,7 +30,7 @@ from ..boot_bundle import BootBundle, boot_bundle, with_files
 from ..errors import CloudtapInputError
 from ..fields import parse_host_in_zone, parse_int
 from ..host_feed import ListenerPlan, SensorCredentials, listener_files
-from ..host_feeds import HostFeeds
+from ..host_feeds import HostFeeds, plan_host_feeds
 from ..mirroring import default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
@@ -527,35 +527,45 @@ _STAND_IN_CREDENTIALS = SensorCredentials(
 def _host_feed_listener(
     feeds: Any, address: ipaddress.IPv4Address, sensor_plan: SensorPlan
 ) -> ListenerPlan | None:
-    """The listener of ``host_feeds``, checked against this sensor."""
+    """The listener of ``host_feeds`` (a HostFeeds, or its ``HostFeedsArgs`` when planning a
+    whole program), checked against this sensor."""
     if feeds is None:
         return None
-    if not isinstance(feeds, HostFeeds) or feeds.listener is None:
+    if isinstance(feeds, Mapping):
+        listener = plan_host_feeds(feeds)[1]
+        sensor_address = str(feeds.get("sensor_address"))
+        writes_rules = listener is not None and "sensor_security_group_id" in feeds
+    elif isinstance(feeds, HostFeeds):
+        listener, sensor_address = feeds.listener, feeds.sensor_address
+        writes_rules = feeds.writes_security_group_rules
+    else:
+        listener = None
+    if listener is None:
         raise CloudtapInputError(
             "host_feeds",
             feeds,
             "a HostFeeds with tls hosts (vxlan host feeds need nothing of the sensor)",
         )
-    if feeds.sensor_address != str(address):
+    if sensor_address != str(address):
         raise CloudtapInputError(
             "host_feeds",
-            feeds.sensor_address,
+            sensor_address,
             f"host feeds to this sensor's address {address} (their certificates name it)",
         )
-    if feeds.writes_security_group_rules:
+    if writes_rules:
         raise CloudtapInputError(
             "host_feeds",
             "sensor_security_group_id",
             "host feeds without sensor_security_group_id: the sensor's own group admits them "
             "(its rules are inline, and would undo a separate rule)",
         )
-    if feeds.listener.capture_interface != sensor_plan.capture_interface:
+    if listener.capture_interface != sensor_plan.capture_interface:
         raise CloudtapInputError(
             "host_feeds",
-            feeds.listener.capture_interface,
+            listener.capture_interface,
             f"host feeds onto the sensor's capture interface {sensor_plan.capture_interface}",
         )
-    return feeds.listener
+    return listener
 
 
 DEFAULT_SENSOR_OS_FAMILY = OsFamily.DEBIAN
