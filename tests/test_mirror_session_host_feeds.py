@@ -23,6 +23,7 @@ from components.host_feed import (
     plan_host_feed,
 )
 from components.mirror_plan import HOST_FEED_SWITCH
+from components.shapes import is_shell_safe_file
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.aws import LEGACY, WEB, FakeAws, mirror
 from tests.mocks import ProgramRun, Registration, StrictMocks, run_program
@@ -380,3 +381,21 @@ def test_openstack_method_host_needs_no_network_and_no_extension_lookup() -> Non
     part = result.resolve(result.result.host_feeds.user_data_parts)["app"]
     assert 'SENSOR_ADDRESS="203.0.113.10"' in written_files(part)[SETTINGS_PATH].content
     assert result.result.sessions == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "mode", "data"),
+    [
+        ("/etc/../root/x", "0644", "AAAA"),
+        ("/etc/cloudtap/a b", "0644", "AAAA"),
+        ("etc/cloudtap/x", "0644", "AAAA"),
+        ("/etc/cloudtap/x", "644", "AAAA"),
+        ("/etc/cloudtap/x", "0644", "AAAA'; reboot; '"),
+        ("/etc/cloudtap/x\n", "0644", "AAAA"),
+    ],
+)
+def test_the_install_writes_only_plain_paths_modes_and_base64(
+    path: str, mode: str, data: str
+) -> None:
+    assert not is_shell_safe_file(path, mode, data)
+    assert is_shell_safe_file("/etc/cloudtap/hostfeed.conf", "0600", "H4sIAAAA+/=")

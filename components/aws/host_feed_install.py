@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import json
 import posixpath
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -29,7 +28,7 @@ from ..host_feed import (
     host_feed_files,
 )
 from ..os_family import DEFAULT_OS_FAMILY
-from ..shapes import is_ssm_document_name
+from ..shapes import is_shell_safe_file, is_ssm_document_name
 
 FILES_SHA256_PARAMETER: Final = "filesSha256"
 """Not read by the command: a change of the files changes the association, so SSM runs it at
@@ -37,10 +36,6 @@ once (as the settings push's ``settingsVersion``)."""
 DOCUMENT_CONTENT_LIMIT: Final = 64 * 1024
 """Bytes SSM allows in a Command document's content."""
 SERVICE: Final = "cloudtap-hostfeed.service"
-
-_PATH: Final = re.compile(r"/[A-Za-z0-9_./-]+")
-_MODE: Final = re.compile(r"0[0-7]{3}")
-_BASE64: Final = re.compile(r"[A-Za-z0-9+/=]+")
 
 
 @dataclass(frozen=True)
@@ -58,12 +53,7 @@ def _write_command(entry: WrittenFile) -> str:
     """One file written whole from gzip+base64 (its mode set before it takes its name); path,
     mode and data are checked, so nothing but them reaches the shell."""
     packed = base64.b64encode(gzip.compress(entry.data(), mtime=0)).decode()
-    if not (
-        _PATH.fullmatch(entry.path)
-        and ".." not in entry.path
-        and _MODE.fullmatch(entry.permissions)
-        and _BASE64.fullmatch(packed)
-    ):
+    if not is_shell_safe_file(entry.path, entry.permissions, packed):
         raise ValueError(f"host feed file {entry.path!r}: not a plain path, mode and content")
     return f"cloudtap_write {entry.path} {entry.permissions} '{packed}'"
 
