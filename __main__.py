@@ -11,6 +11,9 @@ On ``aws``:
                       ``target`` defaults to the sensor, else the fleet
     cloudtap:fleet    optional: a sensor fleet behind a load balancer (``SensorFleetArgs``
                       without ``network``); AWS only
+    cloudtap:host_feeds  optional: hosts that copy their own traffic (``HostFeedsArgs``;
+                      ``sensor_address`` defaults to the sensor's, which then carries the
+                      listener and admits it); AWS only
 
 On ``azure`` the same three keys (``MonitoredVNetArgs``, ``AzureSensorArgs``,
 ``AzureMirrorSessionArgs``; every ``location`` defaults to ``azure-native:location``); without
@@ -49,6 +52,7 @@ NETWORK_NAME = "cloudtap"
 SENSOR_NAME = "cloudtap-sensor"
 MIRROR_NAME = "cloudtap-mirror"
 FLEET_NAME = "cloudtap-fleet"
+HOST_FEEDS_NAME = "cloudtap-host-feeds"
 
 
 def _reject_network(key: str, args: Mapping[str, Any]) -> None:
@@ -91,6 +95,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
     from components.aws.sensor import plan_aws_sensor  # noqa: PLC0415
     from components.aws.sensor_fleet import plan_sensor_fleet  # noqa: PLC0415
+    from components.host_feeds import plan_host_feeds  # noqa: PLC0415
 
     network, sensor_args, mirror_args = _sections(
         stack,
@@ -100,6 +105,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
         fleet=True,
     )
     fleet_args = stack.section("fleet")
+    feeds_args = stack.section("host_feeds")
 
     # Every component is planned, and so checked, before the first one registers: a mistake in
     # cloudtap:mirror must not leave a network half-created by `pulumi up`.
@@ -111,6 +117,20 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     if sensor_args is not None:
         with under("sensor", passed={"network": "network"}):
             sensor_design = plan_aws_sensor({**sensor_args, "network": design}, SENSOR_NAME)
+    sensor_takes_feeds = False
+    if feeds_args is not None:
+        if sensor_design is not None:
+            feeds_args = {"sensor_address": sensor_design.private_ip, **feeds_args}
+        with under("host_feeds"):
+            listener = plan_host_feeds(feeds_args)[1]
+        sensor_takes_feeds = sensor_args is not None and listener is not None
+        if sensor_args is not None and listener is not None:
+            # Again with the feeds: they must fit it, and its user data must still fit EC2's.
+            passed = {"network": "network", "host_feeds": "host_feeds"}
+            with under("sensor", passed=passed):
+                sensor_design = plan_aws_sensor(
+                    {**sensor_args, "network": design, "host_feeds": feeds_args}, SENSOR_NAME
+                )
     fleet_design = None
     if fleet_args is not None:
         with under("fleet", passed={"network": "network"}):
@@ -144,11 +164,19 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     pulumi.export("gateway_network_interface_id", vpc.gateway_network_interface_id)
     pulumi.export("gateway_public_ip", vpc.gateway_public_ip)
 
+    feeds = None
+    if feeds_args is not None:
+        with under("host_feeds"):
+            feeds = components.HostFeeds(HOST_FEEDS_NAME, cast(Any, feeds_args))
+        pulumi.export("host_feed_user_data_parts", feeds.user_data_parts)
+
     sensor = None
     if sensor_args is not None:
-        with under("sensor", passed={"network": "network"}):
+        with_feeds = {"host_feeds": feeds} if sensor_takes_feeds else {}
+        with under("sensor", passed={"network": "network", "host_feeds": "host_feeds"}):
             sensor = components.Sensor(
-                SENSOR_NAME, cast(components.AwsSensorArgs, {**sensor_args, "network": vpc})
+                SENSOR_NAME,
+                cast(components.AwsSensorArgs, {**sensor_args, "network": vpc, **with_feeds}),
             )
         pulumi.export("sensor_private_ip", sensor.private_ip)
         pulumi.export("sensor_network_interface_id", sensor.network_interface_id)
@@ -416,6 +444,13 @@ def main() -> pulumi.ComponentResource:
             "cloudtap:fleet",
             stack.section("fleet"),
             f"no value with cloudtap:cloud {stack.cloud}: sensor fleets are built on AWS only",
+        )
+    if stack.cloud != "aws" and stack.section("host_feeds") is not None:
+        raise CloudtapInputError(
+            "cloudtap:host_feeds",
+            stack.section("host_feeds"),
+            f"no value with cloudtap:cloud {stack.cloud}: the program wires host feeds on AWS "
+            "only (elsewhere use cloudtap:mirror.host_feed, or HostFeeds in a program)",
         )
     return build(stack)
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .azure.monitored_vnet import MonitoredVNet
     from .azure.sensor import AzureSensor, AzureSensorArgs
     from .azure.vnet_plan import MonitoredVNetArgs
+    from .host_feeds import HostFeeds, HostFeedsArgs
     from .mirror_session import MirrorSession
     from .openstack.mirror_args import OpenStackMirrorBackend, OpenStackMirrorSessionArgs
     from .openstack.mirror_session import OpenStackMirrorSession
@@ -43,6 +44,8 @@ _LAZY = {
     "AwsSensorArgs": "components.aws.sensor",
     "SensorFleet": "components.aws.sensor_fleet",
     "SensorFleetArgs": "components.aws.sensor_fleet",
+    "HostFeeds": "components.host_feeds",
+    "HostFeedsArgs": "components.host_feeds",
     "AzureMirrorSession": "components.azure.mirror_session",
     "AzureMirrorSessionArgs": "components.azure.mirror_args",
     "AzureSensor": "components.azure.sensor",
@@ -67,6 +70,8 @@ __all__ = [
     "AzureSensorArgs",
     "Cloud",
     "CloudtapInputError",
+    "HostFeeds",
+    "HostFeedsArgs",
     "MirrorSession",
     "MirrorSessionArgs",
     "MonitoredNetwork",

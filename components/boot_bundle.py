@@ -109,6 +109,19 @@ def _archive(files: tuple[WrittenFile, ...]) -> bytes:
     return gzip_deterministic(buffer.getvalue())
 
 
+def with_files(bundle: BootBundle, extra: Sequence[WrittenFile]) -> BootBundle:
+    """``bundle`` with ``extra`` files too (a sensor's host-feed listener, known only once its
+    certificate is issued); a path already in the boot is refused."""
+    every = written_files(bundle.boot_config)
+    clashing = sorted(entry.path for entry in extra if entry.path in every)
+    if clashing:
+        raise ValueError(f"{clashing}: already written by the boot config")
+    document: dict[str, Any] = yaml.safe_load(bundle.boot_config)
+    document.pop("write_files")
+    config = render(yaml.safe_dump(document, sort_keys=False), [*every.values(), *extra])
+    return boot_bundle(bundle.role, config, bundle.direct_paths)
+
+
 def boot_bundle(role: str, boot_config: str, direct_paths: tuple[str, ...] = ()) -> BootBundle:
     """``boot_config``'s files as a bundle, but the fetcher's (which the user data carries) and
     ``direct_paths`` (which it writes itself)."""

@@ -35,6 +35,7 @@ from .errors import CloudtapInputError
 from .fields import parse_enum, parse_int, parse_network, reject_unknown_fields
 from .mirroring import VXLAN_PORT, parse_vni
 from .os_family import DEFAULT_OS_FAMILY, OsFamily
+from .settings_delivery import AWS_HALF_PATH, FETCHER_PATH
 from .shapes import check_interface_name, check_mount_point, check_source_name
 
 DEFAULT_TLS_PORT: Final = 3005
@@ -300,7 +301,24 @@ class HostCredentials:
 
     ca_certificate: str
     certificate: str
-    private_key: str
+    private_key: str | None
+    """``None`` when the host fetches it at start (:data:`key_parameter` of its files)."""
+
+
+KEY_DROP_IN_PATH: Final = "/etc/systemd/system/cloudtap-hostfeed.service.d/cloudtap-key.conf"
+HOST_KEY_PARAMETER: Final = re.compile(r"/cloudtap(/[A-Za-z0-9_.-]{1,128}){3,6}/hostfeed-key")
+"""The fetcher's ``HOST_KEY_PARAMETER`` (``cloudtap_aws.py``): the names it fetches."""
+
+
+def key_drop_in(parameter: str) -> str:
+    """The feed unit's drop-in that fetches the host's key before ``apply`` reads it."""
+    if not HOST_KEY_PARAMETER.fullmatch(parameter):
+        raise ValueError(f"{parameter!r}: not a host-feed key parameter name")
+    return (
+        "# cloudtap: this host's feed key, from its SSM SecureString (its role alone reads it)\n"
+        "[Service]\n"
+        f"ExecStartPre=/usr/bin/python3 -I {FETCHER_PATH} host-key {parameter}\n"
+    )
 
 
 def host_feed_files(
@@ -308,9 +326,11 @@ def host_feed_files(
     credentials: HostCredentials | None = None,
     *,
     cert_dir: str = CERT_DIR,
+    key_parameter: str | None = None,
 ) -> list[WrittenFile]:
     """Everything the host's part writes: settings, script, library, units; for ``tls`` also the
-    agent and the host's credentials (the key readable by root only)."""
+    agent and the host's credentials (the key readable by root only). With ``key_parameter``
+    (AWS) the key is not among them: the fetcher and a drop-in fetch it at each start."""
     files = [
         WrittenFile(SETTINGS_PATH, render_settings(plan, cert_dir=cert_dir)),
         WrittenFile(SCRIPT_PATH, asset_text("hostfeed", "cloudtap-hostfeed.sh"), "0755"),
@@ -325,10 +345,23 @@ def host_feed_files(
             WrittenFile(AGENT_UNIT_PATH, asset_text("hostfeed", "cloudtap-hostfeed-agent.service")),
             WrittenFile(f"{cert_dir}/ca.pem", _pem(credentials.ca_certificate, "CERTIFICATE")),
             WrittenFile(f"{cert_dir}/host.pem", _pem(credentials.certificate, "CERTIFICATE")),
-            WrittenFile(
-                f"{cert_dir}/host.key", _pem(credentials.private_key, "PRIVATE KEY"), "0600"
-            ),
         ]
+        if key_parameter is not None:
+            if cert_dir != CERT_DIR:
+                raise ValueError("a fetched key goes to the default CERT_DIR only")
+            files += [
+                WrittenFile(FETCHER_PATH, asset_text("common", "cloudtap_settings.py"), "0755"),
+                WrittenFile(AWS_HALF_PATH, asset_text("common", "cloudtap_aws.py")),
+                WrittenFile(KEY_DROP_IN_PATH, key_drop_in(key_parameter)),
+            ]
+        elif credentials.private_key is None:
+            raise ValueError(f"host feed {plan.name}: no key, and no parameter to fetch it from")
+        else:
+            files.append(
+                WrittenFile(
+                    f"{cert_dir}/host.key", _pem(credentials.private_key, "PRIVATE KEY"), "0600"
+                )
+            )
     return files
 
 
@@ -359,6 +392,7 @@ def render_cloud_config_part(
     *,
     os_family: OsFamily = DEFAULT_OS_FAMILY,
     cert_dir: str = CERT_DIR,
+    key_parameter: str | None = None,
 ) -> str:
     """The host's user-data part (``#cloud-config`` with ``merge_how``: lists appended, the
     host's own keys kept), to send beside the host's own part in a MIME multipart message, or
@@ -368,7 +402,7 @@ def render_cloud_config_part(
     if plan.transport is HostFeedTransport.VXLAN:
         document["packages"] = list(HOST_PACKAGES[os_family])
     document.update(skeleton)
-    files = host_feed_files(plan, credentials, cert_dir=cert_dir)
+    files = host_feed_files(plan, credentials, cert_dir=cert_dir, key_parameter=key_parameter)
     return render(yaml.safe_dump(document, sort_keys=False), files)
 
 
@@ -394,24 +428,26 @@ def plan_listener(
     silent_after: int = DEFAULT_SILENT_AFTER,
     field: str = "host_feeds",
 ) -> ListenerPlan:
-    """Validate the listener: its port and the networks hosts connect from (never the world)."""
-    listen = parse_int(f"{field}.port", DEFAULT_TLS_PORT if port is None else port, 1, 65535)
+    """Validate the listener: its port and the networks hosts connect from (never the world).
+    Fields are named below ``field`` (at the top with ``field=""``)."""
+    field = f"{field}." if field else ""
+    listen = parse_int(f"{field}port", DEFAULT_TLS_PORT if port is None else port, 1, 65535)
     networks = tuple(
-        parse_network(f"{field}.host_cidrs[{index}]", text)
-        for index, text in enumerate(_list(f"{field}.host_cidrs", host_networks))
+        parse_network(f"{field}host_cidrs[{index}]", text)
+        for index, text in enumerate(_list(f"{field}host_cidrs", host_networks))
     )
     if not networks:
-        raise CloudtapInputError(f"{field}.host_cidrs", [], "at least one network hosts feed from")
+        raise CloudtapInputError(f"{field}host_cidrs", [], "at least one network hosts feed from")
     for index, network in enumerate(networks):
         if network.prefixlen < 8:
             raise CloudtapInputError(
-                f"{field}.host_cidrs[{index}]",
+                f"{field}host_cidrs[{index}]",
                 str(network),
                 "the networks the hosts live in (prefix /8 or longer): a feed port open to the "
                 "world invites anyone to try",
             )
     interface = check_interface_name("capture_interface", capture_interface)
-    silence = parse_int(f"{field}.silent_after", silent_after, 5, 86400)
+    silence = parse_int(f"{field}silent_after", silent_after, 5, 86400)
     return ListenerPlan(listen, networks, interface, silence)
 
 

@@ -138,8 +138,8 @@ def parse_method(value: Any, field: str = "method", *, host_feeds: bool = False)
         raise CloudtapInputError(
             field,
             value,
-            "auto, native or gateway here: give sources that copy themselves to a HostFeeds "
-            "component (components.host_feeds)",
+            "auto, native or gateway without the session's host_feed settings: set host_feed, "
+            "or give sources that copy themselves to a HostFeeds component",
         )
     return method
 

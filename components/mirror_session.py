@@ -25,6 +25,7 @@ from typing import Any, Self
 import pulumi
 
 from .errors import CloudtapInputError
+from .host_feeds import HostFeeds, HostFeedsArgs
 from .mirror_args import parse_cloud
 from .mirror_plan import SourceDecision
 from .monitored_network import Cloud, MonitoredNetwork
@@ -84,6 +85,12 @@ class MirrorSession(pulumi.ComponentResource):
     """Names of the sources the cloud's own mirroring copies."""
     gateway_sources: list[str]
     """Names of the sources the network's gateway copies."""
+    host_sources: list[str]
+    """Names of the sources that copy their own traffic (method ``host``)."""
+    host_feeds: HostFeeds | None
+    """With host-fed sources: the ``{name}-host-feeds`` child, whose ``user_data_parts`` (by
+    source name) go in those hosts' user data and whose ``listener_files`` (``tls``) go to the
+    sensor; ``None`` without."""
     cloud_outputs: Mapping[str, Any]
     """What only this cloud's session has (AWS: ``target_id``, ``filter_ids``; Azure:
     ``tap_id``; OpenStack: ``backend``, ``tunnel_ids``, ``tap_service_id``,
@@ -95,6 +102,15 @@ class MirrorSession(pulumi.ComponentResource):
             session_args = args[1] if len(args) > 1 else kwargs.get("args")
             built = backend_class(choose_cloud(session_args, cloud))  # type: ignore[assignment]
         return super().__new__(built)
+
+    def _host_feed_outputs(self) -> dict[str, Any]:
+        """``host_sources`` and their user-data parts (secret), only when there are some."""
+        if self.host_feeds is None:
+            return {}
+        return {
+            "host_sources": self.host_sources,
+            "host_feed_user_data_parts": self.host_feeds.user_data_parts,
+        }
 
     def _register_results(self, cloud_outputs: Mapping[str, Any]) -> None:
         """Register the outputs every cloud's session has, and ``cloud_outputs``."""
@@ -110,6 +126,17 @@ class MirrorSession(pulumi.ComponentResource):
                 **self.cloud_outputs,
             }
         )
+
+
+def build_host_feeds(name: str, args: HostFeedsArgs, parent: MirrorSession) -> HostFeeds:
+    """The session's ``{name}-host-feeds`` child; without an AWS security group to write, its
+    rule is said in the preview (the sensor's firewall must admit it)."""
+    feeds = HostFeeds(f"{name}-host-feeds", args, pulumi.ResourceOptions(parent=parent))
+    if feeds.firewall_rule and "sensor_security_group_id" not in args:
+        pulumi.log.warn(
+            f"host feeds: the sensor's firewall must admit {feeds.firewall_rule}", resource=parent
+        )
+    return feeds
 
 
 def check_backend_cloud(cloud: Any, own: Cloud) -> None:

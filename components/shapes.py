@@ -290,6 +290,21 @@ def is_ssm_document_name(value: Any) -> TypeGuard[str]:
     return _fullmatch(_SSM_DOCUMENT_NAME, value)
 
 
+_INSTALLED_PATH: Final = re.compile(r"(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+")
+_FILE_MODE: Final = re.compile(r"0[0-7]{3}")
+_BASE64_TEXT: Final = re.compile(r"[A-Za-z0-9+/=]+")
+
+
+def is_shell_safe_file(path: Any, mode: Any, base64_text: Any) -> bool:
+    """A file an SSM document writes: an absolute path of plain components (none starting
+    with a dot, so no ``..``), an octal mode and base64 data; nothing else reaches its shell."""
+    return (
+        _fullmatch(_INSTALLED_PATH, path)
+        and _fullmatch(_FILE_MODE, mode)
+        and _fullmatch(_BASE64_TEXT, base64_text)
+    )
+
+
 class PackageGrammar(StrEnum):
     """How a distribution spells its package names."""
 

@@ -26,10 +26,11 @@ STACK_KEYS: Mapping[str, str] = {
     "sensor": "a sensor in the monitor tier (a mapping; {} for the defaults)",
     "mirror": "what to mirror and how (a mapping)",
     "fleet": "AWS only: a sensor fleet behind a load balancer (a mapping; {} for the defaults)",
+    "host_feeds": "AWS only: hosts that copy their own traffic to the stack's sensor (a mapping)",
 }
 """Every key the program reads, with what it holds (used in the error for an unknown key)."""
 
-MAPPING_KEYS = ("network", "sensor", "mirror", "fleet")
+MAPPING_KEYS = ("network", "sensor", "mirror", "fleet", "host_feeds")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class StackConfig:
 
     cloud: str | None
     sections: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    """``network``, ``sensor``, ``mirror`` and ``fleet``: only the ones the stack sets."""
+    """``network``, ``sensor``, ``mirror``, ``fleet`` and ``host_feeds``: only the ones the
+    stack sets."""
 
     def section(self, key: str) -> dict[str, Any] | None:
         found = self.sections.get(key)

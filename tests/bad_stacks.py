@@ -148,7 +148,32 @@ BASES = {
 
 # -- wrong types, typos, ranges, CIDRs: (base, path, value, the field the error names) -----------
 
+_TLS_FEEDS = {"hosts": {"web-1": {"transport": "tls"}}, "host_cidrs": ["198.51.100.0/24"]}
+
 MISTAKES: list[tuple[str, str, Any, str]] = [
+    # cloudtap:host_feeds (AWS only; sensor_address defaults to the stack's sensor)
+    ("aws-dev", "cloudtap:host_feeds", "web-1", "cloudtap:host_feeds"),
+    ("aws-dev", "cloudtap:host_feeds", {"hosts": {}}, "cloudtap:host_feeds.hosts"),
+    (
+        "aws-dev",
+        "cloudtap:host_feeds",
+        {**_TLS_FEEDS, "host_cidrs": ["0.0.0.0/0"]},
+        "cloudtap:host_feeds.host_cidrs[0]",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:host_feeds",
+        {**_TLS_FEEDS, "sensor_address": "10.0.128.11"},
+        "cloudtap:host_feeds",
+    ),
+    (
+        "aws-dev",
+        "cloudtap:host_feeds",
+        {"hosts": {"web-1": {"exclude_ports": ["22; reboot"]}}},
+        "cloudtap:host_feeds.hosts.web-1.exclude_ports[0]",
+    ),
+    ("azure-dev", "cloudtap:host_feeds", _TLS_FEEDS, "cloudtap:host_feeds"),
+    ("openstack-dev", "cloudtap:host_feeds", _TLS_FEEDS, "cloudtap:host_feeds"),
     # the stack keys themselves
     ("aws-dev", "cloudtap:netwrok", {"cidr_block": "10.0.0.0/16"}, "cloudtap:netwrok"),
     ("aws-dev", "cloudtap:sensors", {}, "cloudtap:sensors"),

@@ -237,8 +237,10 @@ def _iam_named(kind: str) -> ResourceHandler:
 
 def _ssm_parameter(mocks: StrictMocks, args: MockResourceArgs) -> ResourceAnswer:
     name = args.inputs.get("name")
-    if not name or args.inputs.get("type") != "String":
+    if not name or args.inputs.get("type") not in ("String", "SecureString"):
         raise StrictMockError(f"SSM parameter {args.name} needs a name and type String")
+    if args.inputs.get("type") == "SecureString" and "value" not in args.inputs:
+        raise StrictMockError(f"SSM parameter {args.name}: a SecureString takes value")
     value = str(args.inputs.get("insecureValue", ""))
     if args.inputs.get("tier") == "Standard" and len(value.encode()) > 4096:
         raise StrictMockError(f"SSM parameter {args.name}: {len(value)} bytes > 4096 (Standard)")

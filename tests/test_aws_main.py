@@ -226,3 +226,24 @@ def test_a_bad_fleet_fails_naming_its_key(
         run_main(mocks, config)
     assert error.value.field == field
     assert not [r for r in mocks.registrations if r.custom]
+
+
+def test_host_feeds_reach_the_stacks_sensor_which_carries_and_admits_the_listener(
+    mocks: StrictMocks,
+) -> None:
+    config = stack_config("aws-dev")
+    config["cloudtap:host_feeds"] = {
+        "hosts": {"web-1": {"transport": "tls"}, "db-1": {}},
+        "host_cidrs": ["198.51.100.0/24"],
+    }
+    run = run_main(mocks, config)
+    (feeds,) = run.of_type("cloudtap:HostFeeds")
+    assert feeds.name == "cloudtap-host-feeds"
+    sensor_address = run.exports["sensor_private_ip"]
+    (credentials,) = run.of_type("pulumi-python:dynamic:Resource")
+    assert credentials.inputs["sensor_names"] == [sensor_address]
+    ingress = run.named("cloudtap-sensor-sg").inputs["ingress"]
+    assert [r["cidrBlocks"] for r in ingress if r["fromPort"] == 3005] == [["198.51.100.0/24"]]
+    parts = run.resolve(run.exports["host_feed_user_data_parts"])
+    assert set(parts) == {"web-1", "db-1"}
+    assert f'SENSOR_ADDRESS="{sensor_address}"' in parts["db-1"]

@@ -97,6 +97,7 @@ class FakeAws(BaseHTTPRequestHandler):
     calls: list[str] = []  # noqa: RUF012  (one fake per test, reset by the fixture)
     puts: list[dict[str, Any]] = []  # noqa: RUF012  (PutParameter requests, as sent)
     refuse_puts = False
+    requests: list[dict[str, Any]] = []  # noqa: RUF012  (SSM request bodies, as above)
 
     def log_message(self, *_args: Any) -> None:
         pass
@@ -160,6 +161,7 @@ class FakeAws(BaseHTTPRequestHandler):
         ):
             self._answer(403, '{"__type": "InvalidSignatureException"}')
             return
+        self.requests.append(json.loads(body))
         if self.headers["X-Amz-Target"] == "AmazonSSM.PutParameter":
             if self.refuse_puts:
                 self._answer(400, '{"__type": "ThrottlingException"}')
@@ -177,6 +179,7 @@ def fake_aws() -> Iterator[str]:
     FakeAws.calls = []
     FakeAws.puts = []
     FakeAws.refuse_puts = False
+    FakeAws.requests = []
     FakeAws.parameter_value = SETTINGS
     FakeAws.verifying_secret = SECRET_KEY
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)

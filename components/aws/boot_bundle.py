@@ -127,20 +127,37 @@ class StoredBundle:
     """For the instance's ``user_data_base64`` (EC2 counts the bytes before base64)."""
 
 
+Bundle = BootBundle | pulumi.Output[BootBundle]
+"""A bundle known at preview, or one with files known only at ``up`` (a sensor's listener
+certificate): the object's key, content and policy then follow it."""
+
+
+def _lifted(bundle: Bundle) -> pulumi.Output[BootBundle]:
+    if isinstance(bundle, pulumi.Output):
+        return bundle
+    return pulumi.Output.from_input(0).apply(lambda _: bundle)
+
+
 def store_bundle_object(
     prefix: str,
-    bundle: BootBundle,
+    bundle: Bundle,
     *,
     bucket: BootBucket,
     parent: pulumi.Resource,
     tags: Callable[[str], dict[str, str]],
 ) -> aws.s3.BucketObjectv2:
     """``{prefix}-boot-bundle``: the archive, at its sha256 key."""
+    if isinstance(bundle, BootBundle):
+        key: pulumi.Input[str] = bundle.key
+        content: pulumi.Input[str] = base64.b64encode(bundle.archive).decode("ascii")
+    else:
+        key = pulumi.Output.unsecret(bundle.apply(lambda known: known.key))  # a sha256
+        content = bundle.apply(lambda known: base64.b64encode(known.archive).decode("ascii"))
     return aws.s3.BucketObjectv2(
         f"{prefix}-boot-bundle",
         bucket=bucket.bucket.id,
-        key=bundle.key,
-        content_base64=base64.b64encode(bundle.archive).decode("ascii"),
+        key=key,
+        content_base64=content,
         content_type="application/gzip",
         server_side_encryption="AES256",
         tags=tags(f"{prefix}-boot-bundle"),
@@ -153,7 +170,7 @@ def store_bundle_object(
 
 def read_bundle(
     prefix: str,
-    bundle: BootBundle,
+    bundle: Bundle,
     stored: aws.s3.BucketObjectv2,
     *,
     bucket: BootBucket,
@@ -165,23 +182,31 @@ def read_bundle(
 ) -> StoredBundle:
     """``{prefix}-boot-read`` (``role`` may get exactly that object) and the small user data
     that fetches it, with ``direct`` (the instance's own :attr:`BootBundle.direct_paths`)."""
+    known = _lifted(bundle)
+    # The key is not secret (a sha256), though a bundle with a key in it is.
+    key = pulumi.Output.unsecret(known.apply(lambda b: b.key))
     policy = aws.iam.RolePolicy(
         f"{prefix}-boot-read",
         role=role.id,
-        policy=bucket.bucket.arn.apply(lambda arn: bundle_read_policy(f"{arn}/{bundle.key}")),
+        policy=pulumi.Output.all(bucket.bucket.arn, key).apply(
+            lambda args: bundle_read_policy(f"{args[0]}/{args[1]}")
+        ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    user_data = pulumi.Output.all(bucket.bucket.bucket, direct).apply(
+    user_data = pulumi.Output.all(known, bucket.bucket.bucket, direct).apply(
         lambda args: base64.b64encode(
-            bundled_user_data(bundle, args[0], field, value, args[1])
+            bundled_user_data(args[0], args[1], field, value, args[2])
         ).decode()
     )
+    if isinstance(bundle, pulumi.Output):
+        # The user data names the object and its files, and holds no key of its own.
+        user_data = pulumi.Output.unsecret(user_data)
     return StoredBundle(stored, policy, user_data)
 
 
 def store_bundle(
     prefix: str,
-    bundle: BootBundle,
+    bundle: Bundle,
     *,
     bucket: BootBucket,
     role: aws.iam.Role,

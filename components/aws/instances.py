@@ -157,6 +157,12 @@ def settings_names(component: str, role: str) -> SettingsNames:
     )
 
 
+def parameter_read_policy(parameter_arn: str) -> str:
+    """The instance role may read exactly this parameter (a host feed's key), nothing else."""
+    statement = {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def settings_read_policy(parameter_arn: str, status_arn: str) -> str:
     """The instance role may read exactly its own settings parameter and write exactly its
     status parameter, nothing else."""

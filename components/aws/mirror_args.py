@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, TypedDict
 
 import pulumi
 
+from ..mirror_host_feed import MirrorHostFeedArgs
+
 if TYPE_CHECKING:
     from .monitored_vpc import MonitoredVpc
     from .sensor import Sensor
@@ -68,8 +70,13 @@ class MirrorSessionArgs(TypedDict, total=False):
     sources: Sequence[MirrorSourceArgs]
     """Required, at least one (none is allowed with ``enrol``)."""
     method: str
-    """``"auto"`` (default), ``"native"`` or ``"gateway"``; see
-    :class:`~components.mirroring.MirrorMethod`."""
+    """``"auto"`` (default), ``"native"``, ``"gateway"`` or (with ``host_feed``) ``"host"``;
+    see :class:`~components.mirroring.MirrorMethod`."""
+    host_feed: MirrorHostFeedArgs
+    """Host feeds for the sources decided ``host`` (given so, or chosen by ``auto`` for a
+    source AWS cannot mirror and no gateway sees): ``host_feeds.user_data_parts`` by source,
+    and for a ``vxlan`` source given by ``instance_id`` an SSM document and association that
+    install it. Default: none, ``host`` refused."""
     network: MonitoredVpc
     """The monitored VPC. Default: the target sensor's network, else none. Needed for gateway
     mirroring (and ``auto`` sources AWS cannot mirror), ``drop_intra_vpc`` and the default

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CloudtapInputError
+from ..host_feeds import HostFeedsArgs
 from ..mirror_args import session_fields
+from ..mirror_host_feed import gateway_sees, host_feed_given, plan_session_host_feeds
 from ..mirror_plan import (
     FilterPreset,
     FilterRule,
@@ -106,6 +108,8 @@ class MirrorSessionPlan:
     consults no data)."""
     zone_local: bool = False
     """Sessions go to their own zone's target (a fleet's GWLB endpoints)."""
+    host_feeds: HostFeedsArgs | None = None
+    """The ``HostFeeds`` arguments of the sources decided ``host``, checked; ``None`` without."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ class _Args:
     assumed_mirrorable: frozenset[str] = frozenset()
     enrolment: EnrolmentPlan | None = None
     zone_local: bool = False
+    host_feeds: bool = False
+    """``host_feed`` is given: ``host`` is a method, and ``auto`` may choose it."""
 
 
 def plan_mirror_session(
@@ -155,6 +161,12 @@ def plan_mirror_session(
     warnings += _check_sessions(parsed, sessions)
     rules = _plan_rules(name, parsed, sessions)
     warnings += _check_target(parsed, sessions, clients)
+    target = parsed.target
+    host_feeds = plan_session_host_feeds(
+        args,
+        decisions,
+        target.value.private_ip if target.kind is TargetKind.SENSOR else None,
+    )
     return MirrorSessionPlan(
         network=parsed.plan,
         target=parsed.target,
@@ -167,8 +179,11 @@ def plan_mirror_session(
         tags=parsed.tags,
         warnings=tuple(warnings),
         enrolment=parsed.enrolment,
-        instance_type_data=None if parsed.method is MirrorMethod.GATEWAY else RETRIEVED,
+        instance_type_data=(
+            None if parsed.method in (MirrorMethod.GATEWAY, MirrorMethod.HOST) else RETRIEVED
+        ),
         zone_local=parsed.zone_local,
+        host_feeds=host_feeds,
     )
 
 
@@ -211,7 +226,8 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...], fleet_types: tuple[ty
             sources, validate_unlisted_instance_types(raw.get(UNLISTED_INSTANCE_TYPES))
         )
     )
-    method = parse_method(raw.get("method"))
+    host_feeds = host_feed_given(raw)
+    method = parse_method(raw.get("method"), host_feeds=host_feeds)
     assumed = check_instance_types_or_families(
         MIRRORABLE_INSTANCE_TYPES, raw.get(MIRRORABLE_INSTANCE_TYPES)
     )
@@ -255,6 +271,7 @@ def _parse_args(args: Any, sensor_types: tuple[type, ...], fleet_types: tuple[ty
         assumed_mirrorable=assumed,
         enrolment=enrolment,
         zone_local=zone_local,
+        host_feeds=host_feeds,
     )
 
 
@@ -267,6 +284,7 @@ def _decide_sources(parsed: _Args, clients: AwsClients) -> tuple[SourceDecision,
             parsed.method,
             source,
             *_support(spec, source, required=required, assumed=parsed.assumed_mirrorable),
+            gateway_sees=gateway_sees(source, parsed.plan, parsed.host_feeds),
         )
         for spec, source in zip(parsed.specs, sources, strict=True)
     )
@@ -457,7 +475,7 @@ def _plan_sessions(
     """(field naming the interface, session) for every natively mirrored interface."""
     sessions = []
     for spec, decision in zip(specs, decisions, strict=True):
-        if by_gateway(decision):
+        if decision.method is not MirrorMethod.NATIVE:
             continue
         source = decision.source
         for position, interface in enumerate(source.interfaces):

@@ -41,12 +41,17 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import mirror_session
+from ..errors import CloudtapInputError
+from ..host_feed import HostCredentials, HostFeedPlan, HostFeedTransport
+from ..host_feeds import plan_host_feeds
 from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
+from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud
 from . import mirror_planning
 from .discovery import AwsClients
 from .enrolment import Enrolment, build_enrolment
 from .fleet_plan import FleetTarget
+from .host_feed_install import FILES_SHA256_PARAMETER, document_name, install_document
 from .mirror_args import MirrorSessionArgs
 from .mirror_checks import TargetChoice, TargetKind
 from .mirror_planning import MirrorSessionPlan, by_gateway, filter_child_name
@@ -54,6 +59,7 @@ from .sensor import AwsSensorPlan, Sensor
 from .sensor_fleet import SensorFleet, SensorFleetPlan
 
 TYPE_TOKEN = "cloudtap:aws:MirrorSession"
+HOST = MirrorMethod.HOST
 # Mirror the VPC's DNS resolver traffic too (AWS skips it otherwise): IDSs log DNS.
 NETWORK_SERVICES = ["amazon-dns"]
 
@@ -86,6 +92,9 @@ class AwsMirrorSession(mirror_session.MirrorSession):
     gateway_sources: list[str]
     enrolment: Enrolment | None
     """The enrolment function and its rules (``enrol``), else ``None``."""
+    host_feed_installs: dict[str, aws.ssm.Association]
+    """Source name -> the association installing its ``vxlan`` host feed through SSM (sources
+    given by ``instance_id``; ``{name}-{source}-hostfeed`` document and ``-association``)."""
 
     def __init__(
         self,
@@ -101,11 +110,14 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         mirror_session.check_backend_cloud(cloud, Cloud.AWS)
         # Everything is checked (and instances looked up) before the first registration.
         planned = plan_mirror_session(name, args, clients)
+        _check_install_names(name, planned)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._prefix = name
         self._tags_base = planned.tags
         self.decisions = planned.decisions
-        self.native_sources = [d.source.name for d in planned.decisions if not by_gateway(d)]
+        self.native_sources = [
+            d.source.name for d in planned.decisions if d.method is MirrorMethod.NATIVE
+        ]
         self.gateway_sources = [d.source.name for d in planned.decisions if by_gateway(d)]
         east_west = {s.source.name for s in planned.sessions if s.scope is FilterScope.EAST_WEST}
         # The type data is dated: each line says which data decided it.
@@ -128,6 +140,11 @@ class AwsMirrorSession(mirror_session.MirrorSession):
         self.filter_rules = []
         self.sessions = {}
         self.enrolment = None
+        self.host_feeds = None
+        self.host_sources = [d.source.name for d in planned.decisions if d.method is HOST]
+        self.host_feed_installs = {}
+        if planned.host_feeds is not None:
+            self._build_host_feeds(planned, args)
         if planned.sessions or planned.enrolment is not None:
             self._build(planned)
         if planned.enrolment is not None:
@@ -157,8 +174,73 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                     if self.enrolment is not None
                     else {}
                 ),
+                **self._host_feed_outputs(),
             }
         )
+
+    def _build_host_feeds(self, planned: MirrorSessionPlan, args: Any) -> None:
+        """The ``{name}-host-feeds`` child; for each host-fed source given by ``instance_id``
+        with a ``vxlan`` feed, its install through SSM."""
+        assert planned.host_feeds is not None
+        # Not the target Sensor's group by default: its rules are inline, and a separate rule
+        # on it would be removed by the group's next update.
+        feeds_args = dict(planned.host_feeds)
+        child = pulumi.ResourceOptions(parent=self)
+        self.host_feeds = mirror_session.build_host_feeds(self._prefix, feeds_args, self)  # type: ignore[arg-type]
+        plans = {plan.name: plan for plan in plan_host_feeds(feeds_args)[0]}
+        for decision in planned.decisions:
+            source, plan = decision.source, plans.get(decision.source.name)
+            if plan is None or not (source.discovered and source.instance_id):
+                continue
+            key_parameter = self.host_feeds.key_parameters.get(plan.name)
+            if plan.transport is not HostFeedTransport.VXLAN and key_parameter is None:
+                pulumi.log.warn(
+                    f"{source.label}: a tls host feed is not installed through SSM (its key "
+                    "would sit in the document; give host_feed.aws_host_roles to keep it in a "
+                    f"SecureString): install host_feeds.user_data_parts[{source.name!r}] on it "
+                    "yourself",
+                    resource=self,
+                )
+                continue
+            content, digest = self._install_document(plan, key_parameter)
+            stem = f"{self._prefix}-{source.name}-hostfeed"
+            document = aws.ssm.Document(
+                stem,
+                name=str(
+                    document_name(
+                        pulumi.get_project(), pulumi.get_stack(), self._prefix, source.name
+                    )
+                ),
+                document_type="Command",
+                document_format="JSON",
+                content=content,
+                tags=self._tags(stem),
+                opts=child,
+            )
+            self.host_feed_installs[source.name] = aws.ssm.Association(
+                f"{stem}-association",
+                name=document.name,
+                targets=[{"key": "InstanceIds", "values": [source.instance_id]}],
+                parameters={FILES_SHA256_PARAMETER: digest},
+                tags=self._tags(f"{stem}-association"),
+                opts=child,
+            )
+
+    def _install_document(
+        self, plan: HostFeedPlan, key_parameter: str | None
+    ) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        """(content, sha256) of a feed's install: known at preview for ``vxlan``, once the
+        certificates are for ``tls`` (whose key stays in its SecureString)."""
+        if key_parameter is None:
+            return install_document(plan)
+        assert self.host_feeds is not None and self.host_feeds.credentials is not None
+        credentials = self.host_feeds.credentials
+        both = pulumi.Output.all(credentials.ca_certificate, credentials.host_certificates).apply(
+            lambda values: install_document(
+                plan, HostCredentials(values[0], values[1][plan.name], None), key_parameter
+            )
+        )
+        return both.apply(lambda pair: pair[0]), both.apply(lambda pair: pair[1])
 
     def _tags(self, child_name: str) -> dict[str, str]:
         return {**self._tags_base, "Name": child_name}
@@ -207,6 +289,21 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 packet_length=planned.packet_length,
                 tags=self._tags(session.child_name),
                 opts=child,
+            )
+
+
+def _check_install_names(name: str, planned: MirrorSessionPlan) -> None:
+    for decision in planned.decisions:
+        source = decision.source
+        wanted = decision.method is HOST and source.instance_id and source.discovered
+        if wanted and not document_name(
+            pulumi.get_project(), pulumi.get_stack(), name, source.name
+        ):
+            raise CloudtapInputError(
+                "name",
+                name,
+                f"a session name short enough to name {source.name}'s host feed SSM "
+                "document (cloudtap-PROJECT-STACK-SESSION-SOURCE-hostfeed, 128 at most)",
             )
 
 

@@ -26,9 +26,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ..boot_bundle import BootBundle, boot_bundle
+from ..boot_bundle import BootBundle, boot_bundle, with_files
 from ..errors import CloudtapInputError
 from ..fields import parse_host_in_zone, parse_int
+from ..host_feed import ListenerPlan, SensorCredentials, listener_files
+from ..host_feeds import HostFeeds, plan_host_feeds
 from ..mirroring import default_sensor_address
 from ..monitored_network import Cloud, MonitoredNetwork
 from ..network_plan import NetworkPlan, Tier
@@ -59,7 +61,7 @@ from .instances import (
 )
 from .mirror_support import mirror_support
 from .monitored_vpc import MonitoredVpc, sg_entry
-from .rules import sensor_egress_rules, sensor_ingress_rules
+from .rules import SecurityGroupRule, sensor_egress_rules, sensor_ingress_rules
 from .validation import (
     architecture_of,
     validate_ami_id,
@@ -129,6 +131,11 @@ class AwsSensorArgs(SensorArgs, total=False):
     """Tags merged into every resource's tags. Default: none; ``Name`` may not be given. The
     sensor's IAM role carries them too, so IAM's rule applies (see
     :attr:`MonitoredVpcArgs.tags <components.aws.monitored_vpc.MonitoredVpcArgs.tags>`)."""
+    host_feeds: HostFeeds
+    """Host feeds over mutual TLS to this sensor (a :class:`~components.host_feeds.HostFeeds`
+    with ``tls`` hosts, ``sensor_address`` this sensor's ``private_ip`` and no
+    ``sensor_security_group_id``): the listener's files go in the boot bundle, and the security
+    group admits the listener's port from the feeds' ``host_cidrs`` only. Default: none."""
 
 
 FIELDS = frozenset(AwsSensorArgs.__annotations__)
@@ -219,7 +226,11 @@ class Sensor(pulumi.ComponentResource):
             # The description cannot change without replacing the group: keep it fixed.
             description="cloudtap sensor: mirror feeds from the monitored network, SSH from mgmt",
             ingress=[
-                sg_entry(rule) for rule in sensor_ingress_rules(self.plan, plan.management_cidrs)
+                sg_entry(rule)
+                for rule in (
+                    *sensor_ingress_rules(self.plan, plan.management_cidrs),
+                    *host_feed_rules(planned.listener),
+                )
             ],
             egress=[sg_entry(rule) for rule in sensor_egress_rules()],
             tags=self._tags(f"{name}-sg"),
@@ -251,9 +262,16 @@ class Sensor(pulumi.ComponentResource):
         )
         self.settings_parameter = settings.parameter
         self.settings_status = settings.status
+        stored: BootBundle | pulumi.Output[BootBundle] = self.boot_bundle
+        feeds = args.get("host_feeds")
+        if feeds is not None and feeds.listener_files is not None:
+            # The listener's certificate exists only once issued: the bundle follows it.
+            stored = feeds.listener_files.apply(
+                lambda files: with_files(planned.boot_bundle, files)  # type: ignore[arg-type]
+            )
         bundle = store_bundle(
             name,
-            self.boot_bundle,
+            stored,
             bucket=network.boot_bucket,
             role=ssm.role,
             parent=self,
@@ -378,6 +396,8 @@ class AwsSensorPlan:
     warnings: tuple[str, ...]
     boot_bundle: BootBundle | None = None
     """The boot's files (:func:`sensor_boot_bundle`), when planned under the component's name."""
+    listener: ListenerPlan | None = None
+    """The host-feed listener of ``host_feeds``: its port and the networks it admits."""
 
     @property
     def network_interface_id(self) -> None:
@@ -470,10 +490,18 @@ def plan_aws_sensor(
     log_volume = (
         LogVolume(sensor_plan.log_mount_point, LOG_VOLUME_DEVICE) if size is not None else None
     )
+    listener = _host_feed_listener(raw.get("host_feeds"), address, sensor_plan)
     bundle = None
     if name is not None:
         bundle = sensor_boot_bundle(name, sensor_plan, log_volume)
-        check_bundled_user_data(bundle, *user_data_field(raw))
+        # The listener's files add only their paths to the user data (the manifest): measured
+        # with stand-in certificates, as their content never reaches it.
+        measured = (
+            with_files(bundle, listener_files(listener, _STAND_IN_CREDENTIALS))
+            if listener is not None
+            else bundle
+        )
+        check_bundled_user_data(measured, *user_data_field(raw))
     return AwsSensorPlan(
         network=network,
         plan=sensor_plan,
@@ -489,7 +517,60 @@ def plan_aws_sensor(
         log_volume=log_volume,
         warnings=tuple(warnings),
         boot_bundle=bundle,
+        listener=listener,
     )
+
+
+_STAND_IN_PEM = "-----BEGIN {0}-----\nAAAA\n-----END {0}-----\n"
+_STAND_IN_CREDENTIALS = SensorCredentials(
+    _STAND_IN_PEM.format("CERTIFICATE"),
+    _STAND_IN_PEM.format("CERTIFICATE"),
+    _STAND_IN_PEM.format("PRIVATE KEY"),
+)
+
+
+def _host_feed_listener(
+    feeds: Any, address: ipaddress.IPv4Address, sensor_plan: SensorPlan
+) -> ListenerPlan | None:
+    """The listener of ``host_feeds`` (a HostFeeds, or its ``HostFeedsArgs`` when planning a
+    whole program), checked against this sensor."""
+    if feeds is None:
+        return None
+    if isinstance(feeds, Mapping):
+        listener = plan_host_feeds(feeds)[1]
+        sensor_address = str(feeds.get("sensor_address"))
+        writes_rules = listener is not None and "sensor_security_group_id" in feeds
+    elif isinstance(feeds, HostFeeds):
+        listener, sensor_address = feeds.listener, feeds.sensor_address
+        writes_rules = feeds.writes_security_group_rules
+    else:
+        listener = None
+    if listener is None:
+        raise CloudtapInputError(
+            "host_feeds",
+            feeds,
+            "a HostFeeds with tls hosts (vxlan host feeds need nothing of the sensor)",
+        )
+    if sensor_address != str(address):
+        raise CloudtapInputError(
+            "host_feeds",
+            sensor_address,
+            f"host feeds to this sensor's address {address} (their certificates name it)",
+        )
+    if writes_rules:
+        raise CloudtapInputError(
+            "host_feeds",
+            "sensor_security_group_id",
+            "host feeds without sensor_security_group_id: the sensor's own group admits them "
+            "(its rules are inline, and would undo a separate rule)",
+        )
+    if listener.capture_interface != sensor_plan.capture_interface:
+        raise CloudtapInputError(
+            "host_feeds",
+            listener.capture_interface,
+            f"host feeds onto the sensor's capture interface {sensor_plan.capture_interface}",
+        )
+    return listener
 
 
 DEFAULT_SENSOR_OS_FAMILY = OsFamily.DEBIAN
@@ -508,6 +589,18 @@ def sensor_os_family(value: Any, ami_id: pulumi.Input[str] | None) -> OsFamily:
             "while no AMI id is given; give the AMI of a RHEL-family image too",
         )
     return family
+
+
+def host_feed_rules(listener: ListenerPlan | None) -> tuple[SecurityGroupRule, ...]:
+    """The listener's port, from the host feeds' networks only (none without a listener)."""
+    if listener is None:
+        return ()
+    networks = tuple(str(network) for network in listener.host_networks)
+    return (
+        SecurityGroupRule(
+            "tcp", listener.port, listener.port, networks, "cloudtap: host feeds (mutual TLS)"
+        ),
+    )
 
 
 def resolve_placement(

@@ -8,6 +8,8 @@ from typing import Any, Final, TypedDict
 
 import pulumi
 
+from ..mirror_host_feed import MirrorHostFeedArgs
+
 
 class MirrorTargetArgs(TypedDict, total=False):
     """Where copies go: exactly one of ``sensor`` or the two ids (VXLAN on ``destination_port``)."""
@@ -73,6 +75,11 @@ class MirrorSessionArgs(TypedDict, total=False):
     copy the source and the gateway mirror does not already, else the gateway), ``"native"`` or
     ``"gateway"``. Without: ``"native"`` only. Default: ``"auto"`` with ``network``,
     ``"native"`` without."""
+    host_feed: MirrorHostFeedArgs
+    """With ``network``: host feeds for the sources decided ``host`` (given so, or chosen by
+    ``auto`` for a source no TAP copies and no gateway sees): ``host_feeds.user_data_parts``
+    by source for their user data; the sensor's NSG must admit ``host_feeds.firewall_rule``
+    (said in the preview). Default: none, ``host`` refused."""
     tap_regions: Sequence[str]
     """Regions where virtual network TAP is offered, replacing cloudtap's list (the public
     preview's, dated in :data:`~components.azure.tap_support.TAP_REGIONS`) once Microsoft widens

@@ -21,6 +21,8 @@ from typing import Any, Final
 
 from ..errors import CloudtapInputError
 from ..fields import is_deferred, reject_unknown_fields
+from ..host_feeds import HostFeedsArgs
+from ..mirror_host_feed import gateway_sees, host_feed_given, plan_session_host_feeds
 from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
@@ -72,6 +74,8 @@ class NetworkMirrorPlan:
     copies every source."""
     vtap: VtapPlan | None
     warnings: tuple[str, ...]
+    host_feeds: HostFeedsArgs | None = None
+    """The ``HostFeeds`` arguments of the sources decided ``host``; ``None`` without."""
 
 
 def named_sources(value: Any) -> Any:
@@ -225,7 +229,8 @@ def plan_on_network(
     design = network.design
     plan = design.plan
     location = _location(raw, network, network_location)
-    method = parse_method(raw.get("method"))
+    host_feeds = host_feed_given(raw)
+    method = parse_method(raw.get("method"), host_feeds=host_feeds)
     regions = parse_regions(raw.get("tap_regions"))
     destination, sensor = _target(raw, design, sensor_types)
     group = raw.get("resource_group_name", getattr(network, "resource_group_name", PENDING))
@@ -248,16 +253,31 @@ def plan_on_network(
                 "the network's gateway mirror already copies its traffic through the gateway, "
                 "and a virtual network TAP (which has no filter) would copy that again"
             )
-        decisions.append(decide(method, mirror_source, mirrorable, reason, field=source.field))
+        decisions.append(
+            decide(
+                method,
+                mirror_source,
+                mirrorable,
+                reason,
+                field=source.field,
+                gateway_sees=gateway_sees(mirror_source, plan, host_feeds),
+            )
+        )
 
     warnings = _check_gateway_coverage(sources, decisions, design, sensor)
+    host_args = plan_session_host_feeds(
+        raw,
+        decisions,
+        str(sensor.private_ip) if sensor is not None else None,
+        security_groups=False,
+    )
     native = [
         s.tap_args
         for s, d in zip(sources, decisions, strict=True)
         if d.method is MirrorMethod.NATIVE
     ]
     if not native:
-        return NetworkMirrorPlan(tuple(decisions), None, None, tuple(warnings))
+        return NetworkMirrorPlan(tuple(decisions), None, None, tuple(warnings), host_args)
     vtap_args: dict[str, Any] = {
         "resource_group_name": group,
         "location": location,
@@ -268,7 +288,7 @@ def plan_on_network(
         if field in raw:
             vtap_args[field] = raw[field]
     vtap = plan_virtual_network_tap(vtap_args, is_deferred=deferred)
-    return NetworkMirrorPlan(tuple(decisions), vtap_args, vtap, tuple(warnings))
+    return NetworkMirrorPlan(tuple(decisions), vtap_args, vtap, tuple(warnings), host_args)
 
 
 def _check_gateway_coverage(

@@ -35,6 +35,7 @@ from pulumi_azure_native import network
 from .. import mirror_session
 from ..errors import CloudtapInputError
 from ..fields import is_deferred
+from ..host_feeds import HostFeedsArgs
 from ..mirror_args import session_fields
 from ..mirror_plan import (
     MirrorInterface,
@@ -63,6 +64,7 @@ from .vtap_checks import (
 )
 
 TYPE_TOKEN: Final = "cloudtap:azure:MirrorSession"
+HOST: Final = MirrorMethod.HOST
 SOURCE_KIND: Final = "Azure VM network interface"
 """What the preview line calls a source (where the AWS facade names the instance type)."""
 
@@ -132,6 +134,10 @@ class AzureMirrorSession(mirror_session.MirrorSession):
 
         self.mirror = self.tap = self.tap_id = None
         self.sessions = {}
+        self.host_sources = [d.source.name for d in planned.decisions if d.method is HOST]
+        self.host_feeds = None
+        if planned.host_feeds is not None:
+            self.host_feeds = mirror_session.build_host_feeds(name, planned.host_feeds, self)
         if planned.vtap_args is not None and planned.vtap is not None:
             # Same name as this component, other type: its children are named "{name}-tap" and
             # "{name}-{source}", as the AWS facade's are. It logs Azure's preview requirements.
@@ -146,7 +152,7 @@ class AzureMirrorSession(mirror_session.MirrorSession):
                     planned.vtap.sources, self.mirror.tap_configurations, strict=False
                 )
             }
-        self._register_results({"tap_id": self.tap_id})
+        self._register_results({"tap_id": self.tap_id, **self._host_feed_outputs()})
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,7 @@ class AzureMirrorPlan:
     vtap: VtapPlan | None
     decisions: tuple[SourceDecision, ...]
     warnings: tuple[str, ...] = ()
+    host_feeds: HostFeedsArgs | None = None
 
 
 def plan_mirror_session(
@@ -182,11 +189,16 @@ def plan_mirror_session(
         on_network.vtap,
         on_network.decisions,
         on_network.warnings,
+        on_network.host_feeds,
     )
 
 
 def _plan(raw: Mapping[str, Any]) -> AzureMirrorPlan:
     """Existing NICs to an existing target, by TAP only; nothing is registered."""
+    if raw.get("host_feed") is not None:
+        raise CloudtapInputError(
+            "host_feed", raw["host_feed"], f"no value without network: {_NEEDS_NETWORK}"
+        )
     method = parse_method(raw.get("method", MirrorMethod.NATIVE.value))
     if method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 import pulumi
 
+from ..mirror_host_feed import MirrorHostFeedArgs
+
 if TYPE_CHECKING:
     from .monitored_network import MonitoredOpenStackNetwork
     from .sensor import OpenStackSensor
@@ -94,7 +96,13 @@ class MirrorSessionArgs(TypedDict, total=False):
     ``tap-mirror``, else ``taas``, discovered at preview), else the network's gateway mirror.
     ``"native"``: Tap-as-a-Service only; a cloud with neither extension fails the preview.
     ``"gateway"``: the gateway mirror only (needs ``network`` with ``gateway_mirror`` on).
-    Default: ``"auto"`` with ``network``, ``"native"`` without."""
+    ``"host"`` (with ``host_feed``): each source copies itself. ``auto`` chooses ``host`` too,
+    with ``host_feed``, where the cloud has no Tap-as-a-Service and the network no gateway
+    mirror. Default: ``"auto"`` with ``network``, ``"native"`` without."""
+    host_feed: MirrorHostFeedArgs
+    """Host feeds for the sources decided ``host``: ``host_feeds.user_data_parts`` by source
+    for their user data; the sensor's security group must admit ``host_feeds.firewall_rule``
+    (said in the preview). Default: none, ``host`` refused."""
     backend: str
     """``"tap_mirror"`` or ``"tap_service"``; see :class:`MirrorBackend`. Default: with
     ``network``, the one the cloud has (``tap_mirror`` first); without, ``tap_mirror``."""

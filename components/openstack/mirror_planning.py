@@ -15,7 +15,9 @@ from typing import Any, Final
 
 from ..errors import CloudtapInputError
 from ..fields import is_deferred, parse_enum, reject_unknown_fields
+from ..host_feeds import HostFeedsArgs
 from ..mirror_args import session_fields
+from ..mirror_host_feed import host_feed_given, plan_session_host_feeds
 from ..mirror_plan import (
     MirrorInterface,
     MirrorSource,
@@ -134,6 +136,8 @@ class OpenStackMirrorPlan:
     warnings: tuple[str, ...]
     gateway_sources: tuple[str, ...] = ()
     """Names of the sources the network's gateway mirror copies."""
+    host_feeds: HostFeedsArgs | None = None
+    """The ``HostFeeds`` arguments of the sources that copy themselves; ``None`` without."""
 
 
 def plan_mirror_session(
@@ -148,9 +152,13 @@ def plan_mirror_session(
     ``method`` is ``gateway``), which decide ``auto`` and the default ``backend``."""
     raw = session_fields(args, Cloud.OPENSTACK, reasons=_NOT_ON_OPENSTACK)
     network = _parse_network(raw.get("network"))
+    host_feeds = host_feed_given(raw)
     method = parse_method(
-        raw.get("method", (MirrorMethod.AUTO if network else MirrorMethod.NATIVE).value)
+        raw.get("method", (MirrorMethod.AUTO if network else MirrorMethod.NATIVE).value),
+        host_feeds=host_feeds,
     )
+    if method is MirrorMethod.HOST:
+        return _plan_host_only(raw, network, method, "method is host")
     if network is None and method is not MirrorMethod.NATIVE:
         raise CloudtapInputError(
             "method",
@@ -163,6 +171,8 @@ def plan_mirror_session(
         parse_cloud("cloud", cloud)
     backend, why = _choose_backend(raw, network, method, cloud, list_extensions)
     if backend is None:
+        if host_feeds and (network is None or network.gateway_mirror is None):
+            return _plan_host_only(raw, network, method, why)
         return _plan_gateway_only(raw, network, method, why)
     tap_mirror = backend is MirrorBackend.TAP_MIRROR
     for field in ("mirror_type", "first_tunnel_id") if not tap_mirror else ("vlan_filter",):
@@ -373,6 +383,51 @@ def _plan_gateway_only(
         cloud=raw.get("cloud"),
         warnings=(),
         gateway_sources=tuple(spec.name for spec in specs),
+    )
+
+
+def _plan_host_only(
+    raw: Mapping[str, Any], network: NetworkDesign | None, method: MirrorMethod, why: str
+) -> OpenStackMirrorPlan:
+    """Every source copies itself (``host``, or ``auto`` with neither Tap-as-a-Service nor a
+    gateway mirror): checked, nothing of Tap-as-a-Service."""
+    for field in ("backend", "mirror_type", "first_tunnel_id", "vlan_filter", "direction"):
+        if raw.get(field) is not None:
+            raise CloudtapInputError(
+                field, raw[field], f"no value: {why}, so each source copies itself (host feeds)"
+            )
+    sensor_ip = None
+    if raw.get("target") is not None:
+        sensor_ip, _, _, _ = _parse_target(raw["target"], MirrorBackend.TAP_MIRROR, network)
+    specs = _parse_sources(raw.get("sources"), MirrorBackend.TAP_MIRROR, FlowDirection.BOTH, None)
+    decisions = tuple(
+        decide(
+            method,
+            MirrorSource(
+                name=spec.name,
+                instance_type=SOURCE_KIND,
+                interfaces=(MirrorInterface(spec.port_id, "1"),),
+            ),
+            False,
+            why,
+            gateway_sees=False,
+        )
+        for spec in specs
+    )
+    host_args = plan_session_host_feeds(
+        raw, decisions, str(sensor_ip) if sensor_ip is not None else None, security_groups=False
+    )
+    return OpenStackMirrorPlan(
+        backend=None,
+        sensor_ip=sensor_ip,
+        port_id=None,
+        monitor_port=None,
+        mirror_type=None,
+        sources=tuple(specs),
+        decisions=decisions,
+        cloud=raw.get("cloud"),
+        warnings=(),
+        host_feeds=host_args,
     )
 
 

@@ -67,6 +67,7 @@ with warnings.catch_warnings():
     )
 
 TYPE_TOKEN: Final = "cloudtap:openstack:MirrorSession"
+HOST: Final = MirrorMethod.HOST
 
 _ENCAPSULATIONS: Final = {
     MirrorType.GRE: Encapsulation.GRE,
@@ -151,14 +152,25 @@ class OpenStackMirrorSession(mirror_session.MirrorSession):
             self._build_tap_mirrors(name, planned)
         elif planned.backend is MirrorBackend.TAP_SERVICE:
             self._build_tap_service(name, planned)
-        # backend None: the network's gateway copies every source; nothing to build here.
+        # backend None: the network's gateway copies every source, or each copies itself.
         self.sessions = {**self.tap_mirrors, **self.tap_flows}
+        self.host_sources = [d.source.name for d in planned.decisions if d.method is HOST]
+        self.host_feeds = None
+        if planned.host_feeds is not None:
+            self.host_feeds = mirror_session.build_host_feeds(name, planned.host_feeds, self)
         self._register_results(
             {
-                "backend": planned.backend.value if planned.backend is not None else "gateway",
+                "backend": (
+                    planned.backend.value
+                    if planned.backend is not None
+                    else "host"
+                    if self.host_feeds is not None
+                    else "gateway"
+                ),
                 "tunnel_ids": self.tunnel_ids,
                 "tap_service_id": self.tap_service.id if self.tap_service is not None else None,
                 "monitor_port_id": self.monitor_port_id,
+                **self._host_feed_outputs(),
             }
         )
 

@@ -14,6 +14,7 @@ regular files at exactly the manifest's paths are written, with the manifest's m
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -178,8 +179,10 @@ def ssm_call(target: str, request: Mapping[str, object], environ: Mapping[str, s
     return http("POST", endpoint, headers, body)
 
 
-def fetch_ssm(parameter: str, environ: Mapping[str, str]) -> str:
-    answer = json.loads(ssm_call("GetParameter", {"Name": parameter}, environ))
+def fetch_ssm(parameter: str, environ: Mapping[str, str], *, decrypt: bool = False) -> str:
+    """The parameter's value (a SecureString's decrypted with ``decrypt``)."""
+    request = {"Name": parameter, **({"WithDecryption": True} if decrypt else {})}
+    answer = json.loads(ssm_call("GetParameter", request, environ))
     value = answer["Parameter"]["Value"]
     if not isinstance(value, str):
         raise SettingsError(f"SSM parameter {parameter}: no string value")
@@ -231,6 +234,55 @@ def report(role: str, parameter: str, state_dir: str, environ: Mapping[str, str]
         report_status(parameter, status_file, environ)
     except (OSError, SettingsError, ValueError, KeyError, IndexError) as error:
         log(f"status not reported (again at the next run): {error}")
+
+
+# -- AWS: a host feed's private key, an SSM SecureString ---------------------------------------
+
+HOST_KEY_PARAMETER = re.compile(r"/cloudtap(/[A-Za-z0-9_.-]{1,128}){3,6}/hostfeed-key")
+HOST_KEY_PATH = "/etc/cloudtap/hostfeed/host.key"
+PRIVATE_KEY = re.compile(
+    r"-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n"
+)
+
+
+def _fetch_retried(parameter: str, environ: Mapping[str, str]) -> str:
+    """Early in the boot the role's credentials may not be there yet: retried as the bundle."""
+    deadline = float(environ.get("CLOUDTAP_HOST_KEY_DEADLINE", BUNDLE_DEADLINE))
+    for delay in [*retry_delays(deadline), None]:
+        try:
+            return fetch_ssm(parameter, environ, decrypt=True)
+        except (OSError, SettingsError, KeyError, ValueError) as error:
+            if delay is None:
+                raise
+            log(f"host key {parameter}: {error}; again in {delay:.0f} s")
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def install_host_key(parameter: str, environ: Mapping[str, str]) -> int:
+    """Fetch the host's key (only its own role may read it) and write it, root's alone, where
+    the agent reads it; the value is checked to be one PEM private key first."""
+    if not HOST_KEY_PARAMETER.fullmatch(parameter):
+        raise SettingsError(f"{parameter!r}: not a cloudtap host-feed key parameter")
+    key = _fetch_retried(parameter, environ)
+    if not PRIVATE_KEY.fullmatch(key):
+        raise SettingsError(f"SSM parameter {parameter}: not one PEM private key")
+    path = environ.get("CLOUDTAP_HOST_KEY_PATH", HOST_KEY_PATH)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".host.key.")  # mode 0600
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(key.encode("ascii"))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    log(f"host feed key from {parameter} written to {path}")
+    return 0
 
 
 # -- AWS: the boot bundle in S3 -----------------------------------------------------------------

@@ -283,15 +283,19 @@ def offer(text: str, source: Source, state_dir: str, environ: Mapping[str, str])
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str]) -> int:
-    if len(argv) == 3 and argv[1] == "bundle":
+    aws_commands = {"bundle": "install_bundle", "host-key": "install_host_key"}
+    if len(argv) == 3 and argv[1] in aws_commands:
         try:
-            status: int = aws(environ).install_bundle(argv[2], environ)
+            status: int = getattr(aws(environ), aws_commands[argv[1]])(argv[2], environ)
             return status
-        except (OSError, SettingsError, ValueError, KeyError, IndexError) as error:
-            log(f"bundle FAILED: {error}")
+        except (OSError, SettingsError, ValueError, KeyError, IndexError, TypeError) as error:
+            log(f"{argv[1]} FAILED: {error}")
             return 1
     if len(argv) > 1:
-        log(f"usage: cloudtap-settings [bundle MANIFEST] (the source is named in {SOURCE_FILE})")
+        log(
+            "usage: cloudtap-settings [bundle MANIFEST | host-key PARAMETER] (the source is "
+            f"named in {SOURCE_FILE})"
+        )
         return 2
     source_file = environ.get("CLOUDTAP_SETTINGS_SOURCE", SOURCE_FILE)
     state_dir = environ.get("CLOUDTAP_STATE_DIR", "/var/lib/cloudtap")
