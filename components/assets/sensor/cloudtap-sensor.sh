@@ -856,7 +856,7 @@ check_ids() { # the IDS runs, reads the capture interface and wrote an event rec
 }
 
 update_ids_rules() { # suricata-update, then a reload; a sensor without rule updates still runs
-    local source output
+    local source output unfetched
     [ "$IDS" = none ] && return 0
     command -v suricata-update >/dev/null 2>&1 || die "suricata-update not found"
     mkdir -p "$IDS_RULES_DIR"
@@ -870,7 +870,14 @@ update_ids_rules() { # suricata-update, then a reload; a sensor without rule upd
             "the IDS keeps the rules it has"
         return 0
     fi
-    log "rules updated in $IDS_RULES_DIR"
+    # A source it cannot download is an error in its log, not in its exit status.
+    unfetched=$(sed -n 's/.*Failed to fetch \([^ ]*\): .*/\1/p' <<<"$output" | tr '\n' ' ')
+    if [ -n "$unfetched" ]; then
+        log "warning: suricata-update could not download ${unfetched% }: the rules in" \
+            "$IDS_RULES_DIR are its cached copy of them, if any, and Suricata's own"
+    else
+        log "rules updated in $IDS_RULES_DIR"
+    fi
     if [ "$(supervisor)" = systemd ] && systemctl -q is-active "$IDS_UNIT"; then
         systemctl reload "$IDS_UNIT" || log "warning: systemctl reload $IDS_UNIT failed"
     fi
