@@ -68,6 +68,10 @@ IDS_PACKAGES: Final[Mapping[OsFamily, Mapping[Ids, tuple[str, ...]]]] = {
 }
 """The packages each family's own repositories hold for an IDS; an IDS missing here cannot be
 installed on that family."""
+APT_IDS_SUITES: Final[Mapping[str, str]] = {"bookworm": "bookworm-backports"}
+"""Releases (os-release ``VERSION_CODENAME``) whose own suite lacks Suricata, and the suite
+``install-ids`` takes it from (``apt-get -t``): Debian 12's main suite has no Suricata and its
+backports' needs newer libraries from there too. Debian's cloud images list backports."""
 WHY_NOT: Final[Mapping[OsFamily, str]] = {
     OsFamily.AMAZON_LINUX: "Amazon Linux 2023's repositories carry neither Suricata nor Zeek",
     OsFamily.RHEL: "RHEL, Rocky and Alma carry Suricata only in EPEL, which cloudtap does not add",

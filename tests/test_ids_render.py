@@ -209,6 +209,48 @@ def test_the_script_knows_the_same_eve_types() -> None:
     assert tuple(choices.group(1).split()) == ids.EVE_TYPES
 
 
+def _script_functions(*names: str) -> str:
+    script = asset_text("sensor", "cloudtap-sensor.sh")
+    return "\n".join(
+        f"{name}() {{" + script.split(f"\n{name}() {{", 1)[1].split("\n}\n", 1)[0] + "\n}"
+        for name in names
+    )
+
+
+@pytest.mark.parametrize(
+    ("os_release", "suite"),
+    [
+        *[(f'ID=debian\nVERSION_CODENAME={codename}\n', s) for codename, s in
+          ids.APT_IDS_SUITES.items()],
+        ('ID=debian\nVERSION_CODENAME="bookworm"\n', "bookworm-backports"),
+        ("ID=debian\nVERSION_CODENAME=trixie\n", ""),
+        ("ID=ubuntu\nVERSION_CODENAME=noble\n", ""),
+        # Read as data: a value that is not a plain codename is no codename.
+        ("VERSION_CODENAME=$(echo bookworm)\n", ""),
+        ("VERSION_CODENAME=bookworm-x\n", ""),
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_install_ids_takes_the_ids_from_the_suite_apt_ids_suites_names(
+    tmp_path: Path, os_release: str, suite: str
+) -> None:
+    (tmp_path / "os-release").write_text(os_release)
+    os_release_file = str(tmp_path / "os-release")
+    result = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{_script_functions('os_codename', 'ids_apt_suite')}"
+         "\nids_apt_suite"],
+        capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"], "CLOUDTAP_SENSOR_OS_RELEASE": os_release_file},
+    )  # fmt: skip
+    assert (result.stdout.strip(), result.stderr) == (suite, "")
+
+
+def test_the_script_knows_the_same_apt_suites() -> None:
+    body = _script_functions("ids_apt_suite")
+    cases = dict(re.findall(r"^ +([a-z]+)\) echo ([a-z-]+) ;;$", body, re.MULTILINE))
+    assert cases == ids.APT_IDS_SUITES
+
+
 def test_the_script_writes_the_logrotate_file_logrotate_config_renders() -> None:
     script = asset_text("sensor", "cloudtap-sensor.sh")
     body = script.split("render_ids_logrotate() {", 1)[1].split("\n}\n", 1)[0]

@@ -29,14 +29,16 @@ PACKAGES = (
     "iproute2",
     "python3",
 )
-IMAGE_REVISION = 2
+IMAGE_REVISION = 3
 """Raise when :func:`configure` changes, so a root built the old way is not reused."""
 DEFAULT_CACHE = Path("/var/cache/cloudtap/boot")
 BUILD_TIMEOUT = 900.0
 
-# What a Debian cloud image's apt reads; the boot's own apt-get update fetches the lists.
+# What a Debian cloud image's apt reads (Debian's cloud images list backports, where Debian 12
+# carries Suricata); the boot's own apt-get update fetches the lists.
 SOURCES_LIST = f"""deb {ARCHIVE} {SUITE} main
 deb {ARCHIVE} {SUITE}-updates main
+deb {ARCHIVE} {SUITE}-backports main
 deb http://deb.debian.org/debian-security {SUITE}-security main
 """
 # NoCloud is the only source of user data here: skip probing for cloud metadata services.

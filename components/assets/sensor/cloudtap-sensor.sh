@@ -125,6 +125,7 @@ IDS_CONFIG=${CLOUDTAP_SENSOR_IDS_CONFIG:-/etc/cloudtap/suricata.yaml}
 IDS_PID_FILE=${CLOUDTAP_SENSOR_IDS_PID_FILE:-/run/suricata.pid}
 IDS_START_WAIT=${CLOUDTAP_SENSOR_IDS_START_WAIT:-300}
 readonly IDS_UNIT=suricata.service IDS_UPDATE_TIMER=cloudtap-ids-update.timer
+readonly SENSOR_UNIT=cloudtap-sensor.service
 # suricata-update writes suricata.rules here, the user data the stack's custom.rules.
 IDS_RULES_DIR=${CLOUDTAP_SENSOR_IDS_RULES_DIR:-/var/lib/cloudtap/rules}
 IDS_LOGROTATE=${CLOUDTAP_SENSOR_IDS_LOGROTATE:-/etc/logrotate.d/cloudtap-ids}
@@ -855,7 +856,7 @@ check_ids() { # the IDS runs, reads the capture interface and wrote an event rec
 }
 
 update_ids_rules() { # suricata-update, then a reload; a sensor without rule updates still runs
-    local source output
+    local source output unfetched
     [ "$IDS" = none ] && return 0
     command -v suricata-update >/dev/null 2>&1 || die "suricata-update not found"
     mkdir -p "$IDS_RULES_DIR"
@@ -869,7 +870,14 @@ update_ids_rules() { # suricata-update, then a reload; a sensor without rule upd
             "the IDS keeps the rules it has"
         return 0
     fi
-    log "rules updated in $IDS_RULES_DIR"
+    # A source it cannot download is an error in its log, not in its exit status.
+    unfetched=$(sed -n 's/.*Failed to fetch \([^ ]*\): .*/\1/p' <<<"$output" | tr '\n' ' ')
+    if [ -n "$unfetched" ]; then
+        log "warning: suricata-update could not download ${unfetched% }: the rules in" \
+            "$IDS_RULES_DIR are its cached copy of them, if any, and Suricata's own"
+    else
+        log "rules updated in $IDS_RULES_DIR"
+    fi
     if [ "$(supervisor)" = systemd ] && systemctl -q is-active "$IDS_UNIT"; then
         systemctl reload "$IDS_UNIT" || log "warning: systemctl reload $IDS_UNIT failed"
     fi
@@ -908,6 +916,14 @@ setup_ids() {
     stamp=$(ids_stamp)
     if ! systemctl -q is-active "$IDS_UNIT" ||
         [ "$(cat "$IDS_STARTED_STAMP" 2>/dev/null)" != "$stamp" ]; then
+        if ! systemctl -q is-active "$SENSOR_UNIT"; then
+            # Run by cloudtap-settings.service, which the sensor's unit (and so the IDS's) waits
+            # for: queued, not waited for (a deadlock); the boot's own setup-ids checks it.
+            systemctl restart --no-block "$IDS_UNIT" || die "cannot queue $IDS_UNIT"
+            echo "$stamp" >"$IDS_STARTED_STAMP"
+            log "$IDS_UNIT starts after $SENSOR_UNIT"
+            return 0
+        fi
         systemctl restart "$IDS_UNIT" || die "$IDS_UNIT did not start:" \
             "$(journalctl -u "$IDS_UNIT" -n 3 -o cat 2>/dev/null | tr '\n' ' ')"
         echo "$stamp" >"$IDS_STARTED_STAMP"
@@ -1185,8 +1201,22 @@ missing_ids_packages() {
     echo "${missing[*]}"
 }
 
+os_codename() { # VERSION_CODENAME of os-release, read as data (never sourced)
+    local line file=${CLOUDTAP_SENSOR_OS_RELEASE:-/etc/os-release}
+    [ -r "$file" ] || return 0
+    while IFS= read -r line; do
+        if [[ $line =~ ^VERSION_CODENAME=\"?([a-z]+)\"?$ ]]; then echo "${BASH_REMATCH[1]}"; fi
+    done <"$file"
+}
+
+ids_apt_suite() { # components/ids.py APT_IDS_SUITES: where a release's apt finds the IDS
+    case "$(os_codename)" in
+    bookworm) echo bookworm-backports ;;
+    esac
+}
+
 install_ids() {
-    local missing output
+    local missing output suite from="" release=() status=0
     missing=$(missing_ids_packages)
     [ -n "$missing" ] || return 0
     # shellcheck disable=SC2086  # a word list of validated package names
@@ -1194,9 +1224,25 @@ install_ids() {
         output=$(dnf install -y $missing 2>&1) || die "could not install $missing (dnf:" \
             "$(tail -n 2 <<<"$output" | tr '\n' ' ')); capture works without them"
     elif command -v apt-get >/dev/null 2>&1; then
-        output=$(DEBIAN_FRONTEND=noninteractive apt-get install -y $missing 2>&1) ||
-            die "could not install $missing (apt-get: $(tail -n 2 <<<"$output" | tr '\n' ' '));" \
-                "capture works without them"
+        suite=$(ids_apt_suite)
+        if [ -n "$suite" ]; then
+            release=(-t "$suite")
+            from=" from $suite (which the image's apt sources must list)"
+        fi
+        # The package's postinst would start the IDS unit, which waits (After=) for
+        # cloudtap-sensor.service, which waits for cloudtap-settings.service, which runs this:
+        # a deadlock. Masked for the install, in /run only (a reboot clears it); setup-ids
+        # starts the unit once its config is written.
+        if [ "$(supervisor)" = systemd ]; then
+            systemctl mask --runtime --quiet "$IDS_UNIT" || die "cannot mask $IDS_UNIT"
+        fi
+        output=$(DEBIAN_FRONTEND=noninteractive apt-get install -y "${release[@]}" $missing \
+            2>&1) || status=$?
+        if [ "$(supervisor)" = systemd ]; then
+            systemctl unmask --runtime --quiet "$IDS_UNIT" || die "cannot unmask $IDS_UNIT"
+        fi
+        ((status == 0)) || die "could not install $missing$from (apt-get: $(tail -n 2 \
+            <<<"$output" | tr '\n' ' ')); capture works without them"
     else
         die "no dnf or apt-get to install $missing"
     fi

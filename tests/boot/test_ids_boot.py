@@ -1,0 +1,245 @@
+"""A sensor whose settings say ``ids: suricata``, booted for real from its rendered user data:
+Debian 12's Suricata (from bookworm-backports, as components/ids.py's ``APT_IDS_SUITES`` says)
+installed by ``cloudtap-sensor install-ids``, started by ``setup-ids`` under systemd, and an
+alert from the stack's own rules file (the lab's, ``ids_custom_rules``) for a packet that
+reaches ``cloudtap0`` through a VXLAN feed.
+
+No rule set comes from the Internet: the container's only way out is the archive proxy, which
+serves Debian's archive hosts and nothing else, so ``suricata-update``'s download of ET Open
+fails (the sensor warns, naming it) and Suricata runs on the stack's rules file and the event
+rules its package ships. A test holds that the proxy was asked for nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import ids, sensor
+from components.mirroring import default_sensor_address
+from components.network_plan import NetworkPlan, Tier
+from components.os_family import OsFamily
+from lab.feeds import VXLAN_PORT, signature_frames
+from lab.stack import load_plan
+from tests.boot.archive_proxy import ARCHIVE_HOSTS, ArchiveProxy
+from tests.boot.machine import Machine
+from tests.boot.test_real_boot import STACK, Booted, Role, _interface, assert_up, diagnostics
+
+pytestmark = pytest.mark.boot
+
+RULES = Path(__file__).resolve().parents[2] / "lab" / "ids" / "lab.rules"
+LOCAL_UDP_SID = 9000002
+ROOT_RESPONSE_SID = 2100498
+FIRST_BOOT_TIMEOUT = 600.0
+"""Seconds for the first boot: Suricata and its libraries are about 60 MB from a cold cache."""
+ALERT_TIMEOUT = 60.0
+EVE = f"{ids.FALLBACK_LOG_DIR}/{ids.EVE_FILE}"
+"""No log volume in a container: the distribution's log directory."""
+
+
+def ids_sensor_role(plan: NetworkPlan) -> Role:
+    monitor = plan.subnets[Tier.MONITOR][0]
+    sensor_plan = sensor.plan_sensor(
+        {"ids": "suricata", "ids_custom_rules": str(RULES)},
+        default_feed_sources=(plan.cidr_block,),
+        os_family=OsFamily.DEBIAN,
+    )
+    return Role(
+        name="sensor",
+        user_data=sensor.render_cloud_config(sensor_plan, os_family=OsFamily.DEBIAN),
+        interface=_interface(monitor, default_sensor_address(monitor), "02:c7:00:00:80:1a"),
+        service=sensor.SERVICE,
+        script=sensor.SCRIPT_PATH,
+        units=(sensor.UNIT_PATH, sensor.DECAP_UNIT_PATH, sensor.HEALTH_UNIT_PATH,
+               ids.UPDATE_SERVICE_PATH, ids.UPDATE_TIMER_PATH),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def booted(debian_root: Path, archive_proxy: ArchiveProxy) -> Iterator[Booted]:
+    role = ids_sensor_role(load_plan(STACK))
+    instance_id = f"i-{uuid.uuid4().hex[:17]}"
+    with Machine(
+        "sensor-ids",  # its own namespaces and directory beside test_real_boot's sensor
+        debian_root,
+        interface=role.interface,
+        proxy_socket=archive_proxy.socket_path,
+        user_data=role.user_data,
+        instance_id=instance_id,
+    ) as machine:
+        machine.boot(FIRST_BOOT_TIMEOUT)
+        yield Booted(role, machine, instance_id, archive_proxy)
+
+
+def ids_diagnostics(booted: Booted) -> str:
+    parts = [diagnostics(booted)]
+    for argv in (
+        ["journalctl", "-b", "--no-pager", "-o", "cat", "-u", ids.IDS_UNIT, "-n", "40"],
+        ["tail", "-n", "30", f"{ids.FALLBACK_LOG_DIR}/suricata.log"],
+    ):
+        result = booted.machine.run(*argv, check=False)
+        parts.append(f"$ {' '.join(argv)}\n{result.stdout}{result.stderr}")
+    return "\n".join(parts)
+
+
+def ids_pid(booted: Booted) -> str:
+    return booted.machine.run("cat", ids.PID_FILE).stdout.strip()
+
+
+def eve_alerts(booted: Booted, sid: int) -> list[dict[str, Any]]:
+    text = booted.machine.run("cat", EVE, check=False).stdout
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [
+        event
+        for event in events
+        if event.get("event_type") == "alert" and event["alert"]["signature_id"] == sid
+    ]
+
+
+def send_vxlan(booted: Booted, frames: tuple[bytes, ...], vni: int = 77) -> None:
+    """``frames`` in VXLAN to the sensor's feed port, from the subnet's router (a feed source:
+    the stack's VPC), as AWS Traffic Mirroring sends them."""
+    sender = (
+        "import socket, sys\n"
+        "with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:\n"
+        "    for packet in sys.argv[2:]:\n"
+        f"        s.sendto(bytes.fromhex(packet), (sys.argv[1], {VXLAN_PORT}))\n"
+    )
+    header = struct.pack("!II", 0x08000000, vni << 8)
+    address = str(booted.role.interface.address.ip)
+    subprocess.run(
+        ["ip", "netns", "exec", booted.machine.router_netns, "python3", "-I", "-c", sender,
+         address, *[(header + frame).hex() for frame in frames]],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_first_boot_installs_suricata_from_backports_and_the_sensor_is_up(booted: Booted) -> None:
+    assert_up(booted)
+    machine = booted.machine
+    for package in ids.IDS_PACKAGES[OsFamily.DEBIAN][ids.Ids.SURICATA]:
+        version = machine.run("dpkg-query", "-W", "-f=${Status} ${Version}", package, check=False)
+        assert re.fullmatch(r"install ok installed \S+~bpo12\+\d+", version.stdout), (
+            f"{package}: {version.stdout}{version.stderr}"
+        )
+
+
+def test_suricata_runs_reading_the_capture_interface_and_the_rules_timer_is_enabled(
+    booted: Booted,
+) -> None:
+    machine = booted.machine
+    active = machine.run("systemctl", "is-active", ids.IDS_UNIT, check=False).stdout.strip()
+    assert active == "active", ids_diagnostics(booted)
+    for unit in (ids.IDS_UNIT, ids.UPDATE_TIMER):
+        enabled = machine.run("systemctl", "is-enabled", unit, check=False).stdout.strip()
+        assert enabled == "enabled", f"{unit}: {enabled}"
+    timer = machine.run("systemctl", "is-active", ids.UPDATE_TIMER, check=False).stdout.strip()
+    assert timer == "active"
+    # The unit runs cloudtap's config (the drop-in), and its main process is the pid check reads.
+    main_pid = machine.run("systemctl", "show", "-P", "MainPID", ids.IDS_UNIT).stdout.strip()
+    assert main_pid == ids_pid(booted)
+    command = machine.run("cat", f"/proc/{main_pid}/cmdline").stdout.split("\0")
+    assert command[command.index("-c") + 1] == ids.SURICATA_CONFIG_PATH, command
+    # The package's unit with cloudtap's drop-in (its man pages are not in a minimal image).
+    verified = machine.run(
+        "systemd-analyze", "verify", "--man=no", f"/lib/systemd/system/{ids.IDS_UNIT}",
+        check=False,
+    )  # fmt: skip
+    assert (verified.returncode, verified.stderr) == (0, ""), verified.stderr
+    check = machine.run(sensor.SCRIPT_PATH, "check", check=False)
+    assert check.returncode == 0, f"{check.stderr}\n{ids_diagnostics(booted)}"
+    assert re.search(
+        rf"ok: suricata \(pid {main_pid}\) reads {sensor.DEFAULT_CAPTURE_INTERFACE};", check.stderr
+    ), check.stderr
+
+
+def test_no_rule_set_came_from_the_internet(booted: Booted) -> None:
+    """suricata-update could download nothing: the sensor says so, and its rules are
+    Suricata's own event rules (from the package) beside the stack's."""
+    machine = booted.machine
+    # The first setup-ids runs in cloudtap-settings.service's first apply: its log is there.
+    journal = machine.run("journalctl", "-b", "--no-pager", "-o", "cat").stdout
+    assert re.search(
+        r"warning: suricata-update could not download https://rules\.emergingthreats\.net/\S+",
+        journal,
+    ), journal[-3000:]
+    assert "rules updated in" not in journal
+    updated = machine.run("cat", f"{ids.RULES_DIR}/{ids.UPDATED_RULES}").stdout
+    messages = re.findall(r'msg:"([A-Z]+) ', updated)
+    assert messages and set(messages) <= {"SURICATA", "FILE", "FILEEXT", "FILEMAGIC",
+                                          "FILESTORE"}, sorted(set(messages))  # fmt: skip
+    custom = machine.run("cat", f"{ids.RULES_DIR}/{ids.CUSTOM_RULES}").stdout
+    assert custom == RULES.read_text()
+    hosts = {re.search(r'"[A-Z]+ http://([^/:]+)', line) for line in booted.proxy.requests}
+    assert {match.group(1) for match in hosts if match} <= ARCHIVE_HOSTS
+    assert all(match is not None for match in hosts), booted.proxy.requests
+
+
+def test_a_packet_through_a_vxlan_feed_raises_the_local_rules_alert(booted: Booted) -> None:
+    private, remote = "10.0.64.10", "203.0.113.10"
+    outbound, response = signature_frames(private, remote)
+    assert eve_alerts(booted, LOCAL_UDP_SID) == []
+    send_vxlan(booted, (outbound, response))
+    deadline = time.monotonic() + ALERT_TIMEOUT
+    while time.monotonic() < deadline:
+        local, root = eve_alerts(booted, LOCAL_UDP_SID), eve_alerts(booted, ROOT_RESPONSE_SID)
+        if local and root:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"no alerts of sids {LOCAL_UDP_SID}, {ROOT_RESPONSE_SID} in {EVE} after "
+                    f"{ALERT_TIMEOUT:.0f}s\n{ids_diagnostics(booted)}")  # fmt: skip
+    assert [(a["src_ip"], a["dest_ip"], a["in_iface"]) for a in local] == [
+        (private, remote, sensor.DEFAULT_CAPTURE_INTERFACE)
+    ]
+    assert [(a["src_ip"], a["dest_ip"]) for a in root] == [(remote, private)]
+
+
+def test_settings_naming_rules_the_sensor_does_not_hold_are_refused(booted: Booted) -> None:
+    machine = booted.machine
+    settings = machine.run("cat", sensor.SETTINGS_PATH).stdout
+    held = hashlib.sha256(RULES.read_bytes()).hexdigest()
+    assert f'IDS_CUSTOM_RULES_SHA256="{held}"' in settings
+    other = hashlib.sha256(b"alert ip any any -> any any (sid:1;)\n").hexdigest()
+    offered = "/run/cloudtap-other-rules.conf"
+    machine.run(
+        "python3", "-I", "-c",
+        "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
+        offered, settings.replace(held, other),
+    )  # fmt: skip
+    before = ids_pid(booted)
+    result = machine.run(sensor.SCRIPT_PATH, "apply-settings", offered, check=False)
+    assert result.returncode != 0
+    assert "refused settings" in result.stderr, result.stderr
+    assert f"the settings name custom rules (sha256 {other})" in result.stderr, result.stderr
+    status = json.loads(machine.run("cat", "/var/lib/cloudtap/sensor.status").stdout)
+    assert status["result"] == "refused", status
+    # Nothing changed: the IDS runs on, with the config and rules it had.
+    assert ids_pid(booted) == before
+    assert machine.run(sensor.SCRIPT_PATH, "check", check=False).returncode == 0
+
+
+def test_after_a_reboot_suricata_comes_up_again_without_runcmd(booted: Booted) -> None:
+    """No setup-ids on a reboot: the enabled unit and timer come up after the sensor's unit."""
+    before = ids_pid(booted)
+    booted.machine.reboot()
+    assert_up(booted)  # its check includes the IDS's: running, reading cloudtap0
+    machine = booted.machine
+    assert ids_pid(booted) != before
+    timer = machine.run("systemctl", "is-active", ids.UPDATE_TIMER, check=False).stdout.strip()
+    assert timer == "active"
+    sensor_up = machine.run("systemctl", "show", "-P", "ActiveEnterTimestampMonotonic",
+                            sensor.SERVICE).stdout.strip()  # fmt: skip
+    ids_up = machine.run("systemctl", "show", "-P", "ActiveEnterTimestampMonotonic",
+                         ids.IDS_UNIT).stdout.strip()  # fmt: skip
+    assert 0 < int(sensor_up) <= int(ids_up), (sensor_up, ids_up)
