@@ -635,7 +635,26 @@ def _service_principal(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]
     }
 
 
+def _instances(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    """Instances by the ENI they hold: only what a test deployed with ``deploy_instance``."""
+    enis = _filter_values(args, "network-interface.network-interface-id")
+    if not enis or len(args.args.get("filters") or []) != 1:
+        raise StrictMockError(f"getInstances: only lookups by one ENI are mocked, got {args.args}")
+    ids = [mocks.deployed_instances[eni]["id"] for eni in enis if eni in mocks.deployed_instances]
+    return {"id": REGION, "ids": ids, "privateIps": [], "publicIps": [], "ipv6Addresses": []}
+
+
+def _instance_lookup(mocks: StrictMocks, args: MockCallArgs) -> dict[str, Any]:
+    wanted = args.args.get("instanceId")
+    for instance in mocks.deployed_instances.values():
+        if instance["id"] == wanted:
+            return dict(instance)
+    raise StrictMockError(f"getInstance: no deployed instance {wanted}")
+
+
 CALLS: dict[str, CallHandler] = {
+    "aws:ec2/getInstances:getInstances": _instances,
+    "aws:ec2/getInstance:getInstance": _instance_lookup,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:ec2/getAmi:getAmi": _ami,
     "aws:ssm/getParameter:getParameter": _ssm_get_parameter,
@@ -680,7 +699,18 @@ class StrictMocks(pulumi.runtime.Mocks):
         self.load_balancers: dict[str, dict[str, Any]] = {}
         self.target_groups: dict[str, dict[str, Any]] = {}
         self.endpoint_services: dict[str, str] = {}
+        # ENI id -> what getInstance answers for the instance holding it: "already deployed".
+        self.deployed_instances: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
+
+    def deploy_instance(self, eni_type: str, eni_name: str, **attributes: Any) -> str:
+        """Pretend an earlier ``up`` left an instance holding the ENI that the program registers
+        as ``eni_name`` (mocked ids are deterministic per type and name); its id."""
+        eni_id = _id("eni", MockResourceArgs(eni_type, eni_name, {}))
+        instance_id = f"i-{_digest('deployed', eni_id)}"
+        self.deployed_instances[eni_id] = {"id": instance_id, "instanceState": "running",
+                                           **attributes}  # fmt: skip
+        return instance_id
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if not args.custom:

@@ -55,6 +55,7 @@ from .boot_bundle import (
     store_bundle,
     store_bundle_object,
 )
+from .gateway_disruption import warn_before_disruption
 from .gateway_group import (
     GATEWAY_TAG,
     GatewayStrategy,
@@ -292,6 +293,9 @@ class MonitoredVpc(pulumi.ComponentResource):
     """The first zone's gateway role with ``one_per_zone`` (each zone has its own)."""
     gateway_instance: aws.ec2.Instance | None
     """The single gateway's instance; ``None`` with ``one_per_zone`` (the groups launch them)."""
+    gateway_disruption: pulumi.Output[tuple[str, ...]] | None
+    """At preview with a ``single`` gateway: why this update takes it down (empty: it does
+    not); a warning says so. ``None`` otherwise."""
     gateway_strategy: GatewayStrategy
     gateway_network_interface_ids: list[pulumi.Output[str]]
     """Each gateway's ENI, in zone order (one with ``single``)."""
@@ -625,6 +629,17 @@ class MonitoredVpc(pulumi.ComponentResource):
             ),
         )
         self._gateway_ready: list[pulumi.Resource] = [self.gateway_instance]
+        self.gateway_disruption = None
+        if pulumi.runtime.is_dry_run():
+            self.gateway_disruption = warn_before_disruption(
+                self,
+                name,
+                network_interface_id=self.gateway_network_interface.id,
+                ami=options.ami_id,
+                instance_type=options.instance_type,
+                key_name=options.key_name,
+                user_data_base64=bundle.user_data_base64,
+            )
         self.gateway_settings_association = settings_push(
             f"{name}-gateway",
             document_name=self._settings_names.document,
@@ -639,6 +654,7 @@ class MonitoredVpc(pulumi.ComponentResource):
         security group, settings parameter and push for all (their settings are the same)."""
         name = self._prefix
         self.gateway_instance = None
+        self.gateway_disruption = None
         self.gateway_security_group = self._gateway_security_group()
         self.boot_bucket = boot_bucket(name, parent=self, tags=self._tags)
         bundle_object = store_bundle_object(
