@@ -109,7 +109,7 @@ def test_a_first_deployment_looks_for_a_holder_of_the_eni_and_warns_of_nothing(
 ) -> None:
     warnings, vpc, run = preview(mocks, monkeypatch)
     assert warnings == []
-    assert run.resolve(vpc.gateway_disruption) == ()
+    assert run.resolve(vpc.gateway_disruption) == []
     tokens = [call.token for call in run.invocations]
     assert tokens.count(LOOKUPS[0]) == 1
     assert LOOKUPS[1] not in tokens
@@ -121,7 +121,7 @@ def test_the_same_gateway_again_is_no_warning(
     again = deployed_like_this_program(mocks, monkeypatch)
     warnings, vpc, run = preview(again, monkeypatch)
     assert warnings == []
-    assert run.resolve(vpc.gateway_disruption) == ()
+    assert run.resolve(vpc.gateway_disruption) == []
     assert [call.token for call in run.invocations].count(LOOKUPS[1]) == 1
 
 

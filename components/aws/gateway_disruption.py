@@ -112,7 +112,7 @@ def warn_before_disruption(
     instance_type: str,
     key_name: pulumi.Input[str] | None,
     user_data_base64: pulumi.Input[str],
-) -> pulumi.Output[tuple[str, ...]]:
+) -> pulumi.Output[list[str]]:
     """Look up the instance holding the gateway's ENI and warn when this update takes it down.
 
     Only at preview (``pulumi up`` previews first, so the line shows there too): during the
@@ -130,9 +130,9 @@ def warn_before_disruption(
         filters=by_interface, instance_state_names=list(HOLDING_STATES), opts=invoke
     )
 
-    def inspect(ids: Sequence[str]) -> pulumi.Output[tuple[str, ...]]:
+    def inspect(ids: Sequence[str]) -> pulumi.Output[list[str]]:
         if not ids:
-            return pulumi.Output.from_input(())
+            return pulumi.Output.from_input([])
         found = aws.ec2.get_instance_output(instance_id=ids[0], opts=invoke)
         wanted = pulumi.Output.all(
             pulumi.Output.from_input(ami) if ami is not None else None,
@@ -148,7 +148,7 @@ def warn_before_disruption(
         )
         return pulumi.Output.all(found, wanted).apply(lambda pair: report(*pair))
 
-    def report(result: Any, wanted: WantedGateway) -> tuple[str, ...]:
+    def report(result: Any, wanted: WantedGateway) -> list[str]:
         running = _running(result)
         causes = disruptions(running, wanted)
         if causes:
@@ -156,6 +156,6 @@ def warn_before_disruption(
                 disruption_warning(component_name, running.instance_id, causes),
                 resource=component,
             )
-        return causes
+        return list(causes)
 
     return holders.ids.apply(inspect)

@@ -293,9 +293,10 @@ class MonitoredVpc(pulumi.ComponentResource):
     """The first zone's gateway role with ``one_per_zone`` (each zone has its own)."""
     gateway_instance: aws.ec2.Instance | None
     """The single gateway's instance; ``None`` with ``one_per_zone`` (the groups launch them)."""
-    gateway_disruption: pulumi.Output[tuple[str, ...]] | None
-    """At preview with a ``single`` gateway: why this update takes it down (empty: it does
-    not); a warning says so. ``None`` otherwise."""
+    gateway_disruption: pulumi.Output[list[str]] | None
+    """At preview, with a ``single`` gateway that is already deployed: why this update takes it
+    down, one phrase per cause (empty when it does not); a preview warning says so too. Not set
+    outside a preview or with ``one_per_zone``."""
     gateway_strategy: GatewayStrategy
     gateway_network_interface_ids: list[pulumi.Output[str]]
     """Each gateway's ENI, in zone order (one with ``single``)."""
