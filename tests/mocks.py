@@ -701,6 +701,8 @@ class StrictMocks(pulumi.runtime.Mocks):
         self.endpoint_services: dict[str, str] = {}
         # ENI id -> what getInstance answers for the instance holding it: "already deployed".
         self.deployed_instances: dict[str, dict[str, Any]] = {}
+        # Names of resources this preview replaces: registered without an id, as the engine does.
+        self.recreated: set[str] = set()
         self.lock = threading.Lock()
 
     def deploy_instance(self, eni_type: str, eni_name: str, **attributes: Any) -> str:
@@ -724,6 +726,9 @@ class StrictMocks(pulumi.runtime.Mocks):
             )
         with self.lock:
             rid, extra = handler(self, args)
+        if args.name in self.recreated:
+            # How the engine answers at preview for a resource it will create anew: no id yet.
+            return "", {**args.inputs, **extra}
         return rid, {**args.inputs, **extra}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

@@ -18,6 +18,7 @@ from components.aws.gateway_disruption import (
     disruptions,
     user_data_sha1,
 )
+from components.replacement_warning import ENGINE_REPLACES
 from tests.mocks import StrictMocks, run_program
 
 ENI_TYPE = "aws:ec2/networkInterface:NetworkInterface"
@@ -70,7 +71,9 @@ def test_each_cause_is_named(change: dict[str, Any], expected: str) -> None:
 def test_the_warning_is_one_line_naming_the_instance_the_causes_and_the_way_out() -> None:
     line = disruption_warning("cloudtap", RUNNING.instance_id, ("a", "b"))
     assert "\n" not in line
-    assert "cloudtap: this update takes the single gateway i-0123456789abcdef0 down: a; b." in line
+    assert (
+        "cloudtap: this update takes the single gateway i-0123456789abcdef0 down: a; b: the" in line
+    )
     assert "gateway_strategy one_per_zone" in line
 
 
@@ -167,3 +170,27 @@ def test_one_per_zone_gateways_are_replaced_before_they_break_and_are_not_looked
     assert vpc.gateway_disruption is None
     assert not {call.token for call in run.invocations} & set(LOOKUPS)
     assert not [line for line in warnings if "takes the single gateway" in line]
+
+
+def test_a_replacement_ec2_cannot_explain_is_still_warned_because_the_engine_gives_no_id(
+    mocks: StrictMocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same image, user data, key and type, but the engine replaces the instance anyway (a
+    # provider replace rule, `--replace`): it registers it without an id at preview.
+    again = deployed_like_this_program(mocks, monkeypatch)
+    again.recreated.add("cloudtap-gateway")
+    warnings, vpc, run = preview(again, monkeypatch)
+    assert len(warnings) == 1
+    assert "creates the gateway instance anew, replacing the running one" in warnings[0]
+    assert "gateway_strategy one_per_zone" in warnings[0]
+    assert run.resolve(vpc.gateway_disruption) == [ENGINE_REPLACES]
+
+
+def test_an_instance_made_anew_where_no_gateway_holds_the_eni_is_no_warning(
+    mocks: StrictMocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old instance is already gone (terminated outside Pulumi): nothing more to take down.
+    mocks.recreated.add("cloudtap-gateway")
+    warnings, vpc, run = preview(mocks, monkeypatch)
+    assert warnings == []
+    assert run.resolve(vpc.gateway_disruption) == []

@@ -24,6 +24,7 @@ from components import CloudtapInputError
 from components.gateway import SETTINGS_PATH
 from components.openstack.monitored_network import MonitoredOpenStackNetwork
 from components.openstack.network_planning import allocation_pools, choose_underlay_mtu
+from components.replacement_warning import ENGINE_REPLACES, recreation_warning
 from components.sensor import SETTINGS_PATH as SENSOR_SETTINGS_PATH
 from components.user_data import LIMITS
 from tests.cloud_init import assert_valid_cloud_config
@@ -524,3 +525,22 @@ def test_components_exports_the_openstack_network_and_sensor_lazily() -> None:
     assert components.MonitoredOpenStackNetwork is MonitoredOpenStackNetwork
     assert components.OpenStackSensor is OpenStackSensor
     assert "network" in components.OpenStackSensorArgs.__annotations__
+
+
+@pytest.mark.parametrize("recreated", [False, True])
+def test_openstack_warns_exactly_when_the_gateway_instance_is_made_anew(
+    recreated: bool, cloud_with: Callable[..., FakeCloud], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud_with()
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: lines.append(message))
+    args = dev_stack()["cloudtap:network"]
+    args["cloud"] = "devstack"
+    mocks = openstack_mocks()
+    if recreated:
+        mocks.recreated.add("edge-gateway")
+    run = run_program(lambda: MonitoredOpenStackNetwork("edge", args), mocks, preview=True)
+    assert run.resolve(run.result.gateway_disruption) == ([ENGINE_REPLACES] if recreated else [])
+    assert [line for line in lines if "creates the gateway instance anew" in line] == (
+        [recreation_warning("edge", "instance", None)] if recreated else []
+    )

@@ -20,15 +20,18 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
+from pulumi.output import contains_unknowns
 
-# What a gateway boot cost here (`python -m bench boot`, 2026-12-02: median of 3, 7.8-18.6 s on
-# the shared 2-CPU VM): the rendered user data booted in systemd-nspawn, from the container's
-# start to the first passing `check`. A cloud adds the instance's launch and its image's own boot.
-LAB_GATEWAY_BOOT_SECONDS = 14.4
+from ..replacement_warning import ENGINE_REPLACES, outage_sentence, recreation_warning
+
+# The running gateway's id and why this update takes it down; None when no instance holds the ENI.
+Found = tuple[str, tuple[str, ...]] | None
+
+ONE_PER_ZONE_REMEDY = "gateway_strategy one_per_zone replaces a gateway before it breaks"
 
 # States of an instance that still holds the ENI (a terminated one has let it go).
 HOLDING_STATES = ("pending", "running", "stopping", "stopped")
@@ -86,10 +89,7 @@ def disruption_warning(component: str, instance_id: str, causes: Sequence[str]) 
     """The preview's one line."""
     return (
         f"{component}: this update takes the single gateway {instance_id} down: "
-        f"{'; '.join(causes)}. The private tier has no internet until the new boot has finished "
-        f"(cloudtap's real-boot test: {LAB_GATEWAY_BOOT_SECONDS:.0f} s, plus the instance's "
-        "launch and the image's own boot) and established connections lose their NAT state; "
-        "gateway_strategy one_per_zone replaces a gateway before it breaks"
+        f"{'; '.join(causes)}: {outage_sentence()}; {ONE_PER_ZONE_REMEDY}"
     )
 
 
@@ -107,6 +107,7 @@ def warn_before_disruption(
     component: pulumi.Resource,
     component_name: str,
     *,
+    instance: pulumi.CustomResource,
     network_interface_id: pulumi.Input[str],
     ami: pulumi.Input[str] | None,
     instance_type: str,
@@ -119,6 +120,9 @@ def warn_before_disruption(
     update itself the engine may be deleting that very instance, and a failed lookup would fail
     the update. The result (the causes, empty for none) is for tests and callers; the warning is
     logged on ``component``. Nothing is looked up before the ENI exists (a first deployment).
+    Where EC2's answer names no cause (or what the program wants is not known yet) but the
+    engine still gives ``instance`` no id, it replaces the instance for a reason of its own:
+    that is warned of too (:mod:`components.replacement_warning`).
     """
     invoke = pulumi.InvokeOutputOptions(parent=component)
     by_interface: pulumi.Output[list[aws.ec2.GetInstancesFilterArgsDict]] = (
@@ -130,9 +134,9 @@ def warn_before_disruption(
         filters=by_interface, instance_state_names=list(HOLDING_STATES), opts=invoke
     )
 
-    def inspect(ids: Sequence[str]) -> pulumi.Output[list[str]]:
+    def inspect(ids: Sequence[str]) -> pulumi.Output[Found]:
         if not ids:
-            return pulumi.Output.from_input([])
+            return pulumi.Output.from_input(cast(Found, None))
         found = aws.ec2.get_instance_output(instance_id=ids[0], opts=invoke)
         wanted = pulumi.Output.all(
             pulumi.Output.from_input(ami) if ami is not None else None,
@@ -146,16 +150,28 @@ def warn_before_disruption(
                 user_data_base64=str(parts[2]),
             )
         )
-        return pulumi.Output.all(found, wanted).apply(lambda pair: report(*pair))
+        return pulumi.Output.all(found, wanted).apply(
+            lambda pair: (str(pair[0].id), disruptions(_running(pair[0]), pair[1]))
+        )
 
-    def report(result: Any, wanted: WantedGateway) -> list[str]:
-        running = _running(result)
-        causes = disruptions(running, wanted)
-        if causes:
+    def announce(ids: object, found: object, instance_id: object) -> list[str]:
+        if contains_unknowns(ids) or not ids:
+            return []  # a first deployment, or no gateway holds the ENI: nothing to take down
+        if not contains_unknowns(found) and isinstance(found, tuple) and found[1]:
+            running_id, causes = found
             pulumi.log.warn(
-                disruption_warning(component_name, running.instance_id, causes),
+                disruption_warning(component_name, running_id, causes), resource=component
+            )
+            return list(causes)
+        if contains_unknowns(instance_id):
+            pulumi.log.warn(
+                recreation_warning(component_name, "instance", ONE_PER_ZONE_REMEDY),
                 resource=component,
             )
-        return list(causes)
+            return [ENGINE_REPLACES]
+        return []
 
-    return holders.ids.apply(inspect)
+    details: pulumi.Output[Found] = holders.ids.apply(inspect)
+    return pulumi.Output.all(holders.ids, details, instance.id).apply(
+        lambda parts: announce(*parts), run_with_unknowns=True
+    )

@@ -635,6 +635,7 @@ class MonitoredVpc(pulumi.ComponentResource):
             self.gateway_disruption = warn_before_disruption(
                 self,
                 name,
+                instance=self.gateway_instance,
                 network_interface_id=self.gateway_network_interface.id,
                 ami=options.ami_id,
                 instance_type=options.instance_type,

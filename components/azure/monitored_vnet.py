@@ -30,6 +30,7 @@ from ..gateway import render_boot_cloud_config, render_settings
 from ..monitored_network import NetworkDesign
 from ..network_plan import NetworkPlan, Tier
 from ..os_family import OsFamily
+from ..replacement_warning import warn_if_recreated
 from ..settings_delivery import (
     SettingsSource,
     azure_run_command_parameters,
@@ -153,6 +154,10 @@ class MonitoredVNet(pulumi.ComponentResource):
     gateway_private_ip: str
     """The gateway's static address (known at preview): every VirtualAppliance route's next hop."""
     gateway_vm: compute.VirtualMachine
+    gateway_disruption: pulumi.Output[list[str]] | None
+    """At preview: why this update takes the gateway down (the engine creates its VM anew
+    while its NIC lives on), empty when it does not; a preview warning says so too. Not set
+    outside a preview."""
     ssh_key: GeneratedSshKey | None
     """``None`` when ``ssh_public_key`` was given."""
     ssh_public_key: pulumi.Output[str]
@@ -348,6 +353,17 @@ class MonitoredVNet(pulumi.ComponentResource):
             zones=zones,
             # The boot installs nftables from the internet: the public IP must be on the NIC.
             depends_on=[self.gateway_public_ip],
+        )
+        self.gateway_disruption = (
+            warn_if_recreated(
+                self,
+                name,
+                instance=self.gateway_vm,
+                interface=self.gateway_network_interface,
+                instance_kind="VM",
+            )
+            if pulumi.runtime.is_dry_run()
+            else None
         )
         self.gateway_settings = settings_run_command(
             f"{name}-gateway-settings",

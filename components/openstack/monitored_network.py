@@ -25,6 +25,7 @@ import pulumi
 
 from ..monitored_network import NetworkDesign
 from ..network_plan import NetworkPlan, Tier
+from ..replacement_warning import warn_if_recreated
 from ..settings_delivery import openstack_metadata_items
 from .discovery import discover_cloud
 from .network_args import OpenStackNetworkArgs
@@ -102,6 +103,10 @@ class MonitoredOpenStackNetwork(pulumi.ComponentResource):
     gateway_addresses: dict[str, str]
     """Tier value -> the gateway's fixed address (known at preview)."""
     gateway_instance: compute.Instance
+    gateway_disruption: pulumi.Output[list[str]] | None
+    """At preview: why this update takes the gateway down (the engine creates its instance anew
+    while its public port lives on), empty when it does not; a preview warning says so too. Not set
+    outside a preview."""
     floating_ip: networking.FloatingIp
     gateway_public_ip: pulumi.Output[str]
     gateway_user_data: str
@@ -273,4 +278,15 @@ class MonitoredOpenStackNetwork(pulumi.ComponentResource):
                 # The boot installs nftables from the internet: its way out exists first.
                 depends_on=[self.router_interface, self.floating_ip],
             ),
+        )
+        self.gateway_disruption = (
+            warn_if_recreated(
+                self,
+                name,
+                instance=self.gateway_instance,
+                interface=public_port,
+                instance_kind="instance",
+            )
+            if pulumi.runtime.is_dry_run()
+            else None
         )
