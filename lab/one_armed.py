@@ -110,6 +110,12 @@ class OneArmedTopology(Topology):
     def gateway_interface(self) -> str:
         return HOST_INTERFACE
 
+    @property
+    def gateway_underlay_mtu(self) -> int | None:
+        """The links' MTU (1500), as Azure's component passes its VNets' 1500 bytes: the
+        gateway then clamps forwarded TCP's MSS so that copies fit."""
+        return min(link.mtu for link in self.links)
+
 
 def plan_one_armed_topology(plan: NetworkPlan) -> OneArmedTopology:
     """The Azure-shaped lab for ``plan`` (gateway mirror on, as in every lab)."""

@@ -144,9 +144,8 @@ class Topology:
     @property
     def gateway_underlay_mtu(self) -> int | None:
         """What the gateway's settings say the network carries: jumbo frames inside a VPC;
-        ``None`` (1500, never raise an MTU) on the one-armed shape's 1500-byte links. The Azure
-        component passes 1500, which turns the MSS clamp on; the lab's one-armed checks do not
-        model the clamp yet (the multi-homed lab's small-underlay check does)."""
+        ``None`` (not known: never raise an MTU, no MSS clamp) otherwise. The one-armed shape
+        passes its links' 1500, as Azure's component does."""
         return VPC_MTU if all(link.mtu >= VPC_MTU for link in self.links[1:]) else None
 
 

@@ -43,7 +43,11 @@ from .mirror import (
     mirror_shows_app_traffic_at_the_sensor,
     production_survives_a_sensor_outage,
 )
-from .one_armed import fabric_isolates_the_tiers, one_armed_copies_are_byte_identical
+from .one_armed import (
+    fabric_isolates_the_tiers,
+    one_armed_bulk_tcp_copies_are_the_wire_packets,
+    one_armed_copies_are_byte_identical,
+)
 from .sensor import (
     sensor_apply_is_idempotent,
     sensor_check_names_what_is_missing,
@@ -79,21 +83,21 @@ mirror and the sensor that receives it; the checks that break the sensor come la
 _ONE_ARMED_INSTEAD: Final[dict[Check, Check]] = {
     isolated_tiers_cannot_reach_the_private_tier: fabric_isolates_the_tiers,
     mirror_copies_every_forwarded_packet_exactly: one_armed_copies_are_byte_identical,
+    bulk_tcp_copies_are_the_wire_packets: one_armed_bulk_tcp_copies_are_the_wire_packets,
 }
 ONE_ARMED_CHECKS: Final[tuple[Check, ...]] = tuple(
     _ONE_ARMED_INSTEAD.get(check, check)
     for check in CHECKS
     # Multi-homed machinery: feeds sent from the gateway's private-tier address, the sensor's
-    # outage through the gateway's monitor interface, the small underlay made by shrinking the
-    # gateway's monitor link. The sensor runs the same files either way.
+    # outage through the gateway's monitor interface. The sensor runs the same files either way.
     if check
     not in (sensor_decapsulates_every_feed, sensor_loses_nothing_in_a_burst,
-            production_survives_a_sensor_outage, bulk_tcp_copies_are_the_wire_packets)
+            production_survives_a_sensor_outage)
 )  # fmt: skip
 """The checks of the Azure shape (:mod:`lab.one_armed`): isolation is the fabric's routes, copies
 are compared as IPv4 datagrams (the fabric sits between the app and the gateway) with full-size
-packets and the feed's fragments counted; the sensor-feed checks that need a multi-homed
-gateway are left to the multi-homed lab."""
+packets and the feed's fragments counted, bulk TCP crosses the shape's own 1500-byte network
+whole; the sensor-feed checks that need a multi-homed gateway are left to the multi-homed lab."""
 
 
 def checks_for(lab: Lab) -> tuple[Check, ...]:

@@ -57,27 +57,34 @@ def bulk_tcp_copies_are_the_wire_packets(
         # Tee clones are the forwarded packets themselves, no bigger, so they need no clamp; and
         # taken before routing they carry the TTL minus one, so they are not byte-identical.
         return [CheckResult(name, "bulk TCP over a small underlay", Status.SKIP, "tee")]
-    capture = lab.sensor_plan.capture_interface
-    internet, app = lab.address(Host.INTERNET), lab.address(Host.APP)
-    app_interface = lab.topology.link_of(Host.APP).host_interface
     with small_underlay(lab):
         if damage is not None:
             damage(lab)
-        before = lab.snmp(Host.GATEWAY, "IpFragCreates")["IpFragCreates"]
-        reassembled = lab.snmp(Host.SENSOR, "IpReasmReqds")["IpReasmReqds"]
-        with (
-            lab.bulk_server(Host.INTERNET, internet, SERVICE_PORT, download=DOWNLOAD),
-            lab.record(Host.SENSOR, capture, frames=RECORDED_FRAMES) as copies,
-            lab.record(
-                Host.APP, app_interface, "host", str(internet), frames=RECORDED_FRAMES
-            ) as wire,  # fmt: skip
-        ):
-            sent, received = lab.bulk(Host.APP, internet, SERVICE_PORT, upload=UPLOAD)
-            copies.wait_for_frames(wire.count(), timeout=5.0)
-            time.sleep(SETTLE)
-        fragments = lab.snmp(Host.GATEWAY, "IpFragCreates")["IpFragCreates"] - before
-        reassembled = lab.snmp(Host.SENSOR, "IpReasmReqds")["IpReasmReqds"] - reassembled
-        clamp = lab.gateway("check").stderr
+        return bulk_tcp_results(lab, name, SMALL_UNDERLAY)
+
+
+def bulk_tcp_results(lab: Lab, name: str, underlay_mtu: int) -> list[CheckResult]:
+    """The bulk transfer and its two results (byte-for-byte; unfragmented), on a lab whose
+    gateway-to-sensor network already carries ``underlay_mtu`` bytes and whose hosts' wire is
+    real (offloads off)."""
+    capture = lab.sensor_plan.capture_interface
+    internet, app = lab.address(Host.INTERNET), lab.address(Host.APP)
+    app_interface = lab.topology.link_of(Host.APP).host_interface
+    before = lab.snmp(Host.GATEWAY, "IpFragCreates")["IpFragCreates"]
+    reassembled = lab.snmp(Host.SENSOR, "IpReasmReqds")["IpReasmReqds"]
+    with (
+        lab.bulk_server(Host.INTERNET, internet, SERVICE_PORT, download=DOWNLOAD),
+        lab.record(Host.SENSOR, capture, frames=RECORDED_FRAMES) as copies,
+        lab.record(
+            Host.APP, app_interface, "host", str(internet), frames=RECORDED_FRAMES
+        ) as wire,  # fmt: skip
+    ):
+        sent, received = lab.bulk(Host.APP, internet, SERVICE_PORT, upload=UPLOAD)
+        copies.wait_for_frames(wire.count(), timeout=5.0)
+        time.sleep(SETTLE)
+    fragments = lab.snmp(Host.GATEWAY, "IpFragCreates")["IpFragCreates"] - before
+    reassembled = lab.snmp(Host.SENSOR, "IpReasmReqds")["IpReasmReqds"] - reassembled
+    clamp = lab.gateway("check").stderr
     original = datagrams(wire.frames())
     arrived = [d for d in datagrams(copies.frames()) if {app, internet} == set(addresses(d))]
     exact = compare(original, arrived)
@@ -90,18 +97,18 @@ def bulk_tcp_copies_are_the_wire_packets(
     results = [
         check_result(
             name,
-            f"bulk TCP app <-> internet over a {SMALL_UNDERLAY}-byte underlay, byte-for-byte",
+            f"bulk TCP app <-> internet over a {underlay_mtu}-byte underlay, byte-for-byte",
             ok,
             f"{sent} bytes up, {received} down; on the sensor's {capture}: {exact.describe()}; "
             f"checksums not final: {unfinished} of the copies, {wire_unfinished} on the app's "
             f"wire",
         )
     ]
-    ok = transferred and fragments == 0 and reassembled == 0 and largest + 50 <= SMALL_UNDERLAY
+    ok = transferred and fragments == 0 and reassembled == 0 and largest + 50 <= underlay_mtu
     results.append(
         check_result(
             name,
-            f"bulk TCP over a {SMALL_UNDERLAY}-byte underlay, copies unfragmented",
+            f"bulk TCP over a {underlay_mtu}-byte underlay, copies unfragmented",
             ok,
             f"largest packet {largest} bytes (copy {largest + 50}); MSS announced on the app's "
             f"wire {announced}; gateway IpFragCreates +{fragments}, sensor IpReasmReqds "

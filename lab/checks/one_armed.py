@@ -7,8 +7,10 @@ interface behind a router that plays Azure's fabric.
 - The gateway mirror's copies arrive byte-identical at the sensor (IPv4 datagrams; the Ethernet
   headers differ, as they do on Azure, since a packet crosses the fabric between the app and the
   gateway), full-size packets included; the copies of those do not fit a 1500-byte underlay, so
-  the report counts the feed's IP fragments. They stay non-zero until the gateway clamps the TCP
-  MSS (the data-plane work), and full-size ICMP and UDP always fragment.
+  the report counts the feed's IP fragments: full-size ICMP and UDP always fragment.
+- TCP does not: the gateway is rendered with the network's 1500 bytes, as Azure's component
+  renders it, so it clamps the MSS of forwarded TCP, and a bulk transfer's copies arrive
+  unfragmented and byte-identical, checksums included.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .common import (
     check_result,
     protocol_of,
 )
+from .dataplane import bulk_tcp_results
 
 FULL_SIZE_PAYLOAD: Final = 1472
 """An ICMP echo of this payload is a 1500-byte IP packet: the largest a 1500 link carries."""
@@ -223,3 +226,15 @@ def one_armed_copies_are_byte_identical(lab: Lab) -> list[CheckResult]:
         f"fragmented, {len(fragments)} IP fragments of {len(feed_frames)} feed frames"
     )
     return [check_result(name, "app <-> internet, full-size too, byte-for-byte (L3)", ok, detail)]
+
+
+def one_armed_bulk_tcp_copies_are_the_wire_packets(lab: Lab) -> list[CheckResult]:
+    """A bulk TCP transfer app <-> internet: the network carries 1500 bytes already, and the
+    gateway, rendered with that MTU, clamps the MSS, so every copy arrives whole, byte-identical
+    to the app's wire (checksums final) and unfragmented."""
+    topology = _topology(lab)
+    mtu = topology.gateway_underlay_mtu
+    if mtu is None:
+        raise LabError("the one-armed shape renders its gateway with the links' MTU")
+    with _real_wire(lab, topology):
+        return bulk_tcp_results(lab, "one_armed_bulk_tcp_copies_are_the_wire_packets", mtu)

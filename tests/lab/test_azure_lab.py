@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.azure.vnet_plan import AZURE_NETWORK_FIELDS, FIELDS
+from components.azure.vnet_plan import AZURE_NETWORK_FIELDS, AZURE_VNET_MTU, FIELDS
 from components.network_plan import NETWORK_FIELDS
 from lab import Lab
 from lab.checks import ONE_ARMED_CHECKS, Status, run_checks
@@ -39,7 +39,8 @@ def test_the_azure_stack_plans_the_one_armed_shape_on_1500_byte_links() -> None:
     assert topology.address(Host.GATEWAY) == ip("10.0.0.10")
     assert topology.gateway_addresses == (ip("10.0.0.10"),)
     assert {link.mtu for link in topology.links} == {1500}
-    assert topology.gateway_underlay_mtu is None
+    # Rendered as Azure's component renders it: with its VNets' MTU, so the MSS clamp is on.
+    assert topology.gateway_underlay_mtu == AZURE_VNET_MTU
     assert topology.link_of(Host.GATEWAY).host_default_route == ip("10.0.0.1")
     assert topology.link_of(Host.APP).host_default_route == ip("10.0.64.1")
     assert AZURE_NETWORK_FIELDS == FIELDS - NETWORK_FIELDS
@@ -91,6 +92,14 @@ def test_every_check_of_the_azure_shape_passes(azure_lab: Lab) -> None:
     # Copies of 1500-byte packets cannot cross a 1500-byte underlay whole: counted, not hidden.
     fragments = re.search(r"(\d+) copies arrived fragmented, (\d+) IP fragments", copies)
     assert fragments is not None and int(fragments[1]) > 0, copies
+    # TCP's copies do not: the gateway clamps its MSS to what fits the 1500-byte network.
+    bulk = next(line for line in lines if "copies unfragmented" in line)
+    # The app's own SYN offers 1460; what comes back through the gateway offers 1410.
+    assert "MSS announced on the app's wire [1410, 1460]" in bulk, bulk
+    assert "largest packet 1450 bytes (copy 1500)" in bulk, bulk
+    assert "forwarded TCP clamped to MSS 1410" in bulk, bulk
+    assert "gateway IpFragCreates +0, sensor IpReasmReqds +0" in bulk, bulk
+    assert any("1500-byte underlay, byte-for-byte" in line for line in lines)
 
 
 @pytest.mark.lab
