@@ -417,3 +417,29 @@ def test_after_a_reboot_suricata_comes_up_again_without_runcmd(booted: IdsBooted
     ids_up = machine.run("systemctl", "show", "-P", "ActiveEnterTimestampMonotonic",
                          ids.IDS_UNIT).stdout.strip()  # fmt: skip
     assert 0 < int(sensor_up) <= int(ids_up), (sensor_up, ids_up)
+
+
+def test_a_reboot_without_the_log_volume_still_captures_and_runs_the_ids(
+    booted: IdsBooted,
+) -> None:
+    """The volume detached from the instance (``nofail``): the sensor boots, warns, and
+    Suricata logs under the bare mount point on the root disk, alerting as before."""
+    booted.machine.devices = {}
+    booted.machine.reboot()
+    machine = booted.machine
+    assert machine.run("test", "-e", str(booted.volume.device), check=False).returncode != 0
+    for unit in (sensor.SERVICE, ids.IDS_UNIT):
+        active = machine.run("systemctl", "is-active", unit, check=False).stdout.strip()
+        assert active == "active", f"{unit}: {active}\n{ids_diagnostics(booted)}"
+    journal = machine.run("journalctl", "-b", "--no-pager", "-o", "cat", "-u", sensor.SERVICE)
+    assert f"warning: cannot mount the log volume at {LOG_MOUNT_POINT}" in journal.stdout
+    check = machine.run(sensor.SCRIPT_PATH, "check", check=False)
+    assert check.returncode == 0, f"{check.stderr}\n{ids_diagnostics(booted)}"
+    assert f"warning: the log volume is not mounted at {LOG_MOUNT_POINT}" in check.stderr
+    assert re.search(r"ok: suricata \(pid \d+\) reads cloudtap0;", check.stderr), check.stderr
+    private, remote = "10.0.64.13", "203.0.113.13"
+    send_vxlan(booted, signature_frames(private, remote))
+    local, root = wait_for_alerts(booted, private, remote)
+    assert [(a["src_ip"], a["dest_ip"]) for a in local] == [(private, remote)]
+    assert [(a["src_ip"], a["dest_ip"]) for a in root] == [(remote, private)]
+    assert mount_of(booted, EVE)["target"] == "/", "EVE is not on the root disk"
