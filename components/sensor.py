@@ -497,7 +497,8 @@ def render_boot_cloud_config(
     ``cloudtap-logs`` unless it already carries one (a volume moved from a replaced sensor keeps
     its logs; a volume holding any other file system is left alone), mounted at its
     ``mount_point`` through ``/dev/disk/by-label/cloudtap-logs`` with ``nofail`` (cloud-init's
-    ``mounts`` silently drops ``LABEL=`` entries).
+    ``mounts`` silently drops ``LABEL=`` entries); ``cloudtap-sensor apply`` mounts it when
+    it is not mounted yet (systemd orders a ``nofail`` mount before nothing), before the IDS.
 
     ``extra_files`` are written too: the host-feed listener's
     (:func:`components.host_feed.listener_files`), which ``cloudtap-sensor apply`` starts when

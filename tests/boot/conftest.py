@@ -12,6 +12,7 @@ import pytest
 from tests.boot import image
 from tests.boot.archive_proxy import ArchiveProxy
 from tests.boot.machine import WORK_BASE, remove_leftovers
+from tests.boot.volume import remove_volume_leftovers
 
 # Tool -> the Debian package that has it (scripts/bootstrap installs them).
 REQUIRED_TOOLS = {
@@ -39,6 +40,7 @@ def boot_environment() -> None:
     reason = unavailable_reason()
     if reason is None:
         remove_leftovers()
+        remove_volume_leftovers()
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"the real-boot tests must run under CI=true, but {reason}", pytrace=False)

@@ -13,6 +13,13 @@ configuration is never changed. cloud-init configures the interface from the see
 On a host whose PID 1 is not systemd, nspawn needs ``--register=no --keep-unit``; the gateway
 and sensor set ``/proc/sys/net`` values, which ``SYSTEMD_NSPAWN_API_VFS_WRITABLE=network``
 leaves writable in the container's own network namespace.
+
+Block devices (a log volume, :mod:`tests.boot.volume`) are bound into the container's ``/dev``
+at every boot (``--bind=/dev/loopN``). With ``--keep-unit`` nspawn makes no scope of its own and
+so sets no device policy (``--property=DeviceAllow=`` would need one): the container may use
+what the test's own cgroup may, and the bound node works as it is. No udev runs in a
+container: ``/dev/disk/by-label`` is a read-only directory of the links udev would make for
+the labels the devices' file systems have or will be given, made before the boot.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +82,7 @@ def _run(argv: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess[
     return result
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -91,13 +99,13 @@ def remove_leftovers() -> None:
         if not name.startswith(NETNS_PREFIX):
             continue
         owner = name[len(NETNS_PREFIX) :].split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not alive(int(owner)):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
     if not WORK_BASE.is_dir():
         return
     for directory in WORK_BASE.iterdir():
         owner = directory.name.split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not alive(int(owner)):
             merged = directory / "merged"
             subprocess.run(["umount", "-l", str(merged)], capture_output=True, check=False)
             shutil.rmtree(directory, ignore_errors=True)
@@ -115,8 +123,12 @@ class Machine:
         proxy_socket: Path,
         user_data: str,
         instance_id: str,
+        devices: Mapping[Path, str] | None = None,
     ) -> None:
+        """``devices``: block device -> the label of the file system it has or will be given
+        (its ``/dev/disk/by-label`` link)."""
         self.name = name
+        self.devices = dict(devices or {})
         self.interface = interface
         self.proxy_socket = proxy_socket
         tag = f"{os.getpid()}-{name}"
@@ -147,6 +159,10 @@ class Machine:
         self._mounted = True
         try:
             self._seed(interface, user_data, instance_id)
+            labels = self.directory / "disk" / "by-label"
+            labels.mkdir(parents=True)
+            for device, label in self.devices.items():
+                (labels / label).symlink_to(device)
         except BaseException:
             self.close()
             raise
@@ -249,6 +265,8 @@ class Machine:
                     "--timezone=off",
                     "--link-journal=no",
                     "--console=read-only",
+                    *[f"--bind={device}" for device in self.devices],
+                    *([f"--bind-ro={self.directory / 'disk'}:/dev/disk"] if self.devices else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=console,

@@ -2,7 +2,8 @@
 # cloudtap-sensor: every mirror feed decapsulated onto one capture interface.
 #
 #   cloudtap-sensor apply   build the capture interface, a decapsulation path per feed and
-#                           cloudtap's nftables table, then verify
+#                           cloudtap's nftables table (first mounting the log volume if
+#                           need be), then verify
 #   cloudtap-sensor check   verify only; exit 1 and say why if anything is missing
 #   cloudtap-sensor apply-settings FILE
 #                           make FILE the settings in force, in place (feeds, devices, rules;
@@ -825,9 +826,24 @@ write_if_changed() { # write_if_changed PATH: stdin to PATH, atomically, when it
     mv -f -- "$1.tmp" "$1"
 }
 
+mount_log_volume() { # as fstab says, before the IDS starts: systemd's nofail mount is ordered
+    # before nothing, and without udev (a container) never happens. nofail: ask mountpoint.
+    local output
+    [ "$LOG_VOLUME" = yes ] && [ -n "$LOG_MOUNT_POINT" ] || return 0
+    command -v mountpoint >/dev/null 2>&1 || return 0
+    mountpoint -q "$LOG_MOUNT_POINT" && return 0
+    output=$(mount "$LOG_MOUNT_POINT" 2>&1) || true
+    if mountpoint -q "$LOG_MOUNT_POINT"; then
+        log "mounted the log volume at $LOG_MOUNT_POINT"
+    else
+        log "warning: cannot mount the log volume at $LOG_MOUNT_POINT${output:+: $output}"
+    fi
+}
+
 write_ids_files() { # the IDS files that depend on the settings; setup-ids (re)starts the IDS
     [ "$IDS" = none ] && return 0
     check_custom_rules
+    mkdir -p "$IDS_LOG_DIR" # the IDS needs it; a reboot without the log volume lacks it
     render_ids_config | write_if_changed "$IDS_CONFIG"
     render_ids_logrotate | write_if_changed "$IDS_LOGROTATE"
 }
@@ -963,6 +979,7 @@ apply() {
         log "warning: ethtool not found: GRO stays on, so the IDS may see mirrored TCP" \
             "segments merged (install ethtool)"
     fi
+    mount_log_volume
     apply_capture_interface
     # Replacing the table empties its heard_N sets: keep what they know first (watching a new
     # source starts at the check, once the decapsulators are up, not here).
