@@ -116,7 +116,7 @@ def test_an_nlb_fleet_listens_on_udp_4789_and_checks_the_health_responder(
     assert balancer.inputs["loadBalancerType"] == "network"
     assert balancer.inputs["internal"] is True
     assert balancer.inputs["enableCrossZoneLoadBalancing"] is False
-    assert balancer.inputs["subnets"] == monitor_subnet_ids(run)
+    assert [m["subnetId"] for m in balancer.inputs["subnetMappings"]] == monitor_subnet_ids(run)
     group = run.named("fleet-tg")
     assert (group.inputs["protocol"], group.inputs["port"]) == ("UDP", 4789)
     assert group.inputs["loadBalancingCrossZoneEnabled"] == "false"

@@ -131,6 +131,8 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 preview_line(decision, east_west_only=decision.source.name in east_west) + dated,
                 resource=self,
             )
+        for note in planned.notes:
+            pulumi.log.info(note, resource=self)
         for warning in planned.warnings:
             pulumi.log.warn(warning, resource=self)
 
