@@ -257,7 +257,7 @@ def test_a_sensor_target_is_refused_when_the_gateway_sends_to_the_fleet(
 
 def test_no_sensor_expects_heartbeats_the_nlb_hands_to_one_of_them(mocks: StrictMocks) -> None:
     def program() -> tuple[SensorFleet, Sensor]:
-        vpc = MonitoredVpc("net", {**FLEET_MIRROR, "gateway_strategy": "one_per_zone"})
+        vpc = MonitoredVpc("net", {**FLEET_MIRROR, "gateway_strategy": "one_per_zone"})  # type: ignore[arg-type]
         return SensorFleet("fleet", {"network": vpc}), Sensor("sensor", {"network": vpc})
 
     run = run_program(program, mocks)
