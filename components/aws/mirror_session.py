@@ -47,6 +47,7 @@ from ..host_feeds import plan_host_feeds
 from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud
+from ..network_plan import Tier
 from . import mirror_planning
 from .discovery import AwsClients
 from .enrolment import Enrolment, build_enrolment
@@ -166,6 +167,7 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 packet_length=planned.packet_length,
                 session_tags=planned.tags,
                 tags=planned.tags,
+                zone_targets=self._zone_targets(planned),
             )
         self._register_results(
             {
@@ -179,6 +181,20 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 **self._host_feed_outputs(),
             }
         )
+
+    def _zone_targets(
+        self, planned: MirrorSessionPlan
+    ) -> list[tuple[pulumi.Input[str], aws.ec2.TrafficMirrorTarget]]:
+        """(zone name, its target) per zone with zone-local targets: the enrolment function
+        mirrors an instance launched later to its own zone's endpoint."""
+        if not planned.zone_local:
+            return []
+        fleet = planned.target.value
+        monitor = fleet.network.subnets[Tier.MONITOR.value]
+        return [
+            (subnet.availability_zone, target)
+            for subnet, target in zip(monitor, self.targets, strict=True)
+        ]
 
     def _build_host_feeds(self, planned: MirrorSessionPlan, args: Any) -> None:
         """The ``{name}-host-feeds`` child; for each host-fed source given by ``instance_id``
