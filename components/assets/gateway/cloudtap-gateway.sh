@@ -648,8 +648,9 @@ main() {
         shift
         parse_settings
         if (($# > 0)); then
-            [ "$1" = --own-addresses ] && (($# == 2)) ||
+            if [ "$1" != --own-addresses ] || (($# != 2)); then
                 die 'usage: cloudtap-gateway destination [--own-addresses "ADDRESS..."]'
+            fi
             OWN_ADDRESSES=$2
             zone_sensor
         else
