@@ -9,9 +9,11 @@ get the same shape): a target, a list of sources and a method.
   list position + 1 when the ids are given explicitly), so adding or removing another source
   never renames a session.
 - **gateway**: the monitored network's gateway copies everything it forwards to the sensor at
-  ``gateway_mirror.sensor_address``. No resource per source: the component checks that the
-  gateway mirror is on, that the source's traffic crosses the gateway (private tier) and that
-  the target is that sensor.
+  ``gateway_mirror.sensor_address`` (with ``gateway_mirror.to_fleet``: each zone's gateway to
+  its own zone's NLB address of a sensor fleet). No resource per source: the component checks
+  that the gateway mirror is on, that the source's traffic crosses the gateway (private tier)
+  and that the target is that sensor, or that fleet behind an NLB (never a GWLB fleet: it
+  speaks GENEVE and returns the traffic); the preview says where the copies go.
 - **auto** (default): native where AWS can mirror the source's instance type
   (:mod:`components.aws.mirror_support`), the gateway for the rest. The preview prints one line
   per source saying which, and why.

@@ -13,6 +13,10 @@ template holds no settings.
   their zone. The NLB hashes each flow's 5-tuple to one sensor; Traffic Mirroring derives the
   VXLAN source port from the mirrored flow, so every copy of one flow, both directions'
   sessions included, reaches the same sensor (a sensor sees whole conversations).
+  The NLB listens at a fixed address in each monitor subnet (its .11,
+  :func:`~components.mirroring.fleet_load_balancer_address`), so the gateway mirror can send its
+  VXLAN copies to its own zone's (``gateway_mirror.to_fleet``); fleet sensors expect no
+  per-gateway heartbeats, which the NLB would hand to one sensor only.
 - ``target: gwlb``: a Gateway Load Balancer in the monitor subnets, a GENEVE 6081 target group
   health checked the same way, an endpoint service and one Gateway Load Balancer endpoint per
   zone; a mirror session can target each source's own zone's endpoint (``zone_local_targets``),
