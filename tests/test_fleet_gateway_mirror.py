@@ -200,6 +200,7 @@ def test_gateway_copies_to_an_nlb_fleet_say_where_they_go_and_why(
     )
     assert "each zone's gateway to its own zone's NLB address (10.0.128.11, 10.0.144.11)" in line
     assert "5-tuple" in line and "source port" in line and "heartbeats" in line
+    assert "ENA's, need not be" in line  # the claim's limit, said where the claim is made
     assert not run.of_type("aws:ec2/trafficMirrorSession:TrafficMirrorSession")
 
 

@@ -458,7 +458,8 @@ def gateway_fleet_line(fleet: Any, mirror: GatewayMirror) -> str:
         f"gateway mirror -> sensor fleet: VXLAN VNI {mirror.vni} from {where}, UDP 4789. A "
         "flow's copies stay on one sensor: the NLB hashes each UDP flow's 5-tuple to one "
         "target, and the gateway's VXLAN device (no fixed source port) takes each copy's outer "
-        "source port from the inner flow's hash, which the kernel's flow dissector computes "
-        "alike for both directions. Fleet sensors expect no per-gateway heartbeats (the NLB "
-        "hands each gateway's to one sensor, which counts and drops them)"
+        "source port from the inner flow's hash: a direction's copies always share it, and "
+        "both directions do where the kernel hashes the flow itself (symmetric; a NIC's own "
+        "receive hash, such as ENA's, need not be). Fleet sensors expect no per-gateway "
+        "heartbeats (the NLB hands each gateway's to one sensor, which counts and drops them)"
     )
