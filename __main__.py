@@ -38,6 +38,7 @@ cloud modules are imported only for the stack's cloud.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -106,6 +107,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     )
     fleet_args = stack.section("fleet")
     feeds_args = stack.section("host_feeds")
+    network = _gateway_mirror_to_fleet(network, sensor_args, fleet_args, mirror_args)
 
     # Every component is planned, and so checked, before the first one registers: a mistake in
     # cloudtap:mirror must not leave a network half-created by `pulumi up`.
@@ -135,6 +137,15 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
     if fleet_args is not None:
         with under("fleet", passed={"network": "network"}):
             fleet_design = plan_sensor_fleet({**fleet_args, "network": design})
+    if sensor_design is not None and fleet_design is not None:
+        taken = fleet_design.load_balancer_addresses
+        if ipaddress.IPv4Address(sensor_design.private_ip) in taken:
+            raise CloudtapInputError(
+                "cloudtap:sensor.private_ip",
+                sensor_design.private_ip,
+                "an address other than the fleet's load balancer addresses "
+                f"({', '.join(str(a) for a in taken)}): each monitor subnet's .11",
+            )
     mirror_plan = None
     if mirror_args is not None:
         target = mirror_args.get("target") or _default_target(sensor_design, fleet_design)
@@ -190,6 +201,7 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
             )
         pulumi.export("fleet_load_balancer_arn", fleet.load_balancer.arn)
         pulumi.export("fleet_endpoint_ids", [endpoint.id for endpoint in fleet.endpoints])
+        pulumi.export("fleet_load_balancer_addresses", fleet.load_balancer_addresses)
 
     if mirror_args is not None:
         target = mirror_args.get("target") or _default_target(sensor, fleet)
@@ -204,6 +216,33 @@ def _aws(stack: StackConfig) -> pulumi.ComponentResource:
             )
         _export_sessions(mirror)
     return vpc
+
+
+def _gateway_mirror_to_fleet(
+    network: dict[str, Any],
+    sensor_args: object,
+    fleet_args: Mapping[str, Any] | None,
+    mirror_args: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A stack whose gateway mirror has no sensor to send to (no cloudtap:sensor, no
+    sensor_address) but a fleet behind an NLB, which cloudtap:mirror (if any) targets by default:
+    the gateway sends its copies to the fleet."""
+    mirror = network.get("gateway_mirror")
+    if (
+        not isinstance(mirror, Mapping)
+        or sensor_args is not None
+        or (mirror_args is not None and mirror_args.get("target") is not None)
+        or fleet_args is None
+        or fleet_args.get("target", "nlb") != "nlb"
+        or "sensor_address" in mirror
+        or "to_fleet" in mirror
+    ):
+        return network
+    pulumi.log.info(
+        "cloudtap:network.gateway_mirror.to_fleet: true (the stack has a fleet behind an NLB "
+        "and no cloudtap:sensor, so the gateway sends its copies to the fleet)"
+    )
+    return {**network, "gateway_mirror": {**mirror, "to_fleet": True}}
 
 
 def _default_target(sensor: object, fleet: object) -> dict[str, object]:

@@ -49,6 +49,7 @@ SETTINGS_KEYS = (
     "PORT_FORWARDS",
     "MIRROR_MODE",
     "MIRROR_SENSOR",
+    "MIRROR_SENSOR_BY_ZONE",
     "MIRROR_VNI",
     "MIRROR_VXLAN_PORT",
     "MIRROR_UNDERLAY_MTU",
@@ -95,8 +96,21 @@ def _mirror_settings(plan: NetworkPlan, underlay_mtu: int | None) -> list[Settin
         ("MIRROR_MODE", mirror.mode.value if mirror else "off"),
     ]
     if mirror is not None:
+        by_zone = " ".join(
+            f"{public}:{destination}"
+            for public, destination in zip(
+                plan.subnets[Tier.PUBLIC], mirror.zone_destinations, strict=False
+            )
+        )
         lines += [
-            ("MIRROR_SENSOR", str(mirror.sensor_address)),
+            "# Where the copies go: one sensor, or each zone's own destination (PUBLIC_SUBNET:",
+            "# ADDRESS, a sensor fleet's load balancer), picked by the subnet of the gateway's",
+            "# own addresses: the same settings serve every zone's gateway.",
+            ("MIRROR_SENSOR", "" if mirror.to_fleet else str(mirror.sensor_address)),
+            ("MIRROR_SENSOR_BY_ZONE", by_zone),
+        ]
+    if mirror is not None:
+        lines += [
             ("MIRROR_VNI", mirror.vni),
             ("MIRROR_VXLAN_PORT", VXLAN_PORT),
             "# What the cloud's network carries: the interface towards the sensor is raised up to",

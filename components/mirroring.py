@@ -23,6 +23,11 @@ VNI_MAX = 16_777_215
 DEFAULT_GATEWAY_VNI = 4242
 # The host offset of a sensor's default address in its monitor subnet (.10 in a /20).
 DEFAULT_SENSOR_HOST_OFFSET = 10
+FLEET_LOAD_BALANCER_HOST_OFFSET = 11
+"""The host offset of a sensor fleet's Network Load Balancer in each monitor subnet (.11): past
+AWS's four reserved first addresses (.0-.3), clear of the default sensor (.10), and below the
+last address (reserved) of even a /28 (.15), so every subnet the network plan accepts holds it.
+Fixed, so the gateway mirror can be told where its zone's load balancer listens before it exists."""
 VXLAN_OVERHEAD = 50
 """Bytes a VXLAN copy adds to the IPv4 packet it copies: outer IPv4 (20), UDP (8), VXLAN (8) and
 the copy's own Ethernet header (14). The gateway script's ``VXLAN_OVERHEAD`` is the same."""
@@ -100,6 +105,12 @@ class GatewayMirrorArgs(TypedDict, total=False):
     """Seconds between the mirror's heartbeats, 1-3600. Default 10. The gateway sends a marked
     datagram through its own copy path at this interval; the sensor drops it before it is
     decapsulated and its check fails, naming the gateway, after three missed in a row."""
+    to_fleet: bool
+    """Send the copies to a ``SensorFleet`` behind a Network Load Balancer (AWS only): each
+    gateway to the load balancer's fixed address in its own zone's monitor subnet (the subnet's
+    .11, :data:`FLEET_LOAD_BALANCER_HOST_OFFSET`) instead of to one ``sensor_address``. Default
+    false; not with ``sensor_address`` or ``mode: tee``. The fleet's sensors expect no
+    per-gateway heartbeats (the load balancer hands each gateway's to one sensor)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,14 @@ class GatewayMirror:
     clamp_mss: bool | int | None = None
     """As given: ``None`` (automatic, from the network's MTU), ``True``, ``False`` or an MSS."""
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    zone_destinations: tuple[ipaddress.IPv4Address, ...] = ()
+    """With ``to_fleet``: where each zone's gateway sends, in zone order (the fleet's load
+    balancer address in that zone's monitor subnet); ``sensor_address`` is the first. Empty: every
+    gateway sends to ``sensor_address``."""
+
+    @property
+    def to_fleet(self) -> bool:
+        return bool(self.zone_destinations)
 
 
 def parse_clamp_mss(field: str, value: Any, mode: GatewayMirrorMode) -> bool | int | None:
@@ -166,12 +185,20 @@ def default_sensor_address(monitor_subnet: ipaddress.IPv4Network) -> ipaddress.I
     return monitor_subnet.network_address + DEFAULT_SENSOR_HOST_OFFSET
 
 
+def fleet_load_balancer_address(monitor_subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """Where a sensor fleet's Network Load Balancer listens in ``monitor_subnet``."""
+    return monitor_subnet.network_address + FLEET_LOAD_BALANCER_HOST_OFFSET
+
+
 def plan_gateway_mirror(
     args: Any,
     monitor_subnets: tuple[ipaddress.IPv4Network, ...],
     field: str = "gateway_mirror",
+    *,
+    fleets: bool = False,
 ) -> GatewayMirror | None:
-    """Validate ``GatewayMirrorArgs``; ``None`` (the default) means the gateway copies nothing."""
+    """Validate ``GatewayMirrorArgs``; ``None`` (the default) means the gateway copies nothing.
+    ``fleets``: the cloud has sensor fleets (AWS), so ``to_fleet`` may be true."""
     if args is None:
         return None
     if not isinstance(args, Mapping):
@@ -193,4 +220,26 @@ def plan_gateway_mirror(
         1,
         HEARTBEAT_INTERVAL_MAX,
     )
-    return GatewayMirror(address, mode, vni, clamp, interval)
+    to_fleet = args.get("to_fleet", False)
+    if not isinstance(to_fleet, bool):
+        raise CloudtapInputError(f"{field}.to_fleet", to_fleet, "true or false")
+    if not to_fleet:
+        return GatewayMirror(address, mode, vni, clamp, interval)
+    if not fleets:
+        raise CloudtapInputError(
+            f"{field}.to_fleet", to_fleet, "false: sensor fleets exist on AWS only"
+        )
+    if text is not None:
+        raise CloudtapInputError(
+            f"{field}.sensor_address",
+            text,
+            "no value with to_fleet: each gateway sends to its own zone's fleet load balancer",
+        )
+    if mode is not GatewayMirrorMode.VXLAN:
+        raise CloudtapInputError(
+            f"{field}.mode",
+            mode.value,
+            "vxlan with to_fleet: a load balancer takes encapsulated copies, never clones",
+        )
+    destinations = tuple(fleet_load_balancer_address(subnet) for subnet in monitor_subnets)
+    return GatewayMirror(destinations[0], mode, vni, clamp, interval, destinations)

@@ -54,8 +54,10 @@ class NetworkDesign:
     @property
     def default_sensor_address(self) -> ipaddress.IPv4Address:
         """Where a sensor lives unless told otherwise: the gateway mirror's sensor when the
-        mirror is on (so the two agree without being told), else the first monitor subnet's .10."""
-        if self.plan.gateway_mirror is not None:
+        mirror is on (so the two agree without being told), else the first monitor subnet's .10
+        (also when the mirror sends to a fleet's load balancers, whose addresses no sensor
+        takes)."""
+        if self.plan.gateway_mirror is not None and not self.plan.gateway_mirror.to_fleet:
             return self.plan.gateway_mirror.sensor_address
         return default_sensor_address(self.plan.cidrs(Tier.MONITOR)[0])
 

@@ -251,8 +251,9 @@ def _sequence(field: str, value: Any) -> Sequence[Any]:
     return value
 
 
-def plan_network(args: Mapping[str, Any] | None = None) -> NetworkPlan:
-    """Validate ``NetworkArgs`` (other keys are the caller's to check) and resolve defaults."""
+def plan_network(args: Mapping[str, Any] | None = None, *, fleets: bool = False) -> NetworkPlan:
+    """Validate ``NetworkArgs`` (other keys are the caller's to check) and resolve defaults.
+    ``fleets``: the cloud has sensor fleets (AWS), which ``gateway_mirror.to_fleet`` needs."""
     args = args or {}
     cidr_block = parse_network("cidr_block", args.get("cidr_block", DEFAULT_CIDR_BLOCK))
     if not LARGEST_PREFIX <= cidr_block.prefixlen <= SMALLEST_PREFIX:
@@ -307,5 +308,5 @@ def plan_network(args: Mapping[str, Any] | None = None) -> NetworkPlan:
         _management_cidr(i, text)
         for i, text in enumerate(_sequence("management_cidrs", args.get("management_cidrs")))
     )
-    mirror = plan_gateway_mirror(args.get("gateway_mirror"), subnets[Tier.MONITOR])
+    mirror = plan_gateway_mirror(args.get("gateway_mirror"), subnets[Tier.MONITOR], fleets=fleets)
     return NetworkPlan(cidr_block, subnets, tuple(forwards), management, mirror)

@@ -173,7 +173,8 @@ def gateway_heartbeats(
     ``gateway_subnets``: where the gateways live, one heartbeat source each (a gateway per
     zone); default the first public subnet, where the one gateway lives."""
     mirror = plan.gateway_mirror
-    if mirror is None or mirror.sensor_address != sensor_address:
+    # A fleet's load balancer hands each gateway's heartbeats to one sensor: none expects them.
+    if mirror is None or mirror.to_fleet or mirror.sensor_address != sensor_address:
         return (), DEFAULT_HEARTBEAT_INTERVAL
     vni = mirror.vni if mirror.mode is GatewayMirrorMode.VXLAN else None
     subnets = tuple(gateway_subnets) or (plan.subnets[Tier.PUBLIC][0],)

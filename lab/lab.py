@@ -95,7 +95,7 @@ ETHERNET_OVERHEAD: Final = 18
 PROBE: Final = Path(__file__).with_name("probe.py")
 FEEDS: Final = Path(__file__).with_name("feeds.py")
 
-GatewayCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
+GatewayCommand = Literal["apply", "check", "render", "preflight", "apply-settings", "destination"]
 SensorCommand = Literal["apply", "check", "render", "preflight", "apply-settings"]
 Protocol = Literal["tcp", "udp"]
 

@@ -247,3 +247,43 @@ def test_host_feeds_reach_the_stacks_sensor_which_carries_and_admits_the_listene
     parts = run.resolve(run.exports["host_feed_user_data_parts"])
     assert set(parts) == {"web-1", "db-1"}
     assert f'SENSOR_ADDRESS="{sensor_address}"' in parts["db-1"]
+
+
+def test_a_fleet_behind_an_nlb_gets_the_gateway_mirrors_copies_when_no_sensor_does(
+    mocks: StrictMocks,
+) -> None:
+    config = stack_config("aws-dev")
+    del config["cloudtap:sensor"]
+    config["cloudtap:network"] = {**config["cloudtap:network"], "gateway_mirror": {}}
+    config["cloudtap:fleet"] = {"ids": "suricata"}
+    config["cloudtap:mirror"] = {
+        "method": "gateway",
+        "sources": [
+            {
+                "name": "legacy",
+                "instance_type": "t2.micro",
+                "network_interface_ids": ["eni-0a1b2c3d"],
+            }
+        ],
+    }
+    run = run_main(mocks, config)
+    settings = run.named("cloudtap-gateway-settings").inputs["insecureValue"]
+    assert 'MIRROR_SENSOR=""' in settings
+    assert 'MIRROR_SENSOR_BY_ZONE="10.0.0.0/20:10.0.128.11 10.0.16.0/20:10.0.144.11"' in settings
+    assert run.exports["fleet_load_balancer_addresses"] == ["10.0.128.11", "10.0.144.11"]
+    # With a sensor in the stack the gateway keeps sending to it.
+    config["cloudtap:sensor"] = {"ids": "suricata"}
+    del config["cloudtap:mirror"]
+    run = run_main(StrictMocks(), config)
+    settings = run.named("cloudtap-gateway-settings").inputs["insecureValue"]
+    assert 'MIRROR_SENSOR="10.0.128.10"' in settings
+
+
+def test_a_sensor_on_the_fleets_load_balancer_address_is_refused(mocks: StrictMocks) -> None:
+    config = stack_config("aws-dev")
+    config["cloudtap:sensor"] = {"ids": "suricata", "private_ip": "10.0.128.11"}
+    config["cloudtap:fleet"] = {"ids": "suricata"}
+    with pytest.raises(CloudtapInputError) as error:
+        run_main(mocks, config)
+    assert error.value.field == "cloudtap:sensor.private_ip"
+    assert not [r for r in mocks.registrations if r.custom]

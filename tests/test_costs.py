@@ -161,3 +161,64 @@ def test_the_program_counts_every_zones_gateway(monkeypatch: pytest.MonkeyPatch)
     config["cloudtap:network"] = {**config["cloudtap:network"], "gateway_strategy": "one_per_zone"}
     (line,) = preview(config, monkeypatch)[0]
     assert "2 gateways t3.small" in line
+
+
+def fleet_estimate(region: str, fleet_args: dict[str, Any]) -> Any:
+    """The estimate of a gateway and a fleet planned on the default network, in ``region``."""
+    from components.aws.monitored_vpc import plan_monitored_vpc  # noqa: PLC0415
+    from components.aws.sensor_fleet import plan_sensor_fleet  # noqa: PLC0415
+
+    def program() -> Any:
+        design = plan_monitored_vpc({}).design
+        fleet = plan_sensor_fleet({"network": design, **fleet_args})
+        return estimate_aws(
+            region, gateway_instance_type="t3.small", sensor=None, mirror=None, fleet=fleet
+        )
+
+    return run_program(program, StrictMocks()).result
+
+
+def test_a_fleets_nlb_is_counted_and_its_per_gb_charge_priced_at_the_expected_traffic() -> None:
+    estimate = fleet_estimate("us-east-1", {"expected_gbps": 2})
+    items = {item.label: item.monthly for item in estimate.items}
+    assert items["fleet NLB"] == pytest.approx(0.0225 * HOURS_PER_MONTH)
+    line = estimate.line()
+    # 2 Gbit/s is 900 GB an hour, one NLCU per GB-hour at $0.006, for 730 hours.
+    assert "+ $0.0060 per GB of copies through the NLB (capacity units" in line
+    assert "at the expected 2 Gbit/s all month that is $3942.00" in line
+    assert estimate.total == round(sum(v for v in items.values() if v is not None), 2)
+    assert "fleet NLB" not in estimate.unpriced
+
+
+def test_a_gwlb_fleet_counts_the_balancer_and_an_endpoint_per_zone() -> None:
+    estimate = fleet_estimate("us-east-1", {"target": "gwlb", "expected_gbps": 1})
+    items = {item.label: item.monthly for item in estimate.items}
+    assert items["fleet GWLB"] == pytest.approx(0.0125 * HOURS_PER_MONTH)
+    assert items["2 GWLB endpoints"] == pytest.approx(2 * 0.01 * HOURS_PER_MONTH)
+    # GLCU $0.004 and the endpoint's $0.0035 for every GB.
+    assert "+ $0.0075 per GB of copies through the GWLB (capacity units and endpoints" in (
+        estimate.line()
+    )
+    assert f"that is ${450 * HOURS_PER_MONTH * 0.0075:.2f}" in estimate.line()
+
+
+def test_a_region_without_load_balancer_prices_says_so_instead_of_guessing() -> None:
+    estimate = fleet_estimate("eu-west-1", {})
+    assert "fleet NLB" in estimate.unpriced
+    assert "the NLB's per-GB charges (capacity units) have no price in the data" in (
+        estimate.line()
+    )
+
+
+def test_the_load_balancer_prices_cover_the_default_region_and_only_known_regions() -> None:
+    for table in (
+        prices.NLB_HOURLY,
+        prices.NLCU_HOURLY,
+        prices.GWLB_HOURLY,
+        prices.GLCU_HOURLY,
+        prices.GWLB_ENDPOINT_HOURLY,
+        prices.GWLB_ENDPOINT_GB,
+    ):
+        assert prices.DEFAULT_REGION in table
+        assert set(table) <= set(prices.INSTANCE_HOURLY)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", prices.LOAD_BALANCER_AS_OF)

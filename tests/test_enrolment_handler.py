@@ -336,3 +336,57 @@ def test_the_override_wins_only_where_the_data_says_no() -> None:
         "m5 is a Nitro type AWS mirrors"
     )
     assert mirror_support.mirror_support("m7i.large", ["m7i.large"]).mirrorable
+
+
+def _zone_subnet(world: World, cidr: str, zone: str) -> str:
+    """A subnet of ``cidr`` in availability zone ``zone`` (made once for the shared world)."""
+    found = world.ec2.describe_subnets(Filters=[{"Name": "cidr-block", "Values": [cidr]}])
+    if found["Subnets"]:
+        assert found["Subnets"][0]["AvailabilityZone"] == zone
+        return str(found["Subnets"][0]["SubnetId"])
+    created = world.ec2.create_subnet(VpcId=world.aws.vpc_id, CidrBlock=cidr, AvailabilityZone=zone)
+    return str(created["Subnet"]["SubnetId"])
+
+
+def _launch_in(world: World, subnet: str) -> tuple[str, str]:
+    instance = world.ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="m5.large",
+        SubnetId=subnet,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "enrol", "Value": world.selector}]}
+        ],
+    )["Instances"][0]
+    return instance["InstanceId"], instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+
+
+def test_zone_local_targets_mirror_a_later_instance_to_its_own_zones_target(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    zone_a, zone_b, zone_c = (f"{world.ec2.meta.region_name}{z}" for z in "abc")
+    in_a = _zone_subnet(world, "10.0.96.0/20", zone_a)
+    in_b = _zone_subnet(world, "10.0.112.0/20", zone_b)
+    in_c = _zone_subnet(world, "10.0.240.0/20", zone_c)
+    first, second = world.config["target_id"], world.other_target()
+    world.config["subnet_cidrs"] = ["10.0.96.0/20", "10.0.112.0/20", "10.0.240.0/20"]
+    world.config["zone_target_ids"] = {zone_a: first, zone_b: second}
+    instance_b, eni_b = _launch_in(world, in_b)
+    instance_a, eni_a = _launch_in(world, in_a)
+    world.handle(world.event(instance_b, "running"))
+    world.handle(world.event(instance_a, "running"))
+    targets = {s["NetworkInterfaceId"]: s["TrafficMirrorTargetId"] for s in world.owned()}
+    assert targets == {eni_b: second, eni_a: first}  # zone B's own, not the first zone's
+    # A zone without a target of its own gets the first zone's, and the log says so.
+    instance_c, eni_c = _launch_in(world, in_c)
+    with caplog.at_level(logging.WARNING, logger="cloudtap.enrol"):
+        world.handle(world.event(instance_c, "running"))
+    assert {s["TrafficMirrorTargetId"] for s in world.sessions(eni_c)} == {first}
+    assert f"{instance_c}: its zone {zone_c} has no target of its own" in caplog.text
+    # A session of the function on another zone's target is moved to the instance's own.
+    world.config["zone_target_ids"] = {zone_a: second, zone_b: first}
+    result = world.handle({"source": "aws.events"})
+    assert len(result["deleted"]) == 2 and len(result["created"]) == 2
+    moved = {s["NetworkInterfaceId"]: s["TrafficMirrorTargetId"] for s in world.owned()}
+    assert moved == {eni_a: second, eni_b: first, eni_c: first}

@@ -116,7 +116,7 @@ def test_an_nlb_fleet_listens_on_udp_4789_and_checks_the_health_responder(
     assert balancer.inputs["loadBalancerType"] == "network"
     assert balancer.inputs["internal"] is True
     assert balancer.inputs["enableCrossZoneLoadBalancing"] is False
-    assert balancer.inputs["subnets"] == monitor_subnet_ids(run)
+    assert [m["subnetId"] for m in balancer.inputs["subnetMappings"]] == monitor_subnet_ids(run)
     group = run.named("fleet-tg")
     assert (group.inputs["protocol"], group.inputs["port"]) == ("UDP", 4789)
     assert group.inputs["loadBalancingCrossZoneEnabled"] == "false"
@@ -403,3 +403,31 @@ def test_the_readme_sizing_table_says_what_the_data_says() -> None:
         for instance_type, figure in zip(full, figures.split(" / "), strict=True):
             found[instance_type] = float(figure)
     assert found == dict(SENSOR_CAPACITY_GBPS)
+
+
+def test_the_enrolment_function_gets_each_zones_target_with_zone_local_targets(
+    mocks: StrictMocks,
+) -> None:
+    run = fleet_mirror(
+        mocks,
+        {"target": "gwlb"},
+        {"sources": [], "enrol": {"tags": {"team": "web"}}, "zone_local_targets": True},
+    )
+    targets = [run.named(f"mirror-target-{zone}") for zone in (1, 2)]
+    zones = [run.named(f"net-monitor-{zone}").inputs["availabilityZone"] for zone in (1, 2)]
+    assert len(set(zones)) == 2
+    function = run.named("mirror-enrol-function")
+    config = json.loads(function.inputs["environment"]["variables"]["CLOUDTAP_ENROL"])
+    assert config["zone_target_ids"] == {zones[0]: targets[0].id, zones[1]: targets[1].id}
+    assert config["target_id"] == targets[0].id  # a zone without its own: the first zone's
+    policy = json.loads(run.named("mirror-enrol-policy").inputs["policy"])
+    [create] = [s for s in policy["Statement"] if s["Sid"] == "MirrorAnyInterfaceToThisTargetOnly"]
+    assert {t.state["arn"] for t in targets} <= set(create["Resource"])
+
+
+def test_without_zone_local_targets_the_function_has_one_target(mocks: StrictMocks) -> None:
+    run = fleet_mirror(mocks, {"target": "gwlb"}, {"sources": [], "enrol": {}})
+    function = run.named("mirror-enrol-function")
+    config = json.loads(function.inputs["environment"]["variables"]["CLOUDTAP_ENROL"])
+    assert config["zone_target_ids"] == {}
+    assert config["target_id"] == run.named("mirror-target").id

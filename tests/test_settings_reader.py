@@ -410,6 +410,7 @@ def test_the_gateway_settings_come_through_exactly(tmp_path: Path) -> None:
         "PORT_FORWARDS": "tcp:3389:10.0.64.10:3389",
         "MIRROR_MODE": "vxlan",
         "MIRROR_SENSOR": "10.0.128.10",
+        "MIRROR_SENSOR_BY_ZONE": "",  # empty: every gateway sends to MIRROR_SENSOR
         "MIRROR_VNI": "4242",
         "MIRROR_VXLAN_PORT": "4789",
         "MIRROR_UNDERLAY_MTU": "9001",

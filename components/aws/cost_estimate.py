@@ -3,9 +3,11 @@
 Pure: it reads the plans the program makes anyway (network, sensor, mirror) and
 :mod:`.prices`. Counted: the gateway and the sensor (instance hours, root and log volumes), the
 gateway's Elastic IP (public IPv4 hours), one Traffic Mirroring session per natively mirrored
-interface, and the enrolment function (its scheduled invocations, their compute and logs). Not
-counted, and said so: a target load balancer (cloudtap never creates one), the sessions the
-enrolment function will create (each one priced in the line), data transfer.
+interface, the enrolment function (its scheduled invocations, their compute and logs), and a
+sensor fleet's load balancer hours (a GWLB's endpoint hours too), with its per-GB charges in a
+note. Not counted, and said so: a target load balancer cloudtap does not create, the sessions
+the enrolment function will create (each one priced in the line), the fleet's per-GB charges
+(traffic varies: the note prices the expected traffic), data transfer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..costs import HOURS_PER_MONTH, CostItem, Estimate, hourly, per_month
 from . import prices
+from .fleet_plan import FleetTarget
 from .mirror_checks import TargetKind
 
 if TYPE_CHECKING:
@@ -72,10 +75,10 @@ def estimate_aws(
             )
         )
         items.append(per_month(f"{count} fleet root volumes", gp3, prices.ROOT_VOLUME_GB * count))
-        notes.append(
-            f"the fleet's {fleet.target.value.upper()} and its capacity units are not counted, "
-            f"nor sensors added by scaling (up to {fleet.sizing.maximum})"
-        )
+        balancer_items, per_gb = fleet_balancer(at, fleet)
+        items += balancer_items
+        notes.append(fleet_traffic_note(fleet, per_gb))
+        notes.append(f"not counted: sensors added by scaling (up to {fleet.sizing.maximum})")
     if mirror is not None:
         session = prices.MIRROR_SESSION_HOURLY[at]
         if mirror.sessions:
@@ -93,6 +96,49 @@ def estimate_aws(
         ):
             notes.append("the target load balancer and its data processing are not counted")
     return Estimate(tuple(items), at, prices.AS_OF, SOURCE, tuple(notes))
+
+
+GB_PER_GBPS_HOUR = 1e9 / 8 / 1e9 * 3600
+"""GB an hour that 1 Gbit/s carries (450)."""
+
+
+def fleet_balancer(at: str, fleet: SensorFleetPlan) -> tuple[list[CostItem], float | None]:
+    """The fleet's load balancer hours (and a GWLB's endpoint hours, one per zone), and what
+    each GB of copies through it costs (capacity units, plus a GWLB endpoint's data charge);
+    ``None`` where the data has no price."""
+    if fleet.target is FleetTarget.NLB:
+        unit = prices.NLCU_HOURLY.get(at)
+        per_gb = None if unit is None else unit / prices.GB_PER_CAPACITY_UNIT_HOUR
+        return [hourly("fleet NLB", prices.NLB_HOURLY.get(at))], per_gb
+    zones = fleet.zones
+    unit, endpoint_gb = prices.GLCU_HOURLY.get(at), prices.GWLB_ENDPOINT_GB.get(at)
+    per_gb = (
+        None
+        if unit is None or endpoint_gb is None
+        else unit / prices.GB_PER_CAPACITY_UNIT_HOUR + endpoint_gb
+    )
+    return [
+        hourly("fleet GWLB", prices.GWLB_HOURLY.get(at)),
+        hourly(f"{zones} GWLB endpoints", prices.GWLB_ENDPOINT_HOURLY.get(at), zones),
+    ], per_gb
+
+
+def fleet_traffic_note(fleet: SensorFleetPlan, per_gb: float | None) -> str:
+    """The per-GB charge of the fleet's load balancer, and what ``expected_gbps`` sustained for
+    the whole month would add (not in the total: traffic varies)."""
+    kind = fleet.target.value.upper()
+    what = "capacity units" if fleet.target is FleetTarget.NLB else "capacity units and endpoints"
+    if per_gb is None:
+        return (
+            f"the {kind}'s per-GB charges ({what}) have no price in the data "
+            f"(load balancer prices of {prices.LOAD_BALANCER_AS_OF})"
+        )
+    sustained = fleet.expected_gbps * GB_PER_GBPS_HOUR * HOURS_PER_MONTH * per_gb
+    return (
+        f"+ ${per_gb:.4f} per GB of copies through the {kind} ({what}; not in the total: at "
+        f"the expected {fleet.expected_gbps:g} Gbit/s all month that is ${sustained:.2f}; load "
+        f"balancer prices of {prices.LOAD_BALANCER_AS_OF})"
+    )
 
 
 def gateway_items(

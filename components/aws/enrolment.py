@@ -23,7 +23,7 @@ deleting it (``aws ec2 delete-traffic-mirror-session``) finishes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -87,8 +87,11 @@ def build_enrolment(
     packet_length: int | None,
     session_tags: Mapping[str, str],
     tags: Mapping[str, str],
+    zone_targets: Sequence[tuple[pulumi.Input[str], aws.ec2.TrafficMirrorTarget]] = (),
 ) -> Enrolment:
-    """The function's resources, children of ``parent``; ``filters`` by scope value."""
+    """The function's resources, children of ``parent``; ``filters`` by scope value.
+    ``zone_targets``: (availability zone name, its target) per zone with zone-local targets:
+    the function then mirrors an instance to its own zone's target."""
     prefix = f"{name}-enrol"
     owner = owner_of(name)
     child = pulumi.ResourceOptions(parent=parent)
@@ -117,31 +120,49 @@ def build_enrolment(
         f"{prefix}-policy",
         role=role.name,
         policy=pulumi.Output.all(
-            target.arn, log_group.arn, *(filters[s].arn for s in scopes)
+            target.arn,
+            log_group.arn,
+            *(filters[s].arn for s in scopes),
+            *(zone_target.arn for _, zone_target in zone_targets),
         ).apply(
             lambda arns: json.dumps(
                 function_policy(
                     owner=owner,
                     target_arn=arns[0],
                     log_group_arn=arns[1],
-                    filter_arns=list(arns[2:]),
+                    filter_arns=list(arns[2 : 2 + len(scopes)]),
+                    zone_target_arns=list(arns[2 + len(scopes) :]),
                 )
             )
         ),
         opts=child,
     )
-    config = pulumi.Output.all(vpc_id, target.id, *(filters[s].id for s in scopes)).apply(
+    zone_count = len(zone_targets)
+    config = pulumi.Output.all(
+        vpc_id,
+        target.id,
+        *(filters[s].id for s in scopes),
+        *(zone for zone, _ in zone_targets),
+        *(zone_target.id for _, zone_target in zone_targets),
+    ).apply(
         lambda values: json.dumps(
             function_config(
                 plan,
                 owner=owner,
                 vpc_id=values[0],
                 target_id=values[1],
-                filter_ids=dict(zip(scopes, values[2:], strict=True)),
+                filter_ids=dict(zip(scopes, values[2 : 2 + len(scopes)], strict=True)),
                 session_number=session_number,
                 vni=vni,
                 packet_length=packet_length,
                 session_tags=session_tags,
+                zone_target_ids=dict(
+                    zip(
+                        values[2 + len(scopes) : 2 + len(scopes) + zone_count],
+                        values[2 + len(scopes) + zone_count :],
+                        strict=True,
+                    )
+                ),
             ),
             sort_keys=True,
         )

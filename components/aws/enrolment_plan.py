@@ -184,8 +184,11 @@ def function_config(
     vni: int | None,
     packet_length: int | None,
     session_tags: Mapping[str, str],
+    zone_target_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The function's configuration (JSON-ready), every value resolved."""
+    """The function's configuration (JSON-ready), every value resolved. ``zone_target_ids``:
+    availability zone name -> that zone's mirror target (zone-local targets); ``target_id`` is
+    then the first zone's, for an instance in a zone without one."""
     return {
         "owner": owner,
         "vpc_id": vpc_id,
@@ -201,11 +204,17 @@ def function_config(
         "virtual_network_id": vni,
         "packet_length": packet_length,
         "session_tags": dict(session_tags),
+        "zone_target_ids": dict(zone_target_ids or {}),
     }
 
 
 def function_policy(
-    *, owner: str, target_arn: str, filter_arns: Sequence[str], log_group_arn: str
+    *,
+    owner: str,
+    target_arn: str,
+    filter_arns: Sequence[str],
+    log_group_arn: str,
+    zone_target_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The function's least-privilege policy: the calls its handler makes and no other.
 
@@ -234,7 +243,11 @@ def function_policy(
                 "Sid": "MirrorAnyInterfaceToThisTargetOnly",
                 "Effect": "Allow",
                 "Action": "ec2:CreateTrafficMirrorSession",
-                "Resource": [f"{ec2}:network-interface/*", target_arn, *filter_arns],
+                "Resource": [
+                    f"{ec2}:network-interface/*",
+                    *dict.fromkeys([target_arn, *zone_target_arns]),
+                    *filter_arns,
+                ],
             },
             {
                 "Sid": "CreateOnlyOwnedSessions",

@@ -36,6 +36,7 @@ from ..shapes import (
     is_eni_id,
 )
 from .discovery import Listener
+from .fleet_plan import FleetTarget
 from .mirror_support import MirrorSupport, NonMirrorableInstanceType, mirror_support
 from .validation import validate_instance_type
 
@@ -386,9 +387,20 @@ def check_nlb_listeners(field: str, arn: str, listeners: Sequence[Listener]) -> 
 
 
 def check_gateway_target(target: TargetChoice, mirror: GatewayMirror) -> str | None:
-    """The gateway sends its copies to ``gateway_mirror.sensor_address``: the target must be that
-    sensor. Returns a warning when cloudtap cannot tell (a bare interface id)."""
+    """The gateway sends its copies to ``gateway_mirror.sensor_address``, or with ``to_fleet`` to
+    each zone's fleet load balancer: the target must be that sensor, or a fleet behind an NLB.
+    Returns a warning when cloudtap cannot tell (a bare interface id)."""
+    if target.kind is TargetKind.FLEET:
+        _check_gateway_fleet(target, mirror)
+        return None
     expected = f"the sensor at gateway_mirror.sensor_address {mirror.sensor_address}"
+    if mirror.to_fleet:
+        raise CloudtapInputError(
+            f"target.{target.kind.value}",
+            target.value.private_ip if target.kind is TargetKind.SENSOR else "<target>",
+            "the SensorFleet behind a Network Load Balancer, where the network's gateway mirror "
+            "sends (gateway_mirror.to_fleet), when a source is copied by the gateway",
+        )
     if target.kind is TargetKind.SENSOR:
         address = target.value.private_ip
         if address != str(mirror.sensor_address):
@@ -409,4 +421,45 @@ def check_gateway_target(target: TargetChoice, mirror: GatewayMirror) -> str | N
         target.value if isinstance(target.value, str) else "<output>",
         f"{expected} (a Sensor or its interface) when a source is copied by the gateway: the "
         "gateway sends VXLAN to one address",
+    )
+
+
+def _check_gateway_fleet(target: TargetChoice, mirror: GatewayMirror) -> None:
+    fleet = target.value
+    if fleet.balancer is FleetTarget.GWLB:
+        raise CloudtapInputError(
+            "target.fleet",
+            "a SensorFleet behind a Gateway Load Balancer",
+            "a SensorFleet behind a Network Load Balancer (target: nlb) when a source is copied "
+            "by the gateway: a GWLB takes GENEVE through its endpoints and sends every packet "
+            "back, while the gateway sends VXLAN copies one way",
+        )
+    if not mirror.to_fleet:
+        raise CloudtapInputError(
+            "network.gateway_mirror.to_fleet",
+            False,
+            "true when a source copied by the gateway goes to a SensorFleet: without it the "
+            f"gateway sends its copies to the one sensor_address {mirror.sensor_address}, not "
+            "to the fleet's load balancers",
+        )
+
+
+def gateway_fleet_line(fleet: Any, mirror: GatewayMirror) -> str:
+    """The preview's line for the gateway mirror's copies to an NLB fleet: where, and why a
+    flow's copies stay on one sensor."""
+    addresses = [str(a) for a in fleet.load_balancer_addresses]
+    zones = len(fleet.network.design.gateway_subnets)
+    where = (
+        f"each zone's gateway to its own zone's NLB address ({', '.join(addresses)})"
+        if zones > 1
+        else f"the gateway to its zone's NLB address {addresses[0]}"
+    )
+    return (
+        f"gateway mirror -> sensor fleet: VXLAN VNI {mirror.vni} from {where}, UDP 4789. A "
+        "flow's copies stay on one sensor: the NLB hashes each UDP flow's 5-tuple to one "
+        "target, and the gateway's VXLAN device (no fixed source port) takes each copy's outer "
+        "source port from the inner flow's hash: a direction's copies always share it, and "
+        "both directions do where the kernel hashes the flow itself (symmetric; a NIC's own "
+        "receive hash, such as ENA's, need not be). Fleet sensors expect no per-gateway "
+        "heartbeats (the NLB hands each gateway's to one sensor, which counts and drops them)"
     )

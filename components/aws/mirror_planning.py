@@ -66,6 +66,7 @@ from .mirror_checks import (
     check_target,
     check_unique_interfaces,
     check_virtual_network_id,
+    gateway_fleet_line,
     parse_existing_sessions,
     parse_sources,
 )
@@ -110,6 +111,8 @@ class MirrorSessionPlan:
     """Sessions go to their own zone's target (a fleet's GWLB endpoints)."""
     host_feeds: HostFeedsArgs | None = None
     """The ``HostFeeds`` arguments of the sources decided ``host``, checked; ``None`` without."""
+    notes: tuple[str, ...] = ()
+    """Decisions the preview states (``pulumi.log.info``), beside the sources' own lines."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def plan_mirror_session(
     ``fleet_types``: what ``target.fleet`` may be (the SensorFleet component and its plan)."""
     parsed = _parse_args(args, sensor_types, fleet_types)
     decisions = _decide_sources(parsed, clients)
-    warnings = _check_gateway_coverage(parsed, decisions)
+    warnings, notes = _check_gateway_coverage(parsed, decisions)
     sessions = _plan_sessions(name, parsed.specs, decisions, parsed.plan)
     if parsed.zone_local:
         sessions, unplaced = _place_in_zones(sessions, parsed.plan)
@@ -184,6 +187,7 @@ def plan_mirror_session(
         ),
         zone_local=parsed.zone_local,
         host_feeds=host_feeds,
+        notes=tuple(notes),
     )
 
 
@@ -290,13 +294,15 @@ def _decide_sources(parsed: _Args, clients: AwsClients) -> tuple[SourceDecision,
     )
 
 
-def _check_gateway_coverage(parsed: _Args, decisions: Sequence[SourceDecision]) -> list[str]:
+def _check_gateway_coverage(
+    parsed: _Args, decisions: Sequence[SourceDecision]
+) -> tuple[list[str], list[str]]:
     """Sources left to the gateway: its mirror is on, they are behind it, the target is its
-    sensor. Returns the warnings."""
+    sensor (or the fleet it sends to). Returns the warnings and the notes."""
     warnings: list[str] = []
     gateway = [(s, d) for s, d in zip(parsed.specs, decisions, strict=True) if by_gateway(d)]
     if not gateway:
-        return warnings
+        return warnings, []
     plan = parsed.plan
     spec, decision = gateway[0]
     mirror = check_gateway_mirror_on(spec.field, decision.source.label, plan)
@@ -307,13 +313,16 @@ def _check_gateway_coverage(parsed: _Args, decisions: Sequence[SourceDecision]) 
     warning = check_gateway_target(parsed.target, mirror)
     if warning:
         warnings.append(warning)
+    notes = []
+    if parsed.target.kind is TargetKind.FLEET:
+        notes.append(gateway_fleet_line(parsed.target.value, mirror))
     unverified = [d.source.label for _, d in gateway if not d.source.discovered]
     if unverified:
         warnings.append(
             f"{', '.join(unverified)}: copied by the gateway only if in the private tier "
             "(cloudtap cannot check interfaces given by id: give instance_id instead)"
         )
-    return warnings
+    return warnings, notes
 
 
 def _check_sessions(parsed: _Args, sessions: Sequence[tuple[str, PlannedSession]]) -> list[str]:

@@ -9,9 +9,11 @@ get the same shape): a target, a list of sources and a method.
   list position + 1 when the ids are given explicitly), so adding or removing another source
   never renames a session.
 - **gateway**: the monitored network's gateway copies everything it forwards to the sensor at
-  ``gateway_mirror.sensor_address``. No resource per source: the component checks that the
-  gateway mirror is on, that the source's traffic crosses the gateway (private tier) and that
-  the target is that sensor.
+  ``gateway_mirror.sensor_address`` (with ``gateway_mirror.to_fleet``: each zone's gateway to
+  its own zone's NLB address of a sensor fleet). No resource per source: the component checks
+  that the gateway mirror is on, that the source's traffic crosses the gateway (private tier)
+  and that the target is that sensor, or that fleet behind an NLB (never a GWLB fleet: it
+  speaks GENEVE and returns the traffic); the preview says where the copies go.
 - **auto** (default): native where AWS can mirror the source's instance type
   (:mod:`components.aws.mirror_support`), the gateway for the rest. The preview prints one line
   per source saying which, and why.
@@ -47,6 +49,7 @@ from ..host_feeds import plan_host_feeds
 from ..mirror_plan import FilterRule, FilterScope, SourceDecision, preview_line
 from ..mirroring import MirrorMethod
 from ..monitored_network import Cloud
+from ..network_plan import Tier
 from . import mirror_planning
 from .discovery import AwsClients
 from .enrolment import Enrolment, build_enrolment
@@ -131,6 +134,8 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 preview_line(decision, east_west_only=decision.source.name in east_west) + dated,
                 resource=self,
             )
+        for note in planned.notes:
+            pulumi.log.info(note, resource=self)
         for warning in planned.warnings:
             pulumi.log.warn(warning, resource=self)
 
@@ -164,6 +169,7 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 packet_length=planned.packet_length,
                 session_tags=planned.tags,
                 tags=planned.tags,
+                zone_targets=self._zone_targets(planned),
             )
         self._register_results(
             {
@@ -177,6 +183,20 @@ class AwsMirrorSession(mirror_session.MirrorSession):
                 **self._host_feed_outputs(),
             }
         )
+
+    def _zone_targets(
+        self, planned: MirrorSessionPlan
+    ) -> list[tuple[pulumi.Input[str], aws.ec2.TrafficMirrorTarget]]:
+        """(zone name, its target) per zone with zone-local targets: the enrolment function
+        mirrors an instance launched later to its own zone's endpoint."""
+        if not planned.zone_local:
+            return []
+        fleet = planned.target.value
+        monitor = fleet.network.subnets[Tier.MONITOR.value]
+        return [
+            (subnet.availability_zone, target)
+            for subnet, target in zip(monitor, self.targets, strict=True)
+        ]
 
     def _build_host_feeds(self, planned: MirrorSessionPlan, args: Any) -> None:
         """The ``{name}-host-feeds`` child; for each host-fed source given by ``instance_id``

@@ -174,7 +174,7 @@ def plan_monitored_vpc(
     if not isinstance(raw, Mapping):
         raise CloudtapInputError("args", raw, "a mapping of MonitoredVpcArgs fields")
     reject_unknown_fields(raw, FIELDS, "")
-    plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS})
+    plan = plan_network({key: raw[key] for key in raw if key in NETWORK_FIELDS}, fleets=True)
     options = resolve_aws_options(raw, plan)
     os_family = validate_os_family(
         raw.get("gateway_os_family"), "gateway_os_family", options.ami_id

@@ -18,6 +18,8 @@ SOURCES: Mapping[str, str] = {
     "traffic_mirroring": "https://aws.amazon.com/vpc/pricing/",
     "lambda": "https://aws.amazon.com/lambda/pricing/",
     "cloudwatch_logs": "https://aws.amazon.com/cloudwatch/pricing/",
+    "elastic_load_balancing": "https://aws.amazon.com/elasticloadbalancing/pricing/",
+    "gateway_load_balancer_endpoint": "https://aws.amazon.com/privatelink/pricing/",
 }
 DEFAULT_REGION = "us-east-1"
 """Whose prices are used for a region this data does not hold (the estimate says so)."""
@@ -53,6 +55,27 @@ MIRROR_SESSION_HOURLY: Mapping[str, float] = {"us-east-1": 0.015, "eu-west-1": 0
 LAMBDA_PER_MILLION_REQUESTS: Mapping[str, float] = {"us-east-1": 0.20, "eu-west-1": 0.20}
 LAMBDA_GB_SECOND: Mapping[str, float] = {"us-east-1": 0.0000166667, "eu-west-1": 0.0000166667}
 LOGS_INGESTED_GB: Mapping[str, float] = {"us-east-1": 0.50, "eu-west-1": 0.57}
+
+LOAD_BALANCER_AS_OF = "2026-12-02"
+"""The load balancer figures below: us-east-1 only (the list prices of the ELB and PrivateLink
+pricing pages, as also tabulated by third-party price guides); other regions' were not
+transcribed, so a fleet there shows them unpriced rather than guessed."""
+NLB_HOURLY: Mapping[str, float] = {"us-east-1": 0.0225}
+"""Per Network Load Balancer hour."""
+NLCU_HOURLY: Mapping[str, float] = {"us-east-1": 0.006}
+"""Per NLB capacity unit hour. For mirrored copies the processed-bytes dimension rules: one unit
+per GB an hour (:data:`GB_PER_CAPACITY_UNIT_HOUR`; new and active UDP flows, the other two, are
+few: one mirrored flow per source flow)."""
+GWLB_HOURLY: Mapping[str, float] = {"us-east-1": 0.0125}
+"""Per Gateway Load Balancer hour."""
+GLCU_HOURLY: Mapping[str, float] = {"us-east-1": 0.004}
+"""Per GWLB capacity unit hour: one per GB an hour, as for the NLB."""
+GWLB_ENDPOINT_HOURLY: Mapping[str, float] = {"us-east-1": 0.01}
+"""Per Gateway Load Balancer endpoint (one per zone) hour."""
+GWLB_ENDPOINT_GB: Mapping[str, float] = {"us-east-1": 0.0035}
+"""Per GB a Gateway Load Balancer endpoint processes."""
+GB_PER_CAPACITY_UNIT_HOUR = 1.0
+"""The processed-bytes dimension of an NLB's and a GWLB's capacity unit: 1 GB in an hour."""
 
 ROOT_VOLUME_GB = 8
 """The root volume cloudtap's instances get from the default image (Amazon Linux 2023: 8 GiB)."""

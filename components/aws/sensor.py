@@ -609,6 +609,9 @@ def resolve_placement(
     """(zone index, address, warnings) of a sensor from ``availability_zone_index`` and
     ``private_ip``, defaulting to where the network's gateway mirror sends its copies."""
     mirror = plan.gateway_mirror
+    if mirror is not None and mirror.to_fleet:
+        # The gateway sends to the fleet's load balancers: a sensor's address is its own.
+        mirror = None
     monitor = plan.subnets[Tier.MONITOR]
     if args.get("availability_zone_index") is not None:
         zone = parse_int(

@@ -13,6 +13,10 @@ template holds no settings.
   their zone. The NLB hashes each flow's 5-tuple to one sensor; Traffic Mirroring derives the
   VXLAN source port from the mirrored flow, so every copy of one flow, both directions'
   sessions included, reaches the same sensor (a sensor sees whole conversations).
+  The NLB listens at a fixed address in each monitor subnet (its .11,
+  :func:`~components.mirroring.fleet_load_balancer_address`), so the gateway mirror can send its
+  VXLAN copies to its own zone's (``gateway_mirror.to_fleet``); fleet sensors expect no
+  per-gateway heartbeats, which the NLB would hand to one sensor only.
 - ``target: gwlb``: a Gateway Load Balancer in the monitor subnets, a GENEVE 6081 target group
   health checked the same way, an endpoint service and one Gateway Load Balancer endpoint per
   zone; a mirror session can target each source's own zone's endpoint (``zone_local_targets``),
@@ -23,6 +27,7 @@ A :class:`~components.aws.mirror_session.MirrorSession` takes the fleet as ``tar
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +38,9 @@ import pulumi_aws as aws
 from ..boot_bundle import BootBundle, boot_bundle
 from ..errors import CloudtapInputError
 from ..fields import reject_unknown_fields
+from ..mirroring import fleet_load_balancer_address
 from ..monitored_network import Cloud, MonitoredNetwork
-from ..network_plan import Tier
+from ..network_plan import NetworkPlan, Tier
 from ..sensor import (
     SENSOR_FIELDS,
     SensorArgs,
@@ -177,6 +183,16 @@ class SensorFleetPlan:
         """What the fleet sits behind (a MirrorSession plans its targets from it)."""
         return self.target
 
+    @property
+    def load_balancer_addresses(self) -> tuple[ipaddress.IPv4Address, ...]:
+        """Behind an NLB, its fixed address in each monitor subnet, in zone order (the subnet's
+        .11: :func:`~components.mirroring.fleet_load_balancer_address`), where the gateway
+        mirror's copies can go; empty behind a GWLB (its nodes' addresses are AWS's choice)."""
+        if self.target is not FleetTarget.NLB:
+            return ()
+        monitor = self.network.design.plan.subnets[Tier.MONITOR]
+        return tuple(fleet_load_balancer_address(subnet) for subnet in monitor)
+
 
 def plan_sensor_fleet(args: SensorFleetArgs | Mapping[str, Any]) -> SensorFleetPlan:
     """Check ``SensorFleetArgs``, size the fleet; registers nothing. ``network`` may be a
@@ -216,6 +232,8 @@ def plan_sensor_fleet(args: SensorFleetArgs | Mapping[str, Any]) -> SensorFleetP
             [encapsulation.value for encapsulation in sensor_plan.feeds],
             f"a list with {feed}: a fleet behind a {target.value.upper()} receives {feed}",
         )
+    if target is FleetTarget.NLB:
+        _check_load_balancer_addresses(network.design.plan)
     sizing = plan_sizing(raw, instance_type, plan.availability_zone_count)
     if sizing.needed_per_zone > sizing.max_per_zone:
         warnings.append(
@@ -241,6 +259,21 @@ def plan_sensor_fleet(args: SensorFleetArgs | Mapping[str, Any]) -> SensorFleetP
         settings=settings,
         warnings=tuple(warnings),
     )
+
+
+def _check_load_balancer_addresses(plan: NetworkPlan) -> None:
+    """The NLB's fixed addresses must be free: the gateway mirror's sensor may not be on one."""
+    mirror = plan.gateway_mirror
+    if mirror is None or mirror.to_fleet:
+        return
+    for subnet in plan.subnets[Tier.MONITOR]:
+        if mirror.sensor_address == fleet_load_balancer_address(subnet):
+            raise CloudtapInputError(
+                "network.gateway_mirror.sensor_address",
+                str(mirror.sensor_address),
+                f"an address other than {mirror.sensor_address}: a sensor fleet's Network Load "
+                "Balancer takes each monitor subnet's .11",
+            )
 
 
 class SensorFleet(pulumi.ComponentResource):
@@ -271,6 +304,9 @@ class SensorFleet(pulumi.ComponentResource):
     """Behind a GWLB only."""
     endpoints: list[aws.ec2.VpcEndpoint]
     """Behind a GWLB, one per zone in zone order; empty behind an NLB."""
+    load_balancer_addresses: list[str]
+    """Behind an NLB, its fixed address in each monitor subnet, in zone order; empty behind a
+    GWLB."""
 
     def __init__(
         self, name: str, args: SensorFleetArgs, opts: pulumi.ResourceOptions | None = None
@@ -285,6 +321,7 @@ class SensorFleet(pulumi.ComponentResource):
         self._settings_parameter_name = names.parameter
         self.plan = planned
         self.network = network
+        self.load_balancer_addresses = [str(a) for a in planned.load_balancer_addresses]
         self.settings = planned.settings
         self.user_data = render_boot_cloud_config(
             source=SettingsSource.aws_ssm(names.parameter),
@@ -351,6 +388,7 @@ class SensorFleet(pulumi.ComponentResource):
                 "group_name": self.group.name,
                 "load_balancer_arn": self.load_balancer.arn,
                 "target_group_arn": self.target_group.arn,
+                "load_balancer_addresses": self.load_balancer_addresses,
                 "endpoint_ids": [endpoint.id for endpoint in self.endpoints],
             }
         )
@@ -373,7 +411,21 @@ class SensorFleet(pulumi.ComponentResource):
             f"{name}-lb",
             load_balancer_type="gateway" if gateway else "network",
             internal=None if gateway else True,
-            subnets=[subnet.id for subnet in network.subnets[Tier.MONITOR.value]],
+            # An NLB at a fixed address per monitor subnet, so the gateway mirror can send to its
+            # own zone's (changing these mappings replaces the NLB; its name stays the same).
+            subnet_mappings=[
+                {"subnet_id": subnet.id, "private_ipv4_address": str(address)}
+                for subnet, address in zip(
+                    network.subnets[Tier.MONITOR.value],
+                    planned.load_balancer_addresses,
+                    strict=True,
+                )
+            ]
+            if not gateway
+            else None,
+            subnets=[subnet.id for subnet in network.subnets[Tier.MONITOR.value]]
+            if gateway
+            else None,
             # Copies stay in their zone: no cross-zone data charges, a zone's loss stays its own.
             enable_cross_zone_load_balancing=False,
             tags=self._tags(f"{name}-lb"),
@@ -531,6 +583,8 @@ class SensorFleet(pulumi.ComponentResource):
                     bundle.read_policy,
                     *network.monitor_default_routes,
                     *network.gateway_ready,
+                    # The NLB's fixed addresses first: a sensor must not take one of them.
+                    self.load_balancer,
                 ],
             ),
         )

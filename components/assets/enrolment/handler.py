@@ -6,7 +6,8 @@ change to ``running`` or ``terminated`` (that instance only) and every few minut
 sessions this function owns towards what its configuration selects:
 
 - every interface (not only the primary) of every selected instance gets one session to the
-  stack's target, filter and VNI, with the lowest session number not taken on that interface,
+  stack's target (with zone-local targets, ``zone_target_ids``: the target of the instance's own
+  availability zone), filter and VNI, with the lowest session number not taken on that interface,
   unless the interface already has 3 sessions (AWS's limit) or is already mirrored to the same
   target by someone else (a Pulumi session, another tool): both are skipped, with the reason;
 - an instance type AWS cannot mirror (the same data as the preview, ``mirror_support.json``) is
@@ -145,14 +146,30 @@ def _gateway_copies(eni: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
     )
 
 
+def target_of(instance: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    """The mirror target for ``instance``: its own zone's with zone-local targets (a fleet's GWLB
+    endpoint per zone, which saves cross-zone charges), else the one target."""
+    by_zone: Mapping[str, str] = config.get("zone_target_ids") or {}
+    if not by_zone:
+        return str(config["target_id"])
+    zone = str((instance.get("Placement") or {}).get("AvailabilityZone"))
+    if zone in by_zone:
+        return by_zone[zone]
+    log.warning(
+        "%s: its zone %s has no target of its own: the first zone's (cross-zone copies)",
+        instance.get("InstanceId"), zone,
+    )  # fmt: skip
+    return str(config["target_id"])
+
+
 def _wanted(
     instances: list[dict[str, Any]],
     config: Mapping[str, Any],
     support: Mapping[str, Any],
     result: dict[str, Any],
-) -> dict[str, str]:
-    """Interface id -> filter id, for every interface the function should mirror."""
-    wanted: dict[str, str] = {}
+) -> dict[str, tuple[str, str]]:
+    """Interface id -> (filter id, target id), for every interface the function should mirror."""
+    wanted: dict[str, tuple[str, str]] = {}
     filters = config["filter_ids"]
     for instance in instances:
         instance_id, instance_type = instance["InstanceId"], instance["InstanceType"]
@@ -186,7 +203,7 @@ def _wanted(
                 result["uncovered"][eni_id] = f"{instance_id}: no filter for {scope} traffic"
                 log.warning("%s %s: not covered: no %s filter", instance_id, eni_id, scope)
                 continue
-            wanted[eni_id] = filters[scope]
+            wanted[eni_id] = (filters[scope], target_of(instance, config))
     return wanted
 
 
@@ -218,8 +235,9 @@ def reconcile(
         eni_id = session["NetworkInterfaceId"]
         attached_to = existing.get(eni_id)
         in_scope = instance_ids is None or attached_to is None or attached_to in instance_ids
-        keep = wanted.get(eni_id) == session["TrafficMirrorFilterId"] and (
-            session["TrafficMirrorTargetId"] == config["target_id"]
+        keep = wanted.get(eni_id) == (
+            session["TrafficMirrorFilterId"],
+            session["TrafficMirrorTargetId"],
         )
         if in_scope and not keep:
             ec2.delete_traffic_mirror_session(
@@ -229,12 +247,12 @@ def reconcile(
             log.info("%s: deleted session %s", eni_id, session["TrafficMirrorSessionId"])
     gone = set(result["deleted"])
     live = [s for s in sessions if s["TrafficMirrorSessionId"] not in gone]
-    for eni_id, filter_id in wanted.items():
+    for eni_id, (filter_id, target) in wanted.items():
         _ensure(
             ec2,
             config,
             eni_id,
-            filter_id,
+            (filter_id, target),
             [s for s in live if s["NetworkInterfaceId"] == eni_id],
             result,
         )
@@ -258,11 +276,12 @@ def _ensure(  # noqa: PLR0917 - one internal step of reconcile
     ec2: Any,
     config: Mapping[str, Any],
     eni_id: str,
-    filter_id: str,
+    filter_and_target: tuple[str, str],
     on_interface: list[dict[str, Any]],
     result: dict[str, Any],
 ) -> None:
-    owner, target = config["owner"], config["target_id"]
+    owner = config["owner"]
+    filter_id, target = filter_and_target
     if any(owned(s, owner) for s in on_interface):
         return
     same_target = [s for s in on_interface if s["TrafficMirrorTargetId"] == target]

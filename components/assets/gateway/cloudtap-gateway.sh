@@ -15,6 +15,10 @@
 #   cloudtap-gateway heartbeat
 #                            send the mirror's heartbeat every MIRROR_HEARTBEAT_INTERVAL seconds
 #                            (cloudtap-heartbeat.service runs it; nothing to do without a mirror)
+#   cloudtap-gateway destination [--own-addresses "ADDRESS..."]
+#                            print where this gateway's mirror copies go (MIRROR_SENSOR, or its
+#                            zone's entry of MIRROR_SENSOR_BY_ZONE); with the option, for a
+#                            gateway holding those addresses (no root needed)
 #
 # Settings come from a small key=value file that cloudtap renders, read as data (read_settings)
 # and checked key by key before anything on the host is touched: CLOUDTAP_GATEWAY_CONF, else the
@@ -37,6 +41,9 @@
 #          Never copied: the gateway's own traffic (to or from its addresses), anything to or
 #          from the monitor tier (the sensor and the feed itself), and nothing is ever received
 #          through the VXLAN device. Needs Linux 5.16 or newer (netdev egress hook).
+#          MIRROR_SENSOR_BY_ZONE (PUBLIC_CIDR:ADDRESS ...) instead of MIRROR_SENSOR: each zone's
+#          gateway sends to its own zone's destination (a sensor fleet's load balancer), picked
+#          by the public subnet its own addresses are in; the same settings serve every zone.
 #   tee    plain clones with the sensor as next hop (`dup to`, like iptables' TEE target): only on
 #          a true layer-2 segment; routed clouds (AWS, Azure, OpenStack with port security) drop
 #          them. Clones taken before routing carry a TTL one lower than the original.
@@ -72,8 +79,8 @@ fi
 # Every key the settings file may set; components/gateway.py renders the same (a test checks).
 readonly SETTINGS_KEYS=(
     NETWORK_CIDR PUBLIC_CIDRS PRIVATE_CIDRS MONITOR_CIDRS MANAGEMENT_CIDRS PORT_FORWARDS
-    MIRROR_MODE MIRROR_SENSOR MIRROR_VNI MIRROR_VXLAN_PORT MIRROR_UNDERLAY_MTU MIRROR_CLAMP_MSS
-    MIRROR_HEARTBEAT_INTERVAL
+    MIRROR_MODE MIRROR_SENSOR MIRROR_SENSOR_BY_ZONE MIRROR_VNI MIRROR_VXLAN_PORT
+    MIRROR_UNDERLAY_MTU MIRROR_CLAMP_MSS MIRROR_HEARTBEAT_INTERVAL
 )
 HEARTBEAT=${CLOUDTAP_GATEWAY_HEARTBEAT:-/usr/local/lib/cloudtap/cloudtap-heartbeat}
 PYTHON=${CLOUDTAP_GATEWAY_PYTHON:-python3}
@@ -337,11 +344,16 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
     check_setting MIRROR_MODE "off, vxlan or tee" is_one_of off vxlan tee
     case "$MIRROR_MODE" in
     vxlan | tee)
-        [ -n "$MIRROR_SENSOR" ] || die "$CONF sets MIRROR_MODE=$MIRROR_MODE but no MIRROR_SENSOR"
+        [ -n "$MIRROR_SENSOR$MIRROR_SENSOR_BY_ZONE" ] ||
+            die "$CONF sets MIRROR_MODE=$MIRROR_MODE but neither MIRROR_SENSOR nor MIRROR_SENSOR_BY_ZONE"
+        [ -z "$MIRROR_SENSOR" ] || [ -z "$MIRROR_SENSOR_BY_ZONE" ] ||
+            die "$CONF sets both MIRROR_SENSOR and MIRROR_SENSOR_BY_ZONE: one destination rule only"
         [ "$MIRROR_MODE" = tee ] || [ -n "$MIRROR_VNI" ] || die "$CONF does not set MIRROR_VNI"
         ;;
     esac
     if [ -n "$MIRROR_SENSOR" ]; then check_setting MIRROR_SENSOR "an IPv4 address" is_ipv4; fi
+    check_setting_words MIRROR_SENSOR_BY_ZONE \
+        "PUBLIC_CIDR:ADDRESS pairs (a zone's public subnet, where its gateway sends)" is_zone_sensor
     if [ -n "$MIRROR_VNI" ]; then
         check_setting MIRROR_VNI "a VXLAN network identifier from 1 to 16777215" \
             is_integer_in 1 16777215
@@ -358,6 +370,23 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
     fi
 }
 
+is_zone_sensor() { [[ $1 == *:* ]] && is_cidr "${1%%:*}" && is_ipv4 "${1#*:}"; }
+
+zone_sensor() { # MIRROR_SENSOR_BY_ZONE: this gateway's zone's destination, by its own addresses
+    [ -n "$MIRROR_SENSOR_BY_ZONE" ] || return 0
+    local pair address
+    for pair in $MIRROR_SENSOR_BY_ZONE; do
+        for address in $OWN_ADDRESSES; do
+            if in_cidr "$address" "${pair%%:*}"; then
+                MIRROR_SENSOR=${pair#*:}
+                return 0
+            fi
+        done
+    done
+    die "no address of this gateway ($OWN_ADDRESSES) is in a public subnet of" \
+        "MIRROR_SENSOR_BY_ZONE ($MIRROR_SENSOR_BY_ZONE): no destination for its zone"
+}
+
 discover() { # this host's side of the rule set: which interface is which, its own addresses
     command -v nft >/dev/null 2>&1 || die "nft not found: install the nftables package"
     WAN=$(wan_interface) ||
@@ -369,6 +398,7 @@ discover() { # this host's side of the rule set: which interface is which, its o
     fi
     OWN_ADDRESSES=$(own_addresses | tr '\n' ' ')
     OWN_ADDRESSES=${OWN_ADDRESSES% }
+    zone_sensor
 }
 
 load_settings() {
@@ -399,6 +429,7 @@ given_host() { # --wan IF --mirrored "IF..." --own-addresses "ADDRESS...": the h
     [ "$MIRROR_MODE" = off ] || [ -n "$MIRRORED" ] || die "render: the mirror needs --mirrored"
     [ "$MIRROR_MODE" != vxlan ] || [ -n "$OWN_ADDRESSES" ] ||
         die "render: the VXLAN mirror needs --own-addresses"
+    zone_sensor
 }
 
 mirror_device_ok() { # TTL 0: the route's hop limit (64); a small fixed TTL dies on the way
@@ -441,6 +472,9 @@ apply_vxlan_mirror() {
     fi
     if ! ip link show dev "$MIRROR_DEVICE" >/dev/null 2>&1; then
         # No `local` or `dev`: the route to the sensor picks them, so the copies follow it.
+        # No srcport range: the kernel derives each copy's outer UDP source port from the inner
+        # flow's hash, so a load balancer that hashes the 5-tuple (an NLB) keeps a flow on one
+        # sensor. Never pin it to one port: every copy would then hash alike.
         ip link add name "$MIRROR_DEVICE" type vxlan id "$MIRROR_VNI" remote "$MIRROR_SENSOR" \
             dstport "$MIRROR_VXLAN_PORT" nolearning ||
             die "cannot create the VXLAN device $MIRROR_DEVICE"
@@ -610,7 +644,21 @@ main() {
         load_settings
         heartbeat
         ;;
-    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render or heartbeat)" ;;
+    destination) # where this gateway's copies go; with --own-addresses "ADDRESS...": no host
+        shift
+        parse_settings
+        if (($# > 0)); then
+            if [ "$1" != --own-addresses ] || (($# != 2)); then
+                die 'usage: cloudtap-gateway destination [--own-addresses "ADDRESS..."]'
+            fi
+            OWN_ADDRESSES=$2
+            zone_sensor
+        else
+            discover
+        fi
+        echo "${MIRROR_SENSOR:-none}"
+        ;;
+    *) die "unknown command '$command' (expected apply, check, apply-settings, preflight, render, heartbeat or destination)" ;;
     esac
 }
 
