@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "dataplane": "bench.dataplane",
     "hostfeed": "bench.hostfeed",
     "decap": "bench.decap",
+    "profile": "bench.profile",
 }
 
 
