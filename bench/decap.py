@@ -12,16 +12,16 @@ batches of ``sendmmsg``. It is a harness, not part of what cloudtap ships.
 
 Delivered = frames the capture interface received (its rx counter), loss = 1 - delivered / sent.
 Receiving CPU = what the sensor spent, in CPU-seconds, from a ``perf record -a -g`` of every CPU
-(cpu-clock at :data:`PERF_FREQUENCY` Hz) while the cell runs: the samples of the sender and of
-the ksoftirqd threads with ``net_rx_action`` on their stack (a veth transmit hands each frame to
-its peer's receive softirq, on the same CPU, and the kernel and BPF paths do all their work
-there), plus every sample of cloudtap-decap for the Python path. Its packets per CPU-second are
-the "per core" rate: ``delivered / receiving CPU``. The rest of the sender's samples are its own
-cost. (``/proc/stat``'s softirq time was tried first: this kernel accounts it by sampling at its
-250 Hz tick, and a paced sender's sleeps beat with the tick: 1 M frames in "0.05 s".)
+(cpu-clock at :data:`PERF_FREQUENCY` Hz) while the cell runs: the samples of the sender and of the
+ksoftirqd threads with ``net_rx_action`` on their stack (a veth transmit hands each frame to its
+peer's receive softirq, on the same CPU, and the kernel and BPF paths do all their work there),
+plus every sample of cloudtap-decap for the Python path. Its packets per CPU-second are the "per
+core" rate: ``delivered / receiving CPU``. (``/proc/stat``'s softirq time was tried first: this
+kernel accounts it by sampling at its 250 Hz tick, and a paced sender's sleeps beat with the tick:
+1 M frames in "0.05 s".)
 
 ``python -m bench decap`` (defaults) or ``python -m bench.decap [--count N] [--rates ...]``;
-needs root and gcc (the report says why not otherwise).
+needs root, gcc and perf (the report says why not otherwise).
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ TARGET_PPS: Final = 1_000_000
 """Per core, for the BPF path (issue 11), with 0 loss at the highest rate the sender reaches."""
 RATES: Final = (100_000, 250_000, 500_000, 1_000_000, 0)
 """Offered packets per second; 0: as fast as the sender can."""
+PARALLEL: Final = 2
+"""Senders of the last cell of each case, flat out, one per CPU of this machine: one sender's
+CPU also runs the receive softirq of what it sends, so one alone cannot offer more than one
+CPU sends and receives."""
 COUNT: Final = 500_000
 """Frames per cell: at 1 Mpps half a second, about 1000 samples of the receiving CPU."""
 QUICK_COUNT: Final = 20_000
@@ -82,14 +86,19 @@ class Row:
     path: str
     kind: str
     offered: int
+    senders: int
     sent: int
     delivered: int
     seconds: float
     """The sender's, from its first frame to its last."""
     receive_cpu: float
     """CPU-seconds the receiving side spent (see the module's docstring)."""
-    sender_cpu: float
-    """CPU-seconds of the sender's own work (its samples without the receive softirq)."""
+
+    @property
+    def offered_label(self) -> str:
+        if self.offered:
+            return str(self.offered)
+        return f"max x{self.senders}" if self.senders > 1 else "max"
 
     @property
     def loss(self) -> float:
@@ -104,8 +113,9 @@ class Row:
         return self.delivered / self.seconds if self.seconds else 0.0
 
     @property
-    def per_cpu_second(self) -> float:
-        return self.delivered / self.receive_cpu if self.receive_cpu else 0.0
+    def per_cpu_second(self) -> float | None:
+        """``None`` when perf recorded no sample of the receiving side (not a measurement)."""
+        return self.delivered / self.receive_cpu if self.receive_cpu else None
 
 
 @dataclass(frozen=True)
@@ -187,28 +197,35 @@ PID_LINE: Final = re.compile(r"^\s*[\d.]+%\s+(\d+)\s+(\d+):")
 """``perf report -n --sort pid``: %, samples, pid:command."""
 
 
-def samples(data: Path, senders: Sequence[int], decap: int | None) -> tuple[int, int]:
-    """(receiving samples, the sender's own samples) of one cell's recording."""
+def receiving_samples(data: Path, senders: Sequence[int], decap: int | None) -> int:
+    """Samples of the receiving side in one cell's recording."""
     lines = perf_report(data, senders, "--children", "--sort", "sym", "--percentage", "relative")
     found = [match for line in lines if (match := SYMBOL_LINE.match(line))]
     total = sum(int(match[3]) for match in found)
     # Percentages of the shown samples (relative): the receive softirq's share of them.
     share = sum(float(match[1]) for match in found if match[4] == RECEIVE_ENTRY)
     receiving = round(share * total / 100)
-    own = total - receiving
     if decap is not None:
         lines = perf_report(data, [decap], "--no-children", "--sort", "pid")
         receiving += sum(int(match[1]) for line in lines if (match := PID_LINE.match(line)))
-    return receiving, own
+    return receiving
 
 
 # -- measuring -----------------------------------------------------------------------------------
 
 
 def measure_cell(
-    lab: Lab, sender: Path, frames: Path, case: tuple[str, str], *, count: int, rate: int
+    lab: Lab,
+    sender: Path,
+    frames: Path,
+    case: tuple[str, str],
+    *,
+    count: int,
+    rate: int,
+    senders: int = 1,
 ) -> Row:
-    """One cell: ``count`` frames of ``frames`` at ``rate``; ``case`` = (path, feed kind)."""
+    """One cell: ``count`` frames of ``frames`` at ``rate`` in all, from ``senders`` processes
+    at once; ``case`` = (path, feed kind)."""
     path, kind = case
     capture = lab.sensor_plan.capture_interface
     decap = lab.decap_pid() if path == "python" else None
@@ -219,28 +236,31 @@ def measure_cell(
     recorder = subprocess.Popen(perf, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(PERF_START_SECONDS)
-        argv = [str(sender), interface, str(frames), str(count), str(rate)]
-        process = lab.start(Host.GATEWAY, *argv)
-        status = process.wait((count / rate if rate else 0) + 60)
-        if status != 0:
-            raise RuntimeError(f"the sender failed ({status}): {' | '.join(process.lines)}")
+        argv = [str(sender), interface, str(frames), str(count // senders), str(rate / senders)]
+        processes = [lab.start(Host.GATEWAY, *argv) for _ in range(senders)]
+        for process in processes:
+            status = process.wait((count / rate if rate else 0) + 60)
+            if status != 0:
+                raise RuntimeError(f"the sender failed ({status}): {' | '.join(process.lines)}")
         time.sleep(DRAIN_SECONDS)
     finally:
         recorder.send_signal(signal.SIGINT)
         recorder.wait(60)
-    answer = json.loads(process.lines[-1])
+    answers = [json.loads(process.lines[-1]) for process in processes]
     delivered = lab.rx_counters(Host.SENSOR, capture)[0] - delivered_before
-    receiving, own = samples(data, [process.process.pid, *softirq_threads()], decap)
+    pids = [process.process.pid for process in processes]
+    receiving = receiving_samples(data, [*pids, *softirq_threads()], decap)
     data.unlink()
     return Row(
         path=path,
         kind=kind,
         offered=rate,
-        sent=int(answer["sent"]),
+        senders=senders,
+        sent=sum(int(answer["sent"]) for answer in answers),
         delivered=delivered,
-        seconds=float(answer["seconds"]),
+        # From the first sender's first frame to the last one's last (one clock for all).
+        seconds=max(float(a["ended"]) for a in answers) - min(float(a["started"]) for a in answers),
         receive_cpu=receiving / PERF_FREQUENCY,
-        sender_cpu=own / PERF_FREQUENCY,
     )
 
 
@@ -266,11 +286,13 @@ def measure(count: int, rates: Sequence[int] = RATES) -> Measurement:
                     continue
                 frames = directory / f"{kind}.frames"
                 write_frames(lab, kind, frames)
-                for rate in rates:
-                    rows.append(
-                        measure_cell(lab, sender, frames, (path, kind), count=count, rate=rate)
+                cells = [(rate, 1) for rate in rates] + [(0, PARALLEL)] * (PARALLEL > 1)
+                for rate, senders in cells:
+                    row = measure_cell(
+                        lab, sender, frames, (path, kind), count=count, rate=rate, senders=senders
                     )
-                    print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+                    rows.append(row)
+                    print(f"  {row}", file=sys.stderr, flush=True)
     return Measurement(rows, count, (load_before, load_average()), time.monotonic() - started)
 
 
@@ -288,12 +310,16 @@ COLUMNS: Final = (
     "delivered pps",
     "rx CPU-s",
     "pps/CPU-s",
-    "send CPU-s",
 )
 
 
 def _k(value: float) -> str:
     return f"{value / 1000:.0f}k"
+
+
+def _per_cpu(row: Row) -> str:
+    per_cpu = row.per_cpu_second
+    return "-" if per_cpu is None else _k(per_cpu)
 
 
 def summarize(rows: Sequence[Row]) -> list[Summary]:
@@ -303,15 +329,16 @@ def summarize(rows: Sequence[Row]) -> list[Summary]:
         if not mine:
             continue
         fastest = max(mine, key=lambda row: row.sent_pps)
-        lossless = all(row.delivered >= row.sent for row in mine)
+        lossless = [row.sent_pps for row in mine if row.delivered >= row.sent]
         measured = (
-            f"max {_k(fastest.pps)} pps, loss {100 * fastest.loss:.2f} % there, "
-            f"{'0 loss' if lossless else 'loss'} at every rate; "
-            f"{_k(fastest.per_cpu_second)} pps/CPU-s"
+            f"sent {_k(fastest.sent_pps)} pps at most, loss {100 * fastest.loss:.2f} % there; "
+            f"0 loss up to {_k(max(lossless, default=0))} pps sent; "
+            f"{_per_cpu(fastest)} pps/CPU-s there"
         )
         if path == "bpf":
             target = f"0 loss at max, >= {_k(TARGET_PPS)} pps/CPU-s"
-            met: bool | None = fastest.loss <= 0 and fastest.per_cpu_second >= TARGET_PPS
+            per_cpu = fastest.per_cpu_second
+            met: bool | None = fastest.loss <= 0 and per_cpu is not None and per_cpu >= TARGET_PPS
         else:
             target, met = "-", None
         summary.append(Summary(f"decap {path} {kind}", measured, target, met))
@@ -324,15 +351,14 @@ def report(measurement: Measurement) -> Report:
         [
             row.path,
             row.kind,
-            f"{row.offered}" if row.offered else "max",
+            row.offered_label,
             f"{row.sent}",
             f"{row.delivered}",
             f"{100 * row.loss:.2f} %",
             _k(row.sent_pps),
             _k(row.pps),
             f"{row.receive_cpu:.2f}",
-            _k(row.per_cpu_second),
-            f"{row.sender_cpu:.2f}",
+            _per_cpu(row),
         ]
         for row in rows
     ]
@@ -342,13 +368,12 @@ def report(measurement: Measurement) -> Report:
         "by one C process (AF_PACKET, PACKET_QDISC_BYPASS, sendmmsg of 64). 'max' is what one "
         "CPU reaches sending *and* receiving: a veth transmit runs the receiving side's softirq "
         "on the same CPU before the next frame goes (except cloudtap-decap, a process of its "
-        "own), so 'max' is bounded by the path's cost plus the sender's own (send CPU-s), "
-        "not by the sender alone.",
+        "own), so 'max' is bounded by the path's cost plus the sender's own, not by the "
+        f"sender alone; 'max x{PARALLEL}': {PARALLEL} senders at once, one per CPU.",
         f"rx CPU-s = receiving CPU-seconds, from perf record -a -g -F {PERF_FREQUENCY} over the "
         f"cell: samples of the sender and ksoftirqd with {RECEIVE_ENTRY} on the stack, plus "
         "every sample of cloudtap-decap on the Python path; pps/CPU-s = delivered / rx CPU-s, "
-        "the rate one core would sustain. send CPU-s = the sender's other samples: its own "
-        "cost (copy from user space, veth transmit).",
+        "the rate one core would sustain ('-': perf recorded no sample of the sender).",
         f"machine: {len(os.sched_getaffinity(0))} CPUs; wall time {measurement.seconds:.0f} s; "
         f"1-minute load average {measurement.load[0]} before, {measurement.load[1]} after.",
     ]

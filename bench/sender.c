@@ -6,8 +6,9 @@
  * Replays the Ethernet frames of the file FRAMES (each a 4-byte little-endian length, then the
  * frame) in turn, COUNT frames in all, out of INTERFACE through an AF_PACKET socket that skips
  * the qdisc layer (PACKET_QDISC_BYPASS), in batches of sendmmsg(2). RATE frames per second
- * (0: as fast as it can). Prints one JSON line: {"sent": N, "seconds": S, "cpu_seconds": C}, C
- * being its own user + system time. Why C: one Python process writing a raw socket tops out at
+ * (0: as fast as it can). Prints one JSON line: {"sent": N, "started": T0, "ended": T1,
+ * "cpu_seconds": C}: T0 and T1 on CLOCK_MONOTONIC (so that several senders' span can be
+ * measured), C its own user + system time. Why C: one Python process writing a raw socket tops out at
  * about 150k packets/s here, far below the 1 Mpps the BPF path is to be measured at. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -124,11 +125,12 @@ int main(int argc, char **argv) {
             }
         }
     }
-    double seconds = now() - started;
+    double ended = now();
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     double cpu = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
                  (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
-    printf("{\"sent\": %lld, \"seconds\": %.6f, \"cpu_seconds\": %.6f}\n", sent, seconds, cpu);
+    printf("{\"sent\": %lld, \"started\": %.6f, \"ended\": %.6f, \"cpu_seconds\": %.6f}\n",
+           sent, started, ended, cpu);
     return 0;
 }
