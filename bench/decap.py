@@ -27,9 +27,11 @@ needs root, gcc and perf (the report says why not otherwise).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -37,7 +39,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -66,8 +68,8 @@ DRAIN_SECONDS: Final = 1.0
 """After each cell, for the last frames through a slow path."""
 PERF_FREQUENCY: Final = 1999
 """Samples per second and CPU (odd, so as not to beat with the tick or the sender's pacing)."""
-PERF_START_SECONDS: Final = 1.0
-"""perf record has no ready signal; it samples well within this."""
+PERF_START_TIMEOUT: Final = 60.0
+"""For perf record to start sampling (it first lists every process on the machine)."""
 RECEIVE_ENTRY: Final = "net_rx_action"
 SENDER_SOURCE: Final = Path(__file__).with_name("sender.c")
 ETH_P_IP: Final = b"\x08\x00"
@@ -214,6 +216,53 @@ def receiving_samples(data: Path, senders: Sequence[int], decap: int | None) -> 
 # -- measuring -----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def recording(data: Path) -> Iterator[None]:
+    """``perf record -a -g`` into ``data`` for the block, sampling from its first line on: perf
+    starts with its events off and turns them on when told, then acknowledges, so no cell can
+    begin before it samples (a fixed wait did not always suffice on a busy machine)."""
+    control, ack = data.with_suffix(".control"), data.with_suffix(".ack")
+    for fifo in (control, ack):
+        os.mkfifo(fifo)
+    perf = ["perf", "record", "-a", "-g", "-F", str(PERF_FREQUENCY), "-o", str(data), "-q"]
+    perf += ["--delay", "-1", "--control", f"fifo:{control},{ack}"]
+    recorder = subprocess.Popen(perf, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    descriptors: list[int] = []
+    try:
+        deadline = time.monotonic() + PERF_START_TIMEOUT
+        # Opened without blocking, so that a perf that died cannot hang the bench.
+        acknowledged = os.open(ack, os.O_RDONLY | os.O_NONBLOCK)
+        descriptors.append(acknowledged)
+        while True:
+            try:
+                command = os.open(control, os.O_WRONLY | os.O_NONBLOCK)
+                descriptors.append(command)
+                break
+            except OSError as error:  # ENXIO: perf has not opened its end yet
+                if recorder.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"perf record did not start: {error}") from None
+                time.sleep(0.05)
+        os.write(command, b"enable\n")
+        answer = b""
+        while b"ack" not in answer:
+            remaining = deadline - time.monotonic()
+            if recorder.poll() is not None or remaining <= 0:
+                raise RuntimeError("perf record did not acknowledge 'enable'")
+            if select.select([acknowledged], [], [], remaining)[0]:
+                answer += os.read(acknowledged, 64)
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        _out, errors = recorder.communicate(timeout=60)
+        for descriptor in descriptors:
+            os.close(descriptor)
+        for fifo in (control, ack):
+            fifo.unlink(missing_ok=True)
+    # perf record ends itself with the signal it was stopped by, once it has written the file.
+    if recorder.returncode not in (0, -signal.SIGINT):
+        raise RuntimeError(f"perf record failed: {errors.decode(errors='replace').strip()}")
+
+
 def measure_cell(
     lab: Lab,
     sender: Path,
@@ -232,10 +281,7 @@ def measure_cell(
     data = frames.with_suffix(".perf")
     interface = lab.topology.link_of(Host.SENSOR).gateway_interface
     delivered_before = lab.rx_counters(Host.SENSOR, capture)[0]
-    perf = ["perf", "record", "-a", "-g", "-F", str(PERF_FREQUENCY), "-o", str(data), "-q"]
-    recorder = subprocess.Popen(perf, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(PERF_START_SECONDS)
+    with recording(data):
         argv = [str(sender), interface, str(frames), str(count // senders), str(rate / senders)]
         processes = [lab.start(Host.GATEWAY, *argv) for _ in range(senders)]
         for process in processes:
@@ -243,9 +289,6 @@ def measure_cell(
             if status != 0:
                 raise RuntimeError(f"the sender failed ({status}): {' | '.join(process.lines)}")
         time.sleep(DRAIN_SECONDS)
-    finally:
-        recorder.send_signal(signal.SIGINT)
-        recorder.wait(60)
     answers = [json.loads(process.lines[-1]) for process in processes]
     delivered = lab.rx_counters(Host.SENSOR, capture)[0] - delivered_before
     pids = [process.process.pid for process in processes]
