@@ -43,6 +43,7 @@ from typing import Final
 
 from lab import Host, Lab
 from lab.stack import default_stack_path, load_plan
+from lab.topology import VPC_MTU
 
 from . import Report, Summary
 from .dataplane import GATEWAY, OFF, Bench, Direction, Setup, bench_unavailable_reason
@@ -50,6 +51,12 @@ from .dataplane import GATEWAY, OFF, Bench, Direction, Setup, bench_unavailable_
 FREQUENCY: Final = 999
 """Samples per second and CPU (odd, so as not to beat with the 250 Hz tick)."""
 STATES: Final = (OFF, GATEWAY)
+FORMER: Final = Setup("former", "(b), oversize rule first", VPC_MTU, "project", "drop")
+"""``--former``: (b) with the mirror chains' oversize rule as it was before 2026-12-02, its two
+set lookups before its header tests: side by side with (b), what the reorder saves."""
+OVERSIZE: Final = re.compile(
+    r"ip protocol != tcp ip length > (\d+) (ip [sd]addr @private ip [sd]addr != @not_copied) "
+)
 
 SELF_GROUPS: Final[tuple[tuple[str, str], ...]] = (
     ("spinlock unlock (irqs back on)", r"^_raw_spin_unlock_irqrestore$"),
@@ -165,6 +172,16 @@ def group_inclusive(profile: Profile) -> dict[str, float]:
     }
 
 
+def former_rule_order(bench: Bench) -> None:
+    """Reload the gateway's mirror table with each oversize rule's set lookups first."""
+    table = ["table", "netdev", "cloudtap_mirror"]
+    listing = bench.lab.run(Host.GATEWAY, "nft", "list", *table).stdout
+    former, count = OVERSIZE.subn(r"\2 ip protocol != tcp ip length > \1 ", listing)
+    if count == 0:
+        raise RuntimeError(f"no oversize rule in the mirror table:\n{listing}")
+    bench.nft(Host.GATEWAY, f"delete {' '.join(table)}\n{former}")
+
+
 def record(
     bench: Bench, setup: Setup, direction: Direction, seconds: int, data: Path
 ) -> tuple[float, int, int]:
@@ -172,6 +189,8 @@ def record(
     sampling, the iperf3 client's pid)."""
     lab = bench.lab
     bench.apply(setup)
+    if setup is FORMER:
+        former_rule_order(bench)
     reverse = ["-R"] if direction == "down" else []
     argv = ["iperf3", "-c", bench.internet, "-B", bench.app, "-t", str(seconds + 3), "-J"]
     with lab.background(Host.APP, *argv, *reverse) as client:
@@ -191,9 +210,11 @@ def record(
     return (float(found[1]) / 1e9 if found else 0.0), forwarded, client.process.pid
 
 
-def measure(seconds: int, reps: int, direction: Direction) -> tuple[list[Profile], str]:
+def measure(
+    seconds: int, reps: int, direction: Direction, states: Sequence[Setup] = STATES
+) -> tuple[list[Profile], str]:
     load_before = Path("/proc/loadavg").read_text(encoding="utf-8").split()[0]
-    profiles: dict[str, list[tuple[Path, float, int, list[int]]]] = {s.key: [] for s in STATES}
+    profiles: dict[str, list[tuple[Path, float, int, list[int]]]] = {s.key: [] for s in states}
     with tempfile.TemporaryDirectory(prefix="cloudtap-profile-") as temporary:
         with Lab.create(load_plan(default_stack_path())) as lab:
             bench = Bench(lab)
@@ -201,14 +222,14 @@ def measure(seconds: int, reps: int, direction: Direction) -> tuple[list[Profile
             if server.wait_for(lambda line: "listening" in line, 10.0) is None:
                 raise RuntimeError(f"iperf3 server did not start: {' | '.join(server.lines)}")
             for rep in range(reps):
-                for setup in STATES if rep % 2 == 0 else STATES[::-1]:
+                for setup in states if rep % 2 == 0 else states[::-1]:
                     data = Path(temporary) / f"{setup.key}-{rep}.data"
                     gbps, forwarded, client = record(bench, setup, direction, seconds, data)
                     pids = [client, server.process.pid, *softirq_threads()]
                     profiles[setup.key].append((data, gbps, forwarded, pids))
                     print(f"  rep {rep + 1}/{reps} {setup.key}: {gbps:.2f} Gbit/s", file=sys.stderr)
         results = []
-        for setup in STATES:
+        for setup in states:
             total = 0
             self_percent: dict[str, float] = defaultdict(float)
             children: dict[str, float] = defaultdict(float)
@@ -235,19 +256,35 @@ def measure(seconds: int, reps: int, direction: Direction) -> tuple[list[Profile
 
 
 COLUMNS: Final = ("kind", "group", "off ms/GB", "on ms/GB", "on - off", "off %", "on %")
+FORMER_COLUMNS: Final = ("former ms/GB", "former - on")
 
 
 def report(profiles: Sequence[Profile], direction: Direction, load: str, top: int = 12) -> Report:
-    off, on = profiles
+    off, on, *others = profiles
+    former = others[0] if others else None
     rows: list[list[str]] = []
 
     def add(kind: str, name: str, off_percent: float, on_percent: float) -> None:
         extra = on.ms_per_gb(on_percent) - off.ms_per_gb(off_percent)
-        rows.append([
+        row = [
             kind, name,
             f"{off.ms_per_gb(off_percent):.1f}", f"{on.ms_per_gb(on_percent):.1f}",
             f"{extra:+.1f}", f"{off_percent:.1f}", f"{on_percent:.1f}",
-        ])  # fmt: skip
+        ]  # fmt: skip
+        if former is not None:
+            percent = lookup(former, kind, name)
+            row += [
+                f"{former.ms_per_gb(percent):.1f}",
+                f"{former.ms_per_gb(percent) - on.ms_per_gb(on_percent):+.1f}",
+            ]
+        rows.append(row)
+
+    def lookup(profile: Profile, kind: str, name: str) -> float:
+        if kind == "self":
+            return 100.0 if name == "all the lab's samples" else group_self(profile).get(name, 0.0)
+        if kind == "inclusive":
+            return group_inclusive(profile)[name]
+        return profile.self_percent.get(name, 0.0)
 
     off_self, on_self = group_self(off), group_self(on)
     names = [g for g, _p in SELF_GROUPS] + ["other"]
@@ -293,10 +330,18 @@ def report(profiles: Sequence[Profile], direction: Direction, load: str, top: in
         "where they come back on (_raw_spin_unlock_irqrestore, mostly waking the other iperf3).",
         f"1-minute load average {load}.",
     ]
+    if former is not None:
+        notes.insert(
+            1,
+            f"former = {FORMER.label}: (b) with the oversize rule's set lookups before its header "
+            f"tests, as before 2026-12-02; recorded alternating with the others, samples "
+            f"{former.samples}, Gbit/s {' '.join(f'{g:.2f}' for g in former.gbps)}, GB "
+            f"forwarded {former.forwarded_bytes / 1e9:.1f}.",
+        )
     return Report(
         name="profile",
         title=f"Profile: the gateway mirror's CPU, (b) jumbo underlay vs mirror off, {direction}",
-        columns=list(COLUMNS),
+        columns=[*COLUMNS, *(FORMER_COLUMNS if former is not None else ())],
         rows=rows,
         summary=summary,
         notes=[textwrap.fill(note, 98, subsequent_indent="  ") for note in notes],
@@ -330,13 +375,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="recordings per state")
     parser.add_argument("--direction", choices=("up", "down"), default="up")
     parser.add_argument("--top", type=int, default=12, help="symbols listed")
+    parser.add_argument(
+        "--former", action="store_true", help="also (b) with the oversize rule in its former order"
+    )
     args = parser.parse_args(argv)
     reason = perf_unavailable()
     if reason is not None:
         print(f"bench.profile cannot run: {reason}.")
         return 2
     direction: Direction = "up" if args.direction == "up" else "down"
-    profiles, load = measure(args.seconds, args.reps, direction)
+    states = (*STATES, FORMER) if args.former else STATES
+    profiles, load = measure(args.seconds, args.reps, direction, states)
     print(report(profiles, direction, load, args.top).detail())
     return 0
 
