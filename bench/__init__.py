@@ -21,6 +21,7 @@ BENCHES: dict[str, str] = {
     "hostfeed": "bench.hostfeed",
     "decap": "bench.decap",
     "boot": "bench.boot",
+    "profile": "bench.profile",
 }
 
 

@@ -18,9 +18,11 @@ ratios (and each of them):
                lab it shares the gateway's two CPUs.
 ``shared``     (a) mirror on; the sensor decapsulates every copy onto its capture interface, on
                the same CPUs as the gateway and both iperf3 ends. Reported, no target.
-``project1500`` the project's rules where the network carries only 1500 bytes to the sensor (as
-               rendered for Azure or OpenStack, ``underlay_mtu=1500``): forwarded TCP is clamped
-               to MSS 1410 so that its copies cross whole. Target >= 0.90x.
+``gateway1500`` (b) on a 1500-byte underlay: the project's rules where the network carries only
+               1500 bytes to the sensor (as rendered for Azure or OpenStack, ``underlay_mtu=1500``):
+               forwarded TCP is clamped to MSS 1410 so that its copies cross whole; the sensor
+               drops the feed as in (b). The gateway's cost alone: target >= 0.90x.
+``project1500`` the same with the sensor decapsulating, as (a). Reported, no target.
 ``noclamp1500`` the same with the clamp turned off (``gateway_mirror.clamp_mss: false``):
                copies of full-size packets travel as IP fragments. Side by side with the row
                above, what the clamp saves; against mirror off, what it costs.
@@ -95,8 +97,9 @@ DIRECTIONS: Final[tuple[Direction, ...]] = ("up", "down")
 
 @dataclass(frozen=True)
 class Options:
-    reps: int = 5
-    seconds: int = 2
+    reps: int = 9
+    """Interleaved repetitions: the issue asks for the median of at least 9 for (b)."""
+    seconds: int = 1
     """Seconds each iperf3 TCP run is measured."""
     omit: int = 1
     """Seconds iperf3 runs first without counting (TCP ramp-up)."""
@@ -134,8 +137,11 @@ class Setup:
 OFF: Final = Setup("off", "mirror off (baseline)", VPC_MTU, "off", "decap")
 GATEWAY: Final = Setup("gateway", "(b) mirror on, sensor drops feed", VPC_MTU, "project", "drop")
 SHARED: Final = Setup("shared", "(a) mirror on, sensor decaps", VPC_MTU, "project", "decap")
+GATEWAY_1500: Final = Setup(
+    "gateway1500", "(b) 1500-byte underlay, drops feed", PLAIN_MTU, "project", "drop"
+)
 PROJECT_1500: Final = Setup(
-    "project1500", "cloudtap rules, 1500-byte underlay", PLAIN_MTU, "project", "decap"
+    "project1500", "(a) 1500-byte underlay, decaps", PLAIN_MTU, "project", "decap"
 )
 NO_CLAMP_1500: Final = Setup(
     "noclamp1500", "same, MSS clamp off", PLAIN_MTU, "project", "decap", clamp=False
@@ -143,7 +149,7 @@ NO_CLAMP_1500: Final = Setup(
 NAIVE_1500: Final = Setup(
     "naive1500", "naive tc mirred, 1500 underlay", PLAIN_MTU, "naive", "decap"
 )
-SETUPS: Final = (OFF, GATEWAY, SHARED, PROJECT_1500, NO_CLAMP_1500, NAIVE_1500)
+SETUPS: Final = (OFF, GATEWAY, GATEWAY_1500, SHARED, PROJECT_1500, NO_CLAMP_1500, NAIVE_1500)
 """In table order; the run order is rotated every repetition."""
 
 
@@ -561,6 +567,10 @@ COLUMNS: Final = (
 )
 
 
+TARGETED: Final = (GATEWAY, GATEWAY_1500)
+"""The gateway's cost alone (the sensor drops the feed): the rows the >= 0.90x target is for."""
+
+
 def _verdict(met: bool | None) -> str:
     return "-" if met is None else ("yes" if met else "MISSED")
 
@@ -578,7 +588,7 @@ def rows(measurement: Measurement) -> tuple[list[list[str]], list[Summary]]:
         setup = result.setup
         target: str = "-"
         met: bool | None = None
-        if setup in (GATEWAY, PROJECT_1500):
+        if setup in TARGETED:
             target = f">= {TARGET_RATIO:.2f}x"
             met = all(result.ratio(d) >= TARGET_RATIO for d in DIRECTIONS)
         per_rep = " | ".join(
@@ -665,10 +675,11 @@ def report(measurement: Measurement) -> Report:
         "with its own headers.",
         "frags gw/sensor = median per run of the gateway's IpFragCreates / the sensor's "
         "IpReasmReqds (nstat).",
-        "The >= 0.90x target applies to (b), the gateway's cost alone: a real sensor is a "
-        "separate machine, while here it shares the gateway's CPUs, so (a) also charges the "
-        "sensor's decapsulation to the gateway. The 1500-underlay rows have the sensor "
-        "decapsulating too (it reassembles the fragments): compare them with (a).",
+        "The >= 0.90x target applies to the (b) rows, the gateway's cost alone (jumbo and "
+        "1500-byte underlay, MSS clamp on): a real sensor is a separate machine, while here it "
+        "shares the gateway's CPUs, so the (a) rows also charge the sensor's decapsulation to "
+        "the gateway. The other 1500-underlay rows have the sensor decapsulating too (without "
+        "the clamp it also reassembles the fragments): compare them with the (a) rows.",
         f"completeness: forwarded = gateway forward-hook counters after cloudtap's filter; seen "
         f"= datagrams app<->internet on the sensor's capture interface "
         f"({completeness.interface}); "

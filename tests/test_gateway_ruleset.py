@@ -86,7 +86,7 @@ def test_the_clamp_only_ever_lowers_the_mss_of_forwarded_syns_both_ways(tmp_path
     assert [line.split()[1] for line in clamp] == ["saddr", "daddr"]
     for line in clamp:
         assert "tcp flags syn tcp option maxseg size > 1360 tcp option maxseg size set 1360" in line
-    assert "ip length > 1400 counter" in result.stdout
+    assert "ip protocol != tcp ip length > 1400 ip saddr @private" in result.stdout
 
 
 def test_no_clamp_on_a_jumbo_underlay(tmp_path: Path) -> None:

@@ -279,9 +279,11 @@ oversize_rule() { # oversize_rule saddr|daddr: counts copies that will cross as 
     [ -n "$limit" ] || return 0
     # TCP is left out: the clamp sizes its segments, and a GSO super-packet (which nft sees
     # whole) is cut into MSS-sized copies before it reaches the underlay.
+    # The cheap header tests first: every packet passes this rule, and for TCP (nearly all the
+    # bulk) they fail before the two set lookups, which the copy rule after it repeats anyway.
     local match="ip saddr @private ip daddr != @not_copied"
     if [ "$1" = daddr ]; then match="ip daddr @private ip saddr != @not_copied"; fi
-    echo "        $match ip protocol != tcp ip length > $limit" \
+    echo "        ip protocol != tcp ip length > $limit $match" \
         "counter name \"$OVERSIZE_COUNTER\" comment \"$COMMENT_OVERSIZE\""
 }
 
