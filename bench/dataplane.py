@@ -13,7 +13,7 @@ ratios (and each of them):
 
 ``off``        mirror off: the baseline.
 ``gateway``    (b) mirror on; the sensor host drops the VXLAN feed on arrival (a netdev ingress
-               rule on its interface, after counting it). The gateway's cost alone: the >= 0.90x
+               rule on its interface, after counting it). The gateway's cost alone: the >= 0.95x
                target applies here, because a real sensor is a separate machine, while in this
                lab it shares the gateway's two CPUs.
 ``shared``     (a) mirror on; the sensor decapsulates every copy onto its capture interface, on
@@ -77,6 +77,9 @@ from lab.topology import VPC_MTU
 from . import Report, Summary
 
 TARGET_RATIO: Final = 0.90
+"""(b) on a 1500-byte underlay."""
+TARGET_RATIO_JUMBO: Final = 0.95
+"""(b) on the jumbo underlay: the mirror's cost where nothing is clamped or fragmented."""
 TARGET_COMPLETENESS: Final = 99.9
 """Percent of forwarded packets seen on the sensor's capture interface."""
 PLAIN_MTU: Final = 1500
@@ -567,8 +570,8 @@ COLUMNS: Final = (
 )
 
 
-TARGETED: Final = (GATEWAY, GATEWAY_1500)
-"""The gateway's cost alone (the sensor drops the feed): the rows the >= 0.90x target is for."""
+TARGETS: Final = {GATEWAY: TARGET_RATIO_JUMBO, GATEWAY_1500: TARGET_RATIO}
+"""The gateway's cost alone (the sensor drops the feed): the rows with a target, and theirs."""
 
 
 def _verdict(met: bool | None) -> str:
@@ -588,9 +591,10 @@ def rows(measurement: Measurement) -> tuple[list[list[str]], list[Summary]]:
         setup = result.setup
         target: str = "-"
         met: bool | None = None
-        if setup in TARGETED:
-            target = f">= {TARGET_RATIO:.2f}x"
-            met = all(result.ratio(d) >= TARGET_RATIO for d in DIRECTIONS)
+        if setup in TARGETS:
+            wanted = TARGETS[setup]
+            target = f">= {wanted:.2f}x"
+            met = all(result.ratio(d) >= wanted for d in DIRECTIONS)
         per_rep = " | ".join(
             " ".join(f"{ratio:.2f}" for ratio in result.ratios[d]) for d in DIRECTIONS
         )
@@ -675,11 +679,12 @@ def report(measurement: Measurement) -> Report:
         "with its own headers.",
         "frags gw/sensor = median per run of the gateway's IpFragCreates / the sensor's "
         "IpReasmReqds (nstat).",
-        "The >= 0.90x target applies to the (b) rows, the gateway's cost alone (jumbo and "
-        "1500-byte underlay, MSS clamp on): a real sensor is a separate machine, while here it "
-        "shares the gateway's CPUs, so the (a) rows also charge the sensor's decapsulation to "
-        "the gateway. The other 1500-underlay rows have the sensor decapsulating too (without "
-        "the clamp it also reassembles the fragments): compare them with the (a) rows.",
+        "The targets apply to the (b) rows, the gateway's cost alone (>= 0.95x on the jumbo "
+        "underlay, >= 0.90x on the 1500-byte one, MSS clamp on): a real sensor is a separate "
+        "machine, while here it shares the gateway's CPUs, so the (a) rows also charge the "
+        "sensor's decapsulation to the gateway. The other 1500-underlay rows have the sensor "
+        "decapsulating too (without the clamp it also reassembles the fragments): compare "
+        "them with the (a) rows.",
         f"completeness: forwarded = gateway forward-hook counters after cloudtap's filter; seen "
         f"= datagrams app<->internet on the sensor's capture interface "
         f"({completeness.interface}); "
