@@ -58,11 +58,21 @@ def warn_if_recreated(
     (a first deployment creates both)."""
 
     def judge(instance_id: object) -> list[str]:
-        if not contains_unknowns(instance_id):
-            return []
-        pulumi.log.warn(
-            recreation_warning(component_name, instance_kind, remedy), resource=component
-        )
-        return [ENGINE_REPLACES]
+        return judge_instance_id(component, component_name, instance_id, instance_kind, remedy)
 
     return interface.id.apply(lambda _: instance.id.apply(judge, run_with_unknowns=True))
+
+
+def judge_instance_id(
+    component: pulumi.Resource,
+    component_name: str,
+    instance_id: object,
+    instance_kind: str,
+    remedy: str | None,
+) -> list[str]:
+    """The preview's verdict on an instance id seen with unknowns allowed: no id means the
+    engine creates the instance anew (warned, :data:`ENGINE_REPLACES`); an id, nothing."""
+    if not contains_unknowns(instance_id):
+        return []
+    pulumi.log.warn(recreation_warning(component_name, instance_kind, remedy), resource=component)
+    return [ENGINE_REPLACES]

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.output import contains_unknowns
 
-from ..replacement_warning import ENGINE_REPLACES, outage_sentence, recreation_warning
+from ..replacement_warning import judge_instance_id, outage_sentence
 
 # The running gateway's id and why this update takes it down; None when no instance holds the ENI.
 Found = tuple[str, tuple[str, ...]] | None
@@ -163,13 +163,9 @@ def warn_before_disruption(
                 disruption_warning(component_name, running_id, causes), resource=component
             )
             return list(causes)
-        if contains_unknowns(instance_id):
-            pulumi.log.warn(
-                recreation_warning(component_name, "instance", ONE_PER_ZONE_REMEDY),
-                resource=component,
-            )
-            return [ENGINE_REPLACES]
-        return []
+        return judge_instance_id(
+            component, component_name, instance_id, "instance", ONE_PER_ZONE_REMEDY
+        )
 
     details: pulumi.Output[Found] = holders.ids.apply(inspect)
     return pulumi.Output.all(holders.ids, details, instance.id).apply(
