@@ -30,6 +30,19 @@ ratios (and each of them):
                derives from a 1500-byte underlay, ``tc ... u32 match u32 0 0 action mirred egress
                mirror dev <vxlan>`` on both directions of the private-facing interface.
 
+Attribution (``--attribution``: instead of the rows above, the baseline, (b) and four variants
+of (b), interleaved the same way), to say where (b)'s cost goes:
+
+``hooks``      the mirror's netdev chains on the gateway's private interface, with no rules in
+               them: what the hooks alone cost.
+``gwdrop``     (b), but each copy is dropped as it leaves the gateway (an egress rule on its
+               monitor-facing interface, after encapsulation): nothing reaches the sensor, so the
+               sensor's receive no longer shares the gateway's CPUs.
+``tcmirred``   the copy made by tc instead of nftables: the chains emptied and a match-all
+               ``mirred egress mirror`` into the same VXLAN device on both directions.
+``clamp``      mirror off, forwarded TCP clamped to the MSS the 1500-byte underlay gets (a rule in
+               the bench's own table): what the clamp alone costs production traffic.
+
 Fragments: ``IpFragCreates`` on the gateway and ``IpReasmReqds`` on the sensor (nstat), per run.
 
 Capture completeness (mirror on, jumbo underlay, sensor decapsulating, as deployed): a fixed
@@ -65,11 +78,11 @@ from typing import Any, Final, Literal
 
 from components.cloud_config import written_files
 from components.gateway import SETTINGS_PATH, render_cloud_config
-from components.mirroring import VXLAN_PORT
+from components.mirroring import VXLAN_PORT, clamped_mss
 from components.network_plan import Tier
 from lab import Host, Lab, unavailable_reason
 from lab.checks.common import real_wire
-from lab.lab import Background
+from lab.lab import MIRROR_DEVICE, MIRROR_TABLE, Background
 from lab.pcap import addresses, compare, datagrams, read_pcap
 from lab.stack import default_stack_path, load_plan
 from lab.topology import VPC_MTU
@@ -93,6 +106,7 @@ with room to spare, so that each packet is told apart without recording gigabyte
 REQUIRED_TOOLS: Final = {"iperf3": "iperf3", "nstat": "iproute2", "tc": "iproute2"}
 
 Mirror = Literal["off", "project", "naive"]
+Variant = Literal["", "hooks", "gwdrop", "tcmirred", "clamp"]
 SensorMode = Literal["decap", "drop"]
 Direction = Literal["up", "down"]
 DIRECTIONS: Final[tuple[Direction, ...]] = ("up", "down")
@@ -112,6 +126,12 @@ class Options:
     udp_seconds: int = 4
     pings: int = 200
     stack: Path = field(default_factory=default_stack_path)
+    attribution: bool = False
+    """Measure :data:`ATTRIBUTION`'s setups instead of :data:`SETUPS`."""
+
+    @property
+    def setups(self) -> tuple[Setup, ...]:
+        return ATTRIBUTION if self.attribution else SETUPS
 
     @property
     def load(self) -> str:
@@ -135,6 +155,8 @@ class Setup:
     sensor: SensorMode
     clamp: bool = True
     """With the project's rules: the MSS clamp as rendered for the underlay (off: never)."""
+    variant: Variant = ""
+    """An attribution variant (``--attribution``), applied after the setup itself."""
 
 
 OFF: Final = Setup("off", "mirror off (baseline)", VPC_MTU, "off", "decap")
@@ -154,6 +176,20 @@ NAIVE_1500: Final = Setup(
 )
 SETUPS: Final = (OFF, GATEWAY, GATEWAY_1500, SHARED, PROJECT_1500, NO_CLAMP_1500, NAIVE_1500)
 """In table order; the run order is rotated every repetition."""
+HOOKS: Final = replace(
+    GATEWAY, key="hooks", label="(b), the mirror's chains empty", variant="hooks"
+)
+GATEWAY_DROP: Final = replace(
+    GATEWAY, key="gwdrop", label="(b), copies dropped leaving the gateway", variant="gwdrop"
+)
+TC_MIRRED: Final = replace(
+    GATEWAY, key="tcmirred", label="(b), copies made by tc mirred", variant="tcmirred"
+)
+CLAMP_ONLY: Final = replace(
+    OFF, key="clamp", label="mirror off, MSS clamped as for 1500", variant="clamp"
+)
+ATTRIBUTION: Final = (OFF, GATEWAY, HOOKS, GATEWAY_DROP, TC_MIRRED, CLAMP_ONLY)
+"""``--attribution``'s setups, in table order."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +300,8 @@ class Bench:
         lab.run(gw, "tc", "qdisc", "del", "dev", self.private_interface, "clsact", check=False)
         lab.run(gw, "ip", "link", "del", NAIVE_DEVICE, check=False)
         self.nft(sensor, f"table netdev {BENCH_TABLE}\ndelete table netdev {BENCH_TABLE}\n")
+        for family in ("netdev", "ip"):
+            self.nft(gw, f"table {family} {BENCH_TABLE}\ndelete table {family} {BENCH_TABLE}\n")
         mtu = str(setup.underlay_mtu)
         lab.run(sensor, "ip", "link", "set", "dev", self.sensor_interface, "mtu", mtu)
         lab.run(gw, "ip", "link", "set", "dev", self.monitor_interface, "mtu", mtu)
@@ -291,8 +329,46 @@ class Bench:
                 f"    }}\n"
                 f"}}\n",
             )
+        if setup.variant:
+            self._attribution_variant(setup.variant)
         for host in (Host.APP, Host.GATEWAY, Host.INTERNET):
             lab.run(host, "ip", "route", "flush", "cache", check=False)
+
+    def _attribution_variant(self, variant: Variant) -> None:
+        lab, gw = self.lab, Host.GATEWAY
+        if variant in ("hooks", "tcmirred"):
+            listing = lab.run(gw, "nft", "list", "table", "netdev", MIRROR_TABLE).stdout
+            for chain in re.findall(r"chain ((?:sent|received)_\d+) ", listing):
+                lab.run(gw, "nft", "flush", "chain", "netdev", MIRROR_TABLE, chain)
+        if variant == "tcmirred":
+            interface = self.private_interface
+            lab.run(gw, "tc", "qdisc", "add", "dev", interface, "clsact")
+            match_all = ["protocol", "ip", "u32", "match", "u32", "0", "0"]
+            mirred = ["action", "mirred", "egress", "mirror", "dev", MIRROR_DEVICE]
+            for hook in ("ingress", "egress"):
+                lab.run(gw, "tc", "filter", "add", "dev", interface, hook, *match_all, *mirred)
+        elif variant == "gwdrop":
+            self.nft(
+                gw,
+                f"table netdev {BENCH_TABLE} {{\n"
+                f"    chain copies_out {{\n"
+                f'        type filter hook egress device "{self.monitor_interface}" '
+                f"priority -500; policy accept;\n"
+                f"        udp dport {VXLAN_PORT} drop\n"
+                f"    }}\n"
+                f"}}\n",
+            )
+        elif variant == "clamp":
+            mss = clamped_mss(lab.topology.plan.gateway_mirror, PLAIN_MTU)
+            self.nft(
+                gw,
+                f"table ip {BENCH_TABLE} {{\n"
+                f"    chain clamp {{\n"
+                f"        type filter hook forward priority mangle; policy accept;\n"
+                f"        tcp flags syn tcp option maxseg size set {mss}\n"
+                f"    }}\n"
+                f"}}\n",
+            )
 
     def _naive_mirror(self) -> None:
         """What was measured first: a VXLAN device whose MTU follows its underlay, and a
@@ -386,12 +462,14 @@ def rotated(setups: Sequence[Setup], rep: int) -> list[Setup]:
     return [*setups[shift:], *setups[:shift]]
 
 
-def measure_throughput(bench: Bench, options: Options, progress: bool) -> list[Run]:
+def measure_throughput(
+    bench: Bench, options: Options, progress: bool, setups: Sequence[Setup] = SETUPS
+) -> list[Run]:
     runs: list[Run] = []
     bench.apply(OFF)
     bench.iperf(seconds=1)  # warm-up, not counted
     for rep in range(options.reps):
-        for setup in rotated(SETUPS, rep):
+        for setup in rotated(setups, rep):
             bench.apply(setup)
             directions = DIRECTIONS if rep % 2 == 0 else DIRECTIONS[::-1]
             for direction in directions:
@@ -407,14 +485,14 @@ def measure_throughput(bench: Bench, options: Options, progress: bool) -> list[R
     return runs
 
 
-def summarize(runs: Sequence[Run], reps: int) -> list[Throughput]:
+def summarize(runs: Sequence[Run], reps: int, setups: Sequence[Setup] = SETUPS) -> list[Throughput]:
     def rate(setup: str, rep: int, direction: Direction) -> float:
         return next(
             r.gbps for r in runs if (r.setup, r.rep, r.direction) == (setup, rep, direction)
         )
 
     results = []
-    for setup in SETUPS:
+    for setup in setups:
         mine = [run for run in runs if run.setup == setup.key]
         forwarded = sum(run.forwarded_bytes for run in mine)
         results.append(
@@ -543,14 +621,14 @@ def measure(options: Options, *, progress: bool = False) -> Measurement:
         server = lab.start(Host.INTERNET, "iperf3", "-s", "-B", bench.internet, "--forceflush")
         if server.wait_for(lambda line: "listening" in line, 10.0) is None:
             raise RuntimeError(f"iperf3 server did not start: {' | '.join(server.lines)}")
-        runs = measure_throughput(bench, options, progress)
+        runs = measure_throughput(bench, options, progress, options.setups)
         if progress:
             print("  completeness ...", file=sys.stderr, flush=True)
         completeness = measure_completeness(bench, options)
     return Measurement(
         options=options,
         runs=runs,
-        throughput=summarize(runs, options.reps),
+        throughput=summarize(runs, options.reps, options.setups),
         completeness=completeness,
         seconds=time.monotonic() - started,
         load=(load_before, load_average()),
@@ -693,6 +771,18 @@ def report(measurement: Measurement) -> Report:
         f"capture interface; tcpdump kernel drops sensor {completeness.drops['sensor']}, app "
         f"{completeness.drops['app']}; UDP (packets, lost) up {completeness.udp['up']}, down "
         f"{completeness.udp['down']}; pings {completeness.pings}.",
+        *(
+            [
+                "attribution rows: (b) with one change each; the chains empty = the mirror's "
+                "netdev hooks with no rules (no copies); copies dropped leaving the gateway = "
+                "copies made and encapsulated, dropped on the gateway's monitor-facing egress "
+                "(the sensor's receive leaves the shared CPUs); tc mirred = the same copies made "
+                "by a match-all tc mirred mirror instead of nftables' dup; MSS clamped = mirror "
+                "off with forwarded TCP clamped as the 1500-byte underlay clamps it."
+            ]
+            if options.attribution
+            else []
+        ),
         f"wall time {measurement.seconds:.0f} s; 1-minute load average {measurement.load[0]} "
         f"before, {measurement.load[1]} after.",
     ]
@@ -744,6 +834,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pings", type=int, default=defaults.pings)
     parser.add_argument("--stack", type=Path, default=defaults.stack)
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--attribution",
+        action="store_true",
+        help="the baseline, (b) and its variants that say where its cost goes",
+    )
     args = parser.parse_args(argv)
     reason = bench_unavailable_reason()
     if reason is not None:
@@ -758,6 +853,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         udp_seconds=args.udp_seconds,
         pings=args.pings,
         stack=args.stack,
+        attribution=args.attribution,
     )
     print(report(measure(options, progress=not args.quiet)).detail())
     return 0

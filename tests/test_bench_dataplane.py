@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,18 @@ def test_a_smoke_run_prints_every_row(capsys: pytest.CaptureFixture[str]) -> Non
     for label in labels:
         assert sum(line.startswith(label) for line in lines) == 1, label
     assert "MISSED: " in out or "every target met." in out
+
+
+@pytest.mark.lab
+def test_each_attribution_variant_changes_what_reaches_the_sensor() -> None:
+    """The variants are what their rows say: no copies with the chains empty or dropped leaving
+    the gateway, the copies back with tc mirred, none with the mirror off and the clamp on."""
+    require_lab(dataplane.bench_unavailable_reason(), os.environ)
+    options = replace(dataplane.QUICK, attribution=True)
+    copies = {result.setup.key: result.copies for result in dataplane.measure(options).throughput}
+    assert list(copies) == [setup.key for setup in dataplane.ATTRIBUTION]
+    assert copies["gateway"] > 0.9 and copies["tcmirred"] > 0.9
+    assert copies["hooks"] == copies["gwdrop"] == copies["clamp"] == copies["off"] == 0.0
 
 
 def test_without_root_it_says_why_and_exits_2(
