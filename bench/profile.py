@@ -128,11 +128,15 @@ LINE: Final = re.compile(r"^\s*([\d.]+)%\s+([\d.]+)%\s+(\d+)\s+\[[k.]\]\s+(\S+)"
 
 
 def softirq_threads() -> list[int]:
-    return [
-        int(path.parent.name)
-        for path in Path("/proc").glob("[0-9]*/comm")
-        if path.read_text(encoding="utf-8").startswith("ksoftirqd/")
-    ]
+    threads = []
+    for path in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            name = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a process of other work on the machine ended meanwhile
+        if name.startswith("ksoftirqd/"):
+            threads.append(int(path.parent.name))
+    return threads
 
 
 def read_profile(data: Path, pids: Sequence[int]) -> tuple[int, dict[str, float], dict[str, float]]:

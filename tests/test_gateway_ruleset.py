@@ -83,9 +83,13 @@ def test_the_clamp_only_ever_lowers_the_mss_of_forwarded_syns_both_ways(tmp_path
     result = render(stack_network("aws-gateway"), tmp_path, *ONE_ARMED, underlay_mtu=1450)
     assert result.returncode == 0, result.stderr
     clamp = [line.strip() for line in result.stdout.splitlines() if "maxseg" in line]
-    assert [line.split()[1] for line in clamp] == ["saddr", "daddr"]
+    # The SYN test first: every forwarded packet passes this chain, only SYNs reach the set.
+    assert [line.split()[:5] for line in clamp] == [
+        ["tcp", "flags", "syn", "ip", "saddr"],
+        ["tcp", "flags", "syn", "ip", "daddr"],
+    ]
     for line in clamp:
-        assert "tcp flags syn tcp option maxseg size > 1360 tcp option maxseg size set 1360" in line
+        assert "@private tcp option maxseg size > 1360 tcp option maxseg size set 1360" in line
     assert "ip protocol != tcp ip length > 1400 ip saddr @private" in result.stdout
 
 

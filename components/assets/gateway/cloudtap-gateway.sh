@@ -247,10 +247,12 @@ render_ruleset() {
     if [ -n "$MIRROR_CLAMP_MSS" ]; then
         # Before the filter (priority mangle), both ways: the SYN and the SYN-ACK each announce
         # an MSS, and the smaller one sizes every segment. Only ever lowered, never raised.
+        # Every forwarded packet passes here: the header test comes first, so that only SYNs
+        # pay for the set lookup.
         echo "    chain clamp_mss {"
         echo "        type filter hook forward priority mangle; policy accept;"
         for direction in saddr daddr; do
-            echo "        ip $direction @private tcp flags syn" \
+            echo "        tcp flags syn ip $direction @private" \
                 "tcp option maxseg size > $MIRROR_CLAMP_MSS" \
                 "tcp option maxseg size set $MIRROR_CLAMP_MSS comment \"$COMMENT_CLAMP\""
         done
