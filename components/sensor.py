@@ -124,7 +124,7 @@ class SensorArgs(TypedDict, total=False):
     health_check_cidrs: Sequence[str]
     """Networks allowed to reach ``health_port`` (a load balancer's nodes live in them). Default:
     the whole monitored network (the cloud module fills it in); never 0.0.0.0/0."""
-    vlan_by_vni: Mapping[int, int]
+    vlan_by_vni: Mapping[str, int]
     """Keeps mirror sessions apart after decapsulation: a mapping of VNI (1-16777215) to 802.1Q
     VLAN id (1-4094), at most 64 entries, each VLAN id used once (two sessions on one VLAN would
     merge again). A copy whose VNI is listed (VXLAN's; GENEVE's; for AWS's mirror to a Gateway
@@ -133,8 +133,9 @@ class SensorArgs(TypedDict, total=False):
     mirrored frame's MAC addresses; a frame already tagged gets the new tag outermost (stacked,
     both 0x8100). Unlisted VNIs, GRE, ERSPAN, tee and host feeds stay untagged. Suricata
     (``vlan.use-for-tracking``, on by default) and Zeek (``vlan`` in ``conn.log``) then keep
-    overlapping address ranges of different sessions apart. YAML keys may be strings of digits
-    (``"4242": 100``). Changed in place, like every setting. Default: none, nothing tagged."""
+    overlapping address ranges of different sessions apart. A key is the VNI as an integer
+    (YAML's ``4242: 100``) or a string of digits only (``"4242": 100``; map keys are strings in
+    the typed SDKs). Changed in place, like every setting. Default: none, nothing tagged."""
 
 
 @dataclass(frozen=True)

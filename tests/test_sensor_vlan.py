@@ -225,7 +225,7 @@ def test_the_bound_is_the_same_in_every_place() -> None:
     ).read_text()
     helper = (ROOT / "components" / "assets" / "sensor" / "cloudtap_bpf.py").read_text()
     bound = sensor.MAX_VLAN_BY_VNI
-    assert f"readonly MAX_VLAN_BY_VNI={bound}\n" in script
+    assert f"readonly MAX_VLAN_BY_VNI={bound} " in script
     assert f"#define MAX_VLANS {bound}\n" in source
-    assert f"MAX_VLANS = {bound}\n" in helper
+    assert f"MAX_VLANS = {bound}  " in helper
     assert bound == decap.MAX_VLANS

@@ -59,15 +59,9 @@
 #           not take, at kernel speed, redirected into the feeder end
 #   python  cloudtap-decap, the slow last resort, where the program cannot be loaded
 # Each kernel device redirects everything it receives into the feeder end with tc (clsact
-# ingress, `u32 match u32 0 0`, mirred egress redirect); the vxlan device of a sensor that tags
-# by VNI uses the object's second program instead (cloudtap_vlan, section tc/vlan: it reads the
-# VNI from the tunnel metadata, pushes the tag and redirects), because act_vlan and cls_flower
-# are not in every kernel. A kernel device that cannot tag gives its feed to the next path.
-#
-# VLAN_BY_VNI (VNI:VLAN words; default none): every path (kernel, bpf, python) delivers a copy
-# of a listed VNI (VXLAN's, GENEVE's, the inner VXLAN's of GENEVE around VXLAN) with one
-# 802.1Q tag (0x8100, that VLAN id) after the frame's MAC addresses, outermost above a tag the
-# frame carries; other copies unchanged. cloudtap-decap (Python, standard library
+# ingress, `u32 match u32 0 0`, mirred egress redirect). VLAN_BY_VNI (VNI:VLAN): every path
+# tags copies of a listed VNI (802.1Q after the MACs, outermost); the vxlan device then has the
+# object's tagger (cloudtap_vlan) instead of u32, or gives its feed to the next path. cloudtap-decap (Python, standard library
 # only) runs under systemd as cloudtap-decap.service (Restart=always), or as a detached process
 # where systemd does not run (CLOUDTAP_SENSOR_SUPERVISOR=process).
 #
@@ -111,10 +105,8 @@ DECAP_PATHS=${CLOUDTAP_SENSOR_PATHS:-kernel bpf python}
 # replaced and removed without touching anyone else's filter there.
 readonly BPF_PREF=10
 readonly BPF_NAME=cloudtap_decap
-# The kernel vxlan device's tagger, in the same object (when VLAN_BY_VNI is set).
 readonly TAGGER_NAME=cloudtap_vlan TAGGER_SECTION=tc/vlan
-# components/sensor.py MAX_VLAN_BY_VNI: the entries of the programs' vlans map.
-readonly MAX_VLAN_BY_VNI=64
+readonly MAX_VLAN_BY_VNI=64 # components/sensor.py
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
 # Seconds apply waits for cloudtap-decap to open its sockets.
 DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
@@ -273,32 +265,31 @@ redirect_ok() { # exactly one ingress filter, redirecting everything into the fe
         ! grep -q " bpf " <<<"$filters"
 }
 
-tags_by_vni() { [ "$1" = vxlan ] && [ -n "$VLAN_BY_VNI" ]; } # tags_by_vni FEED: on its device
+tags_by_vni() { [ "$1" = vxlan ] && [ -n "$VLAN_BY_VNI" ]; } # FEED's device has the tagger
 
-tagger_id() { # tagger_id DEVICE -> the id of cloudtap's tagger on DEVICE's ingress; fails if none
+tagger_id() { # tagger_id DEVICE -> the tagger's id
     local id
     id=$(tc filter show dev "$1" ingress 2>/dev/null |
         sed -n "s/.* direct-action .* id \([0-9]*\) name $TAGGER_NAME .*/\1/p" | head -n 1)
     [ -n "$id" ] && echo "$id"
 }
 
-tagger_ok() { # tagger_ok DEVICE: its one ingress filter is cloudtap's tagger (no u32 redirect)
+tagger_ok() { # tagger_ok DEVICE: its one ingress filter is the tagger
     local filters
     filters=$(tc filter show dev "$1" ingress 2>/dev/null) || return 1
     (($(grep -c " name $TAGGER_NAME " <<<"$filters") == 1)) && ! grep -q ' u32 ' <<<"$filters"
 }
 
-tagger_maps() { # tagger_maps configure|verify ID: the tagger's feeder and tags
+tagger_maps() { # tagger_maps configure|verify ID
     bpf_helper "$1-tagger" --prog-id "$2" --feeder "$FEEDER" --vlans "$VLAN_BY_VNI"
 }
 
-apply_tagger() { # apply_tagger DEVICE -> the tagger's id, its maps written; else the reason
+apply_tagger() { # apply_tagger DEVICE -> its id; else the reason
     local device=$1 loaded id output
     [ -r "$BPF_OBJECT" ] || { echo "$BPF_OBJECT is missing"; return 1; }
     [ -r "$BPF_HELPER" ] || { echo "$BPF_HELPER is missing"; return 1; }
     command -v "$PYTHON" >/dev/null 2>&1 || { echo "$PYTHON not found"; return 1; }
     loaded="$(sha256sum <"$BPF_OBJECT" | cut -d' ' -f1)"
-    # The tagger already loaded from the same object keeps running; its maps are rewritten.
     if ! { id=$(tagger_id "$device") && tagger_ok "$device" &&
         [ "$(cat "$RUN_DIR/tagger.loaded" 2>/dev/null)" = "$loaded $device $id" ]; }; then
         rm -f "$RUN_DIR/tagger.loaded"
@@ -311,7 +302,7 @@ apply_tagger() { # apply_tagger DEVICE -> the tagger's id, its maps written; els
         id=$(tagger_id "$device") || { echo "tc loaded no $TAGGER_NAME program on $device"; return 1; }
         echo "$loaded $device $id" >"$RUN_DIR/tagger.loaded"
     fi
-    # Until its maps are written the tagger drops: never an untagged copy of a listed VNI.
+    # Until then it drops: never an untagged copy of a listed VNI.
     output=$(tagger_maps configure "$id" 2>&1) || { echo "$output"; return 1; }
     echo "$id"
 }
@@ -341,7 +332,6 @@ apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now te
     fi
     if tags_by_vni "$feed"; then
         if ! output=$(apply_tagger "$device"); then
-            # Untagged copies of a listed VNI would merge the sessions again: the next path tags.
             ip link del dev "$device" 2>/dev/null || true
             rm -f "$RUN_DIR/tagger.loaded"
             log "$feed: the kernel device cannot tag by VNI (${output//$'\n'/ }): the next path will"
@@ -743,11 +733,11 @@ is_capture_interface() { [[ ${#1} -le 12 ]] && is_interface_name "$1"; }
 
 is_health_port() { is_port "$1" && [ "$1" != 22 ]; }
 is_narrow_cidr() { is_cidr "$1" && ((${1#*/} >= 8)); }
-is_vlan_pair() { # VNI:VLAN, VNI 1-16777215, VLAN id 1-4094
+is_vlan_pair() { # VNI:VLAN
     [[ $1 == *:* ]] && is_integer_in 1 16777215 "${1%%:*}" && is_integer_in 1 4094 "${1#*:}"
 }
 
-check_vlan_by_vni() { # the words each VNI:VLAN, each VNI and each VLAN id once, at most 64
+check_vlan_by_vni() {
     local pair pairs=() vni vlan
     local -A vlan_of=() vni_of=()
     check_setting_words VLAN_BY_VNI "VNI:VLAN pairs (VNI 1-16777215, VLAN id 1-4094)" is_vlan_pair
@@ -759,10 +749,10 @@ check_vlan_by_vni() { # the words each VNI:VLAN, each VNI and each VLAN id once,
         [ -z "${vlan_of[$vni]:-}" ] || die "$SETTINGS_FILE: VLAN_BY_VNI must list each VNI once;" \
             "$vni is there twice"
         [ -z "${vni_of[$vlan]:-}" ] || die "$SETTINGS_FILE: VLAN_BY_VNI must give each VNI its" \
-            "own VLAN; VNIs ${vni_of[$vlan]} and $vni share VLAN $vlan, which merges them again"
+            "own VLAN; VNIs ${vni_of[$vlan]} and $vni share VLAN $vlan"
         vlan_of[$vni]=$vlan vni_of[$vlan]=$vni
     done
-    VLAN_BY_VNI=${pairs[*]} # one space between words: compared with what the maps hold
+    VLAN_BY_VNI=${pairs[*]}
 }
 
 is_heartbeat_source() { # NETWORK:VNI or NETWORK:tee
@@ -1284,8 +1274,7 @@ check_feed() { # check_feed FEED BPF_SERVED -> prints how the feed is decapsulat
             die "$device is not a '$(kernel_kind "$feed")' device"
         [[ $(link_flags "$device") == *,UP,* ]] || die "$device ($feed) is not up"
         if tags_by_vni "$feed"; then
-            tagger_ok "$device" || die "$device ($feed) does not tag by VNI: no tc BPF tagger" \
-                "$TAGGER_NAME (alone) on its ingress, so copies would reach $FEEDER untagged"
+            tagger_ok "$device" || die "$device ($feed) has no tc BPF tagger $TAGGER_NAME"
             output=$(tagger_maps verify "$(tagger_id "$device")" 2>&1) ||
                 die "the tc BPF tagger on $device is misconfigured: $output"
         else
@@ -1403,7 +1392,7 @@ check() {
         "(MTU $(link_mtu "$UNDERLAY")); $heartbeats"
 }
 
-tagging() { # what the ok line says of VLAN_BY_VNI
+tagging() {
     if [ -n "$VLAN_BY_VNI" ]; then
         echo "802.1Q tags by VNI (VNI:VLAN) $VLAN_BY_VNI on every path"
     else

@@ -12,10 +12,8 @@ library only (Python 3.9, Amazon Linux 2023's), finding the maps through the id 
                            [--vxlan-port P --geneve-port P] [--vlans "VNI:VLAN..."]
     cloudtap-bpf verify    (the same arguments): exit 1, saying what differs, unless the maps
                            hold exactly that; prints the counters line when they do
-    cloudtap-bpf configure-tagger --prog-id N --feeder DEV --vlans "VNI:VLAN..."
-                           the kernel vxlan device's tagger (cloudtap_vlan): the feeder and the
-                           tags, nothing else
-    cloudtap-bpf verify-tagger (the same arguments), as verify
+    cloudtap-bpf configure-tagger|verify-tagger --prog-id N --feeder DEV --vlans "VNI:VLAN..."
+                           the same for the kernel vxlan device's tagger (cloudtap_vlan)
     cloudtap-bpf served --prog-id N: the feeds the program serves now, space-separated
     cloudtap-bpf counters --prog-id N: the counters as one JSON object
 
@@ -45,12 +43,9 @@ CONFIG_MAP = "ct_config"
 SOURCES_MAP = "ct_sources"
 COUNTERS_MAP = "ct_counters"
 VLANS_MAP = "ct_vlans"
-MAX_VLANS = 64
-"""Entries of the program's vlans map (components/sensor.py MAX_VLAN_BY_VNI)."""
-VLAN_KEY = struct.Struct("=I")
-"""A VNI, host byte order."""
-VLAN_VALUE = struct.Struct("=H")
-"""An 802.1Q VLAN id, host byte order."""
+MAX_VLANS = 64  # components/sensor.py
+VLAN_KEY = struct.Struct("=I")  # VNI
+VLAN_VALUE = struct.Struct("=H")  # VLAN id
 
 SYSCALL_BPF = {"x86_64": 321, "aarch64": 280}
 BPF_MAP_LOOKUP_ELEM = 1
@@ -141,8 +136,7 @@ class Map:
 
 
 def program_maps(prog_id: int, *, tagger: bool = False) -> dict[str, Map]:
-    """The maps of program ``prog_id`` (``tagger``: the kernel device's cloudtap_vlan), by
-    name."""
+    """The maps of program ``prog_id`` (``tagger``: cloudtap_vlan), by name."""
     fd = bpf(BPF_PROG_GET_FD_BY_ID, struct.pack("=III", prog_id, 0, 0))
     try:
         count = struct.unpack_from("=I", object_info(fd, 80), 52)[0]
@@ -155,7 +149,7 @@ def program_maps(prog_id: int, *, tagger: bool = False) -> dict[str, Map]:
     maps = [Map(map_id) for map_id in struct.unpack(f"={count}I", ids.raw)]
     named = {found.name: found for found in maps}
     missing = {CONFIG_MAP, SOURCES_MAP, COUNTERS_MAP, VLANS_MAP} - set(named)
-    if tagger:  # cloudtap_vlan uses the config's feeder, the vlans and the counters only
+    if tagger:
         missing.discard(SOURCES_MAP)
     if missing:
         raise BpfError(f"program {prog_id} has no map {', '.join(sorted(missing))}")
@@ -182,7 +176,6 @@ def source_key(network: ipaddress.IPv4Network) -> bytes:
 
 
 def configure_vlans(table: Map, vlans: dict[int, int]) -> None:
-    """The vlans map holds exactly ``vlans`` (VNI -> VLAN id)."""
     wanted = {VLAN_KEY.pack(vni): VLAN_VALUE.pack(vlan) for vni, vlan in vlans.items()}
     for key in table.all_keys():
         if key not in wanted:
@@ -246,7 +239,7 @@ def differences(args: argparse.Namespace) -> list[str]:
 def configure_tagger(args: argparse.Namespace) -> None:
     maps = program_maps(args.prog_id, tagger=True)
     configure_vlans(maps[VLANS_MAP], args.vlans)
-    # The feeder last: until it is written, the tagger drops (never an untagged copy).
+    # The feeder last: until then the tagger drops.
     config = CONFIG.pack(socket.if_nametoindex(args.feeder), 0, args.vxlan_port, args.geneve_port)
     maps[CONFIG_MAP].update(struct.pack("=I", 0), config)
 
@@ -318,7 +311,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         if not args.feeder:
             parser.error("--feeder is required")
         if not args.vlans:
-            parser.error("--vlans: at least one VNI:VLAN (without, the u32 redirect serves)")
+            parser.error("--vlans: at least one VNI:VLAN")
         return args
     if args.command in ("configure", "verify"):
         if not args.feeder:
@@ -335,7 +328,6 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def parse_vlans(parser: argparse.ArgumentParser, text: str) -> dict[int, int]:
-    """``VNI:VLAN`` words: VNIs 1-16777215, VLAN ids 1-4094, each VNI and each VLAN once."""
     vlans: dict[int, int] = {}
     for word in text.split():
         vni, _, vlan = word.partition(":")
@@ -344,10 +336,10 @@ def parse_vlans(parser: argparse.ArgumentParser, text: str) -> dict[int, int]:
         if not (1 <= int(vni) <= 16777215 and 1 <= int(vlan) <= 4094):
             parser.error(f"--vlans: got {word!r}; expected VNI 1-16777215, VLAN 1-4094")
         if int(vni) in vlans or int(vlan) in vlans.values():
-            parser.error(f"--vlans: {word!r} repeats a VNI or a VLAN id")
+            parser.error(f"--vlans: {word!r} repeats a VNI or a VLAN")
         vlans[int(vni)] = int(vlan)
     if len(vlans) > MAX_VLANS:
-        parser.error(f"--vlans: {len(vlans)} pairs; the map holds {MAX_VLANS}")
+        parser.error(f"--vlans: more than {MAX_VLANS}")
     return vlans
 
 

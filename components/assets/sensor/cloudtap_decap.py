@@ -20,10 +20,7 @@ and writes each inner Ethernet frame, unchanged, onto the feeder end of the capt
 Ethernet header (GWLB GENEVE, ERSPAN III with frame type 2) get a fixed one,
 ``02:00:00:00:00:01 -> 02:00:00:00:00:02``. Nothing is ever sent back to a feed's source.
 
-With ``VLAN_BY_VNI`` (``VNI:VLAN`` words), a frame whose VNI is listed (VXLAN's; GENEVE's; for
-GENEVE around VXLAN the inner VXLAN's, the mirror session's) is written with one 802.1Q tag
-(0x8100, that VLAN id) after its MAC addresses, above a tag it already carries: the same bytes
-the kernel and BPF paths deliver. GRE and ERSPAN frames stay untagged.
+``VLAN_BY_VNI`` (``VNI:VLAN``): frames of a listed VNI get that 802.1Q tag after the MACs.
 
 Only the standard library of Python 3.9 (Amazon Linux 2023's) is used. Counters are printed as a
 JSON line on stderr on SIGUSR1, every ``--stats`` seconds and at exit. Once every socket is open,
@@ -64,10 +61,8 @@ ETH_P_ERSPAN = 0x88BE
 ETH_P_ERSPAN3 = 0x22EB
 ETHERNET_HEADER = 14
 MAC_ADDRESSES = 12
-"""Bytes of the destination and source MAC: an 802.1Q tag goes right after them."""
 ETH_P_8021Q = 0x8100
-MAX_VLANS = 64
-"""components/sensor.py MAX_VLAN_BY_VNI."""
+MAX_VLANS = 64  # components/sensor.py
 SYNTHETIC_DESTINATION = bytes.fromhex("020000000002")
 SYNTHETIC_SOURCE = bytes.fromhex("020000000001")
 SYNTHETIC_HEADERS = {
@@ -211,12 +206,12 @@ def parse_gre(  # noqa: PLR0911 (one return per reason a packet is refused)
 
 
 def vlan_tag(vlan: int) -> bytes:
-    """The 4 bytes of an 802.1Q tag: TPID 0x8100, PCP 0, DEI 0, ``vlan``."""
+    """TPID 0x8100, PCP 0, DEI 0, ``vlan``."""
     return bytes(((ETH_P_8021Q >> 8), ETH_P_8021Q & 0xFF, (vlan >> 8) & 0x0F, vlan & 0xFF))
 
 
 def parse_vlans(text: str) -> dict[int, bytes]:
-    """``VNI:VLAN`` words (as cloudtap-sensor checked them) -> the tag of each VNI."""
+    """``VNI:VLAN`` words -> the tag of each VNI."""
     vlans: dict[int, int] = {}
     for word in text.replace(",", " ").split():
         vni, _, vlan = word.partition(":")
@@ -225,17 +220,15 @@ def parse_vlans(text: str) -> dict[int, bytes]:
         if not (1 <= int(vni) <= 16777215 and 1 <= int(vlan) <= 4094):
             raise ValueError(f"got {word!r}; expected VNI 1-16777215 and VLAN 1-4094")
         if int(vni) in vlans or int(vlan) in vlans.values():
-            raise ValueError(f"{word!r} repeats a VNI or a VLAN id")
+            raise ValueError(f"{word!r} repeats a VNI or a VLAN")
         vlans[int(vni)] = int(vlan)
     if len(vlans) > MAX_VLANS:
-        raise ValueError(f"{len(vlans)} pairs; at most {MAX_VLANS}")
+        raise ValueError(f"more than {MAX_VLANS}")
     return {vni: vlan_tag(vlan) for vni, vlan in vlans.items()}
 
 
 def vni_of(kind: str, packet: Buffer, offset: int, header: bytes) -> int:
-    """The VNI a decapsulated frame came with: VXLAN's, GENEVE's, or for GENEVE around VXLAN
-    (an IPv4 payload whose frame :func:`parse_geneve` found, no synthetic ``header``) the inner
-    VXLAN's, which ends 1 byte before the frame; 0 for GRE and ERSPAN."""
+    """VXLAN's VNI, GENEVE's, or for GENEVE around VXLAN the inner one; 0 for GRE."""
     if kind == VXLAN:
         return (packet[4] << 16) | (packet[5] << 8) | packet[6]
     if kind != GENEVE:
@@ -246,7 +239,6 @@ def vni_of(kind: str, packet: Buffer, offset: int, header: bytes) -> int:
 
 
 def tagged(frame: Buffer, header: bytes, tag: bytes) -> bytes:
-    """``header + frame`` with ``tag`` inserted after the MAC addresses."""
     if header:
         return b"".join((header[:MAC_ADDRESSES], tag, header[MAC_ADDRESSES:], frame))
     return b"".join((frame[:MAC_ADDRESSES], tag, frame[MAC_ADDRESSES:]))
@@ -312,7 +304,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ready-file", help="written once every socket is open")
     parser.add_argument("--rcvbuf", type=int, help="receive buffer per socket, bytes")
     parser.add_argument("--stats", type=float, help="print counters every N seconds (0: never)")
-    parser.add_argument("--vlans", help="VNI:VLAN words: frames of these VNIs get that 802.1Q tag")
+    parser.add_argument("--vlans", help="VNI:VLAN words")
     args = parser.parse_args(argv)
     settings = read_config(args.config) if args.config else {}
 
