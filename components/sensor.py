@@ -132,8 +132,9 @@ class SensorArgs(TypedDict, total=False):
     the capture interface with one tag (TPID 0x8100, PCP 0, DEI 0, that VLAN id) after the
     mirrored frame's MAC addresses; a frame already tagged gets the new tag outermost (stacked,
     both 0x8100). Unlisted VNIs, GRE, ERSPAN, tee and host feeds stay untagged. Suricata
-    (``vlan.use-for-tracking``, on by default) and Zeek (``vlan`` in ``conn.log``) then keep
-    overlapping address ranges of different sessions apart. A key is the VNI as an integer
+    (``vlan.use-for-tracking``, on by default) then keeps overlapping address ranges of
+    different sessions apart, and Zeek with ``vlan_fivetuple`` loaded (``vlan`` in
+    ``conn.log`` with ``vlan-logging``). A key is the VNI as an integer
     (YAML's ``4242: 100``) or a string of digits only (``"4242": 100``; map keys are strings in
     the typed SDKs). Changed in place, like every setting. Default: none, nothing tagged."""
 
