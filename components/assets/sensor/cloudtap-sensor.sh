@@ -1387,9 +1387,9 @@ check() {
         log "warning: IDS package(s) not installed: $missing (see cloudtap-sensor install-ids)"
     fi
     heartbeats=$(check_heartbeats)
-    log "ok: capture interface $CAPTURE_INTERFACE (MTU $CAPTURE_MTU); $(tagging);" \
+    log "ok: capture interface $CAPTURE_INTERFACE (MTU $CAPTURE_MTU);" \
         "$(elements "${paths[@]}"); feeds from $FEED_SOURCE_CIDRS arrive on $UNDERLAY" \
-        "(MTU $(link_mtu "$UNDERLAY")); $heartbeats"
+        "(MTU $(link_mtu "$UNDERLAY")); $heartbeats; $(tagging)"
 }
 
 tagging() {
