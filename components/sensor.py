@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -39,6 +40,8 @@ from .mirroring import (
     DEFAULT_HEARTBEAT_INTERVAL,
     GENEVE_PORT,
     HEARTBEAT_MISSED,
+    VNI_MAX,
+    VNI_MIN,
     VXLAN_PORT,
     Encapsulation,
     GatewayMirrorMode,
@@ -57,6 +60,14 @@ DEFAULT_HEALTH_PORT = 8480
 """TCP port of the health responder: no IDS or capture tool listens there (Zeek's cluster and
 Broker use 27760-27780, 47760-47761 and 9999, Arkime's viewer 8005, Suricata none)."""
 LOG_VOLUME_LABEL = "cloudtap-logs"
+VLAN_MIN = 1
+VLAN_MAX = 4094
+"""802.1Q VLAN ids a sensor tags copies with (0 means no VLAN, 4095 is reserved)."""
+MAX_VLAN_BY_VNI = 64
+"""Entries ``vlan_by_vni`` may hold: the size of the BPF decapsulator's hash map, and a settings
+line of at most 64 * 14 characters (``16777215:4094``), far inside what the settings file and
+the user's tooling take."""
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class SensorArgs(TypedDict, total=False):
@@ -113,6 +124,19 @@ class SensorArgs(TypedDict, total=False):
     health_check_cidrs: Sequence[str]
     """Networks allowed to reach ``health_port`` (a load balancer's nodes live in them). Default:
     the whole monitored network (the cloud module fills it in); never 0.0.0.0/0."""
+    vlan_by_vni: Mapping[str, int]
+    """Keeps mirror sessions apart after decapsulation: a mapping of VNI (1-16777215) to 802.1Q
+    VLAN id (1-4094), at most 64 entries, each VLAN id used once (two sessions on one VLAN would
+    merge again). A copy whose VNI is listed (VXLAN's; GENEVE's; for AWS's mirror to a Gateway
+    Load Balancer endpoint, GENEVE around VXLAN, the inner VXLAN's, the mirror session's) reaches
+    the capture interface with one tag (TPID 0x8100, PCP 0, DEI 0, that VLAN id) after the
+    mirrored frame's MAC addresses; a frame already tagged gets the new tag outermost (stacked,
+    both 0x8100). Unlisted VNIs, GRE, ERSPAN, tee and host feeds stay untagged. Suricata
+    (``vlan.use-for-tracking``, on by default) then keeps overlapping address ranges of
+    different sessions apart, and Zeek with ``vlan_fivetuple`` loaded (``vlan`` in
+    ``conn.log`` with ``vlan-logging``). A key is the VNI as an integer
+    (YAML's ``4242: 100``) or a string of digits only (``"4242": 100``; map keys are strings in
+    the typed SDKs). Changed in place, like every setting. Default: none, nothing tagged."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,9 @@ class SensorPlan:
     heartbeat_sources: tuple[HeartbeatSource, ...] = ()
     """The gateway mirrors whose heartbeats this sensor expects (from the network's design)."""
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    vlan_by_vni: tuple[tuple[int, int], ...] = ()
+    """(VNI, VLAN id) pairs in VNI order: the copies of these VNIs reach the capture interface
+    with that 802.1Q tag. Empty: nothing is tagged."""
 
     @property
     def ids_log_dir(self) -> str:
@@ -255,6 +282,7 @@ def plan_sensor(
     mount = check_mount_point(
         "log_mount_point", args.get("log_mount_point", DEFAULT_LOG_MOUNT_POINT)
     )
+    vlans = parse_vlan_by_vni("vlan_by_vni", args.get("vlan_by_vni", {}))
     return SensorPlan(
         feeds=tuple(feeds),
         feed_source_cidrs=sources,
@@ -269,7 +297,56 @@ def plan_sensor(
         heartbeat_interval=heartbeats[1],
         ids=ids,
         os_family=os_family,
+        vlan_by_vni=vlans,
     )
+
+
+def parse_vlan_by_vni(field: str, value: Any) -> tuple[tuple[int, int], ...]:
+    """``vlan_by_vni``'s (VNI, VLAN id) pairs in VNI order, each checked; see
+    :class:`SensorArgs`. A key may be a string of digits only (YAML's ``"4242":``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise CloudtapInputError(
+            field, value, "a mapping of VNI to 802.1Q VLAN id, e.g. {4242: 100}"
+        )
+    if len(value) > MAX_VLAN_BY_VNI:
+        raise CloudtapInputError(
+            field,
+            f"{len(value)} entries",
+            f"at most {MAX_VLAN_BY_VNI} entries (the sensor's BPF map holds {MAX_VLAN_BY_VNI})",
+        )
+    pairs: dict[int, int] = {}
+    vni_of_vlan: dict[int, int] = {}
+    for key, vlan in value.items():
+        vni = key
+        if isinstance(key, str) and _DIGITS.fullmatch(key):
+            vni = int(key)
+        if isinstance(vni, bool) or not isinstance(vni, int) or not VNI_MIN <= vni <= VNI_MAX:
+            raise CloudtapInputError(
+                field, key, f"VNIs (the keys) from {VNI_MIN} to {VNI_MAX}, as integers"
+            )
+        if vni in pairs:
+            raise CloudtapInputError(f"{field}.{key}", key, f"each VNI once: {vni} is listed twice")
+        if isinstance(vlan, bool) or not isinstance(vlan, int) or not VLAN_MIN <= vlan <= VLAN_MAX:
+            raise CloudtapInputError(
+                f"{field}.{vni}", vlan, f"an 802.1Q VLAN id from {VLAN_MIN} to {VLAN_MAX}"
+            )
+        if vlan in vni_of_vlan:
+            raise CloudtapInputError(
+                f"{field}.{vni}",
+                vlan,
+                f"a VLAN id no other VNI has: VNI {vni_of_vlan[vlan]} is on VLAN {vlan} "
+                "already, and one VLAN would merge the two sessions again",
+            )
+        pairs[vni] = vlan
+        vni_of_vlan[vlan] = vni
+    return tuple(sorted(pairs.items()))
+
+
+def vlan_by_vni_setting(pairs: Sequence[tuple[int, int]]) -> str:
+    """``VNI:VLAN`` words, as the sensor's settings file lists them (``4242:100 4243:101``)."""
+    return " ".join(f"{vni}:{vlan}" for vni, vlan in pairs)
 
 
 def replace_heartbeats(
@@ -339,6 +416,7 @@ SETTINGS_KEYS = (
     "IDS_RULE_SOURCES",
     "IDS_CUSTOM_RULES_SHA256",
     "IDS_EVENT_MAX_AGE",
+    "VLAN_BY_VNI",
 )
 """Every key the settings file may set: the script's ``SETTINGS_KEYS`` (a test holds them equal)."""
 FEEDER_SUFFIX = "-tx"
@@ -398,6 +476,12 @@ def render_settings(plan: SensorPlan) -> str:
         ("IDS_CUSTOM_RULES_SHA256", custom_rules_sha256(plan.ids.custom_rules)),
         ("IDS_EVENT_MAX_AGE", plan.ids.event_max_age_s),
     ]
+    if plan.vlan_by_vni:
+        # Only when set: a sensor without it keeps today's settings file, byte for byte.
+        lines += [
+            "# Copies of these VNIs reach CAPTURE_INTERFACE with an 802.1Q tag (VNI:VLAN).",
+            ("VLAN_BY_VNI", vlan_by_vni_setting(plan.vlan_by_vni)),
+        ]
     return render_settings_file(lines, keys=SETTINGS_KEYS)
 
 
@@ -419,6 +503,9 @@ def _check_written_text(plan: SensorPlan) -> None:
             parse_network(f"home_net_cidrs[{index}]", str(cidr))
         if plan.ids.runs:
             check_mount_point("ids_log_dir", plan.ids_log_dir)
+        parse_vlan_by_vni("vlan_by_vni", dict(plan.vlan_by_vni))
+        if len(dict(plan.vlan_by_vni)) != len(plan.vlan_by_vni):
+            raise CloudtapInputError("vlan_by_vni", plan.vlan_by_vni, "each VNI once")
     except CloudtapInputError as error:
         raise ValueError(f"a SensorPlan that plan_sensor would refuse: {error}") from None
 

@@ -568,6 +568,19 @@ MISTAKES: list[tuple[str, str, Any, str]] = [
         "cloudtap:sensor.health_check_cidrs[0]",
     ),
     ("aws-dev", "cloudtap:sensor.capture_mtu", 1000, "cloudtap:sensor.capture_mtu"),
+    # vlan_by_vni: VNI -> 802.1Q VLAN id, checked key by key
+    ("aws-dev", "cloudtap:sensor.vlan_by_vni", [4242, 100], "cloudtap:sensor.vlan_by_vni"),
+    ("aws-dev", "cloudtap:sensor.vlan_by_vni", {0: 100}, "cloudtap:sensor.vlan_by_vni"),
+    ("aws-dev", "cloudtap:sensor.vlan_by_vni", {"42x": 100}, "cloudtap:sensor.vlan_by_vni"),
+    ("aws-dev", "cloudtap:sensor.vlan_by_vni", {"$(reboot)": 1}, "cloudtap:sensor.vlan_by_vni"),
+    ("aws-dev", "cloudtap:sensor.vlan_by_vni", {4242: 4095}, "cloudtap:sensor.vlan_by_vni.4242"),
+    ("aws-dev", "cloudtap:sensor.vlan_by_vni", {4242: "100"}, "cloudtap:sensor.vlan_by_vni.4242"),
+    (
+        "aws-dev",
+        "cloudtap:sensor.vlan_by_vni",
+        {4242: 100, 4243: 100},
+        "cloudtap:sensor.vlan_by_vni.4243",
+    ),
     ("aws-dev", "cloudtap:sensor.capture_mtu", 70000, "cloudtap:sensor.capture_mtu"),
     (
         "aws-full",

@@ -66,7 +66,11 @@ def gateway_cloud_config() -> str:
 
 def sensor_plan() -> sensor.SensorPlan:
     return sensor.plan_sensor(
-        {"ids_packages": ["suricata", "zeek"], "feed_source_cidrs": ["10.0.0.0/16", "10.9.0.0/24"]},
+        {
+            "ids_packages": ["suricata", "zeek"],
+            "feed_source_cidrs": ["10.0.0.0/16", "10.9.0.0/24"],
+            "vlan_by_vni": {4243: 101, "4242": 100},
+        },
         default_feed_sources=[],
         log_volume=True,
     )
@@ -345,6 +349,20 @@ BAD_VALUES: dict[str, list[tuple[str, str, str]]] = {
         ("HEARTBEAT_INTERVAL", "0", "HEARTBEAT_INTERVAL must be seconds from 1 to 3600"),
         ("HEARTBEAT_MISSED", "101", "HEARTBEAT_MISSED must be a count from 1 to 100"),
         ("CAPTURE_INTERFACE", "", "does not set CAPTURE_INTERFACE"),
+        ("VLAN_BY_VNI", "4242", "VLAN_BY_VNI must list VNI:VLAN pairs"),
+        ("VLAN_BY_VNI", "4242:4095", "'4242:4095' is not one"),
+        ("VLAN_BY_VNI", "4242:0", "'4242:0' is not one"),
+        ("VLAN_BY_VNI", "0:100", "'0:100' is not one"),
+        ("VLAN_BY_VNI", "16777216:100", "'16777216:100' is not one"),
+        ("VLAN_BY_VNI", "4242:0100", "'4242:0100' is not one"),
+        ("VLAN_BY_VNI", "4242:100:1", "'4242:100:1' is not one"),
+        ("VLAN_BY_VNI", "4242:100 4242:101", "must list each VNI once; 4242 is there twice"),
+        ("VLAN_BY_VNI", "4242:100 4243:100", "VNIs 4242 and 4243 share VLAN 100"),
+        (
+            "VLAN_BY_VNI",
+            " ".join(f"{vni}:{vni}" for vni in range(1, 66)),
+            "VLAN_BY_VNI must list at most 64 pairs, not 65",
+        ),
     ],
 }
 
@@ -446,6 +464,7 @@ def test_the_sensor_settings_come_through_exactly(tmp_path: Path) -> None:
         "IDS_RULE_SOURCES": "",
         "IDS_CUSTOM_RULES_SHA256": "",
         "IDS_EVENT_MAX_AGE": "300",
+        "VLAN_BY_VNI": "4242:100 4243:101",
     }
 
 

@@ -88,7 +88,14 @@ def test_the_gateway_renderer_writes_only_its_own_keys() -> None:
 
 
 def test_the_sensor_renderer_writes_only_its_own_keys() -> None:
-    planned = sensor.plan_sensor(None, default_feed_sources=[ipaddress.IPv4Network("10.0.0.0/16")])
+    """Every key once; VLAN_BY_VNI (last) only when the sensor tags by VNI, so that a sensor
+    without it keeps the settings file it had."""
+    sources = [ipaddress.IPv4Network("10.0.0.0/16")]
+    planned = sensor.plan_sensor(None, default_feed_sources=sources)
     rendered = sensor.render_settings(planned)
+    keys = [line.split("=", 1)[0] for line in rendered.splitlines() if not line.startswith("#")]
+    assert keys == [key for key in sensor.SETTINGS_KEYS if key != "VLAN_BY_VNI"]
+    tagging = sensor.plan_sensor({"vlan_by_vni": {4242: 100}}, default_feed_sources=sources)
+    rendered = sensor.render_settings(tagging)
     keys = [line.split("=", 1)[0] for line in rendered.splitlines() if not line.startswith("#")]
     assert keys == list(sensor.SETTINGS_KEYS)

@@ -53,6 +53,7 @@ from .sensor import (
     sensor_check_names_what_is_missing,
     sensor_decapsulates_every_feed,
     sensor_loses_nothing_in_a_burst,
+    sensor_tags_copies_by_vni,
 )
 
 CHECKS: Final[tuple[Check, ...]] = (
@@ -141,5 +142,6 @@ __all__ = [
     "sensor_check_names_what_is_missing",
     "sensor_decapsulates_every_feed",
     "sensor_loses_nothing_in_a_burst",
+    "sensor_tags_copies_by_vni",
     "ssh_is_not_forwarded",
 ]

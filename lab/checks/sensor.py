@@ -5,10 +5,13 @@ sources does; ``cloudtap-sensor check`` notices each piece going missing; ``appl
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
+import struct
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Final
 
 from .. import feeds
@@ -106,6 +109,82 @@ def sensor_decapsulates_every_feed(lab: Lab) -> list[CheckResult]:
         f"{truncated} truncated on {lab.sensor_plan.capture_interface} in all"
     )
     results.append(check_result(name, "a feed from outside the feed sources", ok, detail))
+    return results
+
+
+_VNI_KINDS: Final = ("aws-vxlan", "azure-vxlan", "gwlb-geneve")
+"""The streams that carry a session's VNI: VXLAN's own, or the inner VXLAN's inside GWLB GENEVE.
+(The lab's GWLB inline stream carries GENEVE VNI 0, GRE and ERSPAN none: never tagged.)"""
+
+
+def with_vlan_tag(frame: bytes, vlan: int) -> bytes:
+    """``frame`` with an 802.1Q tag (TPID 0x8100, PCP 0, DEI 0, ``vlan``) after its MACs."""
+    return frame[:12] + struct.pack("!HH", 0x8100, vlan) + frame[12:]
+
+
+def capture_digest(frames: Counter[bytes]) -> str:
+    """One sha256 over a capture's frames in byte order: equal for equal captures."""
+    digest = hashlib.sha256()
+    for data in sorted(frames.elements()):
+        digest.update(len(data).to_bytes(4, "big") + data)
+    return digest.hexdigest()[:16]
+
+
+def sensor_tags_copies_by_vni(lab: Lab, vlan_by_vni: Mapping[int, int]) -> list[CheckResult]:
+    """With the sensor's ``vlan_by_vni`` in force: every stream as each cloud sends it (AWS VNI
+    77, Azure VNI 4000001, GWLB GENEVE around VXLAN with VNI 77, GWLB inline, GRE, ERSPAN II and
+    III) arrives on the capture interface as exactly the frames expected: a stream whose VNI
+    the map lists with that tag after the MACs (outermost above the stream's own tags), every
+    other byte-identical; nothing else arrives. The last result's detail ends with the
+    capture's digest (:func:`capture_digest`), so that paths can be compared capture for
+    capture."""
+    name = "sensor_tags_copies_by_vni"
+    sensor = str(lab.address(Host.SENSOR))
+    paths = feed_paths(lab)
+    expected: dict[str, list[bytes]] = {}
+    with lab.record(Host.SENSOR, lab.sensor_plan.capture_interface) as recording:
+        for kind in feeds.KINDS:
+            source = lab.address(_KIND_SOURCE.get(kind, Host.APP))
+            vni = _KIND_VNI.get(kind, 77)
+            vlan = vlan_by_vni.get(vni) if kind in _VNI_KINDS else None
+            lab.send_feed(Host.GATEWAY, kind, source=source, count=FEED_COUNT, vni=vni)
+            expected[kind] = [
+                frame if vlan is None else with_vlan_tag(frame, vlan)
+                for _, frame in feeds.stream(
+                    kind, FEED_COUNT, source=str(source), destination=sensor, vni=vni
+                )
+            ]
+        recording.wait_for_frames(sum(map(len, expected.values())), ARRIVAL_TIMEOUT)
+        time.sleep(SETTLE)  # and anything unexpected its chance to arrive
+    frames = recording.frames()
+    arrived = Counter(frame.data for frame in frames)
+    results = []
+    for kind in feeds.KINDS:
+        want = Counter(expected[kind])
+        got = Counter({data: arrived[data] for data in want if arrived[data]})
+        found = sum((want & got).values())
+        duplicates = sum((got - want).values())
+        vni = _KIND_VNI.get(kind, 77)
+        vlan = vlan_by_vni.get(vni) if kind in _VNI_KINDS else None
+        what = "untagged" if vlan is None else f"with 802.1Q tag 0x8100 VLAN {vlan}"
+        path = paths.get(_FEED_OF_KIND[kind], "no decapsulation path")
+        detail = (
+            f"{found}/{len(expected[kind])} inner frames byte for byte as mirrored, {what}, "
+            f"{duplicates} duplicated, via {path}"
+        )
+        ok = found == len(expected[kind]) and duplicates == 0
+        results.append(check_result(name, f"{_KIND_TITLE[kind]}, tags by VNI", ok, detail))
+    wanted = Counter(data for frames_of_kind in expected.values() for data in frames_of_kind)
+    extra = sum((arrived - wanted).values())
+    truncated = sum(frame.truncated for frame in frames)
+    detail = (
+        f"{extra} unexpected frame(s) (untagged copies of a listed VNI among them, if any) and "
+        f"{truncated} truncated on {lab.sensor_plan.capture_interface}; capture "
+        f"{capture_digest(arrived)}"
+    )
+    results.append(
+        check_result(name, "nothing but the expected frames", extra == 0 and not truncated, detail)
+    )
     return results
 
 

@@ -59,7 +59,9 @@
 #           not take, at kernel speed, redirected into the feeder end
 #   python  cloudtap-decap, the slow last resort, where the program cannot be loaded
 # Each kernel device redirects everything it receives into the feeder end with tc (clsact
-# ingress, `u32 match u32 0 0`, mirred egress redirect). cloudtap-decap (Python, standard library
+# ingress, `u32 match u32 0 0`, mirred egress redirect). VLAN_BY_VNI (VNI:VLAN): every path
+# tags copies of a listed VNI (802.1Q after the MACs, outermost); the vxlan device then has the
+# object's tagger (cloudtap_vlan) instead of u32, or gives its feed to the next path. cloudtap-decap (Python, standard library
 # only) runs under systemd as cloudtap-decap.service (Restart=always), or as a detached process
 # where systemd does not run (CLOUDTAP_SENSOR_SUPERVISOR=process).
 #
@@ -103,6 +105,8 @@ DECAP_PATHS=${CLOUDTAP_SENSOR_PATHS:-kernel bpf python}
 # replaced and removed without touching anyone else's filter there.
 readonly BPF_PREF=10
 readonly BPF_NAME=cloudtap_decap
+readonly TAGGER_NAME=cloudtap_vlan TAGGER_SECTION=tc/vlan
+readonly MAX_VLAN_BY_VNI=64 # components/sensor.py
 PYTHON=${CLOUDTAP_SENSOR_PYTHON:-python3}
 # Seconds apply waits for cloudtap-decap to open its sockets.
 DECAP_WAIT=${CLOUDTAP_SENSOR_DECAP_WAIT:-10}
@@ -118,7 +122,7 @@ readonly SETTINGS_KEYS=(
     FEEDS FEED_SOURCE_CIDRS CAPTURE_INTERFACE CAPTURE_MTU VXLAN_PORT GENEVE_PORT IDS_PACKAGES
     LOG_VOLUME LOG_MOUNT_POINT HEALTH_PORT HEALTH_SOURCE_CIDRS HEARTBEAT_SOURCES
     HEARTBEAT_INTERVAL HEARTBEAT_MISSED IDS IDS_LOG_DIR IDS_HOME_NET IDS_EVE_TYPES
-    IDS_RULE_SOURCES IDS_CUSTOM_RULES_SHA256 IDS_EVENT_MAX_AGE
+    IDS_RULE_SOURCES IDS_CUSTOM_RULES_SHA256 IDS_EVENT_MAX_AGE VLAN_BY_VNI
 )
 # The IDS's rendered config, its pid file and the seconds setup-ids waits for it to read the
 # capture interface (loading ET Open's rules takes a while on a small instance).
@@ -257,11 +261,54 @@ redirect_ok() { # exactly one ingress filter, redirecting everything into the fe
     local filters
     filters=$(tc filter show dev "$1" ingress 2>/dev/null) || return 1
     (($(grep -c 'mirred' <<<"$filters") == 1)) &&
-        grep -q "mirred (Egress Redirect to device $FEEDER)" <<<"$filters"
+        grep -q "mirred (Egress Redirect to device $FEEDER)" <<<"$filters" &&
+        ! grep -q " bpf " <<<"$filters"
+}
+
+tags_by_vni() { [ "$1" = vxlan ] && [ -n "$VLAN_BY_VNI" ]; } # FEED's device has the tagger
+
+tagger_id() { # tagger_id DEVICE -> the tagger's id
+    local id
+    id=$(tc filter show dev "$1" ingress 2>/dev/null |
+        sed -n "s/.* direct-action .* id \([0-9]*\) name $TAGGER_NAME .*/\1/p" | head -n 1)
+    [ -n "$id" ] && echo "$id"
+}
+
+tagger_ok() { # tagger_ok DEVICE: its one ingress filter is the tagger
+    local filters
+    filters=$(tc filter show dev "$1" ingress 2>/dev/null) || return 1
+    (($(grep -c " name $TAGGER_NAME " <<<"$filters") == 1)) && ! grep -q ' u32 ' <<<"$filters"
+}
+
+tagger_maps() { # tagger_maps configure|verify ID
+    bpf_helper "$1-tagger" --prog-id "$2" --feeder "$FEEDER" --vlans "$VLAN_BY_VNI"
+}
+
+apply_tagger() { # apply_tagger DEVICE -> its id; else the reason
+    local device=$1 loaded id output
+    [ -r "$BPF_OBJECT" ] || { echo "$BPF_OBJECT is missing"; return 1; }
+    [ -r "$BPF_HELPER" ] || { echo "$BPF_HELPER is missing"; return 1; }
+    command -v "$PYTHON" >/dev/null 2>&1 || { echo "$PYTHON not found"; return 1; }
+    loaded="$(sha256sum <"$BPF_OBJECT" | cut -d' ' -f1)"
+    if ! { id=$(tagger_id "$device") && tagger_ok "$device" &&
+        [ "$(cat "$RUN_DIR/tagger.loaded" 2>/dev/null)" = "$loaded $device $id" ]; }; then
+        rm -f "$RUN_DIR/tagger.loaded"
+        tc filter del dev "$device" ingress 2>/dev/null || true
+        if ! output=$(tc filter add dev "$device" ingress pref 1 handle 1 bpf da \
+            obj "$BPF_OBJECT" sec "$TAGGER_SECTION" 2>&1); then
+            echo "tc cannot load its tagger: $(tail -n 2 <<<"$output" | tr '\n' ' ')"
+            return 1
+        fi
+        id=$(tagger_id "$device") || { echo "tc loaded no $TAGGER_NAME program on $device"; return 1; }
+        echo "$loaded $device $id" >"$RUN_DIR/tagger.loaded"
+    fi
+    # Until then it drops: never an untagged copy of a listed VNI.
+    output=$(tagger_maps configure "$id" 2>&1) || { echo "$output"; return 1; }
+    echo "$id"
 }
 
 apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now terminates FEED
-    local feed=$1 device error
+    local feed=$1 device error output
     device=$(kernel_device "$feed") || return 1
     # cloudtap-decap serving this feed holds its port: the device could not come up beside it.
     # apply_decap starts it again for the feeds left to it.
@@ -283,6 +330,18 @@ apply_kernel_path() { # apply_kernel_path FEED -> success when the kernel now te
     if ! tc qdisc show dev "$device" | grep -q '^qdisc clsact'; then
         tc qdisc add dev "$device" clsact
     fi
+    if tags_by_vni "$feed"; then
+        if ! output=$(apply_tagger "$device"); then
+            ip link del dev "$device" 2>/dev/null || true
+            rm -f "$RUN_DIR/tagger.loaded"
+            log "$feed: the kernel device cannot tag by VNI (${output//$'\n'/ }): the next path will"
+            return 1
+        fi
+        log "$feed: kernel device $device ($(kernel_kind "$feed")) -> tc BPF tagger $output" \
+            "(802.1Q by VNI: $VLAN_BY_VNI) -> $FEEDER"
+        return 0
+    fi
+    [ "$feed" != vxlan ] || rm -f "$RUN_DIR/tagger.loaded"
     # `tc filter replace` adds a second u32 filter instead of replacing: delete, then add.
     if [ "$FRESH_CAPTURE" = yes ] || ! redirect_ok "$device"; then
         tc filter del dev "$device" ingress 2>/dev/null || true
@@ -335,6 +394,7 @@ decap_config() {
     echo "ALLOW=\"$FEED_SOURCE_CIDRS\""
     echo "VXLAN_PORT=\"$VXLAN_PORT\""
     echo "GENEVE_PORT=\"$GENEVE_PORT\""
+    echo "VLAN_BY_VNI=\"$VLAN_BY_VNI\""
     echo "READY_FILE=\"$RUN_DIR/decap.ready\""
 }
 
@@ -452,7 +512,8 @@ bpf_helper() { # bpf_helper COMMAND ARGS...: cloudtap-bpf, isolated from the env
 
 bpf_maps() { # bpf_maps COMMAND ID: cloudtap-bpf COMMAND, for the maps BPF_FEEDS needs
     bpf_helper "$1" --prog-id "$2" --feeder "$FEEDER" --feeds "${BPF_FEEDS[*]}" \
-        --allow "$FEED_SOURCE_CIDRS" --vxlan-port "$VXLAN_PORT" --geneve-port "$GENEVE_PORT"
+        --allow "$FEED_SOURCE_CIDRS" --vxlan-port "$VXLAN_PORT" --geneve-port "$GENEVE_PORT" \
+        --vlans "$VLAN_BY_VNI"
 }
 
 remove_bpf() {
@@ -672,6 +733,28 @@ is_capture_interface() { [[ ${#1} -le 12 ]] && is_interface_name "$1"; }
 
 is_health_port() { is_port "$1" && [ "$1" != 22 ]; }
 is_narrow_cidr() { is_cidr "$1" && ((${1#*/} >= 8)); }
+is_vlan_pair() { # VNI:VLAN
+    [[ $1 == *:* ]] && is_integer_in 1 16777215 "${1%%:*}" && is_integer_in 1 4094 "${1#*:}"
+}
+
+check_vlan_by_vni() {
+    local pair pairs=() vni vlan
+    local -A vlan_of=() vni_of=()
+    check_setting_words VLAN_BY_VNI "VNI:VLAN pairs (VNI 1-16777215, VLAN id 1-4094)" is_vlan_pair
+    read -r -a pairs <<<"$VLAN_BY_VNI"
+    ((${#pairs[@]} <= MAX_VLAN_BY_VNI)) || die "$SETTINGS_FILE: VLAN_BY_VNI must list at most" \
+        "$MAX_VLAN_BY_VNI pairs, not ${#pairs[@]}"
+    for pair in "${pairs[@]}"; do
+        vni=${pair%%:*} vlan=${pair#*:}
+        [ -z "${vlan_of[$vni]:-}" ] || die "$SETTINGS_FILE: VLAN_BY_VNI must list each VNI once;" \
+            "$vni is there twice"
+        [ -z "${vni_of[$vlan]:-}" ] || die "$SETTINGS_FILE: VLAN_BY_VNI must give each VNI its" \
+            "own VLAN; VNIs ${vni_of[$vlan]} and $vni share VLAN $vlan"
+        vlan_of[$vni]=$vlan vni_of[$vlan]=$vni
+    done
+    VLAN_BY_VNI=${pairs[*]}
+}
+
 is_heartbeat_source() { # NETWORK:VNI or NETWORK:tee
     [[ $1 == *:* ]] && is_narrow_cidr "${1%:*}" &&
         { [ "${1##*:}" = tee ] || is_integer_in 1 16777215 "${1##*:}"; }
@@ -711,6 +794,7 @@ parse_settings() { # every value read as data and checked whole; nothing on the 
         is_heartbeat_source
     check_setting HEARTBEAT_INTERVAL "seconds from 1 to 3600" is_integer_in 1 3600
     check_setting HEARTBEAT_MISSED "a count from 1 to 100" is_integer_in 1 100
+    check_vlan_by_vni
     if [ -n "$LOG_MOUNT_POINT" ]; then
         check_setting LOG_MOUNT_POINT \
             "an absolute directory other than / (letters, digits, . _ / -)" is_mount_point
@@ -1171,7 +1255,7 @@ check_heartbeats() { # prints what was heard; dies naming every silent source
 }
 
 check_feed() { # check_feed FEED BPF_SERVED -> prints how the feed is decapsulated
-    local feed=$1 bpf=" $2 " device served
+    local feed=$1 bpf=" $2 " device served output
     served=""
     if is_decap "$(ready_value PID || true)"; then served=" $(ready_value FEEDS || true) "; fi
     if [[ $bpf == *" $feed "* ]]; then
@@ -1189,16 +1273,28 @@ check_feed() { # check_feed FEED BPF_SERVED -> prints how the feed is decapsulat
         kernel_device_ok "$feed" "$device" ||
             die "$device is not a '$(kernel_kind "$feed")' device"
         [[ $(link_flags "$device") == *,UP,* ]] || die "$device ($feed) is not up"
-        redirect_ok "$device" || die "$device ($feed) does not redirect into $FEEDER"
+        if tags_by_vni "$feed"; then
+            tagger_ok "$device" || die "$device ($feed) has no tc BPF tagger $TAGGER_NAME"
+            output=$(tagger_maps verify "$(tagger_id "$device")" 2>&1) ||
+                die "the tc BPF tagger on $device is misconfigured: $output"
+        else
+            redirect_ok "$device" || die "$device ($feed) does not redirect into $FEEDER"
+        fi
         merging_off "$device" || die "$device ($feed) merges received packets (GRO is on):" \
             "copies would reach $CAPTURE_INTERFACE merged, with unfinished checksums"
-        echo "$feed: kernel $device"
+        if tags_by_vni "$feed"; then
+            echo "$feed: kernel $device with the tc BPF tagger"
+        else
+            echo "$feed: kernel $device"
+        fi
         return 0
     fi
     [[ $served == *" $feed "* ]] || die "nothing decapsulates $feed: no kernel device" \
         "${device:+$device }, no tc BPF program on $UNDERLAY and cloudtap-decap is not running" \
         "for it ($(decap_log_tail))"
     [ "$(ready_value DEVICE || true)" = "$FEEDER" ] || die "cloudtap-decap does not write to $FEEDER"
+    [ "$(ready_value VLAN_BY_VNI || true)" = "$VLAN_BY_VNI" ] ||
+        die "cloudtap-decap tags by VNI '$(ready_value VLAN_BY_VNI || true)', not '$VLAN_BY_VNI'"
     echo "$feed: cloudtap-decap (Python: the slow fallback)"
 }
 
@@ -1293,7 +1389,15 @@ check() {
     heartbeats=$(check_heartbeats)
     log "ok: capture interface $CAPTURE_INTERFACE (MTU $CAPTURE_MTU);" \
         "$(elements "${paths[@]}"); feeds from $FEED_SOURCE_CIDRS arrive on $UNDERLAY" \
-        "(MTU $(link_mtu "$UNDERLAY")); $heartbeats"
+        "(MTU $(link_mtu "$UNDERLAY")); $heartbeats; $(tagging)"
+}
+
+tagging() {
+    if [ -n "$VLAN_BY_VNI" ]; then
+        echo "802.1Q tags by VNI (VNI:VLAN) $VLAN_BY_VNI on every path"
+    else
+        echo "no VLAN tags"
+    fi
 }
 
 health() { # runs cloudtap-health in this process's place

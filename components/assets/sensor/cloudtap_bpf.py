@@ -9,9 +9,11 @@ library only (Python 3.9, Amazon Linux 2023's), finding the maps through the id 
 ``tc filter show`` prints (nothing is pinned, so every network namespace has its own).
 
     cloudtap-bpf configure --prog-id N --feeder DEV --feeds "geneve gre" --allow "CIDR..."
-                           [--vxlan-port P --geneve-port P]
+                           [--vxlan-port P --geneve-port P] [--vlans "VNI:VLAN..."]
     cloudtap-bpf verify    (the same arguments): exit 1, saying what differs, unless the maps
                            hold exactly that; prints the counters line when they do
+    cloudtap-bpf configure-tagger|verify-tagger --prog-id N --feeder DEV --vlans "VNI:VLAN..."
+                           the same for the kernel vxlan device's tagger (cloudtap_vlan)
     cloudtap-bpf served --prog-id N: the feeds the program serves now, space-separated
     cloudtap-bpf counters --prog-id N: the counters as one JSON object
 
@@ -40,6 +42,10 @@ OUTCOMES = ("decapsulated", "malformed", "fragment", "refused_source", "failed")
 CONFIG_MAP = "ct_config"
 SOURCES_MAP = "ct_sources"
 COUNTERS_MAP = "ct_counters"
+VLANS_MAP = "ct_vlans"
+MAX_VLANS = 64  # components/sensor.py
+VLAN_KEY = struct.Struct("=I")  # VNI
+VLAN_VALUE = struct.Struct("=H")  # VLAN id
 
 SYSCALL_BPF = {"x86_64": 321, "aarch64": 280}
 BPF_MAP_LOOKUP_ELEM = 1
@@ -129,8 +135,8 @@ class Map:
                 raise BpfError(f"{self.name}: more keys than entries")
 
 
-def program_maps(prog_id: int) -> dict[str, Map]:
-    """The maps of program ``prog_id``, by name."""
+def program_maps(prog_id: int, *, tagger: bool = False) -> dict[str, Map]:
+    """The maps of program ``prog_id`` (``tagger``: cloudtap_vlan), by name."""
     fd = bpf(BPF_PROG_GET_FD_BY_ID, struct.pack("=III", prog_id, 0, 0))
     try:
         count = struct.unpack_from("=I", object_info(fd, 80), 52)[0]
@@ -142,7 +148,9 @@ def program_maps(prog_id: int) -> dict[str, Map]:
         os.close(fd)
     maps = [Map(map_id) for map_id in struct.unpack(f"={count}I", ids.raw)]
     named = {found.name: found for found in maps}
-    missing = {CONFIG_MAP, SOURCES_MAP, COUNTERS_MAP} - set(named)
+    missing = {CONFIG_MAP, SOURCES_MAP, COUNTERS_MAP, VLANS_MAP} - set(named)
+    if tagger:
+        missing.discard(SOURCES_MAP)
     if missing:
         raise BpfError(f"program {prog_id} has no map {', '.join(sorted(missing))}")
     return named
@@ -167,8 +175,32 @@ def source_key(network: ipaddress.IPv4Network) -> bytes:
     return SOURCE_KEY.pack(network.prefixlen, network.network_address.packed)
 
 
+def configure_vlans(table: Map, vlans: dict[int, int]) -> None:
+    wanted = {VLAN_KEY.pack(vni): VLAN_VALUE.pack(vlan) for vni, vlan in vlans.items()}
+    for key in table.all_keys():
+        if key not in wanted:
+            table.delete(key)
+    for key, value in sorted(wanted.items()):
+        table.update(key, value)
+
+
+def vlan_differences(table: Map, vlans: dict[int, int]) -> list[str]:
+    found = {
+        VLAN_KEY.unpack(key)[0]: VLAN_VALUE.unpack(table.lookup(key, VLAN_VALUE.size))[0]
+        for key in table.all_keys()
+    }
+    if found == vlans:
+        return []
+    return [f"tags {vlan_words(found) or 'no VNI'}, not {vlan_words(vlans) or 'no VNI'}"]
+
+
+def vlan_words(vlans: dict[int, int]) -> str:
+    return " ".join(f"{vni}:{vlan}" for vni, vlan in sorted(vlans.items()))
+
+
 def configure(args: argparse.Namespace) -> None:
     maps = program_maps(args.prog_id)
+    configure_vlans(maps[VLANS_MAP], args.vlans)
     sources = maps[SOURCES_MAP]
     wanted = {source_key(network) for network in args.allow}
     for key in sources.all_keys():
@@ -200,7 +232,24 @@ def differences(args: argparse.Namespace) -> list[str]:
             for prefix, address in (SOURCE_KEY.unpack(key) for key in keys)
         )
         found.append(f"takes feeds from {' '.join(networks) or 'nowhere'}")
+    found += vlan_differences(maps[VLANS_MAP], args.vlans)
     return found
+
+
+def configure_tagger(args: argparse.Namespace) -> None:
+    maps = program_maps(args.prog_id, tagger=True)
+    configure_vlans(maps[VLANS_MAP], args.vlans)
+    # The feeder last: until then the tagger drops.
+    config = CONFIG.pack(socket.if_nametoindex(args.feeder), 0, args.vxlan_port, args.geneve_port)
+    maps[CONFIG_MAP].update(struct.pack("=I", 0), config)
+
+
+def tagger_differences(args: argparse.Namespace) -> list[str]:
+    maps = program_maps(args.prog_id, tagger=True)
+    ifindex = CONFIG.unpack(maps[CONFIG_MAP].lookup(struct.pack("=I", 0), CONFIG.size))[0]
+    wanted = socket.if_nametoindex(args.feeder)
+    found = [] if ifindex == wanted else [f"redirects to interface {ifindex}, not {args.feeder}"]
+    return found + vlan_differences(maps[VLANS_MAP], args.vlans)
 
 
 def served(prog_id: int) -> list[str]:
@@ -209,8 +258,8 @@ def served(prog_id: int) -> list[str]:
     return [feed for index, feed in enumerate(FEEDS) if bits & (1 << index)]
 
 
-def counters(prog_id: int) -> dict[str, dict[str, int]]:
-    table = program_maps(prog_id)[COUNTERS_MAP]
+def counters(prog_id: int, *, tagger: bool = False) -> dict[str, dict[str, int]]:
+    table = program_maps(prog_id, tagger=tagger)[COUNTERS_MAP]
     stride = (table.value_size + 7) // 8 * 8
     cpus = possible_cpus()
     values: dict[str, dict[str, int]] = {}
@@ -224,9 +273,9 @@ def counters(prog_id: int) -> dict[str, dict[str, int]]:
     return values
 
 
-def counters_line(prog_id: int, feeds: Sequence[str]) -> str:
+def counters_line(prog_id: int, feeds: Sequence[str], *, tagger: bool = False) -> str:
     """``geneve 12 decapsulated, 0 dropped, 0 passed; ...`` for the feeds served."""
-    values = counters(prog_id)
+    values = counters(prog_id, tagger=tagger)
     parts = []
     for feed in feeds:
 
@@ -244,15 +293,26 @@ def counters_line(prog_id: int, feeds: Sequence[str]) -> str:
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cloudtap-bpf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("configure", "verify", "served", "counters"))
+    parser.add_argument(
+        "command",
+        choices=("configure", "verify", "configure-tagger", "verify-tagger", "served", "counters"),
+    )
     parser.add_argument("--prog-id", type=int, required=True)
     parser.add_argument("--feeder", help="the feeder end of the capture interface")
     parser.add_argument("--feeds", default="", help="space-separated: vxlan geneve gre erspan")
     parser.add_argument("--allow", default="", help="space-separated IPv4 networks")
     parser.add_argument("--vxlan-port", type=int, default=4789)
     parser.add_argument("--geneve-port", type=int, default=6081)
+    parser.add_argument("--vlans", default="", help="space-separated VNI:VLAN pairs")
     args = parser.parse_args(argv)
     args.feeds = args.feeds.split()
+    args.vlans = parse_vlans(parser, args.vlans)
+    if args.command in ("configure-tagger", "verify-tagger"):
+        if not args.feeder:
+            parser.error("--feeder is required")
+        if not args.vlans:
+            parser.error("--vlans: at least one VNI:VLAN")
+        return args
     if args.command in ("configure", "verify"):
         if not args.feeder:
             parser.error("--feeder is required")
@@ -267,6 +327,22 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def parse_vlans(parser: argparse.ArgumentParser, text: str) -> dict[int, int]:
+    vlans: dict[int, int] = {}
+    for word in text.split():
+        vni, _, vlan = word.partition(":")
+        if not (vni.isdigit() and vlan.isdigit() and vni.isascii() and vlan.isascii()):
+            parser.error(f"--vlans: got {word!r}; expected VNI:VLAN")
+        if not (1 <= int(vni) <= 16777215 and 1 <= int(vlan) <= 4094):
+            parser.error(f"--vlans: got {word!r}; expected VNI 1-16777215, VLAN 1-4094")
+        if int(vni) in vlans or int(vlan) in vlans.values():
+            parser.error(f"--vlans: {word!r} repeats a VNI or a VLAN")
+        vlans[int(vni)] = int(vlan)
+    if len(vlans) > MAX_VLANS:
+        parser.error(f"--vlans: more than {MAX_VLANS}")
+    return vlans
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     try:
@@ -278,6 +354,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"cloudtap-bpf: program {args.prog_id} " + "; ".join(found), file=sys.stderr)
                 return 1
             print(counters_line(args.prog_id, args.feeds))
+        elif args.command == "configure-tagger":
+            configure_tagger(args)
+        elif args.command == "verify-tagger":
+            found = tagger_differences(args)
+            if found:
+                print(f"cloudtap-bpf: program {args.prog_id} " + "; ".join(found), file=sys.stderr)
+                return 1
+            print(
+                f"tags {vlan_words(args.vlans)}; "
+                + counters_line(args.prog_id, ["vxlan"], tagger=True)
+            )
         elif args.command == "served":
             print(" ".join(served(args.prog_id)))
         else:

@@ -20,10 +20,12 @@ and writes each inner Ethernet frame, unchanged, onto the feeder end of the capt
 Ethernet header (GWLB GENEVE, ERSPAN III with frame type 2) get a fixed one,
 ``02:00:00:00:00:01 -> 02:00:00:00:00:02``. Nothing is ever sent back to a feed's source.
 
+``VLAN_BY_VNI`` (``VNI:VLAN``): frames of a listed VNI get that 802.1Q tag after the MACs.
+
 Only the standard library of Python 3.9 (Amazon Linux 2023's) is used. Counters are printed as a
 JSON line on stderr on SIGUSR1, every ``--stats`` seconds and at exit. Once every socket is open,
-a ready file (``KEY=value`` lines: PID, FEEDS, DEVICE) tells ``cloudtap-sensor check`` what this
-process serves; it is removed at exit.
+a ready file (``KEY=value`` lines: PID, FEEDS, DEVICE, VLAN_BY_VNI) tells ``cloudtap-sensor
+check`` what this process serves; it is removed at exit.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ ETH_P_TEB = 0x6558
 ETH_P_ERSPAN = 0x88BE
 ETH_P_ERSPAN3 = 0x22EB
 ETHERNET_HEADER = 14
+MAC_ADDRESSES = 12
+ETH_P_8021Q = 0x8100
+MAX_VLANS = 64  # components/sensor.py
 SYNTHETIC_DESTINATION = bytes.fromhex("020000000002")
 SYNTHETIC_SOURCE = bytes.fromhex("020000000001")
 SYNTHETIC_HEADERS = {
@@ -200,6 +205,45 @@ def parse_gre(  # noqa: PLR0911 (one return per reason a packet is refused)
     return _refused("erspan3_frame_type")
 
 
+def vlan_tag(vlan: int) -> bytes:
+    """TPID 0x8100, PCP 0, DEI 0, ``vlan``."""
+    return bytes(((ETH_P_8021Q >> 8), ETH_P_8021Q & 0xFF, (vlan >> 8) & 0x0F, vlan & 0xFF))
+
+
+def parse_vlans(text: str) -> dict[int, bytes]:
+    """``VNI:VLAN`` words -> the tag of each VNI."""
+    vlans: dict[int, int] = {}
+    for word in text.replace(",", " ").split():
+        vni, _, vlan = word.partition(":")
+        if not (vni.isascii() and vni.isdigit() and vlan.isascii() and vlan.isdigit()):
+            raise ValueError(f"got {word!r}; expected VNI:VLAN")
+        if not (1 <= int(vni) <= 16777215 and 1 <= int(vlan) <= 4094):
+            raise ValueError(f"got {word!r}; expected VNI 1-16777215 and VLAN 1-4094")
+        if int(vni) in vlans or int(vlan) in vlans.values():
+            raise ValueError(f"{word!r} repeats a VNI or a VLAN")
+        vlans[int(vni)] = int(vlan)
+    if len(vlans) > MAX_VLANS:
+        raise ValueError(f"more than {MAX_VLANS}")
+    return {vni: vlan_tag(vlan) for vni, vlan in vlans.items()}
+
+
+def vni_of(kind: str, packet: Buffer, offset: int, header: bytes) -> int:
+    """VXLAN's VNI, GENEVE's, or for GENEVE around VXLAN the inner one; 0 for GRE."""
+    if kind == VXLAN:
+        return (packet[4] << 16) | (packet[5] << 8) | packet[6]
+    if kind != GENEVE:
+        return 0
+    if not header and ((packet[2] << 8) | packet[3]) == ETH_P_IP:
+        return (packet[offset - 4] << 16) | (packet[offset - 3] << 8) | packet[offset - 2]
+    return (packet[4] << 16) | (packet[5] << 8) | packet[6]
+
+
+def tagged(frame: Buffer, header: bytes, tag: bytes) -> bytes:
+    if header:
+        return b"".join((header[:MAC_ADDRESSES], tag, header[MAC_ADDRESSES:], frame))
+    return b"".join((frame[:MAC_ADDRESSES], tag, frame[MAC_ADDRESSES:]))
+
+
 class Sources:
     """The networks feeds may come from (the nftables table of the sensor drops the rest first)."""
 
@@ -260,6 +304,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ready-file", help="written once every socket is open")
     parser.add_argument("--rcvbuf", type=int, help="receive buffer per socket, bytes")
     parser.add_argument("--stats", type=float, help="print counters every N seconds (0: never)")
+    parser.add_argument("--vlans", help="VNI:VLAN words")
     args = parser.parse_args(argv)
     settings = read_config(args.config) if args.config else {}
 
@@ -275,6 +320,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args.ready_file = pick(args.ready_file, "READY_FILE", "")
     args.rcvbuf = int(pick(args.rcvbuf, "RCVBUF", str(64 << 20)))
     args.stats = float(pick(args.stats, "STATS", "0"))
+    args.vlan_words = " ".join(pick(args.vlans, "VLAN_BY_VNI", "").split())
+    try:
+        args.vlans = parse_vlans(args.vlan_words)
+    except ValueError as error:
+        parser.error(f"--vlans: {error}")
     if not args.device:
         parser.error("--device (or DEVICE= in --config) is required")
     unknown = [feed for feed in args.feeds if feed not in FEEDS]
@@ -299,10 +349,11 @@ def _receiver(kind: int, protocol: int, buffer_size: int) -> socket.socket:
     return receiver
 
 
-def write_ready_file(path: str, feeds: Sequence[str], device: str) -> None:
+def write_ready_file(path: str, feeds: Sequence[str], device: str, vlans: str = "") -> None:
     temporary = f"{path}.{os.getpid()}"
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(f'PID={os.getpid()}\nFEEDS="{" ".join(feeds)}"\nDEVICE="{device}"\n')
+        handle.write(f'VLAN_BY_VNI="{vlans}"\n')
     os.replace(temporary, path)
 
 
@@ -363,19 +414,21 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     networks = ", ".join(str(network) for network in sources.networks)
+    tags = f"; 802.1Q tags by VNI {args.vlan_words}" if args.vlan_words else ""
     print(
-        f"cloudtap-decap: {', '.join(served)} -> {args.device}; feeds only from {networks}",
+        f"cloudtap-decap: {', '.join(served)} -> {args.device}; feeds only from {networks}{tags}",
         file=sys.stderr,
         flush=True,
     )
     if args.ready_file:
-        write_ready_file(args.ready_file, feeds, args.device)
+        write_ready_file(args.ready_file, feeds, args.device, args.vlan_words)
 
     # AWS mirrors to 4789 whatever this sensor's own VXLAN port is.
     vxlan_ports = frozenset({DEFAULT_VXLAN_PORT, args.vxlan_port})
     buffer = bytearray(65536)
     view = memoryview(buffer)
     send = output.send
+    vlans: dict[int, bytes] = args.vlans
     next_stats = time.monotonic() + args.stats if args.stats > 0 else None
     status = 0
     try:
@@ -407,7 +460,10 @@ def run(args: argparse.Namespace) -> int:
                         counters.add(name)
                         continue
                     try:
-                        if header:
+                        tag = vlans.get(vni_of(kind, buffer, offset, header)) if vlans else None
+                        if tag is not None:
+                            send(tagged(view[offset:length], header, tag))
+                        elif header:
                             send(header + view[offset:length])
                         else:
                             send(view[offset:length])

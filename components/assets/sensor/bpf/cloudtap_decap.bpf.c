@@ -17,11 +17,21 @@
  *   gre     GRE transparent Ethernet bridging (0x6558), any of checksum, key, sequence
  *   erspan  GRE 0x88BE (type I without, type II with a sequence number) and 0x22EB (type III,
  *           Ethernet frames; IP frames, frame type 2, get the fixed Ethernet header)
+ * A copy whose VNI the vlans map lists (VXLAN's; GENEVE's; for GENEVE around VXLAN, the inner
+ * VXLAN's, the mirror session's) leaves with one 802.1Q tag of that VLAN id
+ * (bpf_skb_vlan_push: outermost, above a tag the frame already carries); GRE and ERSPAN copies
+ * and unlisted VNIs leave untagged.
  * Everything else passes untouched (TC_ACT_OK): the sensor's own traffic, feeds the kernel's
  * devices terminate, feeds from a source outside the allowed networks (the nftables table then
  * drops them, as it does for every path) and IP fragments (counted: nothing reassembles them
  * for this path). A malformed feed packet is dropped and counted, as cloudtap-decap drops it.
  * Until cloudtap-bpf has written the config map, every packet passes.
+ *
+ * A second program, cloudtap_vlan (section tc/vlan: tc picks a program by its section), tags
+ * for the kernel's own vxlan device when the sensor tags by VNI: on that device's ingress it reads
+ * the VNI from the tunnel metadata (an `external` device keeps it), pushes the tag the vlans map
+ * names and redirects into the feeder end, in place of the u32 mirred filter used otherwise.
+ * Loaded on its own, it has its own maps (only the config's feeder ifindex and the vlans).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -34,6 +44,9 @@
 #define ETH_P_TEB 0x6558
 #define ETH_P_ERSPAN 0x88BE
 #define ETH_P_ERSPAN3 0x22EB
+#define ETH_P_8021Q 0x8100
+/* Entries of the vlans map: components/sensor.py MAX_VLAN_BY_VNI. */
+#define MAX_VLANS 64
 #define IPPROTO_UDP_ 17
 #define IPPROTO_GRE_ 47
 /* AWS mirrors to 4789 whatever the sensor's own VXLAN port is (inside GWLB GENEVE too). */
@@ -68,6 +81,14 @@ struct counter {
 	__u64 bytes;
 };
 
+/* VNI (host byte order) -> 802.1Q VLAN id: the copies of a listed VNI leave tagged. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VLANS);
+	__type(key, __u32);
+	__type(value, __u16);
+} ct_vlans SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -93,6 +114,7 @@ struct {
 /* Where the mirrored frame starts, and whether it needs a synthetic Ethernet header. */
 struct inner {
 	__u32 offset;
+	__u32 vni;		/* the VNI the copy came with; 0 for GRE and ERSPAN */
 	__u16 synthetic;	/* 0, or ETH_P_IP / ETH_P_IPV6: the bare packet's family */
 };
 
@@ -145,6 +167,7 @@ static __always_inline int parse_vxlan(struct __sk_buff *skb, __u32 at, struct i
 	if (bpf_skb_load_bytes(skb, at, vxlan, sizeof(vxlan)) || !(vxlan[0] & 0x08))
 		return -1;
 	inner->offset = at + 8;
+	inner->vni = (__u32)vxlan[4] << 16 | (__u32)vxlan[5] << 8 | vxlan[6];
 	return 0;
 }
 
@@ -181,6 +204,8 @@ static __always_inline int parse_geneve(struct __sk_buff *skb, __u32 at, __u16 v
 		return -1;
 	payload = at + 8 + (geneve[0] & 0x3F) * 4;
 	protocol = be16(&geneve[2]);
+	/* GENEVE's own VNI; a VXLAN mirror packet inside replaces it with the session's. */
+	inner->vni = (__u32)geneve[4] << 16 | (__u32)geneve[5] << 8 | geneve[6];
 	if (protocol == ETH_P_TEB) {
 		inner->offset = payload;
 		return 0;
@@ -280,10 +305,23 @@ static __always_inline int decapsulate(struct __sk_buff *skb, struct inner *inne
 	return 0;
 }
 
+/* The 802.1Q tag the vlans map names for `vni`, pushed (outermost); -2 if the kernel refused. */
+static __always_inline int tag(struct __sk_buff *skb, __u32 vni)
+{
+	__u16 *vlan;
+
+	if (!vni)
+		return 0;
+	vlan = bpf_map_lookup_elem(&ct_vlans, &vni);
+	if (!vlan)
+		return 0;
+	return bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), *vlan) ? -2 : 0;
+}
+
 SEC("tc")
 int cloudtap_decap(struct __sk_buff *skb)
 {
-	struct inner inner = {0, 0};
+	struct inner inner = {0, 0, 0};
 	struct source_key source;
 	struct config *config;
 	__u32 key = 0, at, length = skb->len;
@@ -339,9 +377,34 @@ int cloudtap_decap(struct __sk_buff *skb)
 		return TC_ACT_OK; /* the sensor's nft rule counts it per source and drops it */
 	if (!failed)
 		failed = decapsulate(skb, &inner);
+	if (!failed)
+		failed = tag(skb, inner.vni);
 	if (failed)
 		return count(failed == -1 ? MALFORMED : FAILED, feed, length), TC_ACT_SHOT;
 	count(DECAPSULATED, feed, skb->len);
+	return bpf_redirect(config->feeder_ifindex, 0);
+}
+
+/*
+ * The kernel vxlan device's tagger: every frame the device received goes into the feeder end,
+ * tagged when its VNI is listed. Until cloudtap-bpf has written the feeder's ifindex, and for a
+ * frame without tunnel metadata (or a tag the kernel refuses), it drops: a tagging sensor never
+ * hands the IDS an untagged copy of a listed session.
+ */
+SEC("tc/vlan")
+int cloudtap_vlan(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key;
+	struct config *config;
+	__u32 zero = 0, length = skb->len;
+
+	config = bpf_map_lookup_elem(&ct_config, &zero);
+	if (!config || !config->feeder_ifindex)
+		return TC_ACT_SHOT;
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) ||
+	    tag(skb, (__u32)key.tunnel_id & 0xFFFFFF))
+		return count(FAILED, FEED_VXLAN, length), TC_ACT_SHOT;
+	count(DECAPSULATED, FEED_VXLAN, skb->len);
 	return bpf_redirect(config->feeder_ifindex, 0);
 }
 
