@@ -16,17 +16,15 @@ Cloud-neutral and pure: :mod:`components.aws.boot_bundle` stores it.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
-import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from .cloud_config import WrittenFile, render, written_files
+from .cloud_config import WrittenFile, deterministic_tar, render, written_files
 from .settings_delivery import AWS_HALF_PATH, FETCHER_PATH
 from .user_data import gzip_deterministic
 
@@ -93,22 +91,6 @@ class BootBundle:
         return render(yaml.safe_dump(document, sort_keys=False), direct)
 
 
-def _archive(files: tuple[WrittenFile, ...]) -> bytes:
-    """A tar whose bytes depend on the files only (no times, owners or host names)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for entry in files:
-            data = entry.data()
-            info = tarfile.TarInfo(entry.path.lstrip("/"))
-            info.size = len(data)
-            info.mode = int(entry.permissions, 8)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(data))
-    return gzip_deterministic(buffer.getvalue())
-
-
 def with_files(bundle: BootBundle, extra: Sequence[WrittenFile]) -> BootBundle:
     """``bundle`` with ``extra`` files too (a sensor's host-feed listener, known only once its
     certificate is issued); a path already in the boot is refused."""
@@ -134,4 +116,6 @@ def boot_bundle(role: str, boot_config: str, direct_paths: tuple[str, ...] = ())
         raise ValueError(f"{direct_paths}: not all written by the boot config")
     kept = (*FETCHER_FILES, *direct_paths)
     files = tuple(f for path, f in every.items() if path not in kept)
-    return BootBundle(role, boot_config, files, _archive(files), direct_paths)
+    return BootBundle(
+        role, boot_config, files, gzip_deterministic(deterministic_tar(files)), direct_paths
+    )

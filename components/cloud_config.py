@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import re
+import tarfile
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -96,6 +98,23 @@ def written_files(cloud_config: str) -> dict[str, WrittenFile]:
         )
         for entry in document.get("write_files", [])
     }
+
+
+def deterministic_tar(files: Sequence[WrittenFile]) -> bytes:
+    """An uncompressed tar whose bytes depend on the files only (no times, owners or host
+    names): members named by path without the leading ``/``, at the files' modes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in files:
+            data = entry.data()
+            info = tarfile.TarInfo(entry.path.lstrip("/"))
+            info.size = len(data)
+            info.mode = int(entry.permissions, 8)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def net_library() -> WrittenFile:

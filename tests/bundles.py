@@ -1,4 +1,5 @@
-"""What a bundled (AWS) boot ends with: the user data's files and the archive's, for tests."""
+"""What a bundled (AWS) or packed (OpenStack sensor) boot ends with: the user data's files and
+the archive's, for tests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from components.boot_bundle import MANIFEST_PATH
 from components.cloud_config import WrittenFile, written_files
+from components.packed_boot import ARCHIVE_PATH, UNPACKER_PATH
 from components.user_data import LIMITS
 
 
@@ -30,16 +32,42 @@ def boot_files(user_data: str, archive: bytes) -> dict[str, WrittenFile]:
     manifest = json.loads(files.pop(MANIFEST_PATH).content)
     assert hashlib.sha256(archive).hexdigest() == manifest["sha256"]
     modes = {entry["path"]: entry["mode"] for entry in manifest["files"]}
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+    for path, (mode, data) in _members(archive, "r:gz").items():
+        files[path] = _written(path, data, modes[path])
+        assert int(modes[path], 8) == mode
+    return files
+
+
+def unpacked_files(cloud_config: str) -> dict[str, WrittenFile]:
+    """Every file a boot writes, by path: its ``write_files``, and for a packed boot the
+    archive's files (at their members' modes) in place of the unpacker and the archive."""
+    files = written_files(cloud_config)
+    if ARCHIVE_PATH not in files:
+        return files
+    del files[UNPACKER_PATH]
+    archive = files.pop(ARCHIVE_PATH).data()
+    for path, (mode, data) in _members(archive, "r:xz").items():
+        assert path not in files
+        files[path] = _written(path, data, f"{mode:04o}")
+    return files
+
+
+def _members(archive: bytes, mode: str) -> dict[str, tuple[int, bytes]]:
+    members = {}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode=mode) as tar:  # type: ignore[call-overload]
         for member in tar:
             handle = tar.extractfile(member)
             assert handle is not None
-            path, data = "/" + member.name, handle.read()
-            try:
-                files[path] = WrittenFile(path, data.decode("utf-8"), modes[path])
-            except UnicodeDecodeError:
-                files[path] = WrittenFile(path, base64.b64encode(data).decode(), modes[path], "b64")
-    return files
+            members["/" + member.name] = (member.mode, handle.read())
+    return members
+
+
+def _written(path: str, data: bytes, mode: str) -> WrittenFile:
+    """Text files as text, binary ones as ``b64``: as :func:`same_files` compares them."""
+    try:
+        return WrittenFile(path, data.decode("utf-8"), mode)
+    except UnicodeDecodeError:
+        return WrittenFile(path, base64.b64encode(data).decode(), mode, "b64")
 
 
 def same_files(files: dict[str, WrittenFile]) -> dict[str, tuple[bytes, str]]:

@@ -27,6 +27,7 @@ from components.openstack.network_planning import allocation_pools, choose_under
 from components.replacement_warning import ENGINE_REPLACES, recreation_warning
 from components.sensor import SETTINGS_PATH as SENSOR_SETTINGS_PATH
 from components.user_data import LIMITS
+from tests.bundles import unpacked_files
 from tests.cloud_init import assert_valid_cloud_config
 from tests.fakes.openstack import (
     EXTERNAL_NETWORK,
@@ -105,8 +106,9 @@ def cloud_config_of(instance: dict[str, Any]) -> str:
 def settings_text(instance: dict[str, Any]) -> str:
     """The settings an instance reads from its Nova metadata, reassembled as it does; never in
     its user data (which stays the same when they change)."""
-    document = yaml.safe_load(cloud_config_of(instance))
-    assert not {SETTINGS_PATH, SENSOR_SETTINGS_PATH} & {f["path"] for f in document["write_files"]}
+    assert not {SETTINGS_PATH, SENSOR_SETTINGS_PATH} & set(
+        unpacked_files(cloud_config_of(instance))
+    )
     metadata = instance["metadata"]
     chunks = sorted(k for k in metadata if re.fullmatch(r"cloudtap_settings_\d\d", k))
     text = "".join(metadata[key] for key in chunks)

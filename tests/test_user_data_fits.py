@@ -13,11 +13,20 @@ from typing import Any
 
 import pytest
 import requests_mock
+import yaml
 
 from components import CloudtapInputError
+from components.cloud_config import render
 from components.ids import CUSTOM_RULES_MAX_BYTES
-from components.user_data import LIMITS, Counted, check_user_data_fits, gzip_deterministic
+from components.user_data import (
+    LIMITS,
+    Counted,
+    check_user_data_fits,
+    gzip_base64,
+    gzip_deterministic,
+)
 from tests.bad_stacks import BASES, example, with_value
+from tests.bundles import unpacked_files
 from tests.fakes.azure import vnet_mocks
 from tests.fakes.openstack import FakeCloud, openstack_mocks
 from tests.mocks import ProgramRun, StrictMocks, run_program
@@ -137,6 +146,46 @@ def test_custom_rules_that_would_not_fit_fail_the_preview_naming_the_field(
     assert "the sensor's user data would be " in message
     assert f"over the {limit.limit} {limit.counted}" in message
     assert mocks.registrations == []  # planned before anything registers
+
+
+def local_rules(path: Path, count: int = 300) -> Path:
+    """``count`` rules as a site writes them (one pattern, its own path and sid each): about
+    56 KB, which compress as real rule files do."""
+    paths = [hashlib.sha256(str(n).encode()).hexdigest()[:8] for n in range(count)]
+    lines = [
+        f'alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"LOCAL blocked path {n}"; '
+        f'flow:established,to_server; http.uri; content:"/p/{path}"; '
+        f"classtype:policy-violation; sid:{9000000 + n}; rev:1;)\n"
+        for n, path in enumerate(paths)
+    ]
+    path.write_text("".join(lines))
+    return path
+
+
+def test_on_openstack_a_site_s_rules_fit_because_the_sensor_s_boot_is_packed(
+    tmp_path: Path,
+) -> None:
+    rules = local_rules(tmp_path / "local.rules")
+    assert len(rules.read_bytes()) > 50000
+    config = with_value(BASES["openstack-dev"], "cloudtap:sensor.ids_custom_rules", str(rules))
+    run = run_stack(config)
+    sizes = user_data_sizes(run, "openstack")
+    assert sizes["cloudtap-sensor-instance"] <= LIMITS["openstack"].limit
+    sent = gzip.decompress(
+        base64.b64decode(run.named("cloudtap-sensor-instance").inputs["userData"])
+    ).decode()
+    files = unpacked_files(sent)
+    assert files["/var/lib/cloudtap/rules/custom.rules"].content == rules.read_text()
+    # Sent plain (gzip only), the same boot would be over Nova's limit.
+    assert len(gzip_base64(boot_config_of(sent))) > LIMITS["openstack"].limit
+
+
+def boot_config_of(sent: str) -> str:
+    """The plain cloud-config a packed one stands for: its files back in ``write_files``."""
+    document = yaml.safe_load(sent)
+    document.pop("write_files")
+    document["runcmd"] = document["runcmd"][1:]
+    return render(yaml.safe_dump(document, sort_keys=False), list(unpacked_files(sent).values()))
 
 
 def test_on_aws_the_same_rules_travel_in_the_bundle_and_the_user_data_still_fits(
