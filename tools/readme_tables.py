@@ -113,7 +113,7 @@ USER_DATA_BLOCK = "user data sizes"
 def user_data_block() -> list[str]:
     """Each role's user data as each cloud's component renders it by default (the sensor with
     a log volume, without custom rules), measured as that cloud counts it."""
-    from components.user_data import LIMITS, measured_user_data  # noqa: PLC0415
+    from components.user_data import LIMITS, PACKED_BOOTS, measured_user_data  # noqa: PLC0415
 
     lines = [
         "| cloud | what is sent | counted | limit | gateway | sensor "
@@ -127,6 +127,12 @@ def user_data_block() -> list[str]:
             if cloud == "aws"
             else "base64 of the gzip-compressed cloud-config"
         )
+        packed = sorted(role for packed_cloud, role in PACKED_BOOTS if packed_cloud == cloud)
+        if packed:
+            sent += (
+                f"; the {' and '.join(packed)}'s files inside it as one xz-compressed tar"
+                " with the unpacker that checks it"
+            )
         room = (
             "any (the rules travel in the bundle)"
             if cloud == "aws"
