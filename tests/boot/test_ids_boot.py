@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from components import ids, sensor
+from components.cloud_config import written_files
 from components.mirroring import default_sensor_address
 from components.network_plan import NetworkPlan, Tier
 from components.os_family import OsFamily
@@ -69,16 +70,16 @@ def ids_sensor_role(plan: NetworkPlan, log_device: str) -> Role:
         log_volume=True,
         os_family=OsFamily.DEBIAN,
     )
+    boot = sensor.render_cloud_config(sensor_plan, log_device=log_device, os_family=OsFamily.DEBIAN)
     return Role(
         name="sensor",
-        user_data=sensor.render_cloud_config(
-            sensor_plan, log_device=log_device, os_family=OsFamily.DEBIAN
-        ),
+        user_data=boot,
         interface=_interface(monitor, default_sensor_address(monitor), "02:c7:00:00:80:1a"),
         service=sensor.SERVICE,
         script=sensor.SCRIPT_PATH,
         units=(sensor.UNIT_PATH, sensor.DECAP_UNIT_PATH, sensor.HEALTH_UNIT_PATH,
                ids.UPDATE_SERVICE_PATH, ids.UPDATE_TIMER_PATH),
+        files=written_files(boot),
     )  # fmt: skip
 
 

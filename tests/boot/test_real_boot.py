@@ -2,11 +2,14 @@
 cloud-init reading it from a NoCloud seed and doing all of its work (packages from Debian's
 archive, files, runcmd), then a reboot, on which the units must come up without cloud-init's
 runcmd. Addresses are the aws-gateway stack's: the gateway in the public tier, the sensor at
-the gateway mirror's address in the monitor tier.
+the gateway mirror's address in the monitor tier. The gateway boots its files as cloud-init's
+``write_files``; the sensor boots them packed, as OpenStack sends it (an xz tar unpacked by
+``cloudtap-unpack`` as runcmd's first command), so both ways of writing them are proven here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import uuid
@@ -18,9 +21,11 @@ import pytest
 import yaml
 
 from components import gateway, sensor
+from components.cloud_config import WrittenFile, written_files
 from components.mirroring import default_sensor_address
 from components.network_plan import NetworkPlan, Tier
 from components.os_family import OsFamily
+from components.packed_boot import packed_boot
 from lab.stack import load_plan
 from tests.boot.archive_proxy import ArchiveProxy
 from tests.boot.machine import Interface, Machine
@@ -40,6 +45,8 @@ class Role:
     service: str
     script: str
     units: tuple[str, ...]
+    files: dict[str, WrittenFile]
+    """The files the boot must leave on the machine, whichever way the user data carries them."""
 
 
 def _interface(subnet: ipaddress.IPv4Network, host: ipaddress.IPv4Address, mac: str) -> Interface:
@@ -53,28 +60,32 @@ def _interface(subnet: ipaddress.IPv4Network, host: ipaddress.IPv4Address, mac: 
 
 def gateway_role(plan: NetworkPlan) -> Role:
     public = plan.subnets[Tier.PUBLIC][0]
+    boot = gateway.render_cloud_config(
+        plan, underlay_mtu=gateway.AWS_VPC_MTU, os_family=OsFamily.DEBIAN
+    )
     return Role(
         name="gateway",
-        user_data=gateway.render_cloud_config(
-            plan, underlay_mtu=gateway.AWS_VPC_MTU, os_family=OsFamily.DEBIAN
-        ),
+        user_data=boot,
         interface=_interface(public, public.network_address + HOST_OFFSET, "02:c7:00:00:00:0a"),
         service=gateway.SERVICE,
         script=gateway.SCRIPT_PATH,
         units=(gateway.UNIT_PATH, gateway.HEARTBEAT_UNIT_PATH),
+        files=written_files(boot),
     )
 
 
 def sensor_role(plan: NetworkPlan) -> Role:
     monitor = plan.subnets[Tier.MONITOR][0]
     sensor_plan = sensor.plan_sensor({}, default_feed_sources=(plan.cidr_block,))
+    boot = sensor.render_cloud_config(sensor_plan, os_family=OsFamily.DEBIAN)
     return Role(
         name="sensor",
-        user_data=sensor.render_cloud_config(sensor_plan, os_family=OsFamily.DEBIAN),
+        user_data=packed_boot(boot),
         interface=_interface(monitor, default_sensor_address(monitor), "02:c7:00:00:80:0a"),
         service=sensor.SERVICE,
         script=sensor.SCRIPT_PATH,
         units=(sensor.UNIT_PATH, sensor.DECAP_UNIT_PATH, sensor.HEALTH_UNIT_PATH),
+        files=written_files(boot),
     )
 
 
@@ -174,3 +185,16 @@ def test_after_a_reboot_the_unit_comes_up_again_without_runcmd(booted: Booted) -
     assert booted.machine.boots == 2
     assert_up(booted)
     assert runcmd_record(booted) == ran_commands, "cloud-init ran runcmd again on the reboot"
+
+
+def test_every_boot_file_is_on_the_machine_with_its_content_and_mode(booted: Booted) -> None:
+    paths = sorted(booted.role.files)
+    sums = booted.machine.run("sha256sum", "--", *paths).stdout.splitlines()
+    on_machine = {path: digest for digest, path in (line.split(maxsplit=1) for line in sums)}
+    modes = booted.machine.run("stat", "-c", "%n %a", "--", *paths).stdout.splitlines()
+    mode_on_machine = dict(line.rsplit(" ", 1) for line in modes)
+    expected = {path: hashlib.sha256(f.data()).hexdigest() for path, f in booted.role.files.items()}
+    assert on_machine == expected
+    assert mode_on_machine == {
+        path: f.permissions.lstrip("0") for path, f in booted.role.files.items()
+    }
