@@ -10,7 +10,7 @@ lint: setup
 	.venv/bin/mypy
 
 test: lint
-	.venv/bin/python -m pytest -q -ra
+	.venv/bin/python -m pytest -q -ra --durations=30
 
 lab: setup
 	.venv/bin/python -m lab
