@@ -31,6 +31,7 @@ from components.settings_delivery import SettingsSource
 from components.user_data import PACKED_BOOTS, gzip_base64, sent_cloud_config
 from tests.bundles import same_files, unpacked_files
 from tests.cloud_init import assert_valid_cloud_config
+from tests.test_settings_fetcher import aws_half, load_module
 
 UNPACKER = Path(__file__).resolve().parent.parent / "components/assets/common/cloudtap_unpack.py"
 RULES = 'alert tcp any any -> any 8080 (msg:"local"; sid:1000001; rev:1;)\n'
@@ -195,3 +196,12 @@ def test_a_written_file_is_the_same_either_way() -> None:
     boot = openstack_sensor_boot()
     assert unpacked_files(boot) == written_files(boot)
     assert isinstance(next(iter(unpacked_files(boot).values())), WrittenFile)
+
+
+def test_the_unpacker_admits_exactly_the_paths_and_modes_the_aws_bundle_admits() -> None:
+    """Each boot ships only its own unpacking code, so neither script can import the other's
+    grammar (and a comment saying so would cost the OpenStack sensor's user data room)."""
+    unpacker_module = load_module("cloudtap_unpack", UNPACKER)
+    assert unpacker_module.PATH.pattern == aws_half.BUNDLE_PATH.pattern
+    assert unpacker_module.ROOTS == aws_half.BUNDLE_ROOTS
+    assert {f"{mode:04o}" for mode in unpacker_module.MODES} == aws_half.BUNDLE_MODES
